@@ -1,0 +1,147 @@
+/**
+ * The listener protocol: JSON control messages in text frames, audio in binary frames.
+ * Every frame is validated against these schemas at the boundary, on both ends.
+ */
+import { z } from 'zod';
+import { encodingSchema, sampleRateSchema } from './audio-format.ts';
+import { ERROR_CODES, type ErrorCode } from './errors.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Stream names: a path-like name safe in URLs, logs and Redis keys. */
+export const STREAM_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._/-]{0,127}$/;
+
+export function isValidStreamName(name: string): boolean {
+  return STREAM_NAME_PATTERN.test(name) && !name.includes('..') && !name.includes('//') && !name.endsWith('/');
+}
+
+export const streamNameSchema = z.string().refine(isValidStreamName, 'invalid stream name');
+
+const errorCodeSchema = z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]);
+export const errorInfoSchema = z.object({ code: errorCodeSchema, message: z.string() });
+export type ErrorInfo = z.infer<typeof errorInfoSchema>;
+
+export const wireFormatSchema = z.object({
+  encoding: encodingSchema,
+  sample_rate: sampleRateSchema,
+  channels: z.literal(1),
+});
+export type WireFormat = z.infer<typeof wireFormatSchema>;
+
+export const END_REASONS = ['done', 'cancelled', 'error'] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
+export const wordTimestampSchema = z.object({
+  word: z.string(),
+  /** Seconds from the first sample of the utterance. */
+  start: z.number().nonnegative(),
+  end: z.number().nonnegative(),
+});
+export type WordTimestamp = z.infer<typeof wordTimestampSchema>;
+
+export const helloSchema = z.object({
+  type: z.literal('hello'),
+  protocol: z.literal(PROTOCOL_VERSION),
+  stream: z.string(),
+  listener_id: z.string(),
+  format: wireFormatSchema,
+  /** The relay sends a heartbeat at least this often; silence for twice as long means the link is dead. */
+  heartbeat_ms: z.number().int().positive(),
+});
+
+export const utteranceStartSchema = z.object({
+  type: z.literal('utterance_start'),
+  utterance: z.number().int().nonnegative(),
+  utterance_id: z.string(),
+});
+
+export const utteranceEndSchema = z.object({
+  type: z.literal('utterance_end'),
+  utterance: z.number().int().nonnegative(),
+  utterance_id: z.string(),
+  reason: z.enum(END_REASONS),
+  /** Samples of this utterance sent to this listener, in the listener's format. */
+  samples: z.number().int().nonnegative(),
+  error: errorInfoSchema.optional(),
+});
+
+export const timestampsSchema = z.object({
+  type: z.literal('timestamps'),
+  utterance: z.number().int().nonnegative(),
+  utterance_id: z.string(),
+  words: z.array(wordTimestampSchema),
+});
+
+export const errorMessageSchema = z.object({ type: z.literal('error'), error: errorInfoSchema });
+
+export const heartbeatSchema = z.object({ type: z.literal('heartbeat'), time: z.number() });
+
+export const listenerMessageSchema = z.discriminatedUnion('type', [
+  helloSchema,
+  utteranceStartSchema,
+  utteranceEndSchema,
+  timestampsSchema,
+  errorMessageSchema,
+  heartbeatSchema,
+]);
+export type ListenerMessage = z.infer<typeof listenerMessageSchema>;
+export type Hello = z.infer<typeof helloSchema>;
+export type UtteranceStart = z.infer<typeof utteranceStartSchema>;
+export type UtteranceEnd = z.infer<typeof utteranceEndSchema>;
+export type TimestampsMessage = z.infer<typeof timestampsSchema>;
+
+/**
+ * Binary audio frame: a 12-byte little-endian header, then raw samples in the listener's format.
+ *
+ *   offset 0  u8   protocol version (1)
+ *   offset 1  u8   frame kind (1 = audio)
+ *   offset 2  u16  reserved, zero
+ *   offset 4  u32  utterance number (as in utterance_start)
+ *   offset 8  u32  index of the first sample of this frame within the utterance
+ *   offset 12 ...  samples
+ *
+ * 12 bytes keep the payload 4-byte aligned, so a Float32Array can view it without a copy.
+ */
+export const AUDIO_HEADER_BYTES = 12;
+export const FRAME_KIND_AUDIO = 1;
+
+export interface AudioFrame {
+  utterance: number;
+  sampleOffset: number;
+  payload: Uint8Array;
+}
+
+export function encodeAudioFrame(utterance: number, sampleOffset: number, payload: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(AUDIO_HEADER_BYTES + payload.byteLength);
+  const view = new DataView(frame.buffer);
+  view.setUint8(0, PROTOCOL_VERSION);
+  view.setUint8(1, FRAME_KIND_AUDIO);
+  view.setUint32(4, utterance >>> 0, true);
+  view.setUint32(8, sampleOffset >>> 0, true);
+  frame.set(payload, AUDIO_HEADER_BYTES);
+  return frame;
+}
+
+/** Parses a binary frame; returns null for anything that is not a version-1 audio frame. */
+export function decodeAudioFrame(data: Uint8Array): AudioFrame | null {
+  if (data.byteLength < AUDIO_HEADER_BYTES) return null;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (view.getUint8(0) !== PROTOCOL_VERSION || view.getUint8(1) !== FRAME_KIND_AUDIO) return null;
+  return {
+    utterance: view.getUint32(4, true),
+    sampleOffset: view.getUint32(8, true),
+    payload: data.subarray(AUDIO_HEADER_BYTES),
+  };
+}
+
+/** Parses and validates a text frame from the relay. */
+export function parseListenerMessage(text: string): ListenerMessage | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = listenerMessageSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}

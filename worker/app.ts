@@ -1,0 +1,189 @@
+/** The relay's HTTP and WebSocket routes, built by a factory that receives whatever differs per runtime. */
+import { Hono, type Context } from 'hono';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import type { UpgradeWebSocket, WSContext } from 'hono/ws';
+import type { SpeakAccepted, SpeakCompleted, StreamStatus } from '../shared/api.ts';
+import { type AudioFormat, isEncoding, isSampleRate } from '../shared/audio-format.ts';
+import { RelayError, toRelayError } from '../shared/errors.ts';
+import { isValidStreamName } from '../shared/protocol.ts';
+import { type AuthVariables, authorize, requireAuth } from './auth.ts';
+import type { ListenerSocket } from './fanout.ts';
+import { readSpeakBody } from './ingest/speak-body.ts';
+import type { Relay } from './relay.ts';
+import type { Utterance } from './utterance.ts';
+
+/** What each runtime supplies: its WebSocket upgrade and how to read a socket's unsent bytes. */
+export interface RuntimeAdapter {
+  upgradeWebSocket: UpgradeWebSocket<any>;
+  bufferedAmount(ws: WSContext<any>): number;
+  /** Lifts the server's idle timeout for a long streaming upload (Bun cuts quiet requests after 10 s). */
+  keepRequestAlive?(request: Request): void;
+}
+
+type Env = { Variables: AuthVariables & { requestId: string } };
+
+// Longest NDJSON/SSE line accepted while streaming; longer lines fail with payload_too_large.
+const MAX_LINE_CHARS = 64 * 1024;
+
+export function createApp(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
+  const app = new Hono<Env>();
+  const { limits } = relay.config;
+
+  app.use('*', requestId());
+  app.use('*', secureHeaders());
+  app.onError((error, c) => errorResponse(c, relay, error));
+  app.notFound((c) => errorResponse(c, relay, new RelayError('not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', provider: relay.provider.name, healthy: relay.provider.healthy() }));
+
+  app.use('/v1/*', requireAuth(relay.config.adminKeys));
+
+  const speak = async (c: Context<Env>) => {
+    const receivedAt = relay.now();
+    const name = streamParam(c);
+    authorize(c.get('principal'), 'speak', name);
+    runtime.keepRequestAlive?.(c.req.raw);
+    const query = c.req.query();
+    const body = await readSpeakBody(c.req.header('content-type'), c.req.raw.body, { maxBytes: limits.maxSpeakBytes, maxLineChars: MAX_LINE_CHARS });
+    const voice = query.voice ?? body.voice;
+    const language = query.language ?? body.language;
+    const buffering = query.buffering === 'provider' ? 'provider' : 'relay';
+
+    let utterance: Utterance | null = null;
+    try {
+      for await (const input of body.inputs) {
+        if (input.type === 'flush') {
+          utterance?.flush();
+          continue;
+        }
+        // The utterance joins the queue with its first words, so speech starts while the upload goes on.
+        if (!utterance) {
+          if (input.text.trim() === '') continue;
+          utterance = relay.stream(name).enqueue({ receivedAt, buffering, ...(voice ? { voice } : {}), ...(language ? { language } : {}) });
+        }
+        utterance.write(input.text);
+        if (utterance.ended) break;
+      }
+    } catch (error) {
+      const relayError = toRelayError(error, 'bad_request');
+      utterance?.fail(relayError);
+      throw relayError;
+    }
+    if (!utterance) throw new RelayError('empty_text');
+    utterance.end();
+
+    const accepted: SpeakAccepted = { utterance_id: utterance.id, utterance: utterance.number, stream: name };
+    if (query.wait !== 'true' && query.wait !== '1') return c.json(accepted, 202);
+    const result = await utterance.result;
+    const completed: SpeakCompleted = {
+      ...accepted,
+      reason: result.reason,
+      characters: result.characters,
+      audio_seconds: round(result.audioSeconds, 3),
+      first_audio_ms: result.firstAudioMs === null ? null : round(result.firstAudioMs, 1),
+      total_ms: round(result.totalMs, 1),
+      ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}),
+    };
+    return c.json(completed, result.error ? (result.error.status as 400) : 200);
+  };
+  // curl -T uploads with PUT; everything else POSTs.
+  app.post('/v1/streams/:stream{.+}/speak', speak);
+  app.put('/v1/streams/:stream{.+}/speak', speak);
+
+  app.post('/v1/streams/:stream{.+}/cancel', (c) => {
+    const name = streamParam(c);
+    authorize(c.get('principal'), 'cancel', name);
+    const cancelled = relay.existingStream(name)?.cancel(c.req.query('all') === 'true') ?? [];
+    return c.json({ stream: name, cancelled });
+  });
+
+  app.get(
+    '/v1/streams/:stream{.+}/listen',
+    async (c, next) => {
+      const name = streamParam(c);
+      authorize(c.get('principal'), 'listen', name);
+      if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+        throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
+      }
+      listenFormat(c.req.query('encoding'), c.req.query('sample_rate'), relay.provider.preferredFormat);
+      if (relay.fanout.count(name) >= limits.maxListenersPerStream) throw new RelayError('too_many_listeners');
+      relay.stream(name);
+      await next();
+    },
+    runtime.upgradeWebSocket((c) => {
+      const name = streamParam(c);
+      const format = listenFormat(c.req.query('encoding'), c.req.query('sample_rate'), relay.provider.preferredFormat);
+      let listener: ReturnType<typeof relay.fanout.add> | null = null;
+      return {
+        onOpen(_event, ws) {
+          listener = relay.fanout.add(name, format, listenerSocket(ws, runtime));
+        },
+        onMessage(_event, ws) {
+          // Listeners only listen; anything they send is a protocol error.
+          const error = new RelayError('invalid_message', 'Listeners do not send messages.');
+          ws.close(error.closeCode, error.code);
+        },
+        onClose() {
+          if (listener) relay.fanout.remove(listener);
+          listener = null;
+        },
+        onError() {
+          if (listener) relay.fanout.remove(listener);
+          listener = null;
+        },
+      };
+    }),
+  );
+
+  app.get('/v1/streams/:stream{.+}', (c) => {
+    const name = streamParam(c);
+    authorize(c.get('principal'), 'status', name);
+    const stream = relay.existingStream(name);
+    if (!stream) throw new RelayError('stream_not_found', `No stream named ${name} is active.`);
+    const status: StreamStatus = {
+      stream: name,
+      listeners: relay.fanout.count(name),
+      formats: relay.fanout.formats(name).map(({ format, listeners }) => ({ encoding: format.encoding, sample_rate: format.sampleRate, listeners })),
+      ...stream.status(),
+      provider: relay.provider.name,
+    };
+    return c.json(status);
+  });
+
+  return app;
+}
+
+function streamParam(c: Context): string {
+  const name = c.req.param('stream') ?? '';
+  if (!isValidStreamName(name)) throw new RelayError('invalid_stream_name');
+  return name;
+}
+
+function listenFormat(encoding: string | undefined, sampleRate: string | undefined, fallback: AudioFormat): AudioFormat {
+  if (encoding !== undefined && !isEncoding(encoding)) throw new RelayError('unsupported_encoding');
+  const rate = sampleRate === undefined ? undefined : Number(sampleRate);
+  if (rate !== undefined && !isSampleRate(rate)) throw new RelayError('unsupported_sample_rate');
+  return { encoding: encoding ?? fallback.encoding, sampleRate: rate ?? fallback.sampleRate };
+}
+
+function listenerSocket(ws: WSContext<any>, runtime: RuntimeAdapter): ListenerSocket {
+  return {
+    send: (data) => ws.send(data as Uint8Array<ArrayBuffer> | string),
+    close: (code, reason) => ws.close(code, reason),
+    bufferedAmount: () => runtime.bufferedAmount(ws),
+    isOpen: () => ws.readyState === 1,
+  };
+}
+
+function errorResponse(c: Context, relay: Relay, error: unknown): Response {
+  const relayError = toRelayError(error);
+  if (relayError.code === 'internal_error') relay.logger.error('request failed', { path: new URL(c.req.url).pathname, error });
+  if (relayError.retryAfter !== undefined) c.header('Retry-After', String(Math.ceil(relayError.retryAfter)));
+  return c.json(relayError.toJSON(), relayError.status as 400);
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}

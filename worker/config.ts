@@ -1,0 +1,127 @@
+/** Configuration: read from the environment once at start, validated, with errors that name the variable. */
+import { z } from 'zod';
+
+export interface RelayLimits {
+  /** Bytes of one speak request body, counted as it streams. */
+  maxSpeakBytes: number;
+  /** Characters of one utterance. */
+  maxUtteranceChars: number;
+  /** Utterances waiting behind the current one, per stream. */
+  maxQueue: number;
+  maxListenersPerStream: number;
+  maxStreams: number;
+  /** A provider that sends nothing for this long after the text ended has failed the utterance. */
+  providerTimeoutMs: number;
+  /** Relay buffering: text without a sentence boundary is spoken after this pause in the input. */
+  idleFlushMs: number;
+  /** A listener whose socket holds more than this many seconds of unsent audio is dropped. */
+  listenerMaxBufferedSeconds: number;
+  /** A stream with no listeners and no utterances is forgotten after this long. */
+  streamIdleMs: number;
+  heartbeatMs: number;
+}
+
+export interface RelayConfig {
+  port: number;
+  host: string;
+  adminKeys: string[];
+  /** True when no key was configured and one was generated for this process. */
+  adminKeyGenerated: boolean;
+  provider: 'espeak' | 'cartesia';
+  cartesia: { apiKey?: string; baseUrl?: string; voiceId?: string; modelId: string };
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  limits: RelayLimits;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const VARIABLES = {
+  PORT: int(0, 65535).default(8787),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  RELAY_ADMIN_KEY: z.string().optional(),
+  TTS_PROVIDER: z.enum(['cartesia', 'espeak']).optional(),
+  CARTESIA_API_KEY: z.string().min(1).optional(),
+  CARTESIA_BASE_URL: z.url().optional(),
+  CARTESIA_VOICE_ID: z.string().min(1).optional(),
+  CARTESIA_MODEL_ID: z.string().min(1).default('sonic-3.5'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  RELAY_MAX_SPEAK_BYTES: int(1, 1 << 30).default(1 << 20),
+  RELAY_MAX_UTTERANCE_CHARS: int(1, 10_000_000).default(20_000),
+  RELAY_MAX_QUEUE: int(1, 100_000).default(32),
+  RELAY_MAX_LISTENERS_PER_STREAM: int(1, 1_000_000).default(1000),
+  RELAY_MAX_STREAMS: int(1, 1_000_000).default(1000),
+  RELAY_PROVIDER_TIMEOUT_MS: int(100, 600_000).default(20_000),
+  RELAY_IDLE_FLUSH_MS: int(10, 60_000).default(500),
+  RELAY_LISTENER_MAX_BUFFERED_SECONDS: int(1, 3600).default(30),
+  RELAY_STREAM_IDLE_MS: int(1000, 86_400_000).default(600_000),
+  RELAY_HEARTBEAT_MS: int(100, 600_000).default(15_000),
+} as const;
+
+type Variable = keyof typeof VARIABLES;
+type Values = { [K in Variable]: z.output<(typeof VARIABLES)[K]> };
+
+/** Reads and validates every variable; throws a ConfigError naming the first bad one. */
+export function loadConfig(env: Record<string, string | undefined>, generateKey: () => string): RelayConfig {
+  const values = {} as Record<string, unknown>;
+  for (const [name, schema] of Object.entries(VARIABLES)) {
+    const raw = env[name] === '' ? undefined : env[name];
+    const parsed = (schema as z.ZodType).safeParse(raw);
+    if (!parsed.success) throw new ConfigError(name, `invalid value ${JSON.stringify(raw)} (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+    values[name] = parsed.data;
+  }
+  const v = values as Values;
+  const provider = v.TTS_PROVIDER ?? (v.CARTESIA_API_KEY ? 'cartesia' : 'espeak');
+  if (provider === 'cartesia' && !v.CARTESIA_API_KEY) {
+    throw new ConfigError('CARTESIA_API_KEY', 'required when TTS_PROVIDER=cartesia');
+  }
+  const adminKeys = (v.RELAY_ADMIN_KEY ?? '').split(',').map((key) => key.trim()).filter(Boolean);
+  const short = adminKeys.find((key) => key.length < 16);
+  if (short !== undefined) throw new ConfigError('RELAY_ADMIN_KEY', 'each key must be at least 16 characters');
+  const adminKeyGenerated = adminKeys.length === 0;
+  if (adminKeyGenerated) adminKeys.push(generateKey());
+
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    adminKeys,
+    adminKeyGenerated,
+    provider,
+    cartesia: {
+      ...(v.CARTESIA_API_KEY ? { apiKey: v.CARTESIA_API_KEY } : {}),
+      ...(v.CARTESIA_BASE_URL ? { baseUrl: v.CARTESIA_BASE_URL } : {}),
+      ...(v.CARTESIA_VOICE_ID ? { voiceId: v.CARTESIA_VOICE_ID } : {}),
+      modelId: v.CARTESIA_MODEL_ID,
+    },
+    logLevel: v.LOG_LEVEL,
+    limits: {
+      maxSpeakBytes: v.RELAY_MAX_SPEAK_BYTES,
+      maxUtteranceChars: v.RELAY_MAX_UTTERANCE_CHARS,
+      maxQueue: v.RELAY_MAX_QUEUE,
+      maxListenersPerStream: v.RELAY_MAX_LISTENERS_PER_STREAM,
+      maxStreams: v.RELAY_MAX_STREAMS,
+      providerTimeoutMs: v.RELAY_PROVIDER_TIMEOUT_MS,
+      idleFlushMs: v.RELAY_IDLE_FLUSH_MS,
+      listenerMaxBufferedSeconds: v.RELAY_LISTENER_MAX_BUFFERED_SECONDS,
+      streamIdleMs: v.RELAY_STREAM_IDLE_MS,
+      heartbeatMs: v.RELAY_HEARTBEAT_MS,
+    },
+  };
+}
+
+/** 32 random bytes, base64url: an admin key for a process started without one. */
+export function generateSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}

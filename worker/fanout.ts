@@ -1,0 +1,225 @@
+/**
+ * Listeners of every stream on this instance. Audio from the hub is converted and framed once per
+ * distinct format, and the same bytes go to every listener of that format.
+ */
+import { type AudioFormat, bytesPerSecond, formatKey, samplesIn } from '../shared/audio-format.ts';
+import { RelayError } from '../shared/errors.ts';
+import {
+  encodeAudioFrame,
+  type Hello,
+  type ListenerMessage,
+  PROTOCOL_VERSION,
+} from '../shared/protocol.ts';
+import { createTranscoder, type Transcoder } from '../shared/transcoder.ts';
+import type { Hub, HubEvent } from './hub/hub.ts';
+import type { Logger } from './logger.ts';
+
+/** What the fan-out needs of a WebSocket; each runtime maps its native socket onto it. */
+export interface ListenerSocket {
+  send(data: string | Uint8Array): void;
+  close(code: number, reason: string): void;
+  /** Bytes queued in the socket and not yet written to the network. */
+  bufferedAmount(): number;
+  isOpen(): boolean;
+}
+
+export interface Listener {
+  readonly id: string;
+  readonly stream: string;
+  readonly format: AudioFormat;
+  readonly socket: ListenerSocket;
+}
+
+export interface FanOutOptions {
+  hub: Hub;
+  sourceFormat: AudioFormat;
+  logger: Logger;
+  heartbeatMs: number;
+  /** A listener is dropped when its socket holds more than this many seconds of its audio unsent. */
+  maxBufferedSeconds: number;
+  newId: () => string;
+  onSlowListener?: (listener: Listener) => void;
+}
+
+class FormatChannel {
+  readonly listeners = new Set<Listener>();
+  private transcoder: Transcoder | null = null;
+  private utterance = -1;
+  private samples = 0;
+  /** The current utterance's start message, for listeners that join in its middle. */
+  startMessage: string | null = null;
+
+  constructor(
+    readonly format: AudioFormat,
+    private readonly sourceFormat: AudioFormat,
+  ) {}
+
+  /** Turns one hub event into the frames this format's listeners get, computed once for all of them. */
+  frames(event: HubEvent): Array<string | Uint8Array> {
+    switch (event.type) {
+      case 'utterance_start':
+        this.utterance = event.utterance;
+        this.samples = 0;
+        this.transcoder = createTranscoder(this.sourceFormat, this.format);
+        this.startMessage = JSON.stringify(event satisfies ListenerMessage);
+        return [this.startMessage];
+      case 'audio': {
+        if (event.utterance !== this.utterance || !this.transcoder) return [];
+        const frame = this.audioFrame(this.transcoder.push(event.data));
+        return frame ? [frame] : [];
+      }
+      case 'timestamps':
+        return event.utterance === this.utterance ? [JSON.stringify(event satisfies ListenerMessage)] : [];
+      case 'utterance_end': {
+        if (event.utterance !== this.utterance) return [];
+        const out: Array<string | Uint8Array> = [];
+        if (this.transcoder) {
+          // A cancelled utterance's converter tail is stale audio: drop it rather than send it after the cut.
+          const tail = event.reason === 'cancelled' ? null : this.audioFrame(this.transcoder.flush());
+          if (tail) out.push(tail);
+        }
+        out.push(JSON.stringify({ ...event, samples: this.samples } satisfies ListenerMessage));
+        this.transcoder = null;
+        this.utterance = -1;
+        this.startMessage = null;
+        return out;
+      }
+    }
+  }
+
+  private audioFrame(payload: Uint8Array): Uint8Array | null {
+    if (payload.byteLength === 0) return null;
+    const frame = encodeAudioFrame(this.utterance, this.samples, payload);
+    this.samples += samplesIn(this.format, payload.byteLength);
+    return frame;
+  }
+}
+
+class StreamListeners {
+  readonly channels = new Map<string, FormatChannel>();
+  unsubscribe: () => void = () => {};
+
+  get size(): number {
+    let total = 0;
+    for (const channel of this.channels.values()) total += channel.listeners.size;
+    return total;
+  }
+}
+
+export class FanOut {
+  private readonly streams = new Map<string, StreamListeners>();
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+
+  constructor(private readonly options: FanOutOptions) {
+    this.heartbeat = setInterval(() => this.sendHeartbeats(), options.heartbeatMs);
+    (this.heartbeat as { unref?: () => void }).unref?.();
+  }
+
+  /** Registers a listener and greets it with `hello`. */
+  add(stream: string, format: AudioFormat, socket: ListenerSocket): Listener {
+    let group = this.streams.get(stream);
+    if (!group) {
+      const created = new StreamListeners();
+      created.unsubscribe = this.options.hub.subscribe(stream, (event) => this.deliver(created, event));
+      this.streams.set(stream, (group = created));
+    }
+    const key = formatKey(format);
+    let channel = group.channels.get(key);
+    if (!channel) group.channels.set(key, (channel = new FormatChannel(format, this.options.sourceFormat)));
+    const listener: Listener = { id: this.options.newId(), stream, format, socket };
+    channel.listeners.add(listener);
+    const hello: Hello = {
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      stream,
+      listener_id: listener.id,
+      format: { encoding: format.encoding, sample_rate: format.sampleRate, channels: 1 },
+      heartbeat_ms: this.options.heartbeatMs,
+    };
+    this.send(listener, JSON.stringify(hello));
+    if (channel.startMessage) this.send(listener, channel.startMessage);
+    return listener;
+  }
+
+  remove(listener: Listener): void {
+    const group = this.streams.get(listener.stream);
+    const channel = group?.channels.get(formatKey(listener.format));
+    if (!group || !channel?.listeners.delete(listener)) return;
+    if (channel.listeners.size === 0) group.channels.delete(formatKey(listener.format));
+    if (group.channels.size === 0) {
+      group.unsubscribe();
+      this.streams.delete(listener.stream);
+    }
+  }
+
+  count(stream: string): number {
+    return this.streams.get(stream)?.size ?? 0;
+  }
+
+  formats(stream: string): Array<{ format: AudioFormat; listeners: number }> {
+    const group = this.streams.get(stream);
+    return group ? [...group.channels.values()].map((c) => ({ format: c.format, listeners: c.listeners.size })) : [];
+  }
+
+  get totalListeners(): number {
+    let total = 0;
+    for (const group of this.streams.values()) total += group.size;
+    return total;
+  }
+
+  /** Closes every listener (e.g. 1001 on shutdown) and stops the heartbeat. */
+  close(code: number, reason: string): void {
+    clearInterval(this.heartbeat);
+    for (const group of this.streams.values()) {
+      group.unsubscribe();
+      for (const channel of group.channels.values()) for (const listener of channel.listeners) safeClose(listener.socket, code, reason);
+    }
+    this.streams.clear();
+  }
+
+  private deliver(group: StreamListeners, event: HubEvent): void {
+    for (const channel of group.channels.values()) {
+      const frames = channel.frames(event);
+      for (const frame of frames) for (const listener of channel.listeners) this.send(listener, frame);
+    }
+  }
+
+  private send(listener: Listener, frame: string | Uint8Array): void {
+    const { socket } = listener;
+    if (!socket.isOpen()) return;
+    if (socket.bufferedAmount() > this.options.maxBufferedSeconds * bytesPerSecond(listener.format)) {
+      this.dropSlow(listener);
+      return;
+    }
+    try {
+      socket.send(frame);
+    } catch (error) {
+      this.options.logger.warn('listener send failed', { stream: listener.stream, listener_id: listener.id, error });
+      this.remove(listener);
+      safeClose(socket, 1011, 'send failed');
+    }
+  }
+
+  private dropSlow(listener: Listener): void {
+    const error = new RelayError('slow_listener');
+    this.options.logger.warn('slow listener dropped', { stream: listener.stream, listener_id: listener.id, buffered: listener.socket.bufferedAmount() });
+    this.remove(listener);
+    this.options.onSlowListener?.(listener);
+    safeClose(listener.socket, error.closeCode, error.code);
+  }
+
+  private sendHeartbeats(): void {
+    const beat = JSON.stringify({ type: 'heartbeat', time: Date.now() } satisfies ListenerMessage);
+    for (const group of this.streams.values()) {
+      for (const channel of group.channels.values()) for (const listener of channel.listeners) this.send(listener, beat);
+    }
+  }
+}
+
+function safeClose(socket: ListenerSocket, code: number, reason: string): void {
+  try {
+    socket.close(code, reason);
+  } catch {
+    // Already closed: nothing left to release.
+  }
+}

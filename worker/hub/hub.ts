@@ -1,0 +1,19 @@
+/** Fan-out transport between the instance that synthesizes a stream and every instance with listeners. */
+import type { EndReason, ErrorInfo, WordTimestamp } from '../../shared/protocol.ts';
+
+/** What a stream publishes. Audio is in the stream's source format; listeners' formats are made on their instance. */
+export type HubEvent =
+  | { type: 'utterance_start'; utterance: number; utterance_id: string }
+  | { type: 'audio'; utterance: number; data: Uint8Array }
+  | { type: 'timestamps'; utterance: number; utterance_id: string; words: WordTimestamp[] }
+  | { type: 'utterance_end'; utterance: number; utterance_id: string; reason: EndReason; error?: ErrorInfo };
+
+export type HubHandler = (event: HubEvent) => void;
+
+export interface Hub {
+  readonly name: 'memory' | 'redis';
+  publish(stream: string, event: HubEvent): void;
+  /** Returns the function that unsubscribes. */
+  subscribe(stream: string, handler: HubHandler): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,52 @@
+/** Reading a request body as it streams: byte limits counted on the fly, strict UTF-8, lines. */
+import { RelayError } from '../../shared/errors.ts';
+
+/** Yields the body's chunks, failing with `payload_too_large` as soon as the running total passes `maxBytes`. */
+export async function* limitBytes(body: ReadableStream<Uint8Array> | null, maxBytes: number): AsyncGenerator<Uint8Array> {
+  if (!body) return;
+  let total = 0;
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      total += value.byteLength;
+      if (total > maxBytes) throw new RelayError('payload_too_large', `The body passed the limit of ${maxBytes} bytes.`);
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** Decodes UTF-8 across chunk boundaries; invalid bytes fail with `invalid_utf8`. */
+export async function* decodeUtf8(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  try {
+    for await (const chunk of chunks) {
+      const text = decoder.decode(chunk, { stream: true });
+      if (text !== '') yield text;
+    }
+    const rest = decoder.decode();
+    if (rest !== '') yield rest;
+  } catch (error) {
+    if (error instanceof RelayError) throw error;
+    throw new RelayError('invalid_utf8');
+  }
+}
+
+/** Splits text into lines (without their terminators); the last line may lack one. */
+export async function* splitLines(texts: AsyncIterable<string>, maxLineChars: number): AsyncGenerator<string> {
+  let pending = '';
+  for await (const text of texts) {
+    pending += text;
+    let newline = pending.indexOf('\n');
+    while (newline >= 0) {
+      yield pending.slice(0, newline).replace(/\r$/, '');
+      pending = pending.slice(newline + 1);
+      newline = pending.indexOf('\n');
+    }
+    if (pending.length > maxLineChars) throw new RelayError('payload_too_large', `A line passed the limit of ${maxLineChars} characters.`);
+  }
+  if (pending !== '') yield pending.replace(/\r$/, '');
+}

@@ -1,0 +1,79 @@
+/** Turns a speak request body of any supported content type into a stream of text and flush inputs. */
+import { ndjsonLineSchema, speakJsonSchema } from '../../shared/api.ts';
+import { RelayError } from '../../shared/errors.ts';
+import { decodeUtf8, limitBytes, splitLines } from './body.ts';
+import { readSSE, textOfSSEData } from './sse.ts';
+
+export type SpeakInput = { type: 'text'; text: string } | { type: 'flush' };
+
+export interface SpeakBody {
+  voice?: string;
+  language?: string;
+  inputs: AsyncIterable<SpeakInput>;
+}
+
+// curl's --data-binary sends form-urlencoded and -T sends octet-stream; both carry plain text here.
+const PLAIN_TYPES = new Set(['', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream']);
+
+export async function readSpeakBody(
+  contentType: string | undefined,
+  body: ReadableStream<Uint8Array> | null,
+  limits: { maxBytes: number; maxLineChars: number },
+): Promise<SpeakBody> {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const texts = () => decodeUtf8(limitBytes(body, limits.maxBytes));
+  if (PLAIN_TYPES.has(type)) return { inputs: plainInputs(texts()) };
+  if (type === 'application/x-ndjson' || type === 'application/jsonl' || type === 'application/ndjson') {
+    return { inputs: ndjsonInputs(splitLines(texts(), limits.maxLineChars)) };
+  }
+  if (type === 'text/event-stream') return { inputs: sseInputs(readSSE(splitLines(texts(), limits.maxLineChars))) };
+  if (type === 'application/json') {
+    let whole = '';
+    for await (const text of texts()) whole += text;
+    let value: unknown;
+    try {
+      value = JSON.parse(whole);
+    } catch {
+      throw new RelayError('invalid_json');
+    }
+    const parsed = speakJsonSchema.safeParse(value);
+    if (!parsed.success) throw new RelayError('invalid_json', `The JSON body must be {"text": string, "voice"?: string, "language"?: string}.`);
+    const { text, voice, language } = parsed.data;
+    return { ...(voice ? { voice } : {}), ...(language ? { language } : {}), inputs: once({ type: 'text', text }) };
+  }
+  throw new RelayError('unsupported_media_type', `Unsupported Content-Type ${JSON.stringify(type)}; send text/plain, application/json, application/x-ndjson or text/event-stream.`);
+}
+
+async function* plainInputs(texts: AsyncIterable<string>): AsyncGenerator<SpeakInput> {
+  for await (const text of texts) yield { type: 'text', text };
+}
+
+async function* ndjsonInputs(lines: AsyncIterable<string>): AsyncGenerator<SpeakInput> {
+  let number = 0;
+  for await (const line of lines) {
+    number++;
+    if (line.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new RelayError('invalid_ndjson', `Line ${number} is not valid JSON.`);
+    }
+    const parsed = ndjsonLineSchema.safeParse(value);
+    if (!parsed.success) throw new RelayError('invalid_ndjson', `Line ${number} must be an object like {"text": "…", "flush": true}.`);
+    if (parsed.data.text) yield { type: 'text', text: parsed.data.text };
+    if (parsed.data.flush) yield { type: 'flush' };
+  }
+}
+
+async function* sseInputs(events: AsyncIterable<string>): AsyncGenerator<SpeakInput> {
+  for await (const data of events) {
+    if (data.trim() === '[DONE]') return;
+    const text = textOfSSEData(data);
+    if (text) yield { type: 'text', text };
+  }
+}
+
+async function* once<T>(value: T): AsyncGenerator<T> {
+  yield value;
+}

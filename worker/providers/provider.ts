@@ -1,0 +1,60 @@
+/** The one interface every TTS engine implements, shaped like a Cartesia context. */
+import type { AudioFormat } from '../../shared/audio-format.ts';
+import type { RelayError } from '../../shared/errors.ts';
+import type { WordTimestamp } from '../../shared/protocol.ts';
+
+export interface ContextOptions {
+  /** Audio the context must produce; the provider converts if its engine works in another format. */
+  format: AudioFormat;
+  voice?: string;
+  model?: string;
+  language?: string;
+  /** Ask for word timestamps. */
+  timestamps?: boolean;
+  /** Ask for phoneme timestamps where the provider has them. */
+  phonemeTimestamps?: boolean;
+  /** Provider-specific generation settings (Cartesia `generation_config`: speed, volume, emotion). */
+  generation?: Record<string, unknown>;
+  /**
+   * `relay`: the caller pushes whole sentences or clauses; synthesize each push at once.
+   * `provider`: the caller pushes raw fragments; the provider buffers as it sees fit.
+   */
+  buffering?: 'relay' | 'provider';
+}
+
+export type ProviderEvent =
+  | { type: 'audio'; data: Uint8Array }
+  /** Word times in seconds from the first sample of this context's audio. */
+  | { type: 'timestamps'; words: WordTimestamp[] }
+  | { type: 'phoneme_timestamps'; phonemes: WordTimestamp[] }
+  | { type: 'flush_done'; flushId: number }
+  | { type: 'done' }
+  | { type: 'error'; error: RelayError };
+
+/**
+ * One utterance's synthesis. `push` may be called any number of times before `end`;
+ * `events` yields audio in `options.format` and finishes after exactly one `done` or `error`.
+ * `cancel` ends the events at once with no further audio.
+ */
+export interface TTSContext {
+  readonly id: string;
+  push(text: string): void;
+  /** Synthesize everything pushed so far without waiting for more; yields `flush_done` when it is out. */
+  flush(): void;
+  /** No more text will come. */
+  end(): void;
+  cancel(): void;
+  readonly events: AsyncIterable<ProviderEvent>;
+}
+
+export interface TTSProvider {
+  readonly name: 'espeak' | 'cartesia';
+  /** The format the engine produces without conversion; streams publish in it. */
+  readonly preferredFormat: AudioFormat;
+  openContext(options: ContextOptions): TTSContext;
+  /** Resolves when the provider can take work, rejects with a RelayError when it cannot. */
+  ready(): Promise<void>;
+  /** Whether the upstream is reachable now; feeds the readiness check. */
+  healthy(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,102 @@
+/** The relay's state on one instance: streams by name, the provider, the hub and the listeners. */
+import { RelayError } from '../shared/errors.ts';
+import type { RelayConfig } from './config.ts';
+import { FanOut } from './fanout.ts';
+import type { Hub } from './hub/hub.ts';
+import type { Logger } from './logger.ts';
+import type { TTSProvider } from './providers/provider.ts';
+import { Stream } from './stream.ts';
+
+export interface RelayDeps {
+  config: RelayConfig;
+  provider: TTSProvider;
+  hub: Hub;
+  logger: Logger;
+  now?: () => number;
+}
+
+export class Relay {
+  readonly config: RelayConfig;
+  readonly provider: TTSProvider;
+  readonly hub: Hub;
+  readonly logger: Logger;
+  readonly fanout: FanOut;
+  readonly now: () => number;
+  private readonly streams = new Map<string, Stream>();
+  private readonly sweeper: ReturnType<typeof setInterval>;
+  private closed = false;
+
+  constructor(deps: RelayDeps) {
+    this.config = deps.config;
+    this.provider = deps.provider;
+    this.hub = deps.hub;
+    this.logger = deps.logger;
+    this.now = deps.now ?? (() => performance.now());
+    this.fanout = new FanOut({
+      hub: deps.hub,
+      sourceFormat: deps.provider.preferredFormat,
+      logger: deps.logger,
+      heartbeatMs: deps.config.limits.heartbeatMs,
+      maxBufferedSeconds: deps.config.limits.listenerMaxBufferedSeconds,
+      newId: () => newId('lst'),
+    });
+    this.sweeper = setInterval(() => this.forgetIdleStreams(), Math.min(60_000, deps.config.limits.streamIdleMs));
+    (this.sweeper as { unref?: () => void }).unref?.();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The named stream, created on first use within the stream limit. */
+  stream(name: string): Stream {
+    const existing = this.streams.get(name);
+    if (existing) return existing;
+    if (this.closed) throw new RelayError('shutting_down');
+    if (this.streams.size >= this.config.limits.maxStreams) throw new RelayError('too_many_streams');
+    const stream = new Stream(name, {
+      provider: this.provider,
+      hub: this.hub,
+      logger: this.logger,
+      now: this.now,
+      newId: () => newId('utt'),
+      limits: {
+        maxQueue: this.config.limits.maxQueue,
+        maxCharacters: this.config.limits.maxUtteranceChars,
+        providerTimeoutMs: this.config.limits.providerTimeoutMs,
+        idleFlushMs: this.config.limits.idleFlushMs,
+      },
+    });
+    this.streams.set(name, stream);
+    return stream;
+  }
+
+  existingStream(name: string): Stream | undefined {
+    return this.streams.get(name);
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Cancels everything, closes listeners with `closeCode` and releases the provider and hub. */
+  async close(closeCode = 1001, reason = 'shutting_down'): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const stream of this.streams.values()) stream.cancel(true);
+    this.fanout.close(closeCode, reason);
+    await Promise.allSettled([this.provider.close(), this.hub.close()]);
+  }
+
+  private forgetIdleStreams(): void {
+    const cutoff = this.now() - this.config.limits.streamIdleMs;
+    for (const [name, stream] of this.streams) {
+      if (!stream.busy && this.fanout.count(name) === 0 && stream.lastActivity < cutoff) this.streams.delete(name);
+    }
+  }
+}
+
+export function newId(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().replace(/-/g, '').slice(0, 20)}`;
+}
