@@ -11,8 +11,14 @@ export const PROTOCOL_VERSION = 1;
 /** Stream names: a path-like name safe in URLs, logs and Redis keys. */
 export const STREAM_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._/-]{0,127}$/;
 
+/** Route words after a stream name; no stream name may end in one. */
+export const STREAM_ACTIONS = ['speak', 'cancel', 'listen', 'publish'] as const;
+export type StreamAction = (typeof STREAM_ACTIONS)[number];
+
 export function isValidStreamName(name: string): boolean {
-  return STREAM_NAME_PATTERN.test(name) && !name.includes('..') && !name.includes('//') && !name.endsWith('/');
+  if (!STREAM_NAME_PATTERN.test(name) || name.includes('..') || name.includes('//') || name.endsWith('/')) return false;
+  const last = name.slice(name.lastIndexOf('/') + 1);
+  return !(STREAM_ACTIONS as readonly string[]).includes(last);
 }
 
 export const streamNameSchema = z.string().refine(isValidStreamName, 'invalid stream name');

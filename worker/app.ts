@@ -6,9 +6,9 @@ import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import type { SpeakAccepted, SpeakCompleted, StreamStatus } from '../shared/api.ts';
 import { type AudioFormat, isEncoding, isSampleRate } from '../shared/audio-format.ts';
 import { RelayError, toRelayError } from '../shared/errors.ts';
-import { isValidStreamName } from '../shared/protocol.ts';
+import { isValidStreamName, STREAM_ACTIONS, type StreamAction } from '../shared/protocol.ts';
 import { type AuthVariables, authorize, requireAuth } from './auth.ts';
-import type { ListenerSocket } from './fanout.ts';
+import type { Listener, ListenerSocket } from './fanout.ts';
 import { readSpeakBody } from './ingest/speak-body.ts';
 import type { Relay } from './relay.ts';
 import type { Utterance } from './utterance.ts';
@@ -39,9 +39,8 @@ export function createApp(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
 
   app.use('/v1/*', requireAuth(relay.config.adminKeys));
 
-  const speak = async (c: Context<Env>) => {
+  const speak = async (c: Context<Env>, name: string) => {
     const receivedAt = relay.now();
-    const name = streamParam(c);
     authorize(c.get('principal'), 'speak', name);
     runtime.keepRequestAlive?.(c.req.raw);
     const query = c.req.query();
@@ -87,77 +86,96 @@ export function createApp(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
     };
     return c.json(completed, result.error ? (result.error.status as 400) : 200);
   };
-  // curl -T uploads with PUT; everything else POSTs.
-  app.post('/v1/streams/:stream{.+}/speak', speak);
-  app.put('/v1/streams/:stream{.+}/speak', speak);
-
-  app.post('/v1/streams/:stream{.+}/cancel', (c) => {
-    const name = streamParam(c);
+  const cancel = (c: Context<Env>, name: string) => {
     authorize(c.get('principal'), 'cancel', name);
     const cancelled = relay.existingStream(name)?.cancel(c.req.query('all') === 'true') ?? [];
     return c.json({ stream: name, cancelled });
-  });
+  };
 
-  app.get(
-    '/v1/streams/:stream{.+}/listen',
-    async (c, next) => {
-      const name = streamParam(c);
-      authorize(c.get('principal'), 'listen', name);
-      if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
-        throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
-      }
-      listenFormat(c.req.query('encoding'), c.req.query('sample_rate'), relay.provider.preferredFormat);
-      if (relay.fanout.count(name) >= limits.maxListenersPerStream) throw new RelayError('too_many_listeners');
-      relay.stream(name);
-      await next();
-    },
-    runtime.upgradeWebSocket((c) => {
-      const name = streamParam(c);
-      const format = listenFormat(c.req.query('encoding'), c.req.query('sample_rate'), relay.provider.preferredFormat);
-      let listener: ReturnType<typeof relay.fanout.add> | null = null;
-      return {
-        onOpen(_event, ws) {
-          listener = relay.fanout.add(name, format, listenerSocket(ws, runtime));
-        },
-        onMessage(_event, ws) {
-          // Listeners only listen; anything they send is a protocol error.
-          const error = new RelayError('invalid_message', 'Listeners do not send messages.');
-          ws.close(error.closeCode, error.code);
-        },
-        onClose() {
-          if (listener) relay.fanout.remove(listener);
-          listener = null;
-        },
-        onError() {
-          if (listener) relay.fanout.remove(listener);
-          listener = null;
-        },
-      };
-    }),
-  );
+  const listen = async (c: Context<Env>, name: string) => {
+    authorize(c.get('principal'), 'listen', name);
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+      throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
+    }
+    const format = listenFormat(c.req.query('encoding'), c.req.query('sample_rate'), relay.provider.preferredFormat);
+    if (relay.fanout.count(name) >= limits.maxListenersPerStream) throw new RelayError('too_many_listeners');
+    relay.stream(name);
+    let listener: Listener | null = null;
+    const release = () => {
+      if (listener) relay.fanout.remove(listener);
+      listener = null;
+    };
+    const response = await runtime.upgradeWebSocket(c, {
+      onOpen(_event, ws) {
+        listener = relay.fanout.add(name, format, listenerSocket(ws, runtime));
+      },
+      onMessage(_event, ws) {
+        // Listeners only listen; anything they send is a protocol error.
+        const error = new RelayError('invalid_message', 'Listeners do not send messages.');
+        ws.close(error.closeCode, error.code);
+      },
+      onClose: release,
+      onError: release,
+    });
+    return response ?? new Response(null);
+  };
 
-  app.get('/v1/streams/:stream{.+}', (c) => {
-    const name = streamParam(c);
+  const status = (c: Context<Env>, name: string) => {
     authorize(c.get('principal'), 'status', name);
     const stream = relay.existingStream(name);
     if (!stream) throw new RelayError('stream_not_found', `No stream named ${name} is active.`);
-    const status: StreamStatus = {
+    const body: StreamStatus = {
       stream: name,
       listeners: relay.fanout.count(name),
       formats: relay.fanout.formats(name).map(({ format, listeners }) => ({ encoding: format.encoding, sample_rate: format.sampleRate, listeners })),
       ...stream.status(),
       provider: relay.provider.name,
     };
-    return c.json(status);
+    return c.json(body);
+  };
+
+  // Stream names contain slashes, so the action is the path's last segment (names may not end in one).
+  app.all('/v1/streams/*', (c) => {
+    const { name, action } = parseStreamPath(c.req.path);
+    const method = c.req.method;
+    switch (action) {
+      case 'speak':
+        // curl -T uploads with PUT; everything else POSTs.
+        if (method === 'POST' || method === 'PUT') return speak(c, name);
+        break;
+      case 'cancel':
+        if (method === 'POST') return cancel(c, name);
+        break;
+      case 'listen':
+        if (method === 'GET') return listen(c, name);
+        break;
+      case 'status':
+        if (method === 'GET' || method === 'HEAD') return status(c, name);
+        break;
+      default:
+        throw new RelayError('not_found', `No route for ${method} ${c.req.path}.`);
+    }
+    throw new RelayError('method_not_allowed', `${action} does not take ${method}.`);
   });
 
   return app;
 }
 
-function streamParam(c: Context): string {
-  const name = c.req.param('stream') ?? '';
+const STREAM_PREFIX = '/v1/streams/';
+
+function parseStreamPath(path: string): { name: string; action: StreamAction | 'status' } {
+  let rest = path.slice(STREAM_PREFIX.length);
+  try {
+    rest = decodeURIComponent(rest);
+  } catch {
+    throw new RelayError('invalid_stream_name');
+  }
+  const slash = rest.lastIndexOf('/');
+  const last = rest.slice(slash + 1);
+  const isAction = slash > 0 && (STREAM_ACTIONS as readonly string[]).includes(last);
+  const name = isAction ? rest.slice(0, slash) : rest;
   if (!isValidStreamName(name)) throw new RelayError('invalid_stream_name');
-  return name;
+  return { name, action: isAction ? (last as StreamAction) : 'status' };
 }
 
 function listenFormat(encoding: string | undefined, sampleRate: string | undefined, fallback: AudioFormat): AudioFormat {

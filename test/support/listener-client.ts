@@ -1,0 +1,118 @@
+/** A real WebSocket listener for tests: records every control message and audio frame it receives. */
+import WebSocket from 'ws';
+import { type AudioFrame, decodeAudioFrame, type ListenerMessage, parseListenerMessage } from '../../shared/protocol.ts';
+
+export interface RecordedListener {
+  socket: WebSocket;
+  messages: ListenerMessage[];
+  frames: AudioFrame[];
+  /** Everything in arrival order, for ordering assertions. */
+  events: Array<{ kind: 'message'; message: ListenerMessage } | { kind: 'audio'; frame: AudioFrame }>;
+  closed: Promise<{ code: number; reason: string }>;
+  /** Resolves with the first message matching `predicate` (already received or future). */
+  waitFor<T extends ListenerMessage>(predicate: (m: ListenerMessage) => m is T, ms?: number): Promise<T>;
+  waitFor(predicate: (m: ListenerMessage) => boolean, ms?: number): Promise<ListenerMessage>;
+  /** Concatenated audio payload bytes of one utterance. */
+  audioOf(utterance: number): Uint8Array;
+  close(): void;
+}
+
+export async function connectListener(
+  baseUrl: string,
+  stream: string,
+  options: { key?: string; query?: Record<string, string>; headers?: Record<string, string> } = {},
+): Promise<RecordedListener> {
+  const url = new URL(`/v1/streams/${stream}/listen`, baseUrl.replace(/^http/, 'ws'));
+  for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v);
+  const headers = { ...(options.key ? { authorization: `Bearer ${options.key}` } : {}), ...options.headers };
+  const socket = new WebSocket(url, { headers });
+  const messages: ListenerMessage[] = [];
+  const frames: AudioFrame[] = [];
+  const events: RecordedListener['events'] = [];
+  const watchers = new Set<(m: ListenerMessage) => void>();
+  socket.on('message', (data, isBinary) => {
+    if (isBinary) {
+      const bytes = new Uint8Array(data as Buffer);
+      const frame = decodeAudioFrame(bytes);
+      if (!frame) throw new Error('undecodable audio frame');
+      // Copy: ws may reuse the buffer.
+      const copy = { ...frame, payload: frame.payload.slice() };
+      frames.push(copy);
+      events.push({ kind: 'audio', frame: copy });
+      return;
+    }
+    const message = parseListenerMessage(data.toString());
+    if (!message) throw new Error(`invalid listener message: ${data.toString()}`);
+    messages.push(message);
+    events.push({ kind: 'message', message });
+    for (const watch of watchers) watch(message);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+  });
+
+  const waitFor = (predicate: (m: ListenerMessage) => boolean, ms = 15_000): Promise<ListenerMessage> => {
+    const seen = messages.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        watchers.delete(watch);
+        reject(new Error(`no matching listener message within ${ms} ms; got ${messages.map((m) => m.type).join(', ')}`));
+      }, ms);
+      const watch = (m: ListenerMessage) => {
+        if (!predicate(m)) return;
+        clearTimeout(timer);
+        watchers.delete(watch);
+        resolve(m);
+      };
+      watchers.add(watch);
+    });
+  };
+
+  return {
+    socket,
+    messages,
+    frames,
+    events,
+    closed,
+    waitFor: waitFor as RecordedListener['waitFor'],
+    audioOf(utterance) {
+      const parts = frames.filter((f) => f.utterance === utterance).map((f) => f.payload);
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+      let offset = 0;
+      for (const p of parts) {
+        out.set(p, offset);
+        offset += p.byteLength;
+      }
+      return out;
+    },
+    close() {
+      socket.close();
+    },
+  };
+}
+
+/** Request upgrade and return the HTTP status the relay refused it with. */
+export async function refusedUpgrade(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const socket = new WebSocket(new URL(path, baseUrl.replace(/^http/, 'ws')), { headers });
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => {
+      socket.close();
+      reject(new Error('upgrade unexpectedly accepted'));
+    });
+    socket.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    socket.once('error', () => {});
+  });
+}
+
+export const isEnd = (m: ListenerMessage): m is Extract<ListenerMessage, { type: 'utterance_end' }> => m.type === 'utterance_end';
+export const isStart = (m: ListenerMessage): m is Extract<ListenerMessage, { type: 'utterance_start' }> => m.type === 'utterance_start';
