@@ -14,6 +14,8 @@ export interface RelayLimits {
   providerTimeoutMs: number;
   /** Relay buffering: text without a sentence boundary is spoken after this pause in the input. */
   idleFlushMs: number;
+  /** Audio is released to listeners at most this far ahead of real time. */
+  playoutLeadMs: number;
   /** A listener whose socket holds more than this many seconds of unsent audio is dropped. */
   listenerMaxBufferedSeconds: number;
   /** A stream with no listeners and no utterances is forgotten after this long. */
@@ -62,6 +64,7 @@ const VARIABLES = {
   RELAY_MAX_STREAMS: int(1, 1_000_000).default(1000),
   RELAY_PROVIDER_TIMEOUT_MS: int(100, 600_000).default(20_000),
   RELAY_IDLE_FLUSH_MS: int(10, 60_000).default(500),
+  RELAY_PLAYOUT_LEAD_MS: int(0, 3_600_000).default(1500),
   RELAY_LISTENER_MAX_BUFFERED_SECONDS: int(1, 3600).default(30),
   RELAY_STREAM_IDLE_MS: int(1000, 86_400_000).default(600_000),
   RELAY_HEARTBEAT_MS: int(100, 600_000).default(15_000),
@@ -111,6 +114,7 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
       maxStreams: v.RELAY_MAX_STREAMS,
       providerTimeoutMs: v.RELAY_PROVIDER_TIMEOUT_MS,
       idleFlushMs: v.RELAY_IDLE_FLUSH_MS,
+      playoutLeadMs: v.RELAY_PLAYOUT_LEAD_MS,
       listenerMaxBufferedSeconds: v.RELAY_LISTENER_MAX_BUFFERED_SECONDS,
       streamIdleMs: v.RELAY_STREAM_IDLE_MS,
       heartbeatMs: v.RELAY_HEARTBEAT_MS,

@@ -65,6 +65,7 @@ export class Relay {
         maxCharacters: this.config.limits.maxUtteranceChars,
         providerTimeoutMs: this.config.limits.providerTimeoutMs,
         idleFlushMs: this.config.limits.idleFlushMs,
+        playoutLeadMs: this.config.limits.playoutLeadMs,
       },
     });
     this.streams.set(name, stream);

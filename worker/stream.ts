@@ -5,6 +5,7 @@ import type { EndReason } from '../shared/protocol.ts';
 import type { Hub } from './hub/hub.ts';
 import type { Logger } from './logger.ts';
 import type { TTSContext, TTSProvider } from './providers/provider.ts';
+import { Playout } from './playout.ts';
 import { SentenceAggregator } from './text/sentence-aggregator.ts';
 import { Utterance, type UtteranceOptions } from './utterance.ts';
 
@@ -15,6 +16,8 @@ export interface StreamLimits {
   providerTimeoutMs: number;
   /** Relay buffering: text waiting this long without a boundary is spoken anyway. */
   idleFlushMs: number;
+  /** How far ahead of real time audio may be released to listeners. */
+  playoutLeadMs: number;
 }
 
 export interface StreamDeps {
@@ -33,6 +36,7 @@ export class Stream {
   private context: TTSContext | null = null;
   private sequence = 0;
   private running = false;
+  private readonly playout: Playout;
   lastActivity: number;
 
   constructor(
@@ -41,6 +45,7 @@ export class Stream {
   ) {
     this.format = deps.provider.preferredFormat;
     this.lastActivity = deps.now();
+    this.playout = new Playout(deps.limits.playoutLeadMs, (event) => deps.hub.publish(name, event), deps.now);
   }
 
   get busy(): boolean {
@@ -101,6 +106,8 @@ export class Stream {
     if (queued >= 0) this.queue.splice(queued, 1);
     if (!wasSpeaking) return;
     if (this.current === utterance) this.context?.cancel();
+    // Done: everything was released already. Cancel or error: audio not yet released never will be.
+    this.playout.clear();
     this.deps.hub.publish(this.name, {
       type: 'utterance_end',
       utterance: utterance.number,
@@ -155,21 +162,24 @@ export class Stream {
     }, Math.min(1000, this.deps.limits.providerTimeoutMs));
     this.feed(utterance, context).catch((error: unknown) => this.stop(utterance, 'error', toRelayError(error)));
 
+    let finished = false;
     try {
       for await (const event of context.events) {
         if (utterance.ended) break;
         lastEvent = now();
         switch (event.type) {
-          case 'audio':
+          case 'audio': {
             utterance.firstAudioAt ??= lastEvent;
-            utterance.audioSeconds += secondsOf(this.format, event.data.byteLength);
-            hub.publish(this.name, { type: 'audio', utterance: utterance.number, data: event.data });
+            const seconds = secondsOf(this.format, event.data.byteLength);
+            utterance.audioSeconds += seconds;
+            this.playout.push({ type: 'audio', utterance: utterance.number, data: event.data }, seconds);
             break;
+          }
           case 'timestamps':
-            hub.publish(this.name, { type: 'timestamps', utterance: utterance.number, utterance_id: utterance.id, words: event.words });
+            this.playout.push({ type: 'timestamps', utterance: utterance.number, utterance_id: utterance.id, words: event.words });
             break;
           case 'done':
-            this.stop(utterance, 'done');
+            finished = true;
             break;
           case 'error':
             this.stop(utterance, 'error', event.error);
@@ -178,9 +188,14 @@ export class Stream {
             break;
         }
       }
-      if (!utterance.ended) this.stop(utterance, 'error', new RelayError('upstream_error', 'The provider ended the utterance without finishing it.'));
     } finally {
       clearInterval(watchdog);
+    }
+    if (finished) {
+      await this.playout.drained();
+      this.stop(utterance, 'done');
+    } else if (!utterance.ended) {
+      this.stop(utterance, 'error', new RelayError('upstream_error', 'The provider ended the utterance without finishing it.'));
     }
   }
 
