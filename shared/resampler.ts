@@ -1,0 +1,246 @@
+/** Streaming sample-rate conversion: a Kaiser-windowed sinc polyphase filter, exact across chunk boundaries. */
+import { RelayError } from './errors.ts';
+
+/** A stateful converter from one sample rate to another, for one mono signal at a time. */
+export interface Resampler {
+  readonly inputRate: number;
+  readonly outputRate: number;
+  /**
+   * Converts the next chunk; output lags input by the filter's half-length until `flush`.
+   * Feeding a signal in any chunking yields the same samples as feeding it whole.
+   * When the rates are equal the input array itself is returned.
+   */
+  process(input: Float32Array): Float32Array;
+  /** Emits the tail of the signal (ceil(inputSamples × out / in) samples in all) and starts over for the next one. */
+  flush(): Float32Array;
+  /** Drops buffered input and starts over without emitting anything. */
+  reset(): void;
+}
+
+// Stopband attenuation: below what 16-bit output resolves and what the ear finds in speech.
+const STOPBAND_DB = 80;
+// Passband edge as a fraction of the lower Nyquist; the stopband starts at that Nyquist, so nothing aliases.
+const PASSBAND = 0.8;
+const MAX_RATE = 768_000;
+
+interface PolyphaseFilter {
+  /** Phases (the output rate over the rates' GCD). */
+  up: number;
+  /** Input samples per `up` outputs (the input rate over the rates' GCD). */
+  down: number;
+  /** Input samples on each side of an output instant. */
+  half: number;
+  /** `up` rows of `2 × half` taps; row p serves outputs that fall p/up of the way past an input sample. */
+  taps: Float32Array;
+}
+
+const filters = new Map<string, PolyphaseFilter>();
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Modified Bessel function of the first kind, order 0, by its power series. */
+function besselI0(x: number): number {
+  let sum = 1;
+  let term = 1;
+  const quarterSquare = (x * x) / 4;
+  for (let k = 1; k < 50; k++) {
+    term *= quarterSquare / (k * k);
+    sum += term;
+    if (term < sum * 1e-12) break;
+  }
+  return sum;
+}
+
+function designFilter(up: number, down: number): PolyphaseFilter {
+  const ratio = Math.min(1, up / down);
+  const stopEdge = 0.5 * ratio;
+  const passEdge = stopEdge * PASSBAND;
+  const cutoff = (passEdge + stopEdge) / 2;
+  const transition = stopEdge - passEdge;
+  // Kaiser's estimates of the window shape and length for the attenuation and transition asked for.
+  const beta = 0.1102 * (STOPBAND_DB - 8.7);
+  const length = (STOPBAND_DB - 7.95) / (2.285 * 2 * Math.PI * transition);
+  // An even half-length makes the row width a multiple of 4 for the unrolled inner loop.
+  const half = 2 * Math.ceil(length / 4);
+  const width = 2 * half;
+  const taps = new Float32Array(up * width);
+  const row = new Float64Array(width);
+  const i0Beta = besselI0(beta);
+  for (let phase = 0; phase < up; phase++) {
+    const offset = phase / up;
+    let sum = 0;
+    for (let j = 0; j < width; j++) {
+      const u = half - 1 - j + offset;
+      const x = 2 * cutoff * u;
+      const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
+      const edge = u / half;
+      const window = besselI0(beta * Math.sqrt(Math.max(0, 1 - edge * edge))) / i0Beta;
+      row[j] = sinc * window;
+      sum += row[j]!;
+    }
+    // Unit gain per phase: a DC ripple between phases would add a tone at the phase rate.
+    for (let j = 0; j < width; j++) taps[phase * width + j] = row[j]! / sum;
+  }
+  return { up, down, half, taps };
+}
+
+function filterFor(up: number, down: number): PolyphaseFilter {
+  const key = `${up}/${down}`;
+  let filter = filters.get(key);
+  if (!filter) {
+    filter = designFilter(up, down);
+    filters.set(key, filter);
+  }
+  return filter;
+}
+
+function checkRate(rate: number): void {
+  if (!Number.isInteger(rate) || rate <= 0 || rate > MAX_RATE) {
+    throw new RelayError('unsupported_sample_rate', `Cannot resample at ${rate} Hz: rates are whole numbers of Hz up to ${MAX_RATE}.`);
+  }
+}
+
+const EMPTY = new Float32Array(0);
+
+class IdentityResampler implements Resampler {
+  constructor(
+    readonly inputRate: number,
+    readonly outputRate: number,
+  ) {}
+
+  process(input: Float32Array): Float32Array {
+    return input;
+  }
+
+  flush(): Float32Array {
+    return EMPTY;
+  }
+
+  reset(): void {}
+}
+
+class PolyphaseResampler implements Resampler {
+  readonly inputRate: number;
+  readonly outputRate: number;
+  private readonly filter: PolyphaseFilter;
+  private readonly stepWhole: number;
+  private readonly stepPhase: number;
+  /** Input history; `history[0]` is the oldest sample the next output needs. */
+  private history: Float32Array;
+  private length = 0;
+  /** Index in `history` of the input sample at or just before the next output instant. */
+  private position = 0;
+  /** How far past `position` the next output instant is, in 1/up of an input sample. */
+  private phase = 0;
+  private inputCount = 0;
+  private outputCount = 0;
+
+  constructor(inputRate: number, outputRate: number) {
+    this.inputRate = inputRate;
+    this.outputRate = outputRate;
+    const divisor = gcd(inputRate, outputRate);
+    this.filter = filterFor(outputRate / divisor, inputRate / divisor);
+    this.stepWhole = Math.floor(this.filter.down / this.filter.up);
+    this.stepPhase = this.filter.down % this.filter.up;
+    this.history = new Float32Array(4096 + 2 * this.filter.half);
+    this.reset();
+  }
+
+  reset(): void {
+    // Silence before the first sample, so the first output is centred on it like every other.
+    const lead = this.filter.half - 1;
+    this.history.fill(0, 0, lead);
+    this.length = lead;
+    this.position = lead;
+    this.phase = 0;
+    this.inputCount = 0;
+    this.outputCount = 0;
+  }
+
+  process(input: Float32Array): Float32Array {
+    this.append(input);
+    this.inputCount += input.length;
+    return this.run(Infinity);
+  }
+
+  flush(): Float32Array {
+    const { up, down, half } = this.filter;
+    this.append(new Float32Array(half));
+    const total = Math.ceil((this.inputCount * up) / down);
+    const tail = this.run(total - this.outputCount);
+    this.reset();
+    return tail;
+  }
+
+  private append(input: Float32Array): void {
+    const needed = this.length + input.length;
+    if (needed > this.history.length) {
+      const grown = new Float32Array(Math.max(needed, this.history.length * 2));
+      grown.set(this.history.subarray(0, this.length));
+      this.history = grown;
+    }
+    this.history.set(input, this.length);
+    this.length = needed;
+  }
+
+  /** Emits every output whose filter span is buffered, at most `limit` of them, then drops spent input. */
+  private run(limit: number): Float32Array {
+    const { up, half, taps } = this.filter;
+    const width = 2 * half;
+    const { stepWhole, stepPhase, history } = this;
+    let position = this.position;
+    let phase = this.phase;
+    // Outputs whose last tap (position + half) is already buffered: position + half < length.
+    const span = (this.length - half - position) * up - phase;
+    const count = Math.max(0, Math.min(limit, Math.ceil(span / this.filter.down)));
+    const out = new Float32Array(count);
+    for (let n = 0; n < count; n++) {
+      const start = position - half + 1;
+      const row = phase * width;
+      // Four partial sums let V8 overlap the multiply-adds; the order is fixed, so chunking cannot change results.
+      let acc0 = 0;
+      let acc1 = 0;
+      let acc2 = 0;
+      let acc3 = 0;
+      for (let j = 0; j < width; j += 4) {
+        const h = start + j;
+        const t = row + j;
+        acc0 += history[h]! * taps[t]!;
+        acc1 += history[h + 1]! * taps[t + 1]!;
+        acc2 += history[h + 2]! * taps[t + 2]!;
+        acc3 += history[h + 3]! * taps[t + 3]!;
+      }
+      out[n] = acc0 + acc1 + acc2 + acc3;
+      position += stepWhole;
+      phase += stepPhase;
+      if (phase >= up) {
+        phase -= up;
+        position++;
+      }
+    }
+    const spent = Math.min(position - half + 1, this.length);
+    if (spent > 0) {
+      history.copyWithin(0, spent, this.length);
+      this.length -= spent;
+      position -= spent;
+    }
+    this.position = position;
+    this.phase = phase;
+    this.outputCount += count;
+    return out;
+  }
+}
+
+/**
+ * Creates a streaming resampler between two rates (whole Hz). Anti-aliasing cuts off below half the lower
+ * rate (flat to 80% of it, −80 dB from it on). Equal rates get a pass-through that returns its input.
+ */
+export function createResampler(inputRate: number, outputRate: number): Resampler {
+  checkRate(inputRate);
+  checkRate(outputRate);
+  if (inputRate === outputRate) return new IdentityResampler(inputRate, outputRate);
+  return new PolyphaseResampler(inputRate, outputRate);
+}
