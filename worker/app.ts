@@ -198,6 +198,8 @@ function errorResponse(c: Context, relay: Relay, error: unknown): Response {
   const relayError = toRelayError(error);
   if (relayError.code === 'internal_error') relay.logger.error('request failed', { path: new URL(c.req.url).pathname, error });
   if (relayError.retryAfter !== undefined) c.header('Retry-After', String(Math.ceil(relayError.retryAfter)));
+  // A refused WebSocket upgrade may reach the client without its body (Node's adapter drops it): the code rides in a header too.
+  c.header('X-Error-Code', relayError.code);
   return c.json(relayError.toJSON(), relayError.status as 400);
 }
 

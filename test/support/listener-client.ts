@@ -97,8 +97,8 @@ export async function connectListener(
   };
 }
 
-/** Request upgrade and return the HTTP status the relay refused it with. */
-export async function refusedUpgrade(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+/** Requests an upgrade the relay should refuse; returns the status and the error code header. */
+export async function refusedUpgrade(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; code: string | undefined }> {
   const socket = new WebSocket(new URL(path, baseUrl.replace(/^http/, 'ws')), { headers });
   return new Promise((resolve, reject) => {
     socket.once('open', () => {
@@ -106,9 +106,8 @@ export async function refusedUpgrade(baseUrl: string, path: string, headers: Rec
       reject(new Error('upgrade unexpectedly accepted'));
     });
     socket.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      resolve({ status: res.statusCode ?? 0, code: res.headers['x-error-code'] as string | undefined });
+      res.destroy();
     });
     socket.once('error', () => {});
   });
