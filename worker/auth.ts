@@ -24,12 +24,17 @@ export function credentialOf(request: Request): string | null {
   return null;
 }
 
+/** Turns a credential (admin key or token) into a principal; throws a 401 RelayError when it is not valid. */
+export async function authenticate(credential: string, adminKeys: readonly string[]): Promise<Principal> {
+  if (await matchesAny(credential, adminKeys)) return { kind: 'admin' };
+  throw new RelayError('unauthorized', 'The key or token is not valid.');
+}
+
 export function requireAuth(adminKeys: readonly string[]): MiddlewareHandler<{ Variables: AuthVariables }> {
   return async (c, next) => {
     const credential = credentialOf(c.req.raw);
     if (!credential) throw new RelayError('unauthorized');
-    if (!(await matchesAny(credential, adminKeys))) throw new RelayError('unauthorized', 'The key or token is not valid.');
-    c.set('principal', { kind: 'admin' });
+    c.set('principal', await authenticate(credential, adminKeys));
     await next();
   };
 }
