@@ -106,10 +106,13 @@ function checkRate(rate: number): void {
 const EMPTY = new Float32Array(0);
 
 class IdentityResampler implements Resampler {
-  constructor(
-    readonly inputRate: number,
-    readonly outputRate: number,
-  ) {}
+  readonly inputRate: number;
+  readonly outputRate: number;
+
+  constructor(inputRate: number, outputRate: number) {
+    this.inputRate = inputRate;
+    this.outputRate = outputRate;
+  }
 
   process(input: Float32Array): Float32Array {
     return input;

@@ -66,12 +66,13 @@ class SampleAligner {
 }
 
 class PassThroughTranscoder implements Transcoder {
+  readonly from: AudioFormat;
+  readonly to: AudioFormat;
   private readonly aligner: SampleAligner;
 
-  constructor(
-    readonly from: AudioFormat,
-    readonly to: AudioFormat,
-  ) {
+  constructor(from: AudioFormat, to: AudioFormat) {
+    this.from = from;
+    this.to = to;
     this.aligner = new SampleAligner(bytesPerSample(from.encoding));
   }
 
@@ -86,13 +87,14 @@ class PassThroughTranscoder implements Transcoder {
 }
 
 class ConvertingTranscoder implements Transcoder {
+  readonly from: AudioFormat;
+  readonly to: AudioFormat;
   private readonly aligner: SampleAligner;
   private readonly resampler: Resampler | undefined;
 
-  constructor(
-    readonly from: AudioFormat,
-    readonly to: AudioFormat,
-  ) {
+  constructor(from: AudioFormat, to: AudioFormat) {
+    this.from = from;
+    this.to = to;
     this.aligner = new SampleAligner(bytesPerSample(from.encoding));
     this.resampler = from.sampleRate === to.sampleRate ? undefined : createResampler(from.sampleRate, to.sampleRate);
   }
