@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { HubEvent } from '../../worker/hub/hub.ts';
+import { Playout } from '../../worker/playout.ts';
+
+function audio(n: number): HubEvent {
+  return { type: 'audio', utterance: 1, data: new Uint8Array([n]) };
+}
+
+describe('Playout', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('releases audio at once up to the lead, then at the pace it plays', () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const released: number[] = [];
+    const playout = new Playout(1000, (event) => event.type === 'audio' && released.push(event.data[0]!), () => now);
+    for (let i = 0; i < 5; i++) playout.push(audio(i), 0.5);
+    // 0.5 s chunks: the first three fit in the first second of lead (0, 0.5, 1.0 s ahead).
+    expect(released).toEqual([0, 1, 2]);
+    expect(playout.aheadMs).toBe(1500);
+    now = 600;
+    vi.advanceTimersByTime(500);
+    expect(released).toEqual([0, 1, 2, 3]);
+    playout.clear();
+    now = 5000;
+    vi.advanceTimersByTime(5000);
+    expect(released).toEqual([0, 1, 2, 3]);
+  });
+
+  it('keeps control events in order behind the audio they follow', () => {
+    const now = 0;
+    const types: string[] = [];
+    const playout = new Playout(0, (event) => types.push(event.type), () => now);
+    playout.push(audio(0), 1);
+    playout.push(audio(1), 1);
+    playout.push({ type: 'timestamps', utterance: 1, utterance_id: 'u', words: [] });
+    expect(types).toEqual(['audio']);
+  });
+
+  it('resolves drained when everything is out, or when cleared', async () => {
+    const playout = new Playout(0, () => {}, () => 0);
+    await playout.drained();
+    playout.push(audio(0), 1);
+    playout.push(audio(1), 1);
+    const drained = playout.drained();
+    playout.clear();
+    await drained;
+  });
+});
