@@ -1,7 +1,7 @@
 /** HTTP API bodies: what `speak`, `cancel` and stream status accept and answer. */
 import { z } from 'zod';
 import { encodingSchema, sampleRateSchema } from './audio-format.ts';
-import { END_REASONS, errorInfoSchema } from './protocol.ts';
+import { END_REASONS, errorInfoSchema, isValidStreamName } from './protocol.ts';
 
 /** JSON body of POST /v1/streams/{stream}/speak. */
 export const speakJsonSchema = z.object({
@@ -52,3 +52,40 @@ export const streamStatusSchema = z.object({
   provider: z.string(),
 });
 export type StreamStatus = z.infer<typeof streamStatusSchema>;
+
+/** What a scoped token may do; `status` of a stream is allowed by any of them. */
+export const TOKEN_ACTIONS = ['speak', 'listen', 'cancel'] as const;
+export type TokenAction = (typeof TOKEN_ACTIONS)[number];
+
+/** A token's stream scope: an exact stream name, `prefix/*` (every stream under `prefix/`, at any depth) or `*`. */
+export function isValidStreamScope(scope: string): boolean {
+  if (scope === '*') return true;
+  return isValidStreamName(scope.endsWith('/*') ? scope.slice(0, -2) : scope);
+}
+
+/** JSON body of POST /v1/tokens (admin only). Unknown fields are refused, so a typo cannot widen a token. */
+export const tokenRequestSchema = z.strictObject({
+  streams: z.array(z.string().refine(isValidStreamScope, 'each stream is a stream name, prefix/* or *')).min(1).max(64),
+  actions: z.array(z.enum(TOKEN_ACTIONS)).min(1).max(TOKEN_ACTIONS.length),
+  /** Seconds until the token expires; the relay's default when absent, never above its maximum. */
+  expires_in: z.number().int().positive().optional(),
+  /** Requests per second this token may make (token bucket refill), and its burst. */
+  rate: z.number().positive().max(10_000).optional(),
+  burst: z.number().int().positive().max(100_000).optional(),
+  /** Who or what the token is for; kept in the token as `sub` and in logs. */
+  label: z.string().regex(/^[\w .@:/-]{1,128}$/, '1-128 characters of letters, digits, space and _ . @ : / -').optional(),
+});
+export type TokenRequest = z.infer<typeof tokenRequestSchema>;
+
+export const tokenResponseSchema = z.object({
+  token: z.string(),
+  token_id: z.string(),
+  streams: z.array(z.string()),
+  actions: z.array(z.enum(TOKEN_ACTIONS)),
+  expires_at: z.string(),
+  expires_in: z.number().int().positive(),
+  rate: z.number().positive(),
+  burst: z.number().int().positive(),
+  label: z.string().optional(),
+});
+export type TokenResponse = z.infer<typeof tokenResponseSchema>;

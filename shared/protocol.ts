@@ -23,6 +23,11 @@ export function isValidStreamName(name: string): boolean {
 
 export const streamNameSchema = z.string().refine(isValidStreamName, 'invalid stream name');
 
+/** The WebSocket subprotocol the relay selects; browsers offer it first, before a token entry. */
+export const RELAY_SUBPROTOCOL = 'tts-relay';
+/** Browsers cannot set headers on a WebSocket: they may offer `tts-relay.token.<token>` as a second subprotocol. */
+export const TOKEN_SUBPROTOCOL_PREFIX = 'tts-relay.token.';
+
 const errorCodeSchema = z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]);
 export const errorInfoSchema = z.object({ code: errorCodeSchema, message: z.string() });
 export type ErrorInfo = z.infer<typeof errorInfoSchema>;

@@ -21,6 +21,24 @@ export interface RelayLimits {
   /** A stream with no listeners and no utterances is forgotten after this long. */
   streamIdleMs: number;
   heartbeatMs: number;
+  /** Largest WebSocket message accepted from a client, in bytes. */
+  maxFrameBytes: number;
+  /** A speak upload that delivers no byte for this long is ended with `upload_timeout` (slowloris guard). */
+  uploadIdleMs: number;
+  /** Open HTTP requests plus WebSockets, for the whole instance and per client address. */
+  maxConnections: number;
+  maxConnectionsPerIP: number;
+}
+
+/** Scoped tokens: how they are signed, how long they may live, how fast they may be used. */
+export interface TokenConfig {
+  /** RELAY_TOKEN_SECRET entries: the first signs, every one verifies. Empty: derived from the admin keys. */
+  secrets: string[];
+  defaultTtlSeconds: number;
+  maxTtlSeconds: number;
+  /** Requests per second (token bucket refill) and burst of a token that sets no rate of its own. */
+  ratePerSecond: number;
+  burst: number;
 }
 
 export interface RelayConfig {
@@ -29,6 +47,9 @@ export interface RelayConfig {
   adminKeys: string[];
   /** True when no key was configured and one was generated for this process. */
   adminKeyGenerated: boolean;
+  tokens: TokenConfig;
+  /** Origins allowed by CORS; empty means CORS is off. `*` allows any. */
+  corsOrigins: string[];
   provider: 'espeak' | 'cartesia';
   cartesia: { apiKey?: string; baseUrl?: string; voiceId?: string; modelId: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -68,6 +89,16 @@ const VARIABLES = {
   RELAY_LISTENER_MAX_BUFFERED_SECONDS: int(1, 3600).default(30),
   RELAY_STREAM_IDLE_MS: int(1000, 86_400_000).default(600_000),
   RELAY_HEARTBEAT_MS: int(100, 600_000).default(15_000),
+  RELAY_MAX_FRAME_BYTES: int(1024, 16 << 20).default(64 << 10),
+  RELAY_UPLOAD_IDLE_MS: int(100, 3_600_000).default(30_000),
+  RELAY_MAX_CONNECTIONS: int(1, 1_000_000).default(10_000),
+  RELAY_MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(256),
+  RELAY_TOKEN_SECRET: z.string().optional(),
+  RELAY_TOKEN_TTL_S: int(1, 31_536_000).default(900),
+  RELAY_TOKEN_MAX_TTL_S: int(1, 31_536_000).default(86_400),
+  RELAY_TOKEN_RATE: int(1, 100_000).default(10),
+  RELAY_TOKEN_BURST: int(1, 100_000).default(20),
+  RELAY_CORS_ORIGINS: z.string().optional(),
 } as const;
 
 type Variable = keyof typeof VARIABLES;
@@ -92,12 +123,27 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
   if (short !== undefined) throw new ConfigError('RELAY_ADMIN_KEY', 'each key must be at least 16 characters');
   const adminKeyGenerated = adminKeys.length === 0;
   if (adminKeyGenerated) adminKeys.push(generateKey());
+  const tokenSecrets = list(v.RELAY_TOKEN_SECRET);
+  // HS256 keys shorter than the hash add nothing but guessability.
+  if (tokenSecrets.some((secret) => secret.length < 32)) throw new ConfigError('RELAY_TOKEN_SECRET', 'each secret must be at least 32 characters');
+  if (v.RELAY_TOKEN_TTL_S > v.RELAY_TOKEN_MAX_TTL_S) throw new ConfigError('RELAY_TOKEN_TTL_S', `must not exceed RELAY_TOKEN_MAX_TTL_S (${v.RELAY_TOKEN_MAX_TTL_S})`);
+  const corsOrigins = list(v.RELAY_CORS_ORIGINS);
+  const badOrigin = corsOrigins.find((origin) => origin !== '*' && !/^https?:\/\/[^/]+$/.test(origin));
+  if (badOrigin !== undefined) throw new ConfigError('RELAY_CORS_ORIGINS', `"${badOrigin}" is not an origin such as https://app.example.com (or *)`);
 
   return {
     port: v.PORT,
     host: v.HOST,
     adminKeys,
     adminKeyGenerated,
+    tokens: {
+      secrets: tokenSecrets,
+      defaultTtlSeconds: v.RELAY_TOKEN_TTL_S,
+      maxTtlSeconds: v.RELAY_TOKEN_MAX_TTL_S,
+      ratePerSecond: v.RELAY_TOKEN_RATE,
+      burst: v.RELAY_TOKEN_BURST,
+    },
+    corsOrigins,
     provider,
     cartesia: {
       ...(v.CARTESIA_API_KEY ? { apiKey: v.CARTESIA_API_KEY } : {}),
@@ -118,8 +164,17 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
       listenerMaxBufferedSeconds: v.RELAY_LISTENER_MAX_BUFFERED_SECONDS,
       streamIdleMs: v.RELAY_STREAM_IDLE_MS,
       heartbeatMs: v.RELAY_HEARTBEAT_MS,
+      maxFrameBytes: v.RELAY_MAX_FRAME_BYTES,
+      uploadIdleMs: v.RELAY_UPLOAD_IDLE_MS,
+      maxConnections: v.RELAY_MAX_CONNECTIONS,
+      maxConnectionsPerIP: v.RELAY_MAX_CONNECTIONS_PER_IP,
     },
   };
+}
+
+/** A comma-separated variable as its trimmed, non-empty entries. */
+function list(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
 }
 
 /** 32 random bytes, base64url: an admin key for a process started without one. */

@@ -37,7 +37,7 @@ export async function checkFfplay(path: string = DEFAULT_FFPLAY_PATH, env?: Reco
 
 function spawnFailure(path: string, error: Error): AgentError {
   const code = (error as NodeJS.ErrnoException).code;
-  const where = path === DEFAULT_FFPLAY_PATH ? '' : ` at ${path}`;
+  const where = path === DEFAULT_FFPLAY_PATH ? '' : ` at ${path} (FFPLAY_PATH)`;
   if (code === 'ENOENT') return new AgentError('ffplay_not_found', `ffplay not found${where}: ${FIX}`, { cause: error });
   if (code === 'EACCES') return new AgentError('ffplay_not_found', `ffplay${where} is not executable: ${FIX}`, { cause: error });
   return new AgentError('ffplay_failed', `ffplay${where} could not start (${error.message}): ${FIX}`, { cause: error });
@@ -79,7 +79,8 @@ class Player {
         this.queue.close();
         if (!this.expectingExit) {
           this.expectingExit = true;
-          const said = this.#stderr.at(-1);
+          // "audio open failed" says more than the "Failed to open file 'pipe:'" that follows it.
+          const said = this.#stderr.findLast((line) => /audio/i.test(line)) ?? this.#stderr.at(-1);
           const how = signal === null ? `exit code ${code ?? '?'}` : signal;
           onUnexpectedExit(
             new AgentError(
