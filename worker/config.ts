@@ -1,5 +1,6 @@
 /** Configuration: read from the environment once at start, validated, with errors that name the variable. */
 import { z } from 'zod';
+import { ENCODINGS, type Encoding, SAMPLE_RATES, type SampleRate } from '../shared/audio-format.ts';
 
 export interface RelayLimits {
   /** Bytes of one speak request body, counted as it streams. */
@@ -51,9 +52,40 @@ export interface RelayConfig {
   /** Origins allowed by CORS; empty means CORS is off. `*` allows any. */
   corsOrigins: string[];
   provider: 'espeak' | 'cartesia';
-  cartesia: { apiKey?: string; baseUrl?: string; voiceId?: string; modelId: string };
+  cartesia: CartesiaConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** On SIGTERM/SIGINT, how long utterances in flight may take to finish before they are cancelled. */
+  drainMs: number;
   limits: RelayLimits;
+}
+
+/** The Cartesia provider's settings; every default is in VARIABLES below. */
+export interface CartesiaConfig {
+  apiKey?: string;
+  baseUrl?: string;
+  /** Voice when a request names none; Cartesia requires one. */
+  voiceId?: string;
+  modelId: string;
+  /** Language when a request names none (ISO 639-1, e.g. `en`). */
+  language: string;
+  /** What the relay asks Cartesia for: the streams' source format. */
+  encoding: Encoding;
+  sampleRate: SampleRate;
+  /** `generation_config` defaults (sonic-3 and newer). */
+  generation: { speed?: number; volume?: number; emotion?: string };
+  /** `max_buffer_delay_ms` for streams that choose provider buffering; relay buffering always sends 0. */
+  maxBufferDelayMs: number;
+  /** PEM file of extra CAs to trust, for a self-hosted or test endpoint. */
+  caFile?: string;
+  poolSize: number;
+  contextsPerSocket: number;
+  recycleIdleMs: number;
+  contextTimeoutMs: number;
+  connectTimeoutMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  maxWaitMs: number;
+  rateLimitCooldownMs: number;
 }
 
 export class ConfigError extends Error {
@@ -77,6 +109,24 @@ const VARIABLES = {
   CARTESIA_BASE_URL: z.url().optional(),
   CARTESIA_VOICE_ID: z.string().min(1).optional(),
   CARTESIA_MODEL_ID: z.string().min(1).default('sonic-3.5'),
+  CARTESIA_LANGUAGE: z.string().regex(/^[a-z]{2,3}$/, 'an ISO 639-1 code such as en').default('en'),
+  CARTESIA_ENCODING: z.enum(ENCODINGS).default('pcm_f32le'),
+  CARTESIA_SAMPLE_RATE: z.coerce.number().pipe(z.union(SAMPLE_RATES.map((rate) => z.literal(rate)) as [z.ZodLiteral<SampleRate>, ...z.ZodLiteral<SampleRate>[]])).default(44100),
+  CARTESIA_SPEED: z.coerce.number().min(0.6).max(1.5).optional(),
+  CARTESIA_VOLUME: z.coerce.number().min(0.5).max(2).optional(),
+  CARTESIA_EMOTION: z.string().min(1).optional(),
+  CARTESIA_MAX_BUFFER_DELAY_MS: int(0, 5000).default(3000),
+  CARTESIA_CA_FILE: z.string().min(1).optional(),
+  CARTESIA_POOL_SIZE: int(1, 16).default(2),
+  CARTESIA_CONTEXTS_PER_SOCKET: int(1, 1000).default(16),
+  // Cartesia closes a socket idle for 5 minutes; replace ours a minute earlier.
+  CARTESIA_RECYCLE_IDLE_MS: int(50, 299_000).default(240_000),
+  CARTESIA_CONTEXT_TIMEOUT_MS: int(50, 600_000).default(10_000),
+  CARTESIA_CONNECT_TIMEOUT_MS: int(50, 120_000).default(10_000),
+  CARTESIA_BACKOFF_BASE_MS: int(1, 60_000).default(250),
+  CARTESIA_BACKOFF_MAX_MS: int(1, 600_000).default(30_000),
+  CARTESIA_MAX_WAIT_MS: int(0, 60_000).default(10_000),
+  CARTESIA_RATE_LIMIT_COOLDOWN_MS: int(0, 600_000).default(1000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   RELAY_MAX_SPEAK_BYTES: int(1, 1 << 30).default(1 << 20),
   RELAY_MAX_UTTERANCE_CHARS: int(1, 10_000_000).default(20_000),
@@ -99,6 +149,8 @@ const VARIABLES = {
   RELAY_TOKEN_RATE: int(1, 100_000).default(10),
   RELAY_TOKEN_BURST: int(1, 100_000).default(20),
   RELAY_CORS_ORIGINS: z.string().optional(),
+  // Below Kubernetes' default 30 s grace period, with room for the closing handshakes.
+  RELAY_DRAIN_MS: int(0, 3_600_000).default(10_000),
 } as const;
 
 type Variable = keyof typeof VARIABLES;
@@ -150,8 +202,28 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
       ...(v.CARTESIA_BASE_URL ? { baseUrl: v.CARTESIA_BASE_URL } : {}),
       ...(v.CARTESIA_VOICE_ID ? { voiceId: v.CARTESIA_VOICE_ID } : {}),
       modelId: v.CARTESIA_MODEL_ID,
+      language: v.CARTESIA_LANGUAGE,
+      encoding: v.CARTESIA_ENCODING,
+      sampleRate: v.CARTESIA_SAMPLE_RATE,
+      generation: {
+        ...(v.CARTESIA_SPEED !== undefined ? { speed: v.CARTESIA_SPEED } : {}),
+        ...(v.CARTESIA_VOLUME !== undefined ? { volume: v.CARTESIA_VOLUME } : {}),
+        ...(v.CARTESIA_EMOTION !== undefined ? { emotion: v.CARTESIA_EMOTION } : {}),
+      },
+      maxBufferDelayMs: v.CARTESIA_MAX_BUFFER_DELAY_MS,
+      ...(v.CARTESIA_CA_FILE ? { caFile: v.CARTESIA_CA_FILE } : {}),
+      poolSize: v.CARTESIA_POOL_SIZE,
+      contextsPerSocket: v.CARTESIA_CONTEXTS_PER_SOCKET,
+      recycleIdleMs: v.CARTESIA_RECYCLE_IDLE_MS,
+      contextTimeoutMs: v.CARTESIA_CONTEXT_TIMEOUT_MS,
+      connectTimeoutMs: v.CARTESIA_CONNECT_TIMEOUT_MS,
+      backoffBaseMs: v.CARTESIA_BACKOFF_BASE_MS,
+      backoffMaxMs: v.CARTESIA_BACKOFF_MAX_MS,
+      maxWaitMs: v.CARTESIA_MAX_WAIT_MS,
+      rateLimitCooldownMs: v.CARTESIA_RATE_LIMIT_COOLDOWN_MS,
     },
     logLevel: v.LOG_LEVEL,
+    drainMs: v.RELAY_DRAIN_MS,
     limits: {
       maxSpeakBytes: v.RELAY_MAX_SPEAK_BYTES,
       maxUtteranceChars: v.RELAY_MAX_UTTERANCE_CHARS,

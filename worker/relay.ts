@@ -1,5 +1,6 @@
 /** The relay's state on one instance: streams by name, the provider, the hub and the listeners. */
 import { RelayError } from '../shared/errors.ts';
+import { type Authenticator, createAuthenticator } from './auth.ts';
 import type { RelayConfig } from './config.ts';
 import { FanOut } from './fanout.ts';
 import type { Hub } from './hub/hub.ts';
@@ -22,6 +23,8 @@ export class Relay {
   readonly logger: Logger;
   readonly fanout: FanOut;
   readonly now: () => number;
+  /** Admin keys, token verifier and per-token rate limits: what `authenticate` needs. */
+  readonly auth: Authenticator;
   private readonly streams = new Map<string, Stream>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private closed = false;
@@ -32,6 +35,7 @@ export class Relay {
     this.hub = deps.hub;
     this.logger = deps.logger;
     this.now = deps.now ?? (() => performance.now());
+    this.auth = createAuthenticator(deps.config, { now: this.now });
     this.fanout = new FanOut({
       hub: deps.hub,
       sourceFormat: deps.provider.preferredFormat,

@@ -1,0 +1,94 @@
+/** Cartesia TTS WebSocket server messages, validated at the boundary; anything else is logged and skipped. */
+import { z } from 'zod';
+
+const contextId = z.string().min(1);
+const flushId = z.number().int().nonnegative().nullish();
+
+export const chunkMessageSchema = z.object({
+  type: z.literal('chunk'),
+  context_id: contextId,
+  /** Base64 audio in the context's output format. */
+  data: z.string(),
+  done: z.boolean().optional(),
+  status_code: z.number().int().optional(),
+  step_time: z.number().optional(),
+  flush_id: flushId,
+});
+
+const timeArrays = { start: z.array(z.number()), end: z.array(z.number()) };
+
+export const timestampsMessageSchema = z.object({
+  type: z.literal('timestamps'),
+  context_id: contextId,
+  done: z.boolean().optional(),
+  status_code: z.number().int().optional(),
+  flush_id: flushId,
+  word_timestamps: z.object({ words: z.array(z.string()), ...timeArrays }).nullish(),
+});
+
+export const phonemeTimestampsMessageSchema = z.object({
+  type: z.literal('phoneme_timestamps'),
+  context_id: contextId,
+  done: z.boolean().optional(),
+  status_code: z.number().int().optional(),
+  flush_id: flushId,
+  phoneme_timestamps: z.object({ phonemes: z.array(z.string()), ...timeArrays }).nullish(),
+});
+
+export const flushDoneMessageSchema = z.object({
+  type: z.literal('flush_done'),
+  context_id: contextId,
+  flush_id: z.number().int().nonnegative(),
+  flush_done: z.boolean().optional(),
+  done: z.boolean().optional(),
+  status_code: z.number().int().optional(),
+});
+
+export const doneMessageSchema = z.object({
+  type: z.literal('done'),
+  context_id: contextId,
+  done: z.boolean().optional(),
+  status_code: z.number().int().optional(),
+});
+
+/** Version 2026 errors carry title/message/error_code; older versions a single `error` string. */
+export const errorMessageSchema = z.object({
+  type: z.literal('error'),
+  context_id: z.string().nullish(),
+  status_code: z.number().int().optional(),
+  title: z.string().nullish(),
+  message: z.string().nullish(),
+  error_code: z.string().nullish(),
+  error: z.string().nullish(),
+  request_id: z.string().nullish(),
+  done: z.boolean().optional(),
+});
+
+export const cartesiaServerMessageSchema = z.discriminatedUnion('type', [
+  chunkMessageSchema,
+  timestampsMessageSchema,
+  phonemeTimestampsMessageSchema,
+  flushDoneMessageSchema,
+  doneMessageSchema,
+  errorMessageSchema,
+]);
+
+export type CartesiaServerMessage = z.infer<typeof cartesiaServerMessageSchema>;
+export type CartesiaChunkMessage = z.infer<typeof chunkMessageSchema>;
+export type CartesiaErrorMessage = z.infer<typeof errorMessageSchema>;
+
+export type ParsedServerMessage =
+  | { ok: true; message: CartesiaServerMessage }
+  | { ok: false; type: string | null; contextId: string | null; reason: string };
+
+/** Validates one decoded server event; failures say what arrived so the caller can log and skip it. */
+export function parseServerMessage(value: unknown): ParsedServerMessage {
+  const parsed = cartesiaServerMessageSchema.safeParse(value);
+  if (parsed.success) return { ok: true, message: parsed.data };
+  const record = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const type = typeof record.type === 'string' ? record.type : null;
+  const contextId = typeof record.context_id === 'string' ? record.context_id : null;
+  const issue = parsed.error.issues[0];
+  const reason = issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'invalid message';
+  return { ok: false, type, contextId, reason };
+}
