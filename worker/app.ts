@@ -1,12 +1,15 @@
 /** The relay's HTTP and WebSocket routes, built by a factory that receives whatever differs per runtime. */
 import { type Context, Hono } from 'hono';
 import { requestId } from 'hono/request-id';
+import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import { RelayError, toRelayError } from '../shared/errors.ts';
 import { type AuthVariables, requireAuth } from './auth.ts';
+import { ConnectionLimiter, guardWebSockets } from './connection-limit.ts';
 import type { Relay } from './relay.ts';
 import { streamRoutes } from './routes/streams.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 
 /** What each runtime supplies: its WebSocket upgrade and how to read a socket's unsent bytes. */
 export interface RuntimeAdapter {
@@ -14,22 +17,40 @@ export interface RuntimeAdapter {
   bufferedAmount(ws: WSContext<any>): number;
   /** Lifts the server's idle timeout for a long streaming upload (Bun cuts quiet requests after 10 s). */
   keepRequestAlive?(request: Request): void;
+  /** The client's network address, for the per-address connection limit; null when unknown. */
+  clientAddress?(c: Context): string | null;
 }
 
 export type Env = { Variables: AuthVariables & { requestId: string } };
 
-export function createApp(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
+export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<Env> {
   const app = new Hono<Env>();
+  const { limits } = relay.config;
+  const connections = new ConnectionLimiter(limits);
+  // Every route upgrades through this: sockets hold a connection slot and client frames are size-checked.
+  const runtime = guardWebSockets(runtimeAdapter, connections, limits.maxFrameBytes);
 
   app.use('*', requestId());
   app.use('*', secureHeaders());
+  if (relay.config.corsOrigins.length > 0) {
+    const origins = relay.config.corsOrigins;
+    app.use('*', cors({
+      origin: origins.includes('*') ? '*' : origins,
+      allowHeaders: ['Authorization', 'Content-Type'],
+      allowMethods: ['GET', 'HEAD', 'POST', 'PUT'],
+      exposeHeaders: ['X-Error-Code', 'Retry-After', 'X-Request-Id'],
+      maxAge: 600,
+    }));
+  }
   app.onError((error, c) => errorResponse(c, relay, error));
   app.notFound((c) => errorResponse(c, relay, new RelayError('not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
 
   app.get('/healthz', (c) => c.json({ status: 'ok', provider: relay.provider.name, healthy: relay.provider.healthy() }));
 
-  app.use('/v1/*', requireAuth(relay.config.adminKeys));
+  app.use('*', connections.middleware(runtime.clientAddress));
+  app.use('/v1/*', requireAuth(relay.auth));
 
+  app.route('/v1/tokens', tokenRoutes(relay));
   app.route('/v1/streams', streamRoutes(relay, runtime));
 
   return app;

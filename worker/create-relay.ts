@@ -26,13 +26,17 @@ export interface RelayInstance {
 
 export async function createRelay(options: CreateRelayOptions): Promise<RelayInstance> {
   const config = loadConfig(options.env, generateSecret);
-  const secrets = [...config.adminKeys, ...(config.cartesia.apiKey ? [config.cartesia.apiKey] : [])];
+  const secrets = [...config.adminKeys, ...config.tokens.secrets, ...(config.cartesia.apiKey ? [config.cartesia.apiKey] : [])];
   const logger = options.quiet
     ? silentLogger
     : createLogger({ level: config.logLevel, ...(options.writeLog ? { write: options.writeLog } : {}), redact: redactor(secrets) });
   const provider = await createProvider(config, logger);
   const hub: Hub = new MemoryHub((error) => logger.error('hub subscriber failed', { error }));
   const relay = new Relay({ config, provider, hub, logger });
+  if (relay.auth.tokens.keySource === 'derived') {
+    const lifetime = config.adminKeyGenerated ? 'this process exits' : 'the admin keys change';
+    logger.info(`RELAY_TOKEN_SECRET is not set: tokens are signed with a key derived from the admin key, and stop verifying when ${lifetime}`);
+  }
   const app = createApp(relay, options.runtime);
   return { app, relay, config, logger };
 }
@@ -47,8 +51,11 @@ async function createProvider(config: RelayConfig, logger: Logger): Promise<TTSP
   return provider;
 }
 
-/** Replaces every secret in a log line, so no code path can leak one by accident. */
-function redactor(secrets: string[]): (line: string) => string {
+// Any JWT (three base64url parts, the first a JSON header `{"…`): tokens are credentials too.
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
+
+/** Replaces every secret and every token in a log line, so no code path can leak one by accident. */
+export function redactor(secrets: string[]): (line: string) => string {
   const present = secrets.filter((secret) => secret.length >= 8);
-  return (line) => present.reduce((out, secret) => out.split(secret).join('[redacted]'), line);
+  return (line) => present.reduce((out, secret) => out.split(secret).join('[redacted]'), line).replace(JWT_PATTERN, '[token]');
 }

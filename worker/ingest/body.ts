@@ -1,14 +1,17 @@
 /** Reading a request body as it streams: byte limits counted on the fly, strict UTF-8, lines. */
 import { RelayError } from '../../shared/errors.ts';
 
-/** Yields the body's chunks, failing with `payload_too_large` as soon as the running total passes `maxBytes`. */
-export async function* limitBytes(body: ReadableStream<Uint8Array> | null, maxBytes: number): AsyncGenerator<Uint8Array> {
+/**
+ * Yields the body's chunks, failing with `payload_too_large` as soon as the running total passes `maxBytes`,
+ * and with `upload_timeout` when no byte arrives for `idleMs` (a slow producer that still sends stays welcome).
+ */
+export async function* limitBytes(body: ReadableStream<Uint8Array> | null, maxBytes: number, idleMs = Infinity): AsyncGenerator<Uint8Array> {
   if (!body) return;
   let total = 0;
   const reader = body.getReader();
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await readWithin(reader, idleMs);
       if (done) return;
       total += value.byteLength;
       if (total > maxBytes) throw new RelayError('payload_too_large', `The body passed the limit of ${maxBytes} bytes.`);
@@ -16,6 +19,23 @@ export async function* limitBytes(body: ReadableStream<Uint8Array> | null, maxBy
     }
   } finally {
     reader.releaseLock();
+  }
+}
+
+async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, idleMs: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+  if (!Number.isFinite(idleMs)) return reader.read();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RelayError('upload_timeout', `The upload sent nothing for ${idleMs / 1000} s; send a byte now and then to keep it open.`)), idleMs);
+  });
+  try {
+    return await Promise.race([reader.read(), idle]);
+  } catch (error) {
+    // Settles the read still pending, so the lock can be released and the client's upload is dropped.
+    await reader.cancel().catch(() => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

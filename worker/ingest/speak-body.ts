@@ -18,10 +18,10 @@ const PLAIN_TYPES = new Set(['', 'text/plain', 'application/x-www-form-urlencode
 export async function readSpeakBody(
   contentType: string | undefined,
   body: ReadableStream<Uint8Array> | null,
-  limits: { maxBytes: number; maxLineChars: number },
+  limits: { maxBytes: number; maxLineChars: number; idleMs?: number },
 ): Promise<SpeakBody> {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  const texts = () => decodeUtf8(limitBytes(body, limits.maxBytes));
+  const texts = () => decodeUtf8(limitBytes(body, limits.maxBytes, limits.idleMs));
   if (PLAIN_TYPES.has(type)) return { inputs: plainInputs(texts()) };
   if (type === 'application/x-ndjson' || type === 'application/jsonl' || type === 'application/ndjson') {
     return { inputs: ndjsonInputs(splitLines(texts(), limits.maxLineChars)) };

@@ -24,7 +24,7 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
     authorize(c.get('principal'), 'speak', name);
     runtime.keepRequestAlive?.(c.req.raw);
     const query = c.req.query();
-    const body = await readSpeakBody(c.req.header('content-type'), c.req.raw.body, { maxBytes: limits.maxSpeakBytes, maxLineChars: MAX_LINE_CHARS });
+    const body = await readSpeakBody(c.req.header('content-type'), c.req.raw.body, { maxBytes: limits.maxSpeakBytes, maxLineChars: MAX_LINE_CHARS, idleMs: limits.uploadIdleMs });
     const voice = query.voice ?? body.voice;
     const language = query.language ?? body.language;
     const buffering = query.buffering === 'provider' ? 'provider' : 'relay';

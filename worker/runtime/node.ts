@@ -1,13 +1,16 @@
 /** Node entry: serves the relay with @hono/node-server and ws. Run directly, or start in-process with startNodeRelay. */
+import type { IncomingMessage } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { serve, upgradeWebSocket } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import type { RuntimeAdapter } from '../app.ts';
+import { selectSubprotocol } from '../auth.ts';
 
 export const nodeRuntime: RuntimeAdapter = {
   upgradeWebSocket,
   bufferedAmount: (ws) => (ws.raw as WebSocket | undefined)?.bufferedAmount ?? 0,
+  clientAddress: (c) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress ?? null,
 };
 
 export interface StartOptions {
@@ -29,9 +32,16 @@ export async function startNodeRelay(options: StartOptions = {}): Promise<Runnin
   if (options.port !== undefined) env.PORT = String(options.port);
   if (options.host !== undefined) env.HOST = options.host;
   const instance = await createRelay({ env, runtime: nodeRuntime, ...(options.quiet ? { quiet: true } : {}), ...(options.writeLog ? { writeLog: options.writeLog } : {}) });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: instance.config.limits.maxFrameBytes,
+    // A browser's token rides in the offer as `tts-relay.token.<jwt>`: answer `tts-relay`, never echo the token.
+    handleProtocols: (offered) => selectSubprotocol(offered) ?? false,
+  });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: instance.app.fetch, port: instance.config.port, hostname: instance.config.host, websocket: { server: wss } }, () => resolve(s));
+    // Node ends any request still uploading after 300 s; a slow LLM may speak longer. RELAY_UPLOAD_IDLE_MS guards quiet uploads instead.
+    const serverOptions = { requestTimeout: 0 };
+    const s = serve({ fetch: instance.app.fetch, port: instance.config.port, hostname: instance.config.host, websocket: { server: wss }, serverOptions }, () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   const host = instance.config.host === '0.0.0.0' ? '127.0.0.1' : instance.config.host;
