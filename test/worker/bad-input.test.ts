@@ -66,8 +66,15 @@ describe('bad input gets a JSON error with a stable code', () => {
     expect(refused).toEqual({ status: 401, code: 'unauthorized' });
   });
 
-  it('a WebSocket listener may authenticate with ?token=', async () => {
-    const listener = await connectListener(relay.url, 'token-query', { query: { token: TEST_ADMIN_KEY } });
+  it('a WebSocket listener may authenticate with a minted token in ?token= (admin keys stay out of URLs)', async () => {
+    const minted = await relay.request('/v1/tokens', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ streams: ['token-query'], actions: ['listen'] }),
+    });
+    const { token } = (await minted.json()) as { token: string };
+    expect(await refusedUpgrade(relay.url, `/v1/streams/token-query/listen?token=${TEST_ADMIN_KEY}`)).toEqual({ status: 401, code: 'unauthorized' });
+    const listener = await connectListener(relay.url, 'token-query', { query: { token } });
     expect((await listener.waitFor((m) => m.type === 'hello')).type).toBe('hello');
     listener.close();
   });
