@@ -156,7 +156,7 @@ async function listenCommand(args: string[], io: IO): Promise<number> {
       signal: stop.signal,
     });
     const plural = summary.utterances === 1 ? '' : 's';
-    const saved = values.out === undefined ? '' : `; saved ${values.out}`;
+    const saved = values.out === undefined || summary.format === null ? '' : `; saved ${values.out}`;
     status.note(`stopped: ${summary.utterances} utterance${plural}, ${summary.audioSeconds.toFixed(2)} s of audio${saved}`);
     return 0;
   } finally {
@@ -238,7 +238,8 @@ function parseCount(value: string | undefined, once: boolean | undefined): numbe
 
 function report(error: unknown, io: IO, help: string): number {
   if (error instanceof AgentError) {
-    io.stderr.write(`tts-agent: ${error.message}\n`);
+    // The relay's own errors keep their documented shape, `error <code>: <message>`, unprefixed.
+    io.stderr.write(error.code === 'relay_error' ? `${error.message}\n` : `tts-agent: ${error.message}\n`);
     if (error.exitCode === EXIT_USAGE) io.stderr.write(`Run "${help}" for usage.\n`);
     return error.exitCode;
   }

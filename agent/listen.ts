@@ -62,7 +62,7 @@ export async function listenToStream(options: ListenOptions, handlers: ListenHan
   const backoff = options.backoff ?? new Backoff();
   const url = listenURL(options.endpoint, options.stream, options.format);
   for (let attempt = 1; !options.signal.aborted; attempt++) {
-    handlers.onState({ kind: 'connecting', attempt, url: redactToken(url) });
+    handlers.onState({ kind: 'connecting', attempt, url: url.href });
     const outcome = await connectOnce(url, options, handlers);
     if (options.signal.aborted) return;
     if (outcome.helloSeen) backoff.reset();
@@ -178,8 +178,9 @@ function connectOnce(url: URL, options: ListenOptions, handlers: ListenHandlers)
 
 function refusal(code: string, message: string, status: number, endpoint: RelayEndpoint): AgentError {
   const isAuth = status === 401 || status === 403 || status === 4401 || status === 4403;
-  const hint = isAuth ? `; ${authHint(endpoint.token !== undefined)}` : '';
-  return new AgentError('relay_refused', `relay refused to let this agent listen: ${formatRelayError({ code, message })}${hint}`);
+  const hint = isAuth ? ` (${authHint(endpoint.token !== undefined)})` : '';
+  const said = formatRelayError({ code, message: message.replace(/\.$/, '') });
+  return new AgentError('relay_refused', `relay refused to let this agent listen: ${said}${hint}`);
 }
 
 /** The relay may put an error code (or a JSON error body) in the close reason; fall back to the close code. */
@@ -206,12 +207,6 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
-}
-
-function redactToken(url: URL): string {
-  const copy = new URL(url);
-  if (copy.searchParams.has('token')) copy.searchParams.set('token', '***');
-  return copy.href;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

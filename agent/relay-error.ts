@@ -50,6 +50,6 @@ export function formatRelayError(info: Pick<RelayErrorInfo, 'code' | 'message'>)
 /** What to tell the user next to an auth failure. */
 export function authHint(hasToken: boolean): string {
   return hasToken
-    ? 'check --token / TTS_RELAY_TOKEN (the admin key or a token minted for this stream)'
+    ? 'check --token / TTS_RELAY_TOKEN: it must be the admin key or a token minted for this stream'
     : 'pass --token or set TTS_RELAY_TOKEN';
 }

@@ -62,7 +62,7 @@ describe('tts-agent say', { timeout: 30_000 }, () => {
     const { code } = await within(agent.exited, 10_000, 'say exit');
 
     expect(code).toBe(1);
-    expect(agent.stderr()).toMatch(/^tts-agent: error unauthorized: .+\nhint: check --token/);
+    expect(agent.stderr()).toMatch(/^error unauthorized: .+\nhint: check --token/);
     expect(agent.stderr()).not.toMatch(STACK_FRAME);
     expect(agent.stdout().toString()).toBe('');
   });
