@@ -78,6 +78,8 @@ export interface EmulatorOptions {
 }
 
 export interface UpgradeRecord {
+  /** performance.now() when the upgrade arrived. */
+  at: number;
   url: string;
   headers: IncomingMessage['headers'];
   status: number;
@@ -212,7 +214,7 @@ export async function startCartesiaEmulator(options: EmulatorOptions = {}): Prom
     const url = new URL(req.url ?? '/', 'https://localhost');
     const auth = authenticate(req, url);
     const version = (req.headers['cartesia-version'] as string | undefined) ?? url.searchParams.get('cartesia_version');
-    const record: UpgradeRecord = { url: req.url ?? '', headers: req.headers, status: 101, auth: auth.form, version };
+    const record: UpgradeRecord = { at: performance.now(), url: req.url ?? '', headers: req.headers, status: 101, auth: auth.form, version };
     stats.upgrades.push(record);
     const refuse = (status: number, title: string, message: string, headers: Record<string, string> = {}) => {
       record.status = status;
