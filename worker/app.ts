@@ -5,14 +5,19 @@ import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import { RelayError, toRelayError } from '../shared/errors.ts';
+import { accessLog } from './access-log.ts';
 import { type AuthVariables, requireAuth } from './auth.ts';
 import { ConnectionLimiter, guardWebSockets } from './connection-limit.ts';
 import type { Relay } from './relay.ts';
+import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
 /** What each runtime supplies: its WebSocket upgrade and how to read a socket's unsent bytes. */
 export interface RuntimeAdapter {
+  /** Runtime and version, e.g. `bun 1.4.5`: logged at start and in the tts_relay_info metric. */
+  name?: string;
   upgradeWebSocket: UpgradeWebSocket<any>;
   bufferedAmount(ws: WSContext<any>): number;
   /** Lifts the server's idle timeout for a long streaming upload (Bun cuts quiet requests after 10 s). */
@@ -31,6 +36,7 @@ export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<En
   const runtime = guardWebSockets(runtimeAdapter, connections, limits.maxFrameBytes);
 
   app.use('*', requestId());
+  app.use('*', accessLog(relay.logger, relay.metrics));
   app.use('*', secureHeaders());
   if (relay.config.corsOrigins.length > 0) {
     const origins = relay.config.corsOrigins;
@@ -45,10 +51,12 @@ export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<En
   app.onError((error, c) => errorResponse(c, relay, error));
   app.notFound((c) => errorResponse(c, relay, new RelayError('not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok', provider: relay.provider.name, healthy: relay.provider.healthy() }));
+  app.route('/', healthRoutes(relay));
 
   app.use('*', connections.middleware(runtime.clientAddress));
   app.use('/v1/*', requireAuth(relay.auth));
+  app.use('/metrics', requireAuth(relay.auth, 'admin'));
+  app.route('/', metricsRoutes(relay, runtime.name ?? 'unknown'));
 
   app.route('/v1/tokens', tokenRoutes(relay));
   app.route('/v1/streams', streamRoutes(relay, runtime));

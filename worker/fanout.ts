@@ -13,6 +13,7 @@ import {
 import { createTranscoder, type Transcoder } from '../shared/transcoder.ts';
 import type { Hub, HubEvent } from './hub/hub.ts';
 import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 
 /** What the fan-out needs of a WebSocket; each runtime maps its native socket onto it. */
 export interface ListenerSocket {
@@ -39,6 +40,7 @@ export interface FanOutOptions {
   maxBufferedSeconds: number;
   newId: () => string;
   onSlowListener?: (listener: Listener) => void;
+  metrics?: Metrics;
 }
 
 class FormatChannel {
@@ -136,6 +138,7 @@ export class FanOut {
       format: { encoding: format.encoding, sample_rate: format.sampleRate, channels: 1 },
       heartbeat_ms: this.options.heartbeatMs,
     };
+    this.options.metrics?.listenerConnected();
     this.send(listener, JSON.stringify(hello));
     if (channel.startMessage) this.send(listener, channel.startMessage);
     return listener;
@@ -193,6 +196,7 @@ export class FanOut {
     }
     try {
       socket.send(frame);
+      this.options.metrics?.frameSent(frame);
     } catch (error) {
       this.options.logger.warn('listener send failed', { stream: listener.stream, listener_id: listener.id, error });
       this.remove(listener);
@@ -205,6 +209,7 @@ export class FanOut {
     this.options.logger.warn('slow listener dropped', { stream: listener.stream, listener_id: listener.id, buffered: listener.socket.bufferedAmount() });
     this.remove(listener);
     this.options.onSlowListener?.(listener);
+    this.options.metrics?.slowListenerDropped();
     safeClose(listener.socket, error.closeCode, error.code);
   }
 

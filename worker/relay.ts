@@ -5,6 +5,7 @@ import type { RelayConfig } from './config.ts';
 import { FanOut } from './fanout.ts';
 import type { Hub } from './hub/hub.ts';
 import type { Logger } from './logger.ts';
+import { Metrics } from './metrics.ts';
 import type { TTSProvider } from './providers/provider.ts';
 import { Stream } from './stream.ts';
 
@@ -14,6 +15,7 @@ export interface RelayDeps {
   hub: Hub;
   logger: Logger;
   now?: () => number;
+  metrics?: Metrics;
 }
 
 export class Relay {
@@ -25,9 +27,11 @@ export class Relay {
   readonly now: () => number;
   /** Admin keys, token verifier and per-token rate limits: what `authenticate` needs. */
   readonly auth: Authenticator;
+  readonly metrics: Metrics;
   private readonly streams = new Map<string, Stream>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private closed = false;
+  private accepting = true;
 
   constructor(deps: RelayDeps) {
     this.config = deps.config;
@@ -36,6 +40,7 @@ export class Relay {
     this.logger = deps.logger;
     this.now = deps.now ?? (() => performance.now());
     this.auth = createAuthenticator(deps.config, { now: this.now });
+    this.metrics = deps.metrics ?? new Metrics();
     this.fanout = new FanOut({
       hub: deps.hub,
       sourceFormat: deps.provider.preferredFormat,
@@ -43,6 +48,7 @@ export class Relay {
       heartbeatMs: deps.config.limits.heartbeatMs,
       maxBufferedSeconds: deps.config.limits.listenerMaxBufferedSeconds,
       newId: () => newId('lst'),
+      metrics: this.metrics,
     });
     this.sweeper = setInterval(() => this.forgetIdleStreams(), Math.min(60_000, deps.config.limits.streamIdleMs));
     (this.sweeper as { unref?: () => void }).unref?.();
@@ -52,17 +58,39 @@ export class Relay {
     return this.closed;
   }
 
-  /** The named stream, created on first use within the stream limit. */
+  /** False once shutdown began: new utterances and listeners are refused, what is in flight goes on. */
+  get isAccepting(): boolean {
+    return this.accepting && !this.closed;
+  }
+
+  /** Whether any stream is speaking or has utterances queued. */
+  get busy(): boolean {
+    for (const stream of this.streams.values()) if (stream.busy) return true;
+    return false;
+  }
+
+  /** Whether this instance should get traffic: taking work, and its provider reachable. */
+  get ready(): boolean {
+    return this.isAccepting && this.provider.healthy();
+  }
+
+  /** The first step of a graceful shutdown: refuse new work (503 shutting_down) and let what is in flight finish. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /** The named stream, created on first use within the stream limit; refused once shutdown began. */
   stream(name: string): Stream {
+    if (!this.isAccepting) throw new RelayError('shutting_down');
     const existing = this.streams.get(name);
     if (existing) return existing;
-    if (this.closed) throw new RelayError('shutting_down');
     if (this.streams.size >= this.config.limits.maxStreams) throw new RelayError('too_many_streams');
     const stream = new Stream(name, {
       provider: this.provider,
       hub: this.hub,
       logger: this.logger,
       now: this.now,
+      metrics: this.metrics,
       newId: () => newId('utt'),
       limits: {
         maxQueue: this.config.limits.maxQueue,

@@ -4,6 +4,7 @@ import { RelayError, toRelayError } from '../shared/errors.ts';
 import type { EndReason } from '../shared/protocol.ts';
 import type { Hub } from './hub/hub.ts';
 import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 import type { TTSContext, TTSProvider } from './providers/provider.ts';
 import { Playout } from './playout.ts';
 import { SentenceAggregator } from './text/sentence-aggregator.ts';
@@ -27,6 +28,7 @@ export interface StreamDeps {
   logger: Logger;
   now: () => number;
   newId: () => string;
+  metrics?: Metrics;
 }
 
 export class Stream {
@@ -65,6 +67,8 @@ export class Stream {
       (failed, error) => this.stop(failed, 'error', error),
     );
     this.queue.push(utterance);
+    const { metrics } = this.deps;
+    if (metrics) void utterance.result.then((result) => metrics.utteranceEnded(result));
     this.lastActivity = this.deps.now();
     if (!this.running) {
       this.running = true;

@@ -6,8 +6,11 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import type { RuntimeAdapter } from '../app.ts';
 import { selectSubprotocol } from '../auth.ts';
+import { createShutdown, type ShutdownReport } from '../shutdown.ts';
+import { announceStart, describeStartFailure, exitOnSignal } from './lifecycle.ts';
 
 export const nodeRuntime: RuntimeAdapter = {
+  name: `node ${process.versions.node}`,
   upgradeWebSocket,
   bufferedAmount: (ws) => (ws.raw as WebSocket | undefined)?.bufferedAmount ?? 0,
   clientAddress: (c) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress ?? null,
@@ -24,6 +27,9 @@ export interface StartOptions {
 export interface RunningRelay extends RelayInstance {
   url: string;
   adminKey: string;
+  /** Graceful: refuse new work, drain within RELAY_DRAIN_MS, close listeners with 1001, stop the server. */
+  shutdown(signal: string): Promise<ShutdownReport>;
+  /** Immediate: cancel everything and stop. */
   close(): Promise<void>;
 }
 
@@ -46,10 +52,20 @@ export async function startNodeRelay(options: StartOptions = {}): Promise<Runnin
   const { port } = server.address() as AddressInfo;
   const host = instance.config.host === '0.0.0.0' ? '127.0.0.1' : instance.config.host;
   let closing: Promise<void> | null = null;
+  const shutdown = createShutdown(instance.relay, {
+    stopListening: () => server.close(),
+    async closeConnections(graceMs) {
+      const deadline = performance.now() + graceMs;
+      while (wss.clients.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      for (const client of wss.clients) client.terminate();
+      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    },
+  });
   return {
     ...instance,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     adminKey: instance.config.adminKeys[0]!,
+    shutdown,
     close() {
       closing ??= (async () => {
         await instance.relay.close();
@@ -62,22 +78,17 @@ export async function startNodeRelay(options: StartOptions = {}): Promise<Runnin
   };
 }
 
-/** Runs the relay as a process: listens, prints a generated key, and shuts down on SIGINT/SIGTERM. */
+/** Runs the relay as a process: listens, prints a generated key, and drains gracefully on SIGINT/SIGTERM. */
 export async function runNodeRelay(): Promise<void> {
   let relay: RunningRelay;
   try {
     relay = await startNodeRelay();
   } catch (error) {
-    process.stderr.write(`tts-relay: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(describeStartFailure(error));
     process.exit(1);
   }
-  relay.logger.info('relay listening', { url: relay.url, provider: relay.relay.provider.name, runtime: `node ${process.version}` });
-  if (relay.config.adminKeyGenerated) {
-    process.stderr.write(`\nNo RELAY_ADMIN_KEY set; generated one for this process:\n\n  RELAY_ADMIN_KEY=${relay.adminKey}\n\n`);
-  }
-  const shutdown = () => {
-    relay.close().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  announceStart(relay, relay.url, nodeRuntime.name!, (text) => process.stderr.write(text));
+  const onSignal = exitOnSignal(relay, relay.shutdown, (code) => process.exit(code));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
 }

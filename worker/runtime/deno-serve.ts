@@ -1,0 +1,23 @@
+/**
+ * `deno serve` and Deno Deploy entry: a default export `{ fetch }` over the same relay as deno.ts.
+ * `deno serve --config worker/deno.json --allow-net --allow-env --allow-read --port 8787 worker/runtime/deno-serve.ts`
+ * (the port comes from `--port`, not PORT; each `--parallel` worker is a separate relay).
+ */
+import { announceStart, localUrl } from './lifecycle.ts';
+import { createDenoRelay, denoRuntime, exitOnDenoSignals, writeStderr } from './deno.ts';
+
+/** `deno serve` owns the listener: after the 1001 closes, give the closing handshakes this long. */
+const CLOSE_HANDSHAKE_MS = 250;
+
+const instance = await createDenoRelay();
+
+exitOnDenoSignals(instance, {
+  // The listener belongs to `deno serve`; the relay refuses new work (503 shutting_down) instead.
+  stopListening: () => {},
+  closeConnections: (graceMs) => new Promise((resolve) => setTimeout(resolve, Math.min(graceMs, CLOSE_HANDSHAKE_MS))),
+});
+
+export default {
+  fetch: instance.app.fetch,
+  onListen: (addr) => announceStart(instance, addr.transport === 'tcp' ? localUrl(addr.hostname, addr.port) : 'unix socket', denoRuntime.name!, writeStderr),
+} satisfies Deno.ServeDefaultExport;
