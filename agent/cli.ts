@@ -9,6 +9,7 @@ import { PLAYERS, runListen, type PlayerChoice } from './listen-command.ts';
 import { DEFAULT_RELAY_URL, resolveEndpoint } from './relay-endpoint.ts';
 import { describeCompletion, say } from './say.ts';
 import { StatusLine } from './status-line.ts';
+import { tokenCommand } from './token.ts';
 
 /** If something still holds the event loop after a command finished, exit anyway rather than hang. */
 const EXIT_GRACE_MS = 2000;
@@ -18,6 +19,7 @@ const USAGE = `tts-agent: listen to a tts-relay stream and play it, or speak int
 Usage:
   tts-agent listen <stream> [options]    play a stream through ffplay, record it, or pipe it
   tts-agent say <stream> <text | ->      speak text into a stream ("-" streams stdin)
+  tts-agent token <stream>... [options]  mint a scoped, expiring token (needs the admin key)
   tts-agent <command> --help             options of one command
 
 Connection (both commands):
@@ -111,9 +113,10 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
     }
     if (command === 'listen') return await listenCommand(rest, io);
     if (command === 'say') return await sayCommand(rest, io);
+    if (command === 'token') return await tokenCommand(rest, io);
     throw usageError(`unknown command "${command}"`);
   } catch (error) {
-    return report(error, io, command === 'listen' || command === 'say' ? `tts-agent ${command} --help` : 'tts-agent --help');
+    return report(error, io, command === 'listen' || command === 'say' || command === 'token' ? `tts-agent ${command} --help` : 'tts-agent --help');
   }
 }
 
