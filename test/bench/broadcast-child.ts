@@ -1,0 +1,94 @@
+/**
+ * The fan-out baseline: a bare broadcast server on the same runtime that does nothing but write the same
+ * framed audio bytes, at the relay's pace, to every connected socket — `ws` clients loop on Node (the ws
+ * README's broadcast), `server.publish` on Bun. Whatever the relay spends beyond this is its own overhead.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { encodeAudioFrame } from '../../shared/protocol.ts';
+import { runtimeName, serveControl } from './control.ts';
+
+interface Broadcaster {
+  url: string;
+  clients(): number;
+  broadcast(frame: Uint8Array): void;
+}
+
+interface BunServer {
+  port: number;
+  upgrade(request: Request): boolean;
+  publish(topic: string, data: Uint8Array): number;
+  subscriberCount(topic: string): number;
+}
+
+interface BunServeOptions {
+  port: number;
+  hostname: string;
+  fetch(request: Request, server: BunServer): Response | undefined;
+  websocket: { open(ws: { subscribe(topic: string): void }): void; message(): void; perMessageDeflate: boolean };
+}
+
+const TOPIC = 'audio';
+
+async function startNode(): Promise<Broadcaster> {
+  const server = createServer((_request, response) => response.writeHead(404).end());
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    clients: () => wss.clients.size,
+    broadcast(frame) {
+      for (const client of wss.clients as Set<WebSocket>) if (client.readyState === 1) client.send(frame);
+    },
+  };
+}
+
+function startBun(): Broadcaster {
+  const bun = (globalThis as unknown as { Bun: { serve(options: BunServeOptions): BunServer } }).Bun;
+  const server = bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: (request, srv) => (srv.upgrade(request) ? undefined : new Response('not found', { status: 404 })),
+    websocket: { open: (ws) => ws.subscribe(TOPIC), message: () => {}, perMessageDeflate: false },
+  });
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    clients: () => server.subscriberCount(TOPIC),
+    broadcast: (frame) => void server.publish(TOPIC, frame),
+  };
+}
+
+const broadcaster = runtimeName() === 'bun' ? startBun() : await startNode();
+let timer: ReturnType<typeof setTimeout> | null = null;
+
+serveControl({ url: broadcaster.url }, {
+  /**
+   * Sends one frame of `payloadBytes` every `frameMs` of audio, released at most `leadMs` ahead of real
+   * time — the relay's playout rule — to every socket.
+   */
+  play(args) {
+    const payloadBytes = Number(args.payloadBytes);
+    const frameMs = Number(args.frameMs);
+    const leadMs = Number(args.leadMs);
+    const frame = encodeAudioFrame(1, 0, new Uint8Array(payloadBytes));
+    let timelineEnd = performance.now();
+    const tick = () => {
+      while (timelineEnd - performance.now() < leadMs) {
+        broadcaster.broadcast(frame);
+        timelineEnd = Math.max(timelineEnd, performance.now()) + frameMs;
+      }
+      timer = setTimeout(tick, timelineEnd - performance.now() - leadMs);
+    };
+    if (timer) clearTimeout(timer);
+    tick();
+    return { clients: broadcaster.clients() };
+  },
+  stop() {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    return { clients: broadcaster.clients() };
+  },
+  clients: () => ({ clients: broadcaster.clients() }),
+});

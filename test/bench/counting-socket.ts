@@ -1,0 +1,119 @@
+/**
+ * A bare-bones WebSocket client over a TCP socket that only counts what it receives: no payload copies,
+ * no UTF-8 decoding, no events per frame. Thousands of them fit in one process, so the listener side of a
+ * fan-out measurement costs as little as possible and the server stays the bottleneck.
+ */
+import { connect, type Socket } from 'node:net';
+
+// Any 16 bytes, base64: the server's accept hash is not checked (a 101 status is proof enough here).
+const KEY = 'dHRzLXJlbGF5LWJlbmNoIQ==';
+
+export interface CountingSocketOptions {
+  host: string;
+  port: number;
+  path: string;
+  headers?: Record<string, string>;
+}
+
+export class CountingSocket {
+  /** Bytes of binary-frame payloads received (audio frames, header included). */
+  binaryBytes = 0;
+  binaryFrames = 0;
+  textFrames = 0;
+  /** performance.now() at the first binary frame's first byte, or 0. */
+  firstBinaryAt = 0;
+  closed = false;
+  closeCode = 0;
+  private readonly socket: Socket;
+  private handshaken = false;
+  private pendingHead = '';
+  private readonly header = new Uint8Array(14);
+  private headerLength = 0;
+  private remaining = 0;
+  private opcode = 0;
+  private messageOpcode = 0;
+
+  constructor(options: CountingSocketOptions, onOpen: (error?: Error) => void) {
+    const headers = Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    this.socket = connect({ host: options.host, port: options.port, noDelay: true });
+    this.socket.once('connect', () => {
+      this.socket.write(
+        `GET ${options.path} HTTP/1.1\r\nHost: ${options.host}:${options.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${headers}\r\n`,
+      );
+    });
+    this.socket.on('data', (chunk: Buffer) => {
+      if (this.handshaken) {
+        this.feed(chunk, 0);
+        return;
+      }
+      this.pendingHead += chunk.toString('latin1');
+      const end = this.pendingHead.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const status = this.pendingHead.slice(0, this.pendingHead.indexOf('\r\n'));
+      if (!/^HTTP\/1\.1 101/.test(status)) {
+        this.closed = true;
+        onOpen(new Error(`upgrade refused: ${status}`));
+        this.socket.destroy();
+        return;
+      }
+      this.handshaken = true;
+      // latin1 keeps one character per byte: the frames start where the head ends within this chunk.
+      const framesFrom = end + 4 - (this.pendingHead.length - chunk.length);
+      this.pendingHead = '';
+      onOpen();
+      if (framesFrom < chunk.length) this.feed(chunk, framesFrom);
+    });
+    this.socket.on('error', (error) => {
+      if (!this.handshaken) onOpen(error);
+      this.closed = true;
+    });
+    this.socket.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+    this.closed = true;
+  }
+
+  /** Walks frame headers and skips payloads; a header may straddle chunks. */
+  private feed(chunk: Buffer, from: number): void {
+    let i = from;
+    const length = chunk.length;
+    while (i < length) {
+      if (this.remaining > 0) {
+        const take = Math.min(this.remaining, length - i);
+        if (this.messageOpcode === 2) this.binaryBytes += take;
+        this.remaining -= take;
+        i += take;
+        continue;
+      }
+      this.header[this.headerLength++] = chunk[i++]!;
+      if (this.headerLength < 2) continue;
+      const short = this.header[1]! & 0x7f;
+      const masked = (this.header[1]! & 0x80) !== 0;
+      const needed = 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + (masked ? 4 : 0);
+      if (this.headerLength < needed) continue;
+      let payload = short;
+      if (short === 126) payload = (this.header[2]! << 8) | this.header[3]!;
+      else if (short === 127) payload = Number(new DataView(this.header.buffer).getBigUint64(2));
+      this.opcode = this.header[0]! & 0x0f;
+      this.headerLength = 0;
+      this.remaining = payload;
+      if (this.opcode !== 0) this.messageOpcode = this.opcode;
+      const fin = (this.header[0]! & 0x80) !== 0;
+      if (this.opcode === 2 || (this.opcode === 0 && this.messageOpcode === 2)) {
+        if (this.firstBinaryAt === 0) this.firstBinaryAt = performance.now();
+        if (fin) this.binaryFrames++;
+      } else if (this.opcode === 1 || (this.opcode === 0 && this.messageOpcode === 1)) {
+        if (fin) this.textFrames++;
+      } else if (this.opcode === 8) {
+        this.closeCode = payload >= 2 && i + 1 < length ? (chunk[i]! << 8) | chunk[i + 1]! : 1005;
+        this.closed = true;
+      }
+      if (this.opcode >= 8) this.messageOpcode = 0;
+    }
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Child process: thousands of listeners that count the audio they receive, so the bench can tell whether
+ * every one of them is fed in real time, without the listeners sharing a CPU with the server they measure.
+ */
+import { AUDIO_HEADER_BYTES } from '../../shared/protocol.ts';
+import { readUsage, serveControl } from './control.ts';
+import { CountingSocket } from './counting-socket.ts';
+import { quantile } from './stats.ts';
+
+interface Mark {
+  at: number;
+  cpuUs: number;
+  audioBytes: number[];
+  frames: number;
+  binaryBytes: number;
+  textFrames: number;
+}
+
+const sockets: CountingSocket[] = [];
+let mark: Mark | null = null;
+
+const audioBytesOf = (socket: CountingSocket) => socket.binaryBytes - AUDIO_HEADER_BYTES * socket.binaryFrames;
+
+function open(url: URL, path: string, headers: Record<string, string>): Promise<CountingSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new CountingSocket({ host: url.hostname, port: Number(url.port), path, headers }, (error) =>
+      error ? reject(error) : resolve(socket),
+    );
+  });
+}
+
+serveControl({}, {
+  /** Opens `count` more listeners on `path`, `concurrency` handshakes at a time. */
+  async connect(args) {
+    const url = new URL(String(args.url));
+    const paths = (args.paths as string[] | undefined) ?? [String(args.path)];
+    const count = Number(args.count);
+    const headers = (args.headers as Record<string, string> | undefined) ?? {};
+    const concurrency = Number(args.concurrency ?? 64);
+    const started = performance.now();
+    let next = 0;
+    let failed = 0;
+    let firstError: string | null = null;
+    const worker = async () => {
+      while (next < count) {
+        const index = next++;
+        try {
+          sockets.push(await open(url, paths[index % paths.length]!, headers));
+        } catch (error) {
+          failed++;
+          firstError ??= error instanceof Error ? error.message : String(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+    return { opened: count - failed, failed, firstError, total: sockets.length, ms: performance.now() - started };
+  },
+
+  /** Starts a measurement window. */
+  mark() {
+    mark = {
+      at: performance.now(),
+      cpuUs: readUsage().cpuUs,
+      audioBytes: sockets.map(audioBytesOf),
+      frames: sockets.reduce((n, s) => n + s.binaryFrames, 0),
+      binaryBytes: sockets.reduce((n, s) => n + s.binaryBytes, 0),
+      textFrames: sockets.reduce((n, s) => n + s.textFrames, 0),
+    };
+    return { listeners: sockets.length };
+  },
+
+  /**
+   * Ends the window: how much audio each listener got in it, as a multiple of real time
+   * (1 = exactly real time), from the listeners' byte counts and the format's bytes per second.
+   */
+  measure(args) {
+    if (!mark) throw new Error('measure before mark');
+    const bytesPerSecond = Number(args.bytesPerSecond);
+    const elapsedMs = performance.now() - mark.at;
+    const rates = sockets.map((socket, i) => (audioBytesOf(socket) - (mark!.audioBytes[i] ?? 0)) / bytesPerSecond / (elapsedMs / 1000));
+    rates.sort((a, b) => a - b);
+    const frames = sockets.reduce((n, s) => n + s.binaryFrames, 0) - mark.frames;
+    const bytes = sockets.reduce((n, s) => n + s.binaryBytes, 0) - mark.binaryBytes;
+    return {
+      listeners: sockets.length,
+      closed: sockets.filter((s) => s.closed).length,
+      closeCodes: [...new Set(sockets.filter((s) => s.closed).map((s) => s.closeCode))],
+      elapsedMs,
+      realtime: { min: rates[0] ?? 0, p01: quantile(rates, 0.01), p50: quantile(rates, 0.5), max: rates[rates.length - 1] ?? 0 },
+      framesPerListenerSecond: frames / Math.max(1, sockets.length) / (elapsedMs / 1000),
+      meanFrameBytes: frames > 0 ? bytes / frames : 0,
+      textFrames: sockets.reduce((n, s) => n + s.textFrames, 0) - mark.textFrames,
+      swarmCpuShare: (readUsage().cpuUs - mark.cpuUs) / 1000 / elapsedMs,
+    };
+  },
+
+  /** Per-listener time of the first audio frame (performance.now() in this process), for warm-up checks. */
+  firstAudio() {
+    return { withAudio: sockets.filter((s) => s.firstBinaryAt > 0).length, listeners: sockets.length };
+  },
+
+  /** Closes the most recently opened `count` listeners. */
+  closeSome(args) {
+    const closing = sockets.splice(Math.max(0, sockets.length - Number(args.count)));
+    for (const socket of closing) socket.close();
+    if (mark) mark.audioBytes.length = sockets.length;
+    return { closed: closing.length, total: sockets.length };
+  },
+
+  closeAll() {
+    for (const socket of sockets) socket.close();
+    const count = sockets.length;
+    sockets.length = 0;
+    mark = null;
+    return { closed: count };
+  },
+});

@@ -1,0 +1,134 @@
+/**
+ * Memory: RSS growth per 1,000 idle listeners (against a bare WebSocket server holding the same sockets on
+ * the same runtime) and per stream (listeners spread one per stream, against the same count on one stream).
+ * Each figure is read after a full garbage collection in the server's own process.
+ */
+import { type Runtime, spawnChild, type BenchChild } from '../child-process.ts';
+import { freePort, sleep } from '../clock.ts';
+import type { Usage } from '../control.ts';
+import type { BenchContext } from '../context.ts';
+import { row, type Row, verdict } from '../report.ts';
+import { startSwarm, type Swarm } from './fan-out.ts';
+
+export interface MemoryResult {
+  runtime: Runtime;
+  listeners: number;
+  streams: number;
+  relay: { perListenerBytes: number; perListenerHeapBytes: number; perStreamBytes: number; perStreamHeapBytes: number; baseRssBytes: number };
+  baseline: { perListenerBytes: number; perListenerHeapBytes: number; baseRssBytes: number };
+}
+
+// Sockets join in steps and the server settles before each reading, so RSS reflects them and not a burst.
+const SETTLE_MS = 700;
+
+async function settled(child: BenchChild): Promise<Usage> {
+  await sleep(SETTLE_MS);
+  await child.settledUsage();
+  return child.settledUsage();
+}
+
+async function growth(child: BenchChild, connect: () => Promise<void>): Promise<{ before: Usage; after: Usage }> {
+  const before = await settled(child);
+  await connect();
+  const after = await settled(child);
+  return { before, after };
+}
+
+/** Starts a fresh relay, connects `paths` (one listener each, round robin) and returns its growth. */
+async function relayGrowth(ctx: BenchContext, runtime: Runtime, swarm: Swarm, paths: string[], count: number): Promise<{ before: Usage; after: Usage }> {
+  const port = await freePort();
+  const relay = await spawnChild<{ url: string }>('test/bench/relay-child.ts', {
+    runtime,
+    env: { TTS_PROVIDER: 'espeak', ...ctx.relayEnv, PORT: String(port), RELAY_ADMIN_KEY: ctx.adminKey },
+  });
+  try {
+    const headers = { authorization: `Bearer ${ctx.adminKey}` };
+    // One listener first, so the code paths are loaded before the first reading.
+    await swarm.connect(relay.info.url, '/v1/streams/warm-up/listen', 1, ctx.adminKey);
+    return await growth(relay, async () => {
+      const result = await swarm.child.call<{ failed: number; firstError: string | null }>(
+        'connect',
+        { url: relay.info.url, paths, count, headers, concurrency: 64 },
+        180_000,
+      );
+      if (result.failed > 0) throw new Error(`${result.failed} of ${count} listeners failed to connect: ${result.firstError}`);
+    });
+  } finally {
+    await swarm.closeAll();
+    await relay.stop();
+  }
+}
+
+export async function measureMemory(ctx: BenchContext, runtime: Runtime): Promise<MemoryResult> {
+  const listeners = ctx.mode === 'smoke' ? 200 : 5000;
+  const streams = ctx.mode === 'smoke' ? 100 : 2000;
+  const swarm = await startSwarm();
+  try {
+    const oneStream = await relayGrowth(ctx, runtime, swarm, ['/v1/streams/idle/listen'], listeners);
+    const sameCount = await relayGrowth(ctx, runtime, swarm, ['/v1/streams/idle/listen'], streams);
+    const spread = await relayGrowth(ctx, runtime, swarm, Array.from({ length: streams }, (_, i) => `/v1/streams/idle-${i}/listen`), streams);
+    const delta = (g: { before: Usage; after: Usage }, field: keyof Usage) => g.after[field] - g.before[field];
+    const relayFigures: MemoryResult['relay'] = {
+      perListenerBytes: delta(oneStream, 'rssBytes') / listeners,
+      perListenerHeapBytes: delta(oneStream, 'heapUsedBytes') / listeners,
+      perStreamBytes: (delta(spread, 'rssBytes') - delta(sameCount, 'rssBytes')) / streams,
+      perStreamHeapBytes: (delta(spread, 'heapUsedBytes') - delta(sameCount, 'heapUsedBytes')) / streams,
+      baseRssBytes: oneStream.before.rssBytes,
+    };
+
+    const bare = await spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime });
+    let baseline: MemoryResult['baseline'];
+    try {
+      await swarm.connect(bare.info.url, '/', 1);
+      const { before, after } = await growth(bare, () => swarm.connect(bare.info.url, '/', listeners));
+      await swarm.closeAll();
+      baseline = {
+        perListenerBytes: (after.rssBytes - before.rssBytes) / listeners,
+        perListenerHeapBytes: (after.heapUsedBytes - before.heapUsedBytes) / listeners,
+        baseRssBytes: before.rssBytes,
+      };
+    } finally {
+      await bare.stop();
+    }
+    ctx.log(
+      `  memory (${runtime}): relay ${(relayFigures.perListenerBytes / 1024).toFixed(1)} KiB/listener, ` +
+        `${(relayFigures.perStreamBytes / 1024).toFixed(1)} KiB/stream; bare ${(baseline.perListenerBytes / 1024).toFixed(1)} KiB/listener`,
+    );
+    return { runtime, listeners, streams, relay: relayFigures, baseline };
+  } finally {
+    await swarm.child.stop();
+  }
+}
+
+export function memoryRows(result: MemoryResult): Row[] {
+  const rt = result.runtime;
+  const perThousand = (bytes: number) => (bytes * 1000) / 1024 / 1024;
+  const kib = result.relay.perListenerBytes / 1024;
+  return [
+    row({
+      item: 3,
+      figure: `RSS per 1,000 idle listeners (${rt}, ${result.listeners.toLocaleString('en-US')} on one stream)`,
+      unit: 'MiB',
+      relay: perThousand(result.relay.perListenerBytes),
+      baseline: perThousand(result.baseline.perListenerBytes),
+      baselineName: rt === 'bun' ? 'bare Bun.serve' : 'bare ws server',
+      ...(rt === 'bun' ? { target: '≤ 20 KB per listener (19.5 MiB/1,000)', verdict: verdict(kib * 1024 <= 20_000) } : {}),
+    }),
+    row({
+      item: 3,
+      figure: `JS heap per 1,000 idle listeners (${rt})`,
+      unit: 'MiB',
+      relay: perThousand(result.relay.perListenerHeapBytes),
+      baseline: perThousand(result.baseline.perListenerHeapBytes),
+      baselineName: rt === 'bun' ? 'bare Bun.serve' : 'bare ws server',
+    }),
+    row({
+      item: 3,
+      figure: `RSS per idle stream, beyond its listener (${rt}, ${result.streams.toLocaleString('en-US')} streams vs one)`,
+      unit: 'KiB',
+      relay: result.relay.perStreamBytes / 1024,
+      baseline: result.relay.perListenerBytes / 1024,
+      baselineName: 'one idle listener',
+    }),
+  ];
+}

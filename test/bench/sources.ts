@@ -1,0 +1,84 @@
+/** Where the relay under test gets its audio: the Cartesia emulator (a provider with a fixed synthesis delay) or espeak. */
+import { fileURLToPath } from 'node:url';
+import type { AudioFormat } from '../../shared/audio-format.ts';
+import { type BenchChild, spawnChild } from './child-process.ts';
+
+export interface AudioSource {
+  readonly name: 'cartesia-emulator' | 'espeak';
+  /** Environment that points a relay child at this source. */
+  readonly relayEnv: Record<string, string>;
+  /** The format the relay publishes (the provider's preferred format). */
+  readonly format: AudioFormat;
+  /** The emulator's endpoint, for clients that read the provider directly. */
+  readonly providerUrl?: string;
+  readonly apiKey?: string;
+  /** Text that makes at least `seconds` of audio. */
+  text(seconds: number): string;
+  stop(): Promise<void>;
+}
+
+const SENTENCES = [
+  'The relay takes text from anything that speaks HTTP and turns it into speech.',
+  'Every listener of a stream hears the same words at the same moment.',
+  'Audio is converted once for each format and the same bytes go to every listener.',
+  'A slow listener is dropped before it can hold the others back.',
+  'Nothing here waits for the whole text before the first words are spoken.',
+];
+
+/** Sentences enough for `seconds` of speech at `charsPerSecond`. */
+export function sentencesFor(seconds: number, charsPerSecond: number): string {
+  const out: string[] = [];
+  let chars = 0;
+  for (let i = 0; chars < seconds * charsPerSecond; i++) {
+    const sentence = SENTENCES[i % SENTENCES.length]!;
+    out.push(sentence);
+    chars += sentence.length + 1;
+  }
+  return out.join(' ');
+}
+
+/** The embedded engine: speaks about 16 characters a second at 22,050 Hz, synthesized inside the relay. */
+export function espeakSource(): AudioSource {
+  return {
+    name: 'espeak',
+    relayEnv: { TTS_PROVIDER: 'espeak' },
+    format: { encoding: 'pcm_f32le', sampleRate: 22050 },
+    text: (seconds) => sentencesFor(seconds, 16),
+    stop: async () => {},
+  };
+}
+
+export const EMULATOR_API_KEY = 'bench-cartesia-key-0123456789';
+const CERT_FILE = fileURLToPath(new URL('../support/certs/cert.pem', import.meta.url));
+
+export interface EmulatorInfo {
+  url: string;
+  /** Characters of transcript per second of generated audio. */
+  charsPerSecond: number;
+}
+
+/** The Cartesia emulator in a process of its own, with a fixed synthesis delay, serving 44.1 kHz f32 by default. */
+export async function emulatorSource(options: { synthesisDelayMs: number; format?: AudioFormat }): Promise<AudioSource & { child: BenchChild<EmulatorInfo> }> {
+  const format = options.format ?? { encoding: 'pcm_f32le', sampleRate: 44100 };
+  const child = await spawnChild<EmulatorInfo>('test/bench/emulator-child.ts', {
+    env: { BENCH_SYNTHESIS_DELAY_MS: String(options.synthesisDelayMs), BENCH_EMULATOR_API_KEY: EMULATOR_API_KEY },
+  });
+  return {
+    name: 'cartesia-emulator',
+    child,
+    relayEnv: {
+      TTS_PROVIDER: 'cartesia',
+      CARTESIA_API_KEY: EMULATOR_API_KEY,
+      CARTESIA_BASE_URL: child.info.url,
+      CARTESIA_CA_FILE: CERT_FILE,
+      CARTESIA_ENCODING: format.encoding,
+      CARTESIA_SAMPLE_RATE: String(format.sampleRate),
+      NODE_EXTRA_CA_CERTS: CERT_FILE,
+    },
+    format,
+    providerUrl: child.info.url,
+    apiKey: EMULATOR_API_KEY,
+    text: (seconds) => sentencesFor(seconds, child.info.charsPerSecond),
+    stop: () => child.stop(),
+  };
+}
