@@ -11,6 +11,7 @@ import { ConnectionLimiter, guardWebSockets } from './connection-limit.ts';
 import type { Relay } from './relay.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { cartesiaCompatRoutes } from './routes/cartesia-compat.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
@@ -24,6 +25,9 @@ export interface RuntimeAdapter {
   keepRequestAlive?(request: Request): void;
   /** The client's network address, for the per-address connection limit; null when unknown. */
   clientAddress?(c: Context): string | null;
+  /** Stops reading a socket, so TCP pushes back on a publisher that outruns speech; absent where the runtime cannot. */
+  pauseReading?(ws: WSContext<any>): void;
+  resumeReading?(ws: WSContext<any>): void;
 }
 
 export type Env = { Variables: AuthVariables & { requestId: string } };
@@ -60,6 +64,8 @@ export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<En
 
   app.route('/v1/tokens', tokenRoutes(relay));
   app.route('/v1/streams', streamRoutes(relay, runtime));
+  // Outside /v1: it authenticates the ways Cartesia's SDKs do (X-API-Key, ?api_key=, ?access_token=) itself.
+  app.route('/', cartesiaCompatRoutes(relay, runtime));
 
   return app;
 }

@@ -22,6 +22,8 @@ export interface RelayLimits {
   /** A stream with no listeners and no utterances is forgotten after this long. */
   streamIdleMs: number;
   heartbeatMs: number;
+  /** A WebSocket publisher is not read while this many of its characters wait unspoken (plus as many in its inbox). */
+  publishMaxPendingChars: number;
   /** Largest WebSocket message accepted from a client, in bytes. */
   maxFrameBytes: number;
   /** A speak upload that delivers no byte for this long is ended with `upload_timeout` (slowloris guard). */
@@ -45,6 +47,8 @@ export interface TokenConfig {
 export interface RelayConfig {
   port: number;
   host: string;
+  /** PEM certificate and key files: the relay serves HTTPS and WSS itself (the Cartesia SDK only dials wss://). */
+  tls?: { certFile: string; keyFile: string };
   adminKeys: string[];
   /** True when no key was configured and one was generated for this process. */
   adminKeyGenerated: boolean;
@@ -139,6 +143,10 @@ const VARIABLES = {
   RELAY_LISTENER_MAX_BUFFERED_SECONDS: int(1, 3600).default(30),
   RELAY_STREAM_IDLE_MS: int(1000, 86_400_000).default(600_000),
   RELAY_HEARTBEAT_MS: int(100, 600_000).default(15_000),
+  // About a minute of speech: enough that an LLM publisher never waits on the relay, little audio held per publisher.
+  RELAY_PUBLISH_MAX_PENDING_CHARS: int(1, 1_000_000).default(1000),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
   RELAY_MAX_FRAME_BYTES: int(1024, 16 << 20).default(64 << 10),
   RELAY_UPLOAD_IDLE_MS: int(100, 3_600_000).default(30_000),
   RELAY_MAX_CONNECTIONS: int(1, 1_000_000).default(10_000),
@@ -183,9 +191,14 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
   const badOrigin = corsOrigins.find((origin) => origin !== '*' && !/^https?:\/\/[^/]+$/.test(origin));
   if (badOrigin !== undefined) throw new ConfigError('RELAY_CORS_ORIGINS', `"${badOrigin}" is not an origin such as https://app.example.com (or *)`);
 
+  if (Boolean(v.TLS_CERT_FILE) !== Boolean(v.TLS_KEY_FILE)) {
+    throw new ConfigError(v.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'TLS needs both TLS_CERT_FILE and TLS_KEY_FILE');
+  }
+
   return {
     port: v.PORT,
     host: v.HOST,
+    ...(v.TLS_CERT_FILE && v.TLS_KEY_FILE ? { tls: { certFile: v.TLS_CERT_FILE, keyFile: v.TLS_KEY_FILE } } : {}),
     adminKeys,
     adminKeyGenerated,
     tokens: {
@@ -236,6 +249,7 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
       listenerMaxBufferedSeconds: v.RELAY_LISTENER_MAX_BUFFERED_SECONDS,
       streamIdleMs: v.RELAY_STREAM_IDLE_MS,
       heartbeatMs: v.RELAY_HEARTBEAT_MS,
+      publishMaxPendingChars: v.RELAY_PUBLISH_MAX_PENDING_CHARS,
       maxFrameBytes: v.RELAY_MAX_FRAME_BYTES,
       uploadIdleMs: v.RELAY_UPLOAD_IDLE_MS,
       maxConnections: v.RELAY_MAX_CONNECTIONS,

@@ -72,6 +72,8 @@ class FormatChannel {
       }
       case 'timestamps':
         return event.utterance === this.utterance ? [JSON.stringify(event satisfies ListenerMessage)] : [];
+      case 'flush_done':
+        return [];
       case 'utterance_end': {
         if (event.utterance !== this.utterance) return [];
         const out: Array<string | Uint8Array> = [];

@@ -54,8 +54,12 @@ export class Stream {
     return this.current !== null || this.queue.length > 0;
   }
 
-  /** Adds an utterance at the back of the queue; its text arrives through the returned object. */
-  enqueue(options: UtteranceOptions): Utterance {
+  /**
+   * Adds an utterance at the back of the queue; its text arrives through the returned object. With
+   * `interrupt` (barge-in) it first cancels what is playing and clears the queue, so it is next.
+   */
+  enqueue(options: UtteranceOptions, placement: { interrupt?: boolean } = {}): Utterance {
+    if (placement.interrupt) this.cancel(true);
     if (this.queue.length >= this.deps.limits.maxQueue) {
       throw new RelayError('queue_full', `Stream ${this.name} already has ${this.queue.length} utterances queued.`);
     }
@@ -91,6 +95,13 @@ export class Stream {
       this.stop(this.current, 'cancelled');
     }
     return stopped;
+  }
+
+  /** Cancels one utterance, queued or speaking, leaving the others; false when it had already ended. */
+  cancelUtterance(utterance: Utterance): boolean {
+    if (utterance.ended) return false;
+    this.stop(utterance, 'cancelled');
+    return true;
   }
 
   status() {
@@ -153,6 +164,7 @@ export class Stream {
       language: utterance.options.language,
       timestamps: true,
       buffering: utterance.options.buffering ?? 'relay',
+      ...(utterance.options.generation ? { generation: utterance.options.generation } : {}),
     });
     this.context = context;
     hub.publish(this.name, { type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
@@ -181,6 +193,10 @@ export class Stream {
           }
           case 'timestamps':
             this.playout.push({ type: 'timestamps', utterance: utterance.number, utterance_id: utterance.id, words: event.words });
+            break;
+          case 'flush_done':
+            // After the flushed text's audio on the timeline, so whoever waits on it has heard that audio.
+            this.playout.push({ type: 'flush_done', utterance: utterance.number, utterance_id: utterance.id, flush_id: event.flushId });
             break;
           case 'done':
             finished = true;

@@ -10,6 +10,8 @@ export interface UtteranceOptions {
   language?: string;
   /** `relay` aggregates text into sentences before the provider; `provider` passes fragments through. */
   buffering?: 'relay' | 'provider';
+  /** Provider generation settings (Cartesia `generation_config`: speed, volume, emotion). */
+  generation?: Record<string, unknown>;
   /** Clock reading when the request arrived, for the time-to-first-audio figure. */
   receivedAt: number;
 }

@@ -6,6 +6,8 @@ export type HubEvent =
   | { type: 'utterance_start'; utterance: number; utterance_id: string }
   | { type: 'audio'; utterance: number; data: Uint8Array }
   | { type: 'timestamps'; utterance: number; utterance_id: string; words: WordTimestamp[] }
+  /** The provider finished a flush of this utterance; listeners ignore it, the Cartesia ingress answers `flush_done`. */
+  | { type: 'flush_done'; utterance: number; utterance_id: string; flush_id: number }
   | { type: 'utterance_end'; utterance: number; utterance_id: string; reason: EndReason; error?: ErrorInfo };
 
 export type HubHandler = (event: HubEvent) => void;

@@ -9,6 +9,7 @@ import type { Env, RuntimeAdapter } from '../app.ts';
 import { authorize } from '../auth.ts';
 import type { Listener, ListenerSocket } from '../fanout.ts';
 import { readSpeakBody } from '../ingest/speak-body.ts';
+import { publishRoute } from './publish.ts';
 import type { Relay } from '../relay.ts';
 import type { Utterance } from '../utterance.ts';
 
@@ -18,12 +19,19 @@ const MAX_LINE_CHARS = 64 * 1024;
 export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
   const app = new Hono<Env>();
   const { limits } = relay.config;
+  const publish = publishRoute(relay, runtime);
 
   const speak = async (c: Context<Env>, name: string) => {
     const receivedAt = relay.now();
     authorize(c.get('principal'), 'speak', name);
     runtime.keepRequestAlive?.(c.req.raw);
     const query = c.req.query();
+    // Barge-in silences the stream at once, before the new text arrives; its enqueue clears the queue again.
+    const interrupt = query.interrupt === 'true' || query.interrupt === '1';
+    if (interrupt) {
+      authorize(c.get('principal'), 'cancel', name);
+      relay.existingStream(name)?.cancel(true);
+    }
     const body = await readSpeakBody(c.req.header('content-type'), c.req.raw.body, { maxBytes: limits.maxSpeakBytes, maxLineChars: MAX_LINE_CHARS, idleMs: limits.uploadIdleMs });
     const voice = query.voice ?? body.voice;
     const language = query.language ?? body.language;
@@ -39,7 +47,7 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
         // The utterance joins the queue with its first words, so speech starts while the upload goes on.
         if (!utterance) {
           if (input.text.trim() === '') continue;
-          utterance = relay.stream(name).enqueue({ receivedAt, buffering, ...(voice ? { voice } : {}), ...(language ? { language } : {}) });
+          utterance = relay.stream(name).enqueue({ receivedAt, buffering, ...(voice ? { voice } : {}), ...(language ? { language } : {}) }, { interrupt });
         }
         utterance.write(input.text);
         if (utterance.ended) break;
@@ -128,6 +136,9 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
         break;
       case 'listen':
         if (method === 'GET') return listen(c, name);
+        break;
+      case 'publish':
+        if (method === 'GET') return publish(c, name);
         break;
       case 'status':
         if (method === 'GET' || method === 'HEAD') return status(c, name);

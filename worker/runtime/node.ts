@@ -1,8 +1,11 @@
 /** Node entry: serves the relay with @hono/node-server and ws. Run directly, or start in-process with startNodeRelay. */
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { createServer as createHTTPSServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { serve, upgradeWebSocket } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ConfigError } from '../config.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import type { RuntimeAdapter } from '../app.ts';
 import { selectSubprotocol } from '../auth.ts';
@@ -14,6 +17,9 @@ export const nodeRuntime: RuntimeAdapter = {
   upgradeWebSocket,
   bufferedAmount: (ws) => (ws.raw as WebSocket | undefined)?.bufferedAmount ?? 0,
   clientAddress: (c) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress ?? null,
+  // ws stops reading the TCP socket; frames it had already read are still delivered.
+  pauseReading: (ws) => (ws.raw as WebSocket | undefined)?.pause(),
+  resumeReading: (ws) => (ws.raw as WebSocket | undefined)?.resume(),
 };
 
 export interface StartOptions {
@@ -44,10 +50,11 @@ export async function startNodeRelay(options: StartOptions = {}): Promise<Runnin
     // A browser's token rides in the offer as `tts-relay.token.<jwt>`: answer `tts-relay`, never echo the token.
     handleProtocols: (offered) => selectSubprotocol(offered) ?? false,
   });
+  const { tls } = instance.config;
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     // Node ends any request still uploading after 300 s; a slow LLM may speak longer. RELAY_UPLOAD_IDLE_MS guards quiet uploads instead.
-    const serverOptions = { requestTimeout: 0 };
-    const s = serve({ fetch: instance.app.fetch, port: instance.config.port, hostname: instance.config.host, websocket: { server: wss }, serverOptions }, () => resolve(s));
+    const serverOptions = { requestTimeout: 0, ...(tls ? readTLSFiles(tls) : {}) };
+    const s = serve({ fetch: instance.app.fetch, port: instance.config.port, hostname: instance.config.host, websocket: { server: wss }, serverOptions, ...(tls ? { createServer: createHTTPSServer } : {}) }, () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   const host = instance.config.host === '0.0.0.0' ? '127.0.0.1' : instance.config.host;
@@ -63,7 +70,7 @@ export async function startNodeRelay(options: StartOptions = {}): Promise<Runnin
   });
   return {
     ...instance,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     adminKey: instance.config.adminKeys[0]!,
     shutdown,
     close() {
@@ -76,6 +83,17 @@ export async function startNodeRelay(options: StartOptions = {}): Promise<Runnin
       return closing;
     },
   };
+}
+
+function readTLSFiles(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (variable: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new ConfigError(variable, `cannot read ${path} (${error instanceof Error ? error.message : String(error)})`);
+    }
+  };
+  return { cert: read('TLS_CERT_FILE', tls.certFile), key: read('TLS_KEY_FILE', tls.keyFile) };
 }
 
 /** Runs the relay as a process: listens, prints a generated key, and drains gracefully on SIGINT/SIGTERM. */

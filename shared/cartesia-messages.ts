@@ -1,0 +1,147 @@
+/**
+ * Cartesia's TTS WebSocket messages (API version 2026-08-14, as sent and expected by @cartesia/cartesia-js 4.x):
+ * what a client sends, parsed by the relay's drop-in ingress, and what the server answers.
+ */
+import { z } from 'zod';
+import { ENCODINGS, SAMPLE_RATES } from './audio-format.ts';
+
+/** Cartesia voices are `{mode: 'id', id}`, `{id}` or a bare id; embeddings are not accepted in this version. */
+export const cartesiaVoiceSchema = z.union([
+  z.string().min(1),
+  z.looseObject({ mode: z.literal('id').optional(), id: z.string().min(1) }),
+]);
+
+/** Only `raw` is streamed over the WebSocket; wav and mp3 are for the bytes/SSE endpoints. */
+export const cartesiaOutputFormatSchema = z.object({
+  container: z.literal('raw'),
+  encoding: z.enum(ENCODINGS),
+  sample_rate: z.union(SAMPLE_RATES.map((rate) => z.literal(rate)) as [z.ZodLiteral<number>, z.ZodLiteral<number>, ...z.ZodLiteral<number>[]]),
+});
+
+export const cartesiaGenerationConfigSchema = z.looseObject({
+  speed: z.number().optional(),
+  volume: z.number().optional(),
+  emotion: z.union([z.string(), z.array(z.string())]).optional(),
+});
+
+/**
+ * A generation request: the first one for a context opens it; with `continue: true` more follow (each a
+ * continuation), an empty transcript with `flush: true` flushes, and `continue: false` (the default) ends it.
+ * Unknown fields are ignored, as Cartesia does.
+ */
+export const cartesiaGenerationRequestSchema = z.object({
+  context_id: z.string().min(1).max(256).optional(),
+  transcript: z.string(),
+  model_id: z.string().optional(),
+  voice: cartesiaVoiceSchema.optional(),
+  output_format: cartesiaOutputFormatSchema.optional(),
+  language: z.string().max(16).nullish(),
+  locale: z.string().max(16).nullish(),
+  continue: z.boolean().nullish(),
+  flush: z.boolean().nullish(),
+  add_timestamps: z.boolean().nullish(),
+  add_phoneme_timestamps: z.boolean().nullish(),
+  use_normalized_timestamps: z.boolean().nullish(),
+  max_buffer_delay_ms: z.number().int().min(0).max(5000).nullish(),
+  generation_config: cartesiaGenerationConfigSchema.optional(),
+  pronunciation_dict_id: z.string().nullish(),
+  speed: z.string().optional(),
+});
+export type CartesiaGenerationRequest = z.infer<typeof cartesiaGenerationRequestSchema>;
+
+export const cartesiaCancelRequestSchema = z.object({ context_id: z.string().min(1), cancel: z.literal(true) });
+export type CartesiaCancelRequest = z.infer<typeof cartesiaCancelRequestSchema>;
+
+export type CartesiaClientMessage =
+  | { kind: 'generate'; request: CartesiaGenerationRequest }
+  | { kind: 'cancel'; request: CartesiaCancelRequest };
+
+/** Parses one client frame; the failure says why, and names the context when the frame had one. */
+export function parseCartesiaClientMessage(text: string): { ok: true; message: CartesiaClientMessage } | { ok: false; reason: string; contextId?: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'The message is not valid JSON.' };
+  }
+  const record = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  const contextId = typeof record?.context_id === 'string' ? { contextId: record.context_id } : {};
+  if (record?.cancel === true) {
+    const cancel = cartesiaCancelRequestSchema.safeParse(value);
+    if (cancel.success) return { ok: true, message: { kind: 'cancel', request: cancel.data } };
+    return { ok: false, reason: 'A cancel request needs a context_id.', ...contextId };
+  }
+  const parsed = cartesiaGenerationRequestSchema.safeParse(value);
+  if (parsed.success) return { ok: true, message: { kind: 'generate', request: parsed.data } };
+  const issue = parsed.error.issues[0];
+  return { ok: false, reason: issue ? `${issue.path.join('.') || 'request'}: ${issue.message}` : 'Invalid request.', ...contextId };
+}
+
+/** The voice id of a request's voice, whichever form it came in. */
+export function cartesiaVoiceId(voice: CartesiaGenerationRequest['voice']): string | undefined {
+  if (voice === undefined) return undefined;
+  return typeof voice === 'string' ? voice : voice.id;
+}
+
+// Cartesia's status codes: 206 on each partial result, 200 on done.
+export const CARTESIA_PARTIAL = 206;
+export const CARTESIA_DONE = 200;
+
+export const cartesiaChunkSchema = z.object({
+  type: z.literal('chunk'),
+  context_id: z.string(),
+  /** Base64 audio in the context's output format. */
+  data: z.string(),
+  done: z.literal(false),
+  status_code: z.number().int(),
+  /** Milliseconds since the previous chunk of this context (or since the request, for the first). */
+  step_time: z.number(),
+  flush_id: z.number().int().positive().optional(),
+});
+
+export const cartesiaTimestampsSchema = z.object({
+  type: z.literal('timestamps'),
+  context_id: z.string(),
+  done: z.literal(false),
+  status_code: z.number().int(),
+  flush_id: z.number().int().positive().optional(),
+  word_timestamps: z.object({ words: z.array(z.string()), start: z.array(z.number()), end: z.array(z.number()) }),
+});
+
+export const cartesiaFlushDoneSchema = z.object({
+  type: z.literal('flush_done'),
+  context_id: z.string(),
+  flush_id: z.number().int().positive(),
+  flush_done: z.literal(true),
+  done: z.literal(false),
+  status_code: z.number().int(),
+});
+
+export const cartesiaDoneSchema = z.object({
+  type: z.literal('done'),
+  context_id: z.string(),
+  done: z.literal(true),
+  status_code: z.number().int(),
+});
+
+/** Errors carry both the 2026 fields (`title`, `message`, `error_code`) and the older single `error` string. */
+export const cartesiaErrorSchema = z.object({
+  type: z.literal('error'),
+  context_id: z.string().optional(),
+  status_code: z.number().int(),
+  title: z.string(),
+  message: z.string(),
+  error_code: z.string(),
+  error: z.string(),
+  done: z.literal(true),
+  request_id: z.string().optional(),
+});
+
+export const cartesiaServerMessageSchema = z.discriminatedUnion('type', [
+  cartesiaChunkSchema,
+  cartesiaTimestampsSchema,
+  cartesiaFlushDoneSchema,
+  cartesiaDoneSchema,
+  cartesiaErrorSchema,
+]);
+export type CartesiaServerMessage = z.infer<typeof cartesiaServerMessageSchema>;
