@@ -8,6 +8,8 @@ import type { CartesiaProvider } from '../../worker/providers/cartesia.ts';
 import { type CartesiaEmulator, type EmulatorOptions, startCartesiaEmulator } from './cartesia-emulator.ts';
 import { connectListener, type RecordedListener } from './listener-client.ts';
 
+export { eventually, sleep } from './eventually.ts';
+
 export const RIG_ADMIN_KEY = 'rig-admin-key-0123456789abcdef';
 /** Distinctive, so a grep for it is meaningful. */
 export const RIG_CARTESIA_KEY = 'sk_car_RIGSECRET_7f3a9c2e1b4d6f80';
@@ -113,17 +115,4 @@ export async function startCartesiaRig(options: RigOptions = {}): Promise<Cartes
       if (!options.existingEmulator) await emulator.close();
     },
   };
-}
-
-/** Resolves when `condition` holds, polling; rejects after `ms`. */
-export async function eventually(condition: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`${what} did not hold within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -49,6 +49,7 @@ export class CartesiaConnection {
   private readonly routes = new Map<string, ContextRoute>();
   private readonly retired = new Map<string, number>();
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private reserved = 0;
   state: 'connecting' | 'open' | 'closed' = 'connecting';
   /** Set when we close the socket ourselves, so its close is not taken for a drop. */
   closingReason: string | null = null;
@@ -74,8 +75,21 @@ export class CartesiaConnection {
     this.opened.catch(() => {});
   }
 
+  /** Contexts on this socket, counting those between `acquire` and `attach`. */
   get load(): number {
-    return this.routes.size;
+    return this.routes.size + this.reserved;
+  }
+
+  /** Holds a place for a context about to attach, so concurrent acquires spread by load. */
+  reserve(): void {
+    this.reserved += 1;
+    this.stopIdleTimer();
+  }
+
+  /** Gives back a place that was reserved and never attached. */
+  unreserve(): void {
+    this.reserved = Math.max(0, this.reserved - 1);
+    if (this.load === 0 && this.state === 'open') this.startIdleTimer();
   }
 
   get usable(): boolean {
@@ -85,6 +99,7 @@ export class CartesiaConnection {
   /** Routes a context's messages here; the caller sends through the returned SDK context. */
   attach(contextId: string, route: ContextRoute, options: Omit<SDKContextOptions, 'contextId'>): TTSWSContext {
     this.routes.set(contextId, route);
+    this.reserved = Math.max(0, this.reserved - 1);
     this.stopIdleTimer();
     return this.socket.context({ ...options, contextId });
   }
@@ -98,7 +113,7 @@ export class CartesiaConnection {
       if (now - at < RETIRED_TTL_MS) break;
       this.retired.delete(id);
     }
-    if (this.routes.size === 0) this.startIdleTimer();
+    if (this.load === 0) this.startIdleTimer();
   }
 
   /** Runs an SDK send only while the socket is open: the SDK would otherwise reconnect silently behind our back. */
@@ -175,7 +190,7 @@ export class CartesiaConnection {
     this.stopIdleTimer();
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
-      if (this.routes.size === 0) this.pool.recycle(this);
+      if (this.load === 0) this.pool.recycle(this);
     }, this.pool.settings.recycleIdleMs);
     (this.idleTimer as { unref?: () => void }).unref?.();
   }
@@ -218,8 +233,22 @@ export class CartesiaPool {
   /**
    * An open connection for a new context, opening one if needed. Waits out a backoff or a rate limit that
    * ends within `maxWaitMs`; rejects with a RelayError otherwise, or when its own connect attempt fails.
+   * The connection comes with a place reserved: `attach` takes it, `unreserve` gives it back.
    */
-  async acquire(): Promise<CartesiaConnection> {
+  acquire(): Promise<CartesiaConnection> {
+    return this.find(true);
+  }
+
+  /** Opens the first socket ahead of the first utterance; rejects when Cartesia cannot be reached. */
+  async warm(): Promise<void> {
+    await this.find(false);
+  }
+
+  private async find(reserve: boolean): Promise<CartesiaConnection> {
+    const pick = (connection: CartesiaConnection) => {
+      if (reserve) connection.reserve();
+      return connection;
+    };
     const deadline = this.now() + this.settings.maxWaitMs;
     for (;;) {
       if (this.closed) throw new RelayError('shutting_down');
@@ -231,9 +260,9 @@ export class CartesiaPool {
       }
       const open = this.connections.filter((c) => c.usable);
       const roomy = open.find((c) => c.load < this.settings.contextsPerSocket);
-      if (roomy) return roomy;
+      if (roomy) return pick(roomy);
       if (open.length > 0 && this.connections.length >= this.settings.size) {
-        return open.reduce((a, b) => (b.load < a.load ? b : a));
+        return pick(open.reduce((a, b) => (b.load < a.load ? b : a)));
       }
       const connecting = this.connections.find((c) => c.state === 'connecting' && c.closingReason === null);
       if (connecting) {
@@ -248,11 +277,6 @@ export class CartesiaPool {
       }
       await this.awaitOpen(this.connect());
     }
-  }
-
-  /** Opens the first socket ahead of the first utterance; rejects when Cartesia cannot be reached. */
-  async warm(): Promise<void> {
-    await this.acquire();
   }
 
   /** A 429 error frame: new contexts wait `rateLimitCooldownMs` (the frame has no Retry-After). */

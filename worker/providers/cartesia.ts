@@ -206,7 +206,10 @@ class CartesiaContext implements TTSContext {
     this.pool.acquire().then(
       (connection) => {
         this.acquiring = false;
-        if (this.stopped) return;
+        if (this.stopped) {
+          connection.unreserve();
+          return;
+        }
         this.connection = connection;
         this.upstreamId = crypto.randomUUID();
         const { generation: _generation, ...fixed } = this.settings;
