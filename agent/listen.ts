@@ -97,6 +97,11 @@ function connectOnce(url: URL, options: ListenOptions, handlers: ListenHandlers)
       clearTimeout(watchdog);
       watchdog = setTimeout(() => stop(why), ms);
     };
+    /** Any frame proves the link alive; silence for HEARTBEAT_TOLERANCE periods drops it. */
+    const armHeartbeat = (greeting: Hello): void => {
+      const ms = greeting.heartbeat_ms * HEARTBEAT_TOLERANCE;
+      arm(ms, `no heartbeat for ${ms / 1000} s`);
+    };
     const onAbort = (): void => stop('agent stopping', undefined, true);
     /** A throwing handler stops this listener instead of escaping from a socket callback. */
     const guard = (fn: () => void): void => {
@@ -130,7 +135,7 @@ function connectOnce(url: URL, options: ListenOptions, handlers: ListenHandlers)
     });
 
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-      if (hello !== null) arm(hello.heartbeat_ms * HEARTBEAT_TOLERANCE, `no heartbeat for ${(hello.heartbeat_ms * HEARTBEAT_TOLERANCE) / 1000} s`);
+      if (hello !== null) armHeartbeat(hello);
       const bytes = toBytes(data);
       if (isBinary) {
         const frame = decodeAudioFrame(bytes);
@@ -143,7 +148,7 @@ function connectOnce(url: URL, options: ListenOptions, handlers: ListenHandlers)
       if (message === null) return guard(() => handlers.onWarning(`skipped an invalid control message: ${text.slice(0, 120)}`));
       if (message.type === 'hello') {
         hello = message;
-        arm(message.heartbeat_ms * HEARTBEAT_TOLERANCE, `no heartbeat for ${(message.heartbeat_ms * HEARTBEAT_TOLERANCE) / 1000} s`);
+        armHeartbeat(message);
         return guard(() => handlers.onState({ kind: 'connected', hello: message }));
       }
       if (hello === null) return guard(() => handlers.onWarning(`skipped "${message.type}" received before hello`));
@@ -151,10 +156,12 @@ function connectOnce(url: URL, options: ListenOptions, handlers: ListenHandlers)
     });
 
     ws.on('error', (error: Error) => {
-      // A `close` event always follows; keep the most telling reason for it.
+      // A `close` event always follows; keep the most telling reason for it. A refused upgrade lands here
+      // only where ws emits no 'unexpected-response' (Bun's built-in ws).
       const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1];
       if (status !== undefined && FATAL_UPGRADE_STATUSES.has(Number(status)) && failure === null) {
-        failure = refusal(`http_${status}`, `HTTP ${status}`, Number(status), endpoint);
+        const info = parseRelayError(Number(status), '');
+        failure = refusal(info.code, info.message, info.status, endpoint);
       }
       if (reason === 'connection closed') reason = describeSocketError(error);
     });
