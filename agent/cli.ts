@@ -22,7 +22,7 @@ Usage:
   tts-agent token <stream>... [options]  mint a scoped, expiring token (needs the admin key)
   tts-agent <command> --help             options of one command
 
-Connection (both commands):
+Connection (every command):
   --url URL        relay URL (env TTS_RELAY_URL, default ${DEFAULT_RELAY_URL})
   --token T        admin key or stream token (env TTS_RELAY_TOKEN)
 
