@@ -71,6 +71,7 @@ export class CartesiaConnection {
     this.opened = this.socket.opened.then(() => {
       if (this.state === 'connecting') this.state = 'open';
       this.lastMessageAt = this.pool.now();
+      if (this.load === 0) this.startIdleTimer();
     });
     this.opened.catch(() => {});
   }
