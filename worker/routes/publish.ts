@@ -112,7 +112,7 @@ class PublishSession {
     if (this.closed) return;
     const parsed = parsePublishClientMessage(data);
     if (!parsed.ok) {
-      this.enqueue({ kind: 'invalid', reason: parsed.reason, ...(parsed.seq !== undefined ? { seq: parsed.seq } : {}) }, 0);
+      this.enqueue({ kind: 'invalid', reason: parsed.reason, ...(parsed.seq !== undefined ? { seq: parsed.seq } : {}) });
       return;
     }
     const { message } = parsed;
@@ -120,7 +120,7 @@ class PublishSession {
       this.control(message);
       return;
     }
-    this.enqueue({ kind: 'message', message, dropped: false }, message.type === 'text' ? message.text.length : 0);
+    this.enqueue({ kind: 'message', message, dropped: false });
   }
 
   close(): void {
@@ -133,9 +133,9 @@ class PublishSession {
     if (this.open && !this.open.ended) this.open.end();
   }
 
-  private enqueue(item: InboxItem, chars: number): void {
+  private enqueue(item: InboxItem): void {
     this.inbox.push(item);
-    this.inboxCost += chars + MESSAGE_OVERHEAD_CHARS;
+    this.inboxCost += costOf(item);
     if (this.inboxCost > this.maxPending && !this.paused) {
       if (this.runtime.pauseReading) {
         this.runtime.pauseReading(this.ws);
@@ -147,22 +147,25 @@ class PublishSession {
     }
     if (!this.draining) {
       this.draining = true;
-      this.drain()
-        .catch((error: unknown) => this.fail(toRelayError(error)))
-        .finally(() => (this.draining = false));
+      this.drain().catch((error: unknown) => this.fail(toRelayError(error)));
     }
   }
 
   private async drain(): Promise<void> {
-    for (let item = this.inbox.shift(); item && !this.closed; item = this.inbox.shift()) {
-      this.inboxCost -= (item.kind === 'message' && item.message.type === 'text' ? item.message.text.length : 0) + MESSAGE_OVERHEAD_CHARS;
-      if (this.paused && this.inboxCost <= this.maxPending / 2) {
-        this.paused = false;
-        this.runtime.resumeReading?.(this.ws);
+    // Cleared in the same turn as the inbox is found empty, so a message arriving next starts a new drain.
+    try {
+      for (let item = this.inbox.shift(); item && !this.closed; item = this.inbox.shift()) {
+        this.inboxCost -= costOf(item);
+        if (this.paused && this.inboxCost <= this.maxPending / 2) {
+          this.paused = false;
+          this.runtime.resumeReading?.(this.ws);
+        }
+        if (item.kind === 'reply') this.send(item.reply);
+        else if (item.kind === 'invalid') this.sendError(new RelayError('invalid_message', item.reason), item.seq);
+        else await this.process(item.message, item.dropped);
       }
-      if (item.kind === 'reply') this.send(item.reply);
-      else if (item.kind === 'invalid') this.sendError(new RelayError('invalid_message', item.reason), item.seq);
-      else await this.process(item.message, item.dropped);
+    } finally {
+      this.draining = false;
     }
   }
 
@@ -302,10 +305,10 @@ class PublishSession {
         cancelled = target && this.relay.existingStream(this.stream)?.cancelUtterance(target) ? [target.id] : [];
       }
     } catch (error) {
-      this.enqueue({ kind: 'reply', reply: errorReply(toRelayError(error), seq) }, 0);
+      this.enqueue({ kind: 'reply', reply: errorReply(toRelayError(error), seq) });
       return;
     }
-    this.enqueue({ kind: 'reply', reply: { type: 'ack', for: message.type, ...(seq !== undefined ? { seq } : {}), cancelled } }, 0);
+    this.enqueue({ kind: 'reply', reply: { type: 'ack', for: message.type, ...(seq !== undefined ? { seq } : {}), cancelled } });
   }
 
   private defaultCancelTarget(): Utterance | undefined {
@@ -359,6 +362,11 @@ class PublishSession {
       this.relay.logger.warn('publisher send failed', { stream: this.stream, publisher_id: this.id, error });
     }
   }
+}
+
+/** What an item weighs in the inbox: its text, plus an overhead so floods of empty messages count too. */
+function costOf(item: InboxItem): number {
+  return (item.kind === 'message' && item.message.type === 'text' ? item.message.text.length : 0) + MESSAGE_OVERHEAD_CHARS;
 }
 
 function errorReply(error: RelayError, seq?: number): PublishServerMessage {
