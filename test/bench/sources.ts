@@ -11,6 +11,7 @@ export interface AudioSource {
   readonly format: AudioFormat;
   /** The emulator's endpoint, for clients that read the provider directly. */
   readonly providerUrl?: string;
+  readonly providerWssUrl?: string;
   readonly apiKey?: string;
   /** Text that makes at least `seconds` of audio. */
   text(seconds: number): string;
@@ -53,6 +54,7 @@ const CERT_FILE = fileURLToPath(new URL('../support/certs/cert.pem', import.meta
 
 export interface EmulatorInfo {
   url: string;
+  wssUrl: string;
   /** Characters of transcript per second of generated audio. */
   charsPerSecond: number;
 }
@@ -77,6 +79,7 @@ export async function emulatorSource(options: { synthesisDelayMs: number; format
     },
     format,
     providerUrl: child.info.url,
+    providerWssUrl: child.info.wssUrl,
     apiKey: EMULATOR_API_KEY,
     text: (seconds) => sentencesFor(seconds, child.info.charsPerSecond),
     stop: () => child.stop(),

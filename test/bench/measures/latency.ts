@@ -1,0 +1,191 @@
+/**
+ * Relay-added latency: text in → first audio byte at a listener through the relay, against a client reading
+ * the same provider (the Cartesia emulator, fixed synthesis delay) directly, at 1 and at 100 concurrent
+ * streams. Relay and direct blocks alternate, so background load falls on both alike.
+ */
+import { bytesPerSecond } from '../../../shared/audio-format.ts';
+import { CartesiaDirect } from '../cartesia-direct.ts';
+import { type Runtime, spawnChild } from '../child-process.ts';
+import { freePort, sleep, within } from '../clock.ts';
+import type { BenchContext } from '../context.ts';
+import { ProbeListener } from '../probe-listener.ts';
+import { row, type Row, verdict } from '../report.ts';
+import { speak } from '../speak-client.ts';
+import type { AudioSource } from '../sources.ts';
+import { summarize, type Summary } from '../stats.ts';
+
+export const LATENCY_TEXT = 'Hello there.';
+// No single utterance may take longer than this; a stuck one fails the run rather than hanging it.
+const UTTERANCE_TIMEOUT_MS = 15_000;
+
+export interface LatencyPlan {
+  concurrency: number[];
+  /** Relay/direct block pairs per concurrency. */
+  blocks: number;
+  blockMs: number;
+  /** Mean pause between one worker's utterances, by concurrency (keeps the provider's load sane). */
+  pauseMs(concurrency: number): number;
+}
+
+export interface LatencyLevel {
+  concurrency: number;
+  relay: Summary;
+  direct: Summary;
+  addedP50: number;
+  addedP99: number;
+  relayRssBytes: number;
+}
+
+export interface LatencyResult {
+  runtime: Runtime;
+  synthesisDelayMs: number;
+  text: string;
+  levels: LatencyLevel[];
+}
+
+const jitter = (mean: number) => mean * 2 * Math.random();
+
+export async function measureLatency(
+  ctx: BenchContext,
+  runtime: Runtime,
+  source: AudioSource,
+  synthesisDelayMs: number,
+  plan: LatencyPlan,
+): Promise<LatencyResult> {
+  if (!source.providerWssUrl || !source.apiKey) throw new Error('relay-added latency needs the Cartesia emulator as its provider');
+  const providerWssUrl = source.providerWssUrl;
+  const apiKey = source.apiKey;
+  const port = await freePort();
+  const relay = await spawnChild<{ url: string }>('test/bench/relay-child.ts', {
+    runtime,
+    env: { ...source.relayEnv, ...ctx.relayEnv, PORT: String(port), RELAY_ADMIN_KEY: ctx.adminKey },
+  });
+  const target = { url: relay.info.url, key: ctx.adminKey };
+  const rate = bytesPerSecond(source.format);
+  const levels: LatencyLevel[] = [];
+  try {
+    for (const concurrency of plan.concurrency) {
+      if (ctx.outOfTime()) break;
+      // A stream is reused only once its last audio has played out: the playout would otherwise hold the
+      // next utterance back (correctly — its listeners are still hearing the last one), which is not latency.
+      const streamsPerWorker = concurrency === 1 ? 16 : 2;
+      const workers = await Promise.all(
+        Array.from({ length: concurrency }, async (_, w) => {
+          const streams = await Promise.all(
+            Array.from({ length: streamsPerWorker }, async (_, s) => {
+              const name = `latency-${concurrency}-${w}-${s}`;
+              const listener = await ProbeListener.open(`${relay.info.url.replace(/^http/, 'ws')}/v1/streams/${name}/listen`, {
+                authorization: `Bearer ${ctx.adminKey}`,
+              });
+              return { name, listener, last: 0, readyAt: 0 };
+            }),
+          );
+          const direct = await CartesiaDirect.open(providerWssUrl, apiKey, source.format);
+          return { streams, direct, next: 0 };
+        }),
+      );
+      const relaySamples: number[] = [];
+      const directSamples: number[] = [];
+      const pause = plan.pauseMs(concurrency);
+
+      const relayBlock = (until: number, record: boolean) =>
+        Promise.all(
+          workers.map(async (worker) => {
+            await sleep(jitter(pause));
+            while (performance.now() < until) {
+              const stream = worker.streams[worker.next++ % worker.streams.length]!;
+              if (stream.readyAt > performance.now()) await sleep(stream.readyAt - performance.now());
+              let sentAt = 0;
+              const audio = stream.listener.nextAudio(stream.last);
+              const [timing, answer] = await within(
+                Promise.all([audio, speak(target, stream.name, LATENCY_TEXT, '', () => (sentAt = performance.now()))]),
+                UTTERANCE_TIMEOUT_MS,
+                'an utterance through the relay',
+              );
+              if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
+              if (record) relaySamples.push(timing.firstAudioAt - sentAt);
+              await within(stream.listener.ended(timing.utterance), UTTERANCE_TIMEOUT_MS, 'the end of an utterance');
+              stream.last = timing.utterance;
+              stream.readyAt = timing.firstAudioAt + (timing.audioBytes / rate) * 1000 + 20;
+              stream.listener.forget(timing.utterance);
+              await sleep(jitter(pause));
+            }
+          }),
+        );
+      const directBlock = (until: number, record: boolean) =>
+        Promise.all(
+          workers.map(async (worker) => {
+            await sleep(jitter(pause));
+            while (performance.now() < until) {
+              const { first, done } = worker.direct.speak(LATENCY_TEXT);
+              const timing = await within(first, UTTERANCE_TIMEOUT_MS, 'a direct utterance');
+              if (record) directSamples.push(timing.firstAudioAt - timing.sentAt);
+              await within(done, UTTERANCE_TIMEOUT_MS, 'the end of a direct utterance');
+              await sleep(jitter(pause));
+            }
+          }),
+        );
+
+      // Warm both paths (JIT, pools, TLS sessions) before anything is recorded.
+      await relayBlock(performance.now() + Math.min(1000, plan.blockMs), false);
+      await directBlock(performance.now() + Math.min(1000, plan.blockMs), false);
+      let relayRssBytes = 0;
+      for (let block = 0; block < plan.blocks; block++) {
+        await relayBlock(performance.now() + plan.blockMs, true);
+        relayRssBytes = Math.max(relayRssBytes, (await relay.usage()).rssBytes);
+        await directBlock(performance.now() + plan.blockMs, true);
+      }
+      for (const worker of workers) {
+        worker.direct.close();
+        for (const stream of worker.streams) stream.listener.close();
+      }
+      const relaySummary = summarize(relaySamples);
+      const directSummary = summarize(directSamples);
+      const level: LatencyLevel = {
+        concurrency,
+        relay: relaySummary,
+        direct: directSummary,
+        addedP50: relaySummary.p50 - directSummary.p50,
+        addedP99: relaySummary.p99 - directSummary.p99,
+        relayRssBytes,
+      };
+      levels.push(level);
+      ctx.log(
+        `  latency at ${concurrency} stream(s): relay p50 ${relaySummary.p50.toFixed(2)} / p99 ${relaySummary.p99.toFixed(2)} ms (n=${relaySummary.n}), ` +
+          `direct p50 ${directSummary.p50.toFixed(2)} / p99 ${directSummary.p99.toFixed(2)} ms (n=${directSummary.n})`,
+      );
+    }
+  } finally {
+    await relay.stop();
+  }
+  return { runtime, synthesisDelayMs, text: LATENCY_TEXT, levels };
+}
+
+export function latencyRows(result: LatencyResult): Row[] {
+  const rows: Row[] = [];
+  for (const level of result.levels) {
+    const at100 = level.concurrency >= 100;
+    const label = `${level.concurrency} stream${level.concurrency === 1 ? '' : 's'}`;
+    rows.push(
+      row({
+        item: 1,
+        figure: `text in → first audio p50, ${label} (${result.runtime}); added ${level.addedP50.toFixed(2)} ms`,
+        unit: 'ms',
+        relay: level.relay.p50,
+        baseline: level.direct.p50,
+        baselineName: 'provider direct',
+        ...(at100 ? { target: 'added ≤ 1 ms', verdict: verdict(level.addedP50 <= 1) } : {}),
+      }),
+      row({
+        item: 1,
+        figure: `text in → first audio p99, ${label} (${result.runtime}); added ${level.addedP99.toFixed(2)} ms`,
+        unit: 'ms',
+        relay: level.relay.p99,
+        baseline: level.direct.p99,
+        baselineName: 'provider direct',
+        ...(at100 ? { target: 'added ≤ 5 ms', verdict: verdict(level.addedP99 <= 5) } : {}),
+      }),
+    );
+  }
+  return rows;
+}
