@@ -34,6 +34,8 @@ export const ERRORS = {
   upstream_error: { status: 502, close: 1011, message: 'The TTS provider failed.' },
   upstream_unavailable: { status: 503, close: 1013, message: 'The TTS provider cannot be reached.' },
   upstream_timeout: { status: 504, close: 1011, message: 'The TTS provider stopped answering.' },
+  hub_unavailable: { status: 503, close: 1013, message: 'This relay instance cannot reach Redis, which joins the instances; retry, or use another instance.' },
+  instance_lost: { status: 503, close: 1011, message: 'The relay instance speaking this utterance stopped; the queue goes on from another instance.' },
   shutting_down: { status: 503, close: 1001, message: 'The relay is shutting down; reconnect elsewhere.' },
   internal_error: { status: 500, close: 1011, message: 'Internal error.' },
 } as const satisfies Record<string, { status: number; close: number; message: string }>;

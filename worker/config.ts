@@ -60,6 +60,8 @@ export interface RelayConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** On SIGTERM/SIGINT, how long utterances in flight may take to finish before they are cancelled. */
   drainMs: number;
+  /** Fan-out and queues across instances: `memory` for one process, `redis` for several. */
+  hub: HubConfig;
   limits: RelayLimits;
 }
 
@@ -90,6 +92,17 @@ export interface CartesiaConfig {
   backoffMaxMs: number;
   maxWaitMs: number;
   rateLimitCooldownMs: number;
+}
+
+export interface HubConfig {
+  kind: 'memory' | 'redis';
+  redisUrl?: string;
+  /** Prefix of every Redis key and channel, so deployments can share a Redis. */
+  redisKeyPrefix: string;
+  /** A stream's owner that stops renewing its lease for this long is replaced by another instance. */
+  leaseMs: number;
+  /** Seconds of the current utterance kept per stream for listeners joining with `?from=utterance`. */
+  replaySeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -159,6 +172,11 @@ const VARIABLES = {
   RELAY_CORS_ORIGINS: z.string().optional(),
   // Below Kubernetes' default 30 s grace period, with room for the closing handshakes.
   RELAY_DRAIN_MS: int(0, 3_600_000).default(10_000),
+  HUB: z.enum(['memory', 'redis']).optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9._:-]{0,64}$/, 'letters, digits and . _ : -').default('tts-relay:'),
+  RELAY_LEASE_MS: int(300, 600_000).default(5000),
+  RELAY_REPLAY_SECONDS: int(0, 3600).default(30),
 } as const;
 
 type Variable = keyof typeof VARIABLES;
@@ -175,6 +193,8 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
   }
   const v = values as Values;
   const provider = v.TTS_PROVIDER ?? (v.CARTESIA_API_KEY ? 'cartesia' : 'espeak');
+  const hub = v.HUB ?? (v.REDIS_URL ? 'redis' : 'memory');
+  if (hub === 'redis' && !v.REDIS_URL) throw new ConfigError('REDIS_URL', 'required when HUB=redis (e.g. redis://127.0.0.1:6379)');
   if (provider === 'cartesia' && !v.CARTESIA_API_KEY) {
     throw new ConfigError('CARTESIA_API_KEY', 'required when TTS_PROVIDER=cartesia');
   }
@@ -237,6 +257,13 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
     },
     logLevel: v.LOG_LEVEL,
     drainMs: v.RELAY_DRAIN_MS,
+    hub: {
+      kind: hub,
+      ...(v.REDIS_URL ? { redisUrl: v.REDIS_URL } : {}),
+      redisKeyPrefix: v.REDIS_KEY_PREFIX,
+      leaseMs: v.RELAY_LEASE_MS,
+      replaySeconds: v.RELAY_REPLAY_SECONDS,
+    },
     limits: {
       maxSpeakBytes: v.RELAY_MAX_SPEAK_BYTES,
       maxUtteranceChars: v.RELAY_MAX_UTTERANCE_CHARS,

@@ -1,5 +1,6 @@
 /** Builds a relay from configuration: picks the provider and hub once, then the app over them. */
 import type { Hono } from 'hono';
+import { bytesPerSecond } from '../shared/audio-format.ts';
 import { createApp, type RuntimeAdapter } from './app.ts';
 import { type RelayConfig, generateSecret, loadConfig } from './config.ts';
 import type { Hub } from './hub/hub.ts';
@@ -31,8 +32,18 @@ export async function createRelay(options: CreateRelayOptions): Promise<RelayIns
     ? silentLogger
     : createLogger({ level: config.logLevel, ...(options.writeLog ? { write: options.writeLog } : {}), redact: redactor(secrets) });
   const provider = await createProvider(config, logger);
-  const hub: Hub = new MemoryHub((error) => logger.error('hub subscriber failed', { error }));
-  const relay = new Relay({ config, provider, hub, logger });
+  const replayBytes = config.hub.replaySeconds * bytesPerSecond(provider.preferredFormat);
+  let relay: Relay;
+  if (config.hub.kind === 'redis') {
+    const { joinCluster } = await import('./cluster/join.ts');
+    relay = await joinCluster({ config, provider, logger, replayBytes }).catch(async (error: unknown) => {
+      await provider.close();
+      throw error;
+    });
+  } else {
+    const hub: Hub = new MemoryHub({ replayBytes, onHandlerError: (error) => logger.error('hub subscriber failed', { error }) });
+    relay = new Relay({ config, provider, hub, logger });
+  }
   if (relay.auth.tokens.keySource === 'derived') {
     const lifetime = config.adminKeyGenerated ? 'this process exits' : 'the admin keys change';
     logger.info(`RELAY_TOKEN_SECRET is not set: tokens are signed with a key derived from the admin key, and stop verifying when ${lifetime}`);

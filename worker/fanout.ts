@@ -11,7 +11,7 @@ import {
   PROTOCOL_VERSION,
 } from '../shared/protocol.ts';
 import { createTranscoder, type Transcoder } from '../shared/transcoder.ts';
-import type { Hub, HubEvent } from './hub/hub.ts';
+import type { Hub, HubEvent, ReplayedUtterance } from './hub/hub.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -55,6 +55,17 @@ class FormatChannel {
     readonly format: AudioFormat,
     private readonly sourceFormat: AudioFormat,
   ) {}
+
+  /** The utterance this channel is converting, or -1 between utterances. */
+  get current(): number {
+    return this.utterance;
+  }
+
+  /** After a replay that starts `sourceBytes` into the utterance: frames carry sample offsets from there. */
+  startAt(sourceBytes: number): void {
+    const sourceSamples = samplesIn(this.sourceFormat, sourceBytes);
+    this.samples = Math.round((sourceSamples * this.format.sampleRate) / this.sourceFormat.sampleRate);
+  }
 
   /** Turns one hub event into the frames this format's listeners get, computed once for all of them. */
   frames(event: HubEvent): Array<string | Uint8Array> {
@@ -101,12 +112,23 @@ class FormatChannel {
 
 class StreamListeners {
   readonly channels = new Map<string, FormatChannel>();
+  /** Listeners that asked for `?from=utterance`, waiting for the hub's replay. */
+  readonly pending = new Set<Listener>();
+  /** Listeners replaying the current utterance through a converter of their own, until it ends. */
+  readonly catchUps = new Map<Listener, FormatChannel>();
   unsubscribe: () => void = () => {};
 
   get size(): number {
-    let total = 0;
+    let total = this.pending.size + this.catchUps.size;
     for (const channel of this.channels.values()) total += channel.listeners.size;
     return total;
+  }
+
+  /** Every listener of the stream, whatever it is waiting for. */
+  *all(): Iterable<Listener> {
+    for (const channel of this.channels.values()) yield* channel.listeners;
+    yield* this.pending;
+    yield* this.catchUps.keys();
   }
 }
 
@@ -119,19 +141,18 @@ export class FanOut {
     (this.heartbeat as { unref?: () => void }).unref?.();
   }
 
-  /** Registers a listener and greets it with `hello`. */
-  add(stream: string, format: AudioFormat, socket: ListenerSocket): Listener {
+  /**
+   * Registers a listener and greets it with `hello`. With `from: 'utterance'` it first gets the current
+   * utterance from its beginning (as far as the hub kept it), then goes on live.
+   */
+  add(stream: string, format: AudioFormat, socket: ListenerSocket, options: { from?: 'utterance' } = {}): Listener {
     let group = this.streams.get(stream);
     if (!group) {
       const created = new StreamListeners();
       created.unsubscribe = this.options.hub.subscribe(stream, (event) => this.deliver(created, event));
       this.streams.set(stream, (group = created));
     }
-    const key = formatKey(format);
-    let channel = group.channels.get(key);
-    if (!channel) group.channels.set(key, (channel = new FormatChannel(format, this.options.sourceFormat)));
     const listener: Listener = { id: this.options.newId(), stream, format, socket };
-    channel.listeners.add(listener);
     const hello: Hello = {
       type: 'hello',
       protocol: PROTOCOL_VERSION,
@@ -142,16 +163,24 @@ export class FanOut {
     };
     this.options.metrics?.listenerConnected();
     this.send(listener, JSON.stringify(hello));
-    if (channel.startMessage) this.send(listener, channel.startMessage);
+    if (options.from === 'utterance') {
+      const joined = group;
+      joined.pending.add(listener);
+      this.options.hub.replay(stream, (replayed) => this.catchUp(joined, listener, replayed));
+    } else {
+      this.join(group, listener);
+    }
     return listener;
   }
 
   remove(listener: Listener): void {
     const group = this.streams.get(listener.stream);
-    const channel = group?.channels.get(formatKey(listener.format));
-    if (!group || !channel?.listeners.delete(listener)) return;
-    if (channel.listeners.size === 0) group.channels.delete(formatKey(listener.format));
-    if (group.channels.size === 0) {
+    if (!group) return;
+    const channel = group.channels.get(formatKey(listener.format));
+    const removed = group.pending.delete(listener) || group.catchUps.delete(listener) || channel?.listeners.delete(listener) === true;
+    if (!removed) return;
+    if (channel?.listeners.size === 0) group.channels.delete(formatKey(listener.format));
+    if (group.size === 0) {
       group.unsubscribe();
       this.streams.delete(listener.stream);
     }
@@ -177,15 +206,48 @@ export class FanOut {
     clearInterval(this.heartbeat);
     for (const group of this.streams.values()) {
       group.unsubscribe();
-      for (const channel of group.channels.values()) for (const listener of channel.listeners) safeClose(listener.socket, code, reason);
+      for (const listener of group.all()) safeClose(listener.socket, code, reason);
     }
     this.streams.clear();
+  }
+
+  /** Puts a listener on its format's shared channel; mid-utterance it gets the start, then the audio from here on. */
+  private join(group: StreamListeners, listener: Listener): void {
+    const key = formatKey(listener.format);
+    let channel = group.channels.get(key);
+    if (!channel) group.channels.set(key, (channel = new FormatChannel(listener.format, this.options.sourceFormat)));
+    channel.listeners.add(listener);
+    if (channel.startMessage) this.send(listener, channel.startMessage);
+  }
+
+  /** Replays the current utterance to one listener through a converter of its own; live events follow in deliver(). */
+  private catchUp(group: StreamListeners, listener: Listener, replayed: ReplayedUtterance | null): void {
+    if (!group.pending.delete(listener)) return;
+    if (!replayed || this.streams.get(listener.stream) !== group) {
+      this.join(group, listener);
+      return;
+    }
+    const channel = new FormatChannel(listener.format, this.options.sourceFormat);
+    group.catchUps.set(listener, channel);
+    for (const frame of channel.frames(replayed.start)) this.send(listener, frame);
+    channel.startAt(replayed.skippedBytes);
+    for (const event of replayed.events) for (const frame of channel.frames(event)) this.send(listener, frame);
   }
 
   private deliver(group: StreamListeners, event: HubEvent): void {
     for (const channel of group.channels.values()) {
       const frames = channel.frames(event);
       for (const frame of frames) for (const listener of channel.listeners) this.send(listener, frame);
+    }
+    // After the shared channels, so a listener whose replay ends here joins them for the next event only.
+    for (const [listener, channel] of group.catchUps) {
+      if (event.utterance !== channel.current) {
+        group.catchUps.delete(listener);
+        this.join(group, listener);
+        continue;
+      }
+      for (const frame of channel.frames(event)) this.send(listener, frame);
+      if (event.type === 'utterance_end' && group.catchUps.delete(listener)) this.join(group, listener);
     }
   }
 
@@ -218,7 +280,7 @@ export class FanOut {
   private sendHeartbeats(): void {
     const beat = JSON.stringify({ type: 'heartbeat', time: Date.now() } satisfies ListenerMessage);
     for (const group of this.streams.values()) {
-      for (const channel of group.channels.values()) for (const listener of channel.listeners) this.send(listener, beat);
+      for (const listener of group.all()) this.send(listener, beat);
     }
   }
 }

@@ -8,6 +8,7 @@ import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import type { TTSProvider } from './providers/provider.ts';
 import { Stream } from './stream.ts';
+import type { StreamDirectory } from './stream-directory.ts';
 
 export interface RelayDeps {
   config: RelayConfig;
@@ -16,6 +17,8 @@ export interface RelayDeps {
   logger: Logger;
   now?: () => number;
   metrics?: Metrics;
+  /** Where speak and cancel go; by default this process's streams. The Redis cluster passes its own. */
+  directory?: (relay: Relay) => StreamDirectory;
 }
 
 export class Relay {
@@ -28,6 +31,8 @@ export class Relay {
   /** Admin keys, token verifier and per-token rate limits: what `authenticate` needs. */
   readonly auth: Authenticator;
   readonly metrics: Metrics;
+  /** Speak, cancel and status by stream name, wherever the stream's queue lives. */
+  readonly directory: StreamDirectory;
   private readonly streams = new Map<string, Stream>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private closed = false;
@@ -52,6 +57,7 @@ export class Relay {
     });
     this.sweeper = setInterval(() => this.forgetIdleStreams(), Math.min(60_000, deps.config.limits.streamIdleMs));
     (this.sweeper as { unref?: () => void }).unref?.();
+    this.directory = deps.directory?.(this) ?? localDirectory(this);
   }
 
   get isClosed(): boolean {
@@ -69,9 +75,9 @@ export class Relay {
     return false;
   }
 
-  /** Whether this instance should get traffic: taking work, and its provider reachable. */
+  /** Whether this instance should get traffic: taking work, its provider and its hub (Redis) reachable. */
   get ready(): boolean {
-    return this.isAccepting && this.provider.healthy();
+    return this.isAccepting && this.provider.healthy() && this.hub.healthy();
   }
 
   /** The first step of a graceful shutdown: refuse new work (503 shutting_down) and let what is in flight finish. */
@@ -117,6 +123,8 @@ export class Relay {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    // First stop taking queued work from the cluster, so what this instance still owns goes to another.
+    await this.directory.close().catch((error: unknown) => this.logger.warn('stream directory close failed', { error }));
     for (const stream of this.streams.values()) stream.cancel(true);
     this.fanout.close(closeCode, reason);
     await Promise.allSettled([this.provider.close(), this.hub.close()]);
@@ -128,6 +136,16 @@ export class Relay {
       if (!stream.busy && this.fanout.count(name) === 0 && stream.lastActivity < cutoff) this.streams.delete(name);
     }
   }
+}
+
+/** One process: every stream's queue is here, and speaks where the request lands. */
+function localDirectory(relay: Relay): StreamDirectory {
+  return {
+    enqueue: (name, options, placement) => relay.stream(name).enqueue(options, placement),
+    cancel: (name, all) => relay.existingStream(name)?.cancel(all) ?? [],
+    status: (name) => relay.existingStream(name)?.status() ?? null,
+    close: async () => {},
+  };
 }
 
 export function newId(prefix: string): string {

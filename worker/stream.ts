@@ -56,16 +56,18 @@ export class Stream {
 
   /**
    * Adds an utterance at the back of the queue; its text arrives through the returned object. With
-   * `interrupt` (barge-in) it first cancels what is playing and clears the queue, so it is next.
+   * `interrupt` (barge-in) it first cancels what is playing and clears the queue, so it is next. `id` and
+   * `number` come from the cluster's queue when another instance took the request.
    */
-  enqueue(options: UtteranceOptions, placement: { interrupt?: boolean } = {}): Utterance {
+  enqueue(options: UtteranceOptions, placement: { interrupt?: boolean; id?: string; number?: number } = {}): Utterance {
     if (placement.interrupt) this.cancel(true);
     if (this.queue.length >= this.deps.limits.maxQueue) {
       throw new RelayError('queue_full', `Stream ${this.name} already has ${this.queue.length} utterances queued.`);
     }
+    if (placement.number !== undefined) this.sequence = Math.max(this.sequence, placement.number);
     const utterance = new Utterance(
-      this.deps.newId(),
-      ++this.sequence,
+      placement.id ?? this.deps.newId(),
+      placement.number ?? ++this.sequence,
       options,
       this.deps.limits.maxCharacters,
       (failed, error) => this.stop(failed, 'error', error),

@@ -12,10 +12,26 @@ export type HubEvent =
 
 export type HubHandler = (event: HubEvent) => void;
 
+/** The current utterance as a late listener replays it: its start, then what was published since, oldest first. */
+export interface ReplayedUtterance {
+  start: Extract<HubEvent, { type: 'utterance_start' }>;
+  events: HubEvent[];
+  /** Source-format audio bytes dropped from the head to stay within the replay bound (0: complete from the first sample). */
+  skippedBytes: number;
+}
+
 export interface Hub {
   readonly name: 'memory' | 'redis';
   publish(stream: string, event: HubEvent): void;
   /** Returns the function that unsubscribes. */
   subscribe(stream: string, handler: HubHandler): () => void;
+  /**
+   * Calls `deliver` once with the stream's current utterance so far (null between utterances), at a moment
+   * consistent with `subscribe`: every later event reaches the stream's handlers after `deliver` returns.
+   * Call it while subscribed to the stream.
+   */
+  replay(stream: string, deliver: (utterance: ReplayedUtterance | null) => void): void;
+  /** False while the hub cannot reach its peers (Redis down): local listeners still get local streams. */
+  healthy(): boolean;
   close(): Promise<void>;
 }

@@ -1,13 +1,27 @@
 /** The single-process hub: synchronous delivery to the subscribers of a stream. */
-import type { Hub, HubEvent, HubHandler } from './hub.ts';
+import type { Hub, HubEvent, HubHandler, ReplayedUtterance } from './hub.ts';
+import { UtteranceBuffer } from './utterance-buffer.ts';
+
+export interface MemoryHubOptions {
+  /** Bytes of the current utterance kept per stream for `?from=utterance` (0 keeps none). */
+  replayBytes?: number;
+  onHandlerError?: (error: unknown) => void;
+}
 
 export class MemoryHub implements Hub {
   readonly name = 'memory';
   private readonly subscribers = new Map<string, Set<HubHandler>>();
+  private readonly current = new Map<string, UtteranceBuffer>();
+  private readonly replayBytes: number;
+  private readonly onHandlerError: (error: unknown) => void;
 
-  constructor(private readonly onHandlerError: (error: unknown) => void = () => {}) {}
+  constructor(options: MemoryHubOptions = {}) {
+    this.replayBytes = options.replayBytes ?? 0;
+    this.onHandlerError = options.onHandlerError ?? (() => {});
+  }
 
   publish(stream: string, event: HubEvent): void {
+    this.remember(stream, event);
     const handlers = this.subscribers.get(stream);
     if (!handlers) return;
     for (const handler of handlers) {
@@ -29,7 +43,27 @@ export class MemoryHub implements Hub {
     };
   }
 
+  replay(stream: string, deliver: (utterance: ReplayedUtterance | null) => void): void {
+    deliver(this.current.get(stream)?.snapshot() ?? null);
+  }
+
+  healthy(): boolean {
+    return true;
+  }
+
   async close(): Promise<void> {
     this.subscribers.clear();
+    this.current.clear();
+  }
+
+  /** Keeps each stream's current utterance, and only while it lasts. */
+  private remember(stream: string, event: HubEvent): void {
+    let buffer = this.current.get(stream);
+    if (!buffer) {
+      if (event.type !== 'utterance_start') return;
+      this.current.set(stream, (buffer = new UtteranceBuffer(this.replayBytes)));
+    }
+    buffer.append(event);
+    if (event.type === 'utterance_end' && buffer.utterance === -1) this.current.delete(stream);
   }
 }

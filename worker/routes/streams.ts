@@ -11,7 +11,7 @@ import type { Listener, ListenerSocket } from '../fanout.ts';
 import { readSpeakBody } from '../ingest/speak-body.ts';
 import { publishRoute } from './publish.ts';
 import type { Relay } from '../relay.ts';
-import type { Utterance } from '../utterance.ts';
+import type { UtteranceHandle } from '../stream-directory.ts';
 
 // Longest NDJSON/SSE line accepted while streaming; longer lines fail with payload_too_large.
 const MAX_LINE_CHARS = 64 * 1024;
@@ -30,14 +30,14 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
     const interrupt = query.interrupt === 'true' || query.interrupt === '1';
     if (interrupt) {
       authorize(c.get('principal'), 'cancel', name);
-      relay.existingStream(name)?.cancel(true);
+      await relay.directory.cancel(name, true);
     }
     const body = await readSpeakBody(c.req.header('content-type'), c.req.raw.body, { maxBytes: limits.maxSpeakBytes, maxLineChars: MAX_LINE_CHARS, idleMs: limits.uploadIdleMs });
     const voice = query.voice ?? body.voice;
     const language = query.language ?? body.language;
     const buffering = query.buffering === 'provider' ? 'provider' : 'relay';
 
-    let utterance: Utterance | null = null;
+    let utterance: UtteranceHandle | null = null;
     try {
       for await (const input of body.inputs) {
         if (input.type === 'flush') {
@@ -47,7 +47,7 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
         // The utterance joins the queue with its first words, so speech starts while the upload goes on.
         if (!utterance) {
           if (input.text.trim() === '') continue;
-          utterance = relay.stream(name).enqueue({ receivedAt, buffering, ...(voice ? { voice } : {}), ...(language ? { language } : {}) }, { interrupt });
+          utterance = await relay.directory.enqueue(name, { receivedAt, buffering, ...(voice ? { voice } : {}), ...(language ? { language } : {}) }, { interrupt });
         }
         utterance.write(input.text);
         if (utterance.ended) break;
@@ -74,9 +74,9 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
     };
     return c.json(completed, result.error ? (result.error.status as 400) : 200);
   };
-  const cancel = (c: Context<Env>, name: string) => {
+  const cancel = async (c: Context<Env>, name: string) => {
     authorize(c.get('principal'), 'cancel', name);
-    const cancelled = relay.existingStream(name)?.cancel(c.req.query('all') === 'true') ?? [];
+    const cancelled = await relay.directory.cancel(name, c.req.query('all') === 'true');
     return c.json({ stream: name, cancelled });
   };
 
@@ -86,6 +86,10 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
       throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
     }
     const format = listenFormat(c.req.query('encoding'), c.req.query('sample_rate'), relay.provider.preferredFormat);
+    const from = c.req.query('from');
+    if (from !== undefined && from !== 'utterance' && from !== 'live') {
+      throw new RelayError('bad_request', 'from is `live` (the default) or `utterance` (start with the current utterance).');
+    }
     if (relay.fanout.count(name) >= limits.maxListenersPerStream) throw new RelayError('too_many_listeners');
     relay.stream(name);
     let listener: Listener | null = null;
@@ -95,7 +99,7 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
     };
     const response = await runtime.upgradeWebSocket(c, {
       onOpen(_event, ws) {
-        listener = relay.fanout.add(name, format, listenerSocket(ws, runtime));
+        listener = relay.fanout.add(name, format, listenerSocket(ws, runtime), from === 'utterance' ? { from } : {});
       },
       onMessage(_event, ws) {
         // Listeners only listen; anything they send is a protocol error.
@@ -108,15 +112,15 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
     return response ?? new Response(null);
   };
 
-  const status = (c: Context<Env>, name: string) => {
+  const status = async (c: Context<Env>, name: string) => {
     authorize(c.get('principal'), 'status', name);
-    const stream = relay.existingStream(name);
-    if (!stream) throw new RelayError('stream_not_found', `No stream named ${name} is active.`);
+    const queue = await relay.directory.status(name);
+    if (!queue) throw new RelayError('stream_not_found', `No stream named ${name} is active.`);
     const body: StreamStatus = {
       stream: name,
       listeners: relay.fanout.count(name),
       formats: relay.fanout.formats(name).map(({ format, listeners }) => ({ encoding: format.encoding, sample_rate: format.sampleRate, listeners })),
-      ...stream.status(),
+      ...queue,
       provider: relay.provider.name,
     };
     return c.json(body);

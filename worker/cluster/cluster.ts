@@ -1,0 +1,306 @@
+/**
+ * Streams across relay instances through Redis. Each stream has one FIFO queue in Redis and, while it has
+ * work, one owner instance (a lease: SET NX PX, renewed) that speaks it; a speak request on any instance joins
+ * the queue, its text following through Redis; cancel and status work from any instance. When an owner dies
+ * its lease runs out, another instance's sweep takes the stream over, ends the utterance that was speaking
+ * with `instance_lost`, and goes on with the queue, whose text is all in Redis.
+ */
+import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode, RelayError } from '../../shared/errors.ts';
+import { END_REASONS } from '../../shared/protocol.ts';
+import type { RedisKeys } from '../hub/redis-keys.ts';
+import { type Reply, type RedisLink, text } from '../hub/redis-link.ts';
+import type { Logger } from '../logger.ts';
+import { newId, type Relay } from '../relay.ts';
+import type { QueueStatus, StreamDirectory, UtteranceHandle } from '../stream-directory.ts';
+import type { UtteranceOptions, UtteranceResult } from '../utterance.ts';
+import { type InputRecord, RemoteUtterance, toRemoteResult } from './remote-utterance.ts';
+import { CANCEL, ENQUEUE, FORGET, RENEW, STATUS, SWEEP } from './scripts.ts';
+import { encodeInput, parseRecord, StreamOwner } from './stream-owner.ts';
+
+// Input streams of utterances nobody finished (an origin and an owner both gone) leave Redis after this.
+const INPUT_TTL_MS = 60 * 60_000;
+// Streams one sweep may take over; the rest wait for the next sweep.
+const SWEEP_LIMIT = 32;
+
+export interface ClusterOptions {
+  link: RedisLink;
+  keys: RedisKeys;
+  instanceId: string;
+  /** How long a stream's owner may go silent before another instance takes the stream over. */
+  leaseMs: number;
+  logger: Logger;
+}
+
+const errorSchema = z.object({ code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]), message: z.string() });
+
+/** What instances tell each other on their command channels. */
+const instanceMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('cancel'), stream: z.string(), utterance_id: z.string() }),
+  z.object({
+    type: z.literal('result'),
+    utterance_id: z.string(),
+    reason: z.enum(END_REASONS),
+    error: errorSchema.optional(),
+    audio_seconds: z.number(),
+    first_audio_to_end_ms: z.number().nullable(),
+  }),
+]);
+type InstanceMessage = z.infer<typeof instanceMessageSchema>;
+
+export class ClusterDirectory implements StreamDirectory {
+  private readonly owners = new Map<string, StreamOwner>();
+  /** Utterances whose speak request came to this instance, until they end. */
+  private readonly origins = new Map<string, RemoteUtterance>();
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private sweeper: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly relay: Relay,
+    private readonly options: ClusterOptions,
+  ) {}
+
+  /** Joins the cluster: listens on this instance's command channel and starts the lease heartbeat and sweep. */
+  async start(): Promise<void> {
+    const { link, keys, instanceId, leaseMs } = this.options;
+    await link.subscribe(keys.instance(instanceId), (message) => this.onMessage(message));
+    await link.command(['SET', keys.instance(instanceId), '1', 'PX', String(leaseMs)]);
+    this.heartbeat = setInterval(() => this.beat(), Math.max(50, Math.floor(leaseMs / 3)));
+    (this.heartbeat as { unref?: () => void }).unref?.();
+    this.scheduleSweep();
+  }
+
+  async enqueue(stream: string, options: UtteranceOptions, placement: { interrupt?: boolean } = {}): Promise<UtteranceHandle> {
+    if (!this.relay.isAccepting || this.closed) throw new RelayError('shutting_down');
+    if (placement.interrupt) await this.cancel(stream, true);
+    const { link, keys, instanceId, leaseMs } = this.options;
+    const id = newId('utt');
+    const handle = new RemoteUtterance(id, stream, options, this.relay.config.limits.maxUtteranceChars, this.relay.now, (record) => this.sendInput(stream, id, record));
+    // Registered before the queue sees it, so an owner here finds it the moment it is claimed.
+    this.origins.set(id, handle);
+    void handle.result.then(() => this.origins.delete(id));
+    const { receivedAt: _receivedAt, ...rest } = options;
+    let reply: Reply;
+    try {
+      reply = await link.script(ENQUEUE, [keys.queue(stream), keys.utterances(stream), keys.sequence(stream), keys.owner(stream), keys.leases], [
+        id,
+        JSON.stringify({ origin: instanceId, options: rest }),
+        instanceId,
+        String(leaseMs),
+        String(this.relay.config.limits.maxQueue),
+        stream,
+      ]);
+    } catch (error) {
+      this.origins.delete(id);
+      throw error;
+    }
+    const [number, acquired] = Array.isArray(reply) ? reply : [];
+    if (typeof number !== 'number' || number < 0) {
+      this.origins.delete(id);
+      throw new RelayError('queue_full', `Stream ${stream} already has ${this.relay.config.limits.maxQueue} utterances queued.`);
+    }
+    handle.number = number;
+    if (acquired === 1) this.own(stream);
+    return handle;
+  }
+
+  async cancel(stream: string, all: boolean): Promise<string[]> {
+    const { link, keys } = this.options;
+    const reply = await link.script(CANCEL, [keys.current(stream), keys.queue(stream), keys.utterances(stream)], [all ? '1' : '0', keys.inputPrefix(stream)]);
+    const [currentReply, ...queued] = Array.isArray(reply) ? reply : [];
+    const stopped: string[] = [];
+    const current = parseCurrent(text(currentReply));
+    if (current) {
+      stopped.push(current.id);
+      if (current.owner === this.options.instanceId) this.owners.get(stream)?.cancel(current.id);
+      else this.sendTo(current.owner, { type: 'cancel', stream, utterance_id: current.id });
+    }
+    for (let i = 0; i + 1 < queued.length; i += 2) {
+      const id = text(queued[i]);
+      stopped.push(id);
+      const record = parseRecord(text(queued[i + 1]));
+      if (record) this.report(record.origin, id, { reason: 'cancelled', characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 });
+    }
+    return stopped;
+  }
+
+  async status(stream: string): Promise<QueueStatus | null> {
+    const { link, keys } = this.options;
+    const reply = await link.script(STATUS, [keys.current(stream), keys.queue(stream), keys.utterances(stream)], []);
+    const [currentReply, ...queued] = Array.isArray(reply) ? reply : [];
+    const current = parseCurrent(text(currentReply));
+    const queue: QueueStatus['queue'] = [];
+    for (let i = 0; i + 1 < queued.length; i += 2) {
+      queue.push({ utterance_id: text(queued[i]), utterance: parseRecord(text(queued[i + 1]))?.number ?? 0 });
+    }
+    if (!current && queue.length === 0 && !this.relay.existingStream(stream)) return null;
+    return {
+      current: current ? { utterance_id: current.id, utterance: current.number, started_at: current.startedAt } : null,
+      queue,
+    };
+  }
+
+  /** Hands every owned stream on (after its current utterance when the relay drains) and leaves the cluster. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.sweeper) clearTimeout(this.sweeper);
+    const owners = [...this.owners.values()];
+    // The relay cancels what is still speaking right after this; owners give their streams up meanwhile.
+    await Promise.all(owners.map((owner) => owner.stop()));
+    const { link, keys, instanceId } = this.options;
+    await link.command(['DEL', keys.instance(instanceId)]).catch(() => {});
+    await link.unsubscribe(keys.instance(instanceId));
+    for (const handle of this.origins.values()) handle.settleLocally('error', new RelayError('shutting_down'));
+  }
+
+  private own(stream: string): void {
+    if (this.owners.has(stream)) return;
+    const owner = new StreamOwner(stream, {
+      relay: this.relay,
+      link: this.options.link,
+      keys: this.options.keys,
+      instanceId: this.options.instanceId,
+      leaseMs: this.options.leaseMs,
+      logger: this.options.logger,
+      origin: (id) => this.origins.get(id),
+      report: (origin, id, result) => this.report(origin, id, result),
+      isAlive: async (instance) => (await this.options.link.command(['EXISTS', this.options.keys.instance(instance)])) === 1,
+    });
+    this.owners.set(stream, owner);
+    void owner.done.then(() => {
+      if (this.owners.get(stream) === owner) this.owners.delete(stream);
+    });
+  }
+
+  private sendInput(stream: string, id: string, record: InputRecord): Promise<void> {
+    const { link, keys } = this.options;
+    const key = keys.input(stream, id);
+    const added = link.command(['XADD', key, '*', ...encodeInput(record)]);
+    link.send(['PEXPIRE', key, String(INPUT_TTL_MS)]);
+    return added.then(() => {});
+  }
+
+  /** Tells an utterance's origin how it ended: directly when it is this instance, else on its channel. */
+  private report(origin: string, id: string, result: UtteranceResult): void {
+    if (origin === this.options.instanceId) {
+      const handle = this.origins.get(id);
+      handle?.settleRemote(toRemoteResult(result));
+      return;
+    }
+    const remote = toRemoteResult(result);
+    this.sendTo(origin, {
+      type: 'result',
+      utterance_id: id,
+      reason: remote.reason,
+      ...(remote.error ? { error: remote.error } : {}),
+      audio_seconds: remote.audioSeconds,
+      first_audio_to_end_ms: remote.firstAudioToEndMs,
+    });
+  }
+
+  private sendTo(instance: string, message: InstanceMessage): void {
+    this.options.link.send(['PUBLISH', this.options.keys.instance(instance), JSON.stringify(message)]);
+  }
+
+  private onMessage(data: Uint8Array): void {
+    let parsed: InstanceMessage;
+    try {
+      parsed = instanceMessageSchema.parse(JSON.parse(new TextDecoder().decode(data)));
+    } catch (error) {
+      this.options.logger.warn('invalid cluster message skipped', { error });
+      return;
+    }
+    if (parsed.type === 'cancel') {
+      this.owners.get(parsed.stream)?.cancel(parsed.utterance_id);
+      return;
+    }
+    this.origins.get(parsed.utterance_id)?.settleRemote({
+      reason: parsed.reason,
+      ...(parsed.error ? { error: parsed.error } : {}),
+      audioSeconds: parsed.audio_seconds,
+      firstAudioToEndMs: parsed.first_audio_to_end_ms,
+    });
+  }
+
+  /** Keeps this instance's presence key and its streams' leases alive; a lease found lost stops its owner. */
+  private beat(): void {
+    const { link, keys, instanceId, leaseMs } = this.options;
+    link.send(['SET', keys.instance(instanceId), '1', 'PX', String(leaseMs)]);
+    for (const [stream, owner] of this.owners) {
+      link
+        .script(RENEW, [keys.owner(stream), keys.leases], [instanceId, String(leaseMs), stream])
+        .then((held) => {
+          if (held === 0) owner.leaseLost();
+        })
+        .catch(() => {
+          // Redis is away: keep speaking for local listeners; the lease decides when it is back.
+        });
+    }
+  }
+
+  private scheduleSweep(): void {
+    if (this.closed) return;
+    // Jittered, so instances do not sweep in lockstep.
+    const delay = this.options.leaseMs / 2 + Math.random() * (this.options.leaseMs / 4);
+    this.sweeper = setTimeout(() => {
+      this.sweep()
+        .catch((error: unknown) => this.options.logger.debug('sweep failed', { error }))
+        .finally(() => this.scheduleSweep());
+    }, delay);
+    (this.sweeper as { unref?: () => void }).unref?.();
+  }
+
+  private async sweep(): Promise<void> {
+    if (!this.relay.isAccepting) return;
+    const { link, keys, instanceId, leaseMs } = this.options;
+    const reply = await link.script(SWEEP, [keys.leases], [instanceId, String(leaseMs), keys.prefix, String(SWEEP_LIMIT)]);
+    const taken = Array.isArray(reply) ? reply : [];
+    for (let i = 0; i + 1 < taken.length; i += 2) this.takeOver(text(taken[i]), text(taken[i + 1]));
+  }
+
+  /** This instance took a stream whose owner died: end what the owner was speaking, then go on with the queue. */
+  private takeOver(stream: string, currentJson: string): void {
+    const current = parseCurrent(currentJson);
+    this.options.logger.warn('took over a stream whose owner stopped', { stream, lost_utterance: current?.id ?? null });
+    if (this.owners.has(stream)) {
+      // Our own lease had lapsed (Redis was away) and we took it back: nothing was lost.
+      if (currentJson) this.options.link.send(['SET', this.options.keys.current(stream), currentJson]);
+      return;
+    }
+    if (current) {
+      const error = new RelayError('instance_lost', 'The relay instance speaking this utterance stopped; the queue goes on from another instance.');
+      this.relay.hub.publish(stream, {
+        type: 'utterance_end',
+        utterance: current.number,
+        utterance_id: current.id,
+        reason: 'error',
+        error: { code: error.code, message: error.message },
+      });
+      this.options.link.script(FORGET, [this.options.keys.utterances(stream), this.options.keys.input(stream, current.id)], [current.id]).catch(() => {});
+      if (current.origin) this.report(current.origin, current.id, { reason: 'error', error, characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 });
+    }
+    this.own(stream);
+  }
+}
+
+interface CurrentRecord {
+  id: string;
+  number: number;
+  origin: string;
+  owner: string;
+  startedAt: string;
+}
+
+function parseCurrent(json: string): CurrentRecord | null {
+  if (!json) return null;
+  try {
+    const value = JSON.parse(json) as { id: string; meta: string; owner: string; started_at: string };
+    const record = parseRecord(value.meta);
+    return { id: value.id, number: record?.number ?? 0, origin: record?.origin ?? '', owner: value.owner, startedAt: value.started_at };
+  } catch {
+    return null;
+  }
+}

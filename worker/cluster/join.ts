@@ -1,0 +1,42 @@
+/** Builds a relay that is one instance among several: the Redis hub for fan-out, the cluster for queues. */
+import type { RelayConfig } from '../config.ts';
+import { toHex } from '../hub/envelope.ts';
+import { RedisHub } from '../hub/redis.ts';
+import { redisKeys } from '../hub/redis-keys.ts';
+import { RedisLink } from '../hub/redis-link.ts';
+import type { Logger } from '../logger.ts';
+import type { TTSProvider } from '../providers/provider.ts';
+import { Relay } from '../relay.ts';
+import { ClusterDirectory } from './cluster.ts';
+
+export interface JoinOptions {
+  config: RelayConfig;
+  provider: TTSProvider;
+  logger: Logger;
+  replayBytes: number;
+}
+
+/** Connects to REDIS_URL (or throws `hub_unavailable` naming it) and returns the relay, in the cluster. */
+export async function joinCluster({ config, provider, logger, replayBytes }: JoinOptions): Promise<Relay> {
+  const instanceId = toHex(crypto.getRandomValues(new Uint8Array(8)));
+  const log = logger.child({ instance: instanceId });
+  const link = await RedisLink.connect(config.hub.redisUrl!, log, `tts-relay:${instanceId}`);
+  const keys = redisKeys(config.hub.redisKeyPrefix);
+  const hub = new RedisHub({ link, keys, instanceId, replayBytes, logger: log });
+  const made: { cluster?: ClusterDirectory } = {};
+  const relay = new Relay({
+    config,
+    provider,
+    hub,
+    logger,
+    directory: (self) => (made.cluster = new ClusterDirectory(self, { link, keys, instanceId, leaseMs: config.hub.leaseMs, logger: log })),
+  });
+  try {
+    await made.cluster!.start();
+  } catch (error) {
+    await link.close();
+    throw error;
+  }
+  log.info('joined the relay cluster', { redis: 'REDIS_URL', lease_ms: config.hub.leaseMs, replay_bytes: replayBytes });
+  return relay;
+}

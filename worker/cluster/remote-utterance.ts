@@ -1,0 +1,140 @@
+/**
+ * An utterance as the instance that took its speak request sees it, when the stream's queue lives in Redis.
+ * Its text goes to the utterance's input stream in Redis, where the owner reads it, and also survives the
+ * owner; when this instance is the owner the text goes straight into the local utterance instead.
+ */
+import { RelayError } from '../../shared/errors.ts';
+import type { UtteranceHandle } from '../stream-directory.ts';
+import type { Utterance, UtteranceOptions, UtteranceResult } from '../utterance.ts';
+
+/** What crosses Redis for one utterance's input, in order. */
+export type InputRecord = { type: 'text'; text: string } | { type: 'flush' } | { type: 'end' } | { type: 'fail'; error: RelayError };
+
+/** How the owner reports an utterance's outcome to the instance that took it (clock-free durations only). */
+export interface RemoteResult {
+  reason: UtteranceResult['reason'];
+  error?: { code: RelayError['code']; message: string };
+  audioSeconds: number;
+  /** Milliseconds from the first audio to the end, or null when there was none. */
+  firstAudioToEndMs: number | null;
+}
+
+export class RemoteUtterance implements UtteranceHandle {
+  number = 0;
+  readonly result: Promise<UtteranceResult>;
+  private settleResult!: (result: UtteranceResult) => void;
+  private settled = false;
+  private characters = 0;
+  private inputEnded = false;
+  /** Everything written so far, replayed into the local utterance if this instance becomes its owner. */
+  private written: InputRecord[] = [];
+  private local: Utterance | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly stream: string,
+    readonly options: UtteranceOptions,
+    private readonly maxCharacters: number,
+    private readonly now: () => number,
+    /** Appends to the utterance's input stream in Redis; fails the utterance when Redis refuses. */
+    private readonly send: (record: InputRecord) => Promise<void>,
+  ) {
+    this.result = new Promise((resolve) => (this.settleResult = resolve));
+  }
+
+  get ended(): boolean {
+    return this.settled;
+  }
+
+  write(text: string): void {
+    if (this.settled || this.inputEnded || text === '') return;
+    this.characters += text.length;
+    if (this.characters > this.maxCharacters) {
+      const error = new RelayError('text_too_long', `The utterance passed the limit of ${this.maxCharacters} characters.`);
+      this.fail(error);
+      throw error;
+    }
+    this.forward({ type: 'text', text });
+  }
+
+  flush(): void {
+    if (!this.settled && !this.inputEnded) this.forward({ type: 'flush' });
+  }
+
+  end(): void {
+    if (this.settled || this.inputEnded) return;
+    this.inputEnded = true;
+    this.forward({ type: 'end' });
+  }
+
+  fail(error: RelayError): void {
+    if (this.settled) return;
+    this.inputEnded = true;
+    this.forward({ type: 'fail', error });
+  }
+
+  /** This instance owns the stream now and speaks this utterance: its text goes straight in from here on. */
+  attach(local: Utterance): void {
+    this.local = local;
+    for (const record of this.written) apply(local, record);
+    this.written = [];
+    local.result.then((result) => this.settle({ ...result, characters: this.characters }), () => {});
+  }
+
+  /** The outcome, as the owner reported it over Redis. */
+  settleRemote(result: RemoteResult): void {
+    const totalMs = this.now() - this.options.receivedAt;
+    this.settle({
+      reason: result.reason,
+      ...(result.error ? { error: new RelayError(result.error.code, result.error.message) } : {}),
+      characters: this.characters,
+      audioSeconds: result.audioSeconds,
+      firstAudioMs: result.firstAudioToEndMs === null ? null : Math.max(0, totalMs - result.firstAudioToEndMs),
+      totalMs,
+    });
+  }
+
+  /** Ends it here with a reason no owner will report (cancelled while queued, owner lost, Redis gone). */
+  settleLocally(reason: UtteranceResult['reason'], error?: RelayError): void {
+    this.settle({ reason, ...(error ? { error } : {}), characters: this.characters, audioSeconds: 0, firstAudioMs: null, totalMs: this.now() - this.options.receivedAt });
+  }
+
+  private settle(result: UtteranceResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.inputEnded = true;
+    this.written = [];
+    this.settleResult(result);
+  }
+
+  private forward(record: InputRecord): void {
+    if (this.local) {
+      apply(this.local, record);
+      return;
+    }
+    this.written.push(record);
+    this.send(record).catch((error: unknown) => this.settleLocally('error', error instanceof RelayError ? error : new RelayError('hub_unavailable')));
+  }
+}
+
+/** Feeds one input record into a local utterance. */
+export function apply(utterance: Utterance, record: InputRecord): void {
+  try {
+    if (record.type === 'text') utterance.write(record.text);
+    else if (record.type === 'flush') utterance.flush();
+    else if (record.type === 'end') utterance.end();
+    else utterance.fail(record.error);
+  } catch {
+    // text_too_long: the utterance failed itself and reports it through its result.
+  }
+}
+
+/** A result for the wire: durations that do not depend on which instance's clock measured them. */
+export function toRemoteResult(result: UtteranceResult): RemoteResult {
+  return {
+    reason: result.reason,
+    ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}),
+    audioSeconds: result.audioSeconds,
+    firstAudioToEndMs: result.firstAudioMs === null ? null : Math.max(0, result.totalMs - result.firstAudioMs),
+  };
+}

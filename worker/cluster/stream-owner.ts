@@ -1,0 +1,242 @@
+/**
+ * This instance's turn at one stream: while it holds the stream's lease it takes utterances from the
+ * stream's queue in Redis one at a time and speaks them through the local Stream; with the queue empty it
+ * gives the stream up.
+ */
+import { RelayError } from '../../shared/errors.ts';
+import type { RedisKeys } from '../hub/redis-keys.ts';
+import { type Reply, type RedisLink, text } from '../hub/redis-link.ts';
+import type { Logger } from '../logger.ts';
+import type { Relay } from '../relay.ts';
+import type { Utterance, UtteranceOptions, UtteranceResult } from '../utterance.ts';
+import { apply, type InputRecord, type RemoteUtterance } from './remote-utterance.ts';
+import { CLAIM, RELEASE } from './scripts.ts';
+
+/** A blocked read of an utterance's input gives up this often to check its origin is still alive. */
+const INPUT_POLL_MS = 2000;
+const RETRY_MS = 500;
+
+/** What the owner needs of the cluster it belongs to. */
+export interface OwnerContext {
+  relay: Relay;
+  link: RedisLink;
+  keys: RedisKeys;
+  instanceId: string;
+  leaseMs: number;
+  logger: Logger;
+  /** The utterance this instance took the request for, if it did. */
+  origin(id: string): RemoteUtterance | undefined;
+  /** Tells the utterance's origin instance how it ended. */
+  report(origin: string, id: string, result: UtteranceResult): void;
+  /** Whether the origin instance is still running. */
+  isAlive(instanceId: string): Promise<boolean>;
+}
+
+/** An utterance's record in Redis: "number|JSON" with its origin instance and options. */
+export interface UtteranceRecord {
+  number: number;
+  origin: string;
+  options: Omit<UtteranceOptions, 'receivedAt'>;
+}
+
+export function parseRecord(meta: string): UtteranceRecord | null {
+  const bar = meta.indexOf('|');
+  if (bar < 0) return null;
+  try {
+    const { origin, options } = JSON.parse(meta.slice(bar + 1)) as { origin: string; options: UtteranceRecord['options'] };
+    return { number: Number(meta.slice(0, bar)), origin, options: options ?? {} };
+  } catch {
+    return null;
+  }
+}
+
+export class StreamOwner {
+  private current: { id: string; utterance: Utterance } | null = null;
+  private lost = false;
+  private stopping = false;
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly stream: string,
+    private readonly context: OwnerContext,
+  ) {
+    this.done = this.run().catch((error: unknown) => context.logger.error('stream owner failed', { stream, error }));
+  }
+
+  /** Another instance holds the lease now (this one was cut off too long): stop speaking at once. */
+  leaseLost(): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.context.logger.warn('stream lease lost to another instance', { stream: this.stream });
+    if (this.current) this.context.relay.existingStream(this.stream)?.cancel(false);
+  }
+
+  /** Cancels the utterance if it is the one speaking here. */
+  cancel(id: string): void {
+    if (this.current?.id === id) this.context.relay.existingStream(this.stream)?.cancel(false);
+  }
+
+  /** Finish the current utterance, then give the stream up without taking the next. */
+  stop(): Promise<void> {
+    this.stopping = true;
+    return this.done;
+  }
+
+  private async run(): Promise<void> {
+    const { relay, link, keys, instanceId, leaseMs } = this.context;
+    const stream = this.stream;
+    let finished = '';
+    for (;;) {
+      if (this.lost) return;
+      if (this.stopping || !relay.isAccepting) {
+        await this.release();
+        return;
+      }
+      let claim: Reply;
+      try {
+        claim = await link.script(CLAIM, [keys.owner(stream), keys.queue(stream), keys.utterances(stream), keys.current(stream), keys.leases], [
+          instanceId,
+          String(leaseMs),
+          stream,
+          finished,
+          new Date().toISOString(),
+          keys.inputPrefix(stream),
+        ]);
+      } catch (error) {
+        // Redis is away: the queue is there, so wait for it (the lease may pass to another instance meanwhile).
+        this.context.logger.debug('claim failed; retrying', { stream, error });
+        await sleep(RETRY_MS);
+        continue;
+      }
+      finished = '';
+      const [verdict, idReply, metaReply] = Array.isArray(claim) ? claim : [];
+      if (text(verdict) !== 'next') return;
+      const id = text(idReply);
+      finished = id;
+      const record = parseRecord(text(metaReply));
+      if (!record) {
+        this.context.logger.error('queued utterance without a record skipped', { stream, utterance_id: id });
+        continue;
+      }
+      const result = await this.speak(id, record);
+      // An utterance taken here settled itself through attach(); another instance hears over Redis.
+      if (record.origin !== instanceId) this.context.report(record.origin, id, result);
+    }
+  }
+
+  private async speak(id: string, record: UtteranceRecord): Promise<UtteranceResult> {
+    const { relay } = this.context;
+    const local = this.context.origin(id);
+    let utterance: Utterance;
+    try {
+      const options = { ...record.options, receivedAt: local ? local.options.receivedAt : relay.now() } as UtteranceOptions;
+      utterance = relay.stream(this.stream).enqueue(options, { id, number: record.number });
+    } catch (error) {
+      const relayError = error instanceof RelayError ? error : new RelayError('internal_error', undefined, { cause: error });
+      local?.settleLocally('error', relayError);
+      return { reason: 'error', error: relayError, characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 };
+    }
+    this.current = { id, utterance };
+    if (local) local.attach(utterance);
+    else this.readInput(id, record.origin, utterance).catch((error: unknown) => utterance.fail(error instanceof RelayError ? error : new RelayError('internal_error', undefined, { cause: error })));
+    const result = await utterance.result;
+    this.current = null;
+    return result;
+  }
+
+  /** Moves the utterance's text from its input stream in Redis into the local utterance, in order. */
+  private async readInput(id: string, origin: string, utterance: Utterance): Promise<void> {
+    const key = this.context.keys.input(this.stream, id);
+    const reader = await this.connectReader(utterance);
+    if (!reader) return;
+    let last = '0';
+    try {
+      while (!utterance.ended && !utterance.inputComplete) {
+        let reply: Reply;
+        try {
+          reply = await reader.command(['XREAD', 'COUNT', '256', 'BLOCK', String(INPUT_POLL_MS), 'STREAMS', key, last]);
+        } catch {
+          await sleep(RETRY_MS);
+          continue;
+        }
+        if (reply === null) {
+          if (!(await this.context.isAlive(origin).catch(() => true))) {
+            utterance.fail(new RelayError('instance_lost', 'The relay instance receiving this utterance\'s text stopped before the text ended.'));
+          }
+          continue;
+        }
+        for (const [entryId, record] of inputRecords(reply)) {
+          last = entryId;
+          apply(utterance, record);
+        }
+      }
+    } finally {
+      reader.close();
+    }
+  }
+
+  private async connectReader(utterance: Utterance) {
+    for (;;) {
+      if (utterance.ended) return null;
+      try {
+        return await this.context.link.blockingReader();
+      } catch {
+        await sleep(RETRY_MS);
+      }
+    }
+  }
+
+  private async release(): Promise<void> {
+    const { link, keys, instanceId } = this.context;
+    await link
+      .script(RELEASE, [keys.owner(this.stream), keys.queue(this.stream), keys.current(this.stream), keys.leases], [instanceId, this.stream])
+      .catch((error: unknown) => this.context.logger.warn('stream release failed; its lease will expire', { stream: this.stream, error }));
+  }
+}
+
+/** The entries of an XREAD reply (RESP3: a map from key to entries) as input records. */
+function inputRecords(reply: Reply): Array<[string, InputRecord]> {
+  const streams = reply && typeof reply === 'object' && !Array.isArray(reply) && !(reply instanceof Uint8Array) ? Object.values(reply) : [];
+  const out: Array<[string, InputRecord]> = [];
+  for (const entries of streams) {
+    for (const entry of Array.isArray(entries) ? entries : []) {
+      if (!Array.isArray(entry)) continue;
+      const [entryId, fields] = entry;
+      const values = Array.isArray(fields) ? fields.map((field) => text(field)) : [];
+      const field = (name: string) => values[values.indexOf(name) + 1] ?? '';
+      const record = decodeInput(field('k'), field('v'));
+      if (record) out.push([text(entryId), record]);
+    }
+  }
+  return out;
+}
+
+export function encodeInput(record: InputRecord): string[] {
+  switch (record.type) {
+    case 'text':
+      return ['k', 't', 'v', record.text];
+    case 'flush':
+      return ['k', 'f'];
+    case 'end':
+      return ['k', 'e'];
+    case 'fail':
+      return ['k', 'x', 'v', JSON.stringify({ code: record.error.code, message: record.error.message })];
+  }
+}
+
+function decodeInput(kind: string, value: string): InputRecord | null {
+  if (kind === 't') return { type: 'text', text: value };
+  if (kind === 'f') return { type: 'flush' };
+  if (kind === 'e') return { type: 'end' };
+  if (kind !== 'x') return null;
+  try {
+    const { code, message } = JSON.parse(value) as { code: RelayError['code']; message: string };
+    return { type: 'fail', error: new RelayError(code, message) };
+  } catch {
+    return { type: 'fail', error: new RelayError('bad_request') };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
