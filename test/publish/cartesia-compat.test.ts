@@ -1,0 +1,172 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type CartesiaServerMessage, cartesiaServerMessageSchema } from '../../shared/cartesia-messages.ts';
+import { connectListener, isEnd, refusedUpgrade, type RecordedListener } from '../support/listener-client.ts';
+import { startTestRelay, TEST_ADMIN_KEY, type TestRelay } from '../support/relay.ts';
+import { mint } from '../security/tokens.ts';
+
+let relay: TestRelay;
+const sockets: Array<{ close(): void }> = [];
+
+beforeEach(async () => {
+  relay = await startTestRelay();
+});
+
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.close();
+  await relay.close();
+});
+
+interface RawClient {
+  socket: WebSocket;
+  messages: CartesiaServerMessage[];
+  send(message: Record<string, unknown>): void;
+  waitFor(predicate: (m: CartesiaServerMessage) => boolean, ms?: number): Promise<CartesiaServerMessage>;
+}
+
+/** A Cartesia client written by hand, as browser code or another language's SDK would be. */
+async function rawClient(path: string, headers: Record<string, string> = {}): Promise<RawClient> {
+  const socket = new WebSocket(new URL(path, relay.url.replace(/^http/, 'ws')), { headers });
+  const messages: CartesiaServerMessage[] = [];
+  const watchers = new Set<() => void>();
+  socket.on('message', (data) => {
+    messages.push(cartesiaServerMessageSchema.parse(JSON.parse(data.toString())));
+    for (const watch of watchers) watch();
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode} ${res.headers['x-error-code']}`)));
+  });
+  sockets.push(socket);
+  return {
+    socket,
+    messages,
+    send: (message) => socket.send(JSON.stringify(message)),
+    waitFor: (predicate, ms = 15_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const found = messages.find(predicate);
+          if (!found) return;
+          clearTimeout(timer);
+          watchers.delete(check);
+          resolve(found);
+        };
+        const timer = setTimeout(() => reject(new Error(`no matching Cartesia message within ${ms} ms; got ${messages.map((m) => m.type).join(', ')}`)), ms);
+        watchers.add(check);
+        check();
+      }),
+  };
+}
+
+async function listen(stream: string): Promise<RecordedListener> {
+  const listener = await connectListener(relay.url, stream, { key: TEST_ADMIN_KEY });
+  sockets.push(listener);
+  await listener.waitFor((m) => m.type === 'hello');
+  return listener;
+}
+
+const request = (contextId: string, transcript: string, extra: Record<string, unknown> = {}) => ({
+  context_id: contextId,
+  model_id: 'sonic-3',
+  transcript,
+  voice: { mode: 'id', id: 'a0e99841-438c-4a64-b679-ae501e7d6091' },
+  output_format: { container: 'raw', encoding: 'pcm_f32le', sample_rate: 44100 },
+  ...extra,
+});
+
+describe('Cartesia-compatible ingress: authentication and stream choice', () => {
+  it('takes the key the ways the SDKs send it: Authorization: Bearer and X-API-Key, with cartesia-version', async () => {
+    const forms: Array<Record<string, string>> = [{ authorization: `Bearer ${TEST_ADMIN_KEY}` }, { 'x-api-key': TEST_ADMIN_KEY, 'cartesia-version': '2026-08-14' }];
+    for (const headers of forms) {
+      const client = await rawClient('/tts/websocket?stream=auth', headers);
+      client.send(request('c', 'Hi.'));
+      expect(await client.waitFor((m) => m.type === 'done')).toMatchObject({ context_id: 'c', done: true, status_code: 200 });
+      client.socket.close();
+    }
+  });
+
+  it('takes a token in ?api_key= or ?access_token= (with ?cartesia_version=), and speaks on the stream the token names', async () => {
+    const { token } = await mint(relay, { streams: ['lobby'], actions: ['speak'] });
+    const listener = await listen('lobby');
+    for (const param of ['api_key', 'access_token']) {
+      const client = await rawClient(`/tts/websocket?${param}=${encodeURIComponent(token)}&cartesia_version=2026-08-14`);
+      client.send(request(param, 'Token speaking.'));
+      await client.waitFor((m) => m.type === 'done');
+      client.socket.close();
+    }
+    await listener.waitFor((m) => m.type === 'utterance_end' && m.utterance === 2);
+    expect(listener.messages.filter(isEnd).map((m) => m.reason)).toEqual(['done', 'done']);
+  });
+
+  it('refuses a missing or wrong key, an admin key in the URL, and a stream the token does not cover', async () => {
+    expect(await refusedUpgrade(relay.url, '/tts/websocket')).toEqual({ status: 401, code: 'unauthorized' });
+    expect(await refusedUpgrade(relay.url, '/tts/websocket', { 'x-api-key': 'not-the-key-0123456789' })).toEqual({ status: 401, code: 'unauthorized' });
+    expect((await refusedUpgrade(relay.url, `/tts/websocket?api_key=${TEST_ADMIN_KEY}`)).status).toBe(401);
+    const { token } = await mint(relay, { streams: ['lobby'], actions: ['speak'] });
+    expect(await refusedUpgrade(relay.url, '/tts/websocket?stream=kitchen', { authorization: `Bearer ${token}` })).toEqual({ status: 403, code: 'forbidden' });
+    expect(await refusedUpgrade(relay.url, '/cartesia/bad..name/tts/websocket', { authorization: `Bearer ${TEST_ADMIN_KEY}` })).toEqual({ status: 400, code: 'invalid_stream_name' });
+  });
+
+  it('picks the stream from ?stream=, else from the base URL path /cartesia/{stream}, else "default"', async () => {
+    const streams = ['by-query', 'by/path', 'default'];
+    const listeners = await Promise.all(streams.map(listen));
+    const paths = ['/tts/websocket?stream=by-query', '/cartesia/by/path/tts/websocket', '/tts/websocket'];
+    for (const path of paths) {
+      const client = await rawClient(path, { authorization: `Bearer ${TEST_ADMIN_KEY}` });
+      client.send(request('c', 'Which stream am I on?'));
+      await client.waitFor((m) => m.type === 'done');
+      client.socket.close();
+    }
+    for (const listener of listeners) expect((await listener.waitFor(isEnd)).reason).toBe('done');
+  });
+});
+
+describe('Cartesia-compatible ingress: messages', () => {
+  it('maps continuations to one utterance, answers flush_done per flush, and timestamps only when asked', async () => {
+    const listener = await listen('msgs');
+    const client = await rawClient('/tts/websocket?stream=msgs', { authorization: `Bearer ${TEST_ADMIN_KEY}` });
+    client.send(request('ctx-1', 'First part, ', { continue: true, max_buffer_delay_ms: 0, generation_config: { speed: 1.1, volume: 1 }, language: 'en' }));
+    client.send(request('ctx-1', '', { continue: true, flush: true }));
+    client.send(request('ctx-1', 'second part.', { continue: true }));
+    client.send(request('ctx-1', '', { continue: true, flush: true }));
+    client.send(request('ctx-1', '', { continue: false }));
+    await client.waitFor((m) => m.type === 'done');
+    const types = client.messages.map((m) => m.type);
+    expect(types.filter((t) => t === 'flush_done')).toHaveLength(2);
+    expect(types).not.toContain('timestamps');
+    expect(client.messages.filter((m) => m.type === 'flush_done').map((m) => m.type === 'flush_done' && m.flush_id)).toEqual([1, 2]);
+    // Every chunk before the first flush_done belongs to flush 1.
+    const firstFlush = types.indexOf('flush_done');
+    expect(client.messages.slice(0, firstFlush).every((m) => m.type !== 'chunk' || m.flush_id === 1)).toBe(true);
+    expect(listener.messages.filter((m) => m.type === 'utterance_start')).toHaveLength(1);
+  });
+
+  it('sends error frames for bad requests without closing the socket', async () => {
+    const client = await rawClient('/tts/websocket?stream=errs', { authorization: `Bearer ${TEST_ADMIN_KEY}` });
+    client.socket.send('{not json');
+    client.send(request('wav', 'Hi.', { output_format: { container: 'wav', encoding: 'pcm_s16le', sample_rate: 24000 } }));
+    client.send({ context_id: 'no-transcript', cancel: 'yes' });
+    client.send(request('empty', '', { continue: false }));
+    await client.waitFor((m) => m.type === 'error' && m.context_id === 'empty');
+    const errors = client.messages.filter((m): m is Extract<CartesiaServerMessage, { type: 'error' }> => m.type === 'error');
+    expect(errors.map((e) => [e.context_id, e.status_code, e.error_code])).toEqual([
+      [undefined, 400, 'invalid_message'],
+      ['wav', 400, 'invalid_message'],
+      ['no-transcript', 400, 'invalid_message'],
+      ['empty', 400, 'empty_text'],
+    ]);
+    expect(errors.every((e) => e.done && e.title && e.message === e.error)).toBe(true);
+    client.send(request('fine', 'Still open.'));
+    await client.waitFor((m) => m.type === 'done' && m.context_id === 'fine');
+  });
+
+  it('ends a context cancelled from elsewhere with done, so a client waiting on it finishes', async () => {
+    const client = await rawClient('/tts/websocket?stream=barge', { authorization: `Bearer ${TEST_ADMIN_KEY}` });
+    client.send(request('long', 'A long answer that somebody interrupts. It goes on and on, sentence after sentence. ', { continue: true }));
+    await client.waitFor((m) => m.type === 'chunk');
+    const interrupt = await relay.speak('barge', 'Stop, I have a question.', { query: 'interrupt=true' });
+    expect(interrupt.status).toBe(202);
+    expect(await client.waitFor((m) => m.type === 'done' && m.context_id === 'long')).toMatchObject({ done: true });
+  });
+});
