@@ -58,7 +58,7 @@ export async function startCartesiaRig(options: RigOptions = {}): Promise<Cartes
       // Audio goes out as fast as it comes: the tests measure the provider, not real-time pacing.
       RELAY_PLAYOUT_LEAD_MS: '3600000',
       RELAY_PROVIDER_TIMEOUT_MS: '8000',
-      CARTESIA_CONTEXT_TIMEOUT_MS: '1500',
+      CARTESIA_CONTEXT_TIMEOUT_MS: '5000',
       CARTESIA_BACKOFF_BASE_MS: '50',
       CARTESIA_BACKOFF_MAX_MS: '1000',
       CARTESIA_CONNECT_TIMEOUT_MS: '3000',

@@ -45,6 +45,9 @@ let connectionIds = 0;
 export class CartesiaConnection {
   readonly id = ++connectionIds;
   readonly opened: Promise<void>;
+  /** Resolves once the socket has closed, whoever closed it. */
+  readonly ended: Promise<void>;
+  private markEnded!: () => void;
   private readonly socket: CartesiaSocket;
   private readonly routes = new Map<string, ContextRoute>();
   private readonly retired = new Map<string, number>();
@@ -74,6 +77,7 @@ export class CartesiaConnection {
       if (this.load === 0) this.startIdleTimer();
     });
     this.opened.catch(() => {});
+    this.ended = new Promise((resolve) => (this.markEnded = resolve));
   }
 
   /** Contexts on this socket, counting those between `acquire` and `attach`. */
@@ -180,6 +184,7 @@ export class CartesiaConnection {
   private closed(info: SocketClosed): void {
     const wasOpen = this.state === 'open';
     this.state = 'closed';
+    this.markEnded();
     this.stopIdleTimer();
     const routes = [...this.routes.values()];
     this.routes.clear();
@@ -334,24 +339,8 @@ export class CartesiaPool {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     const closing = this.connections.splice(0);
-    await Promise.all(
-      closing.map(async (connection) => {
-        if (connection.state === 'closed') return;
-        const done = new Promise<void>((resolve) => {
-          const check = setInterval(() => {
-            if (connection.state !== 'closed') return;
-            clearInterval(check);
-            resolve();
-          }, 10);
-          setTimeout(() => {
-            clearInterval(check);
-            resolve();
-          }, CLOSE_GRACE_MS + 100);
-        });
-        connection.close('shutting down');
-        await done;
-      }),
-    );
+    for (const connection of closing) connection.close('shutting down');
+    await Promise.all(closing.map((connection) => Promise.race([connection.ended, sleep(CLOSE_GRACE_MS + 100)])));
   }
 
   private connect(): CartesiaConnection {

@@ -232,7 +232,7 @@ class CartesiaContext implements TTSContext {
     while (this.sent < this.operations.length) {
       const operation = this.operations[this.sent++]!;
       if (operation.kind === 'end') this.endSent = true;
-      this.sending = this.sending.then(async () => {
+      this.chain(async () => {
         if (this.stopped || this.upstream !== upstream) return;
         const ok = await connection.send(() => this.sendOperation(upstream, operation));
         if (!ok && !this.stopped && this.upstream === upstream) {
@@ -242,6 +242,11 @@ class CartesiaContext implements TTSContext {
       });
     }
     this.armTimer();
+  }
+
+  /** Runs SDK sends one after the other, in order; a failure is logged and does not stop the ones after it. */
+  private chain(send: () => Promise<void>): void {
+    this.sending = this.sending.then(send).catch((error: unknown) => this.logger.warn('Cartesia send failed', { context: this.id, error }));
   }
 
   private sendOperation(upstream: TTSWSContext, operation: Operation): Promise<void> {
@@ -393,9 +398,7 @@ class CartesiaContext implements TTSContext {
     this.upstream = null;
     if (!connection || !upstream) return;
     connection.detach(this.upstreamId);
-    if (cancel) {
-      this.sending = this.sending.then(() => connection.send(() => upstream.cancel()).then(() => undefined));
-    }
+    if (cancel) this.chain(() => connection.send(() => upstream.cancel()).then(() => undefined));
   }
 
   private fail(error: RelayError): void {
