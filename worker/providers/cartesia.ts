@@ -113,7 +113,7 @@ type Operation = { kind: 'text'; text: string } | { kind: 'flush' } | { kind: 'e
 class CartesiaContext implements TTSContext {
   readonly id: string;
   readonly events = new AsyncQueue<ProviderEvent>();
-  /** Everything asked of this context, in order; replayed whole on a retry. */
+  /** What was asked of this context and not yet sent, plus, until Cartesia answers, what was sent (for a replay). */
   private readonly operations: Operation[] = [];
   private sent = 0;
   private connection: CartesiaConnection | null = null;
@@ -241,7 +241,15 @@ class CartesiaContext implements TTSContext {
         }
       });
     }
+    this.forgetSentOnceAnswered();
     this.armTimer();
+  }
+
+  /** Once Cartesia has answered, the context can no longer be replayed: what was sent need not be kept. */
+  private forgetSentOnceAnswered(): void {
+    if (!this.answered || this.sent === 0) return;
+    this.operations.splice(0, this.sent);
+    this.sent = 0;
   }
 
   /** Runs SDK sends one after the other, in order; a failure is logged and does not stop the ones after it. */
@@ -268,7 +276,10 @@ class CartesiaContext implements TTSContext {
     return {
       message: (message, audio) => {
         if (this.stopped || this.upstreamId !== upstreamId) return;
-        this.answered = true;
+        if (!this.answered) {
+          this.answered = true;
+          this.forgetSentOnceAnswered();
+        }
         this.handle(message, audio);
         if (!this.stopped) this.armTimer();
       },
