@@ -4,7 +4,7 @@ import { createLogger } from '../../worker/logger.ts';
 import { CartesiaProvider } from '../../worker/providers/cartesia.ts';
 import type { ProviderEvent, TTSContext } from '../../worker/providers/provider.ts';
 import { type CartesiaEmulator, startCartesiaEmulator } from '../support/cartesia-emulator.ts';
-import { eventually, sleep } from '../support/eventually.ts';
+import { eventually } from '../support/eventually.ts';
 
 const KEY = 'sk_car_POOLSECRET_abcdef012345';
 
@@ -55,11 +55,10 @@ describe('Cartesia connection management', () => {
     const connectionsBefore = emulator.stats.connections;
     startProvider({ CARTESIA_RECYCLE_IDLE_MS: '300' });
     expect((await speak('Before recycling.')).at(-1)).toEqual({ type: 'done' });
-    await sleep(1500);
-    const closes = closesSince(closesBefore);
-    expect(closes.filter((c) => c.by === 'client' && c.reason === 'recycled').length).toBeGreaterThanOrEqual(2);
-    expect(closes.filter((c) => c.reason === 'connection idle timeout')).toEqual([]);
-    expect(provider!.pool.openSockets).toBe(1);
+    const recycled = () => closesSince(closesBefore).filter((c) => c.by === 'client' && c.reason === 'recycled').length;
+    await eventually(() => recycled() >= 2, 6000, 'two recycled sockets');
+    expect(closesSince(closesBefore).filter((c) => c.reason === 'connection idle timeout')).toEqual([]);
+    await eventually(() => provider!.pool.openSockets === 1, 3000, 'a warm socket');
     expect((await speak('After recycling.')).at(-1)).toEqual({ type: 'done' });
     expect(emulator.stats.connections - connectionsBefore).toBeGreaterThanOrEqual(3);
   });
@@ -94,11 +93,11 @@ describe('Cartesia connection management', () => {
     const attempts = emulator.stats.upgrades.slice(upgradesBefore);
     expect(attempts.map((a) => a.status)).toEqual([503, 503, 503, 503, 101]);
     const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i]!.at);
-    // Attempt n waits base·2^(n-1) scaled by a random 0.5–1 (plus handshake time).
+    // Attempt n waits base·2^(n-1) scaled by a random 0.5–1 (plus handshake time, generous under load).
     gaps.forEach((gap, i) => {
       const ceiling = 100 * 2 ** (i + 1);
       expect(gap).toBeGreaterThanOrEqual(ceiling / 2 - 5);
-      expect(gap).toBeLessThanOrEqual(ceiling + 120);
+      expect(gap).toBeLessThanOrEqual(ceiling + 250);
     });
     expect((await speak('Back again.')).at(-1)).toEqual({ type: 'done' });
   });
