@@ -91,7 +91,7 @@ describe('Cartesia faults: every stream keeps working', () => {
   });
 
   it('slow chunks: the utterance is slow but whole', async () => {
-    rig = await startCartesiaRig({ emulator: { faults: { chunkDelayMs: 60 } } });
+    rig = await startCartesiaRig({ emulator: { chunkMs: 100, faults: { chunkDelayMs: 60 } } });
     const listener = await rig.listen('desk', { encoding: 'pcm_s16le', sample_rate: '16000' });
     const started = performance.now();
     const result = await rig.speakAndWait('desk', 'Slow chunks still make a whole sentence.');
