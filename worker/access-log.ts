@@ -11,14 +11,16 @@ import type { Metrics } from './metrics.ts';
 export function accessLog(logger: Logger, metrics: Metrics): MiddlewareHandler<{ Variables: { requestId: string } }> {
   return async (c, next) => {
     const started = performance.now();
+    // Read before the handler runs: Deno closes the request once a WebSocket upgrade took it over.
+    const { method, path } = c.req;
+    const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket';
     await next();
-    const upgraded = c.req.header('upgrade')?.toLowerCase() === 'websocket' && c.res.status < 300;
-    const status = upgraded ? 101 : c.res.status;
-    metrics.requestAnswered(c.req.method, status);
+    const status = upgrade && c.res.status < 300 ? 101 : c.res.status;
+    metrics.requestAnswered(method, status);
     logger.info('request', {
       request_id: c.get('requestId'),
-      method: c.req.method,
-      path: c.req.path,
+      method,
+      path,
       status,
       duration_ms: Math.round((performance.now() - started) * 10) / 10,
     });

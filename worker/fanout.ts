@@ -132,8 +132,14 @@ class StreamListeners {
   }
 }
 
+// A listener is dropped only after staying over its allowance this long. Deno counts bytes handed to the
+// socket in the current tick as buffered, so a burst of frames alone looks like a slow reader there.
+const SLOW_LISTENER_GRACE_MS = 500;
+
 export class FanOut {
   private readonly streams = new Map<string, StreamListeners>();
+  /** When each listener was first seen over its allowance, while it stays over. */
+  private readonly overSince = new WeakMap<Listener, number>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: FanOutOptions) {
@@ -255,8 +261,15 @@ export class FanOut {
     const { socket } = listener;
     if (!socket.isOpen()) return;
     if (socket.bufferedAmount() > this.options.maxBufferedSeconds * bytesPerSecond(listener.format)) {
-      this.dropSlow(listener);
-      return;
+      const now = performance.now();
+      const since = this.overSince.get(listener) ?? now;
+      this.overSince.set(listener, since);
+      if (now - since >= SLOW_LISTENER_GRACE_MS) {
+        this.dropSlow(listener);
+        return;
+      }
+    } else {
+      this.overSince.delete(listener);
     }
     try {
       socket.send(frame);
