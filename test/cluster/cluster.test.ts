@@ -2,13 +2,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SpeakAccepted, SpeakCompleted } from '../../shared/api.ts';
 import { AUDIO_HEADER_BYTES } from '../../shared/protocol.ts';
 import { connectListener, isEnd, isStart, type RecordedListener } from '../support/listener-client.ts';
-import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
+import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.ts';
 import { TEST_ADMIN_KEY, within } from '../support/relay.ts';
-import { relayEnv, type RelayProcess, startRelayProcess } from './relay-process.ts';
+import { failedStart, relayEnv, type RelayProcess, startRelayProcess } from './relay-process.ts';
 import { type CountingProxy, startCountingProxy } from './tcp-proxy.ts';
 
-// Short leases so a killed owner is replaced within seconds.
-const LEASE_MS = '1500';
+// Short leases so a killed owner is replaced within seconds, yet long enough for an instance busy synthesizing
+// on a shared 2-core machine to renew its lease in time.
+const LEASE_MS = '3000';
 const LONG_TEXT = 'This is a long sentence for the cluster, spoken slowly enough to be interrupted in its middle. It goes on for a while longer still.';
 
 let redis: RedisServer;
@@ -30,6 +31,15 @@ async function listen(relay: RelayProcess, stream: string, query?: Record<string
   return listener;
 }
 
+/** Polls an async condition until it holds; rejects after `ms`. */
+async function until(condition: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`${what} did not hold within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Bytes a listener received over its socket: control messages as text, audio frames with their header. */
 function bytesReceived(listener: RecordedListener): number {
   let total = 0;
@@ -44,8 +54,11 @@ beforeAll(async () => {
   await Promise.all([0, 1, 2].map((index) => startInstance(index)));
 }, 60_000);
 
-afterEach(() => {
+afterEach((context) => {
   for (const listener of listeners.splice(0)) listener.close();
+  if (context.task.result?.state === 'fail') {
+    for (const [index, relay] of relays.entries()) console.log(`instance ${index} log:\n${relay.logs.filter((line) => !line.includes('"request"')).join('\n')}`);
+  }
 });
 
 afterAll(async () => {
@@ -104,5 +117,150 @@ describe('three relay instances over one Redis', () => {
       expect(row.from_redis).toBeLessThan(sourceBytes * 1.3);
     }
     expect(rows[0]!.to_listeners).toBeGreaterThan(2 * sourceBytes);
+  });
+
+  it('plays speak requests sent to different instances in one FIFO, in the order they arrived', async () => {
+    const [a, b, c] = relays as [RelayProcess, RelayProcess, RelayProcess];
+    const listener = await listen(c, 'fifo');
+    const texts = ['First, through A.', 'Second, through B.', 'Third, through C.'];
+    const accepted: SpeakAccepted[] = [];
+    for (const [index, relay] of [a, b, c].entries()) {
+      const response = await relay.speak('fifo', texts[index]!);
+      expect(response.status).toBe(202);
+      accepted.push((await response.json()) as SpeakAccepted);
+    }
+    expect(accepted.map((x) => x.utterance)).toEqual([...accepted.map((x) => x.utterance)].sort((x, y) => x - y));
+    const last = accepted[2]!;
+    await listener.waitFor((m) => isEnd(m) && m.utterance_id === last.utterance_id, 20_000);
+    const starts = listener.messages.filter(isStart).map((m) => m.utterance_id);
+    const ends = listener.messages.filter(isEnd);
+    expect(starts).toEqual(accepted.map((x) => x.utterance_id));
+    expect(ends.map((m) => [m.utterance_id, m.reason])).toEqual(accepted.map((x) => [x.utterance_id, 'done']));
+    // Audio never interleaves: each utterance's frames come between its start and its end.
+    let open: number | null = null;
+    for (const event of listener.events) {
+      if (event.kind === 'message' && event.message.type === 'utterance_start') open = event.message.utterance;
+      if (event.kind === 'message' && event.message.type === 'utterance_end') open = null;
+      if (event.kind === 'audio') expect(event.frame.utterance).toBe(open);
+    }
+  });
+
+  it('answers ?wait=true with the outcome reported by the owner instance', async () => {
+    const [a, b] = relays as [RelayProcess, RelayProcess];
+    const first = await a.speak('waiting', 'Held by A.');
+    expect(first.status).toBe(202);
+    const response = await b.speak('waiting', 'Queued through B, answered when spoken.', 'wait=true');
+    const result = (await response.json()) as SpeakCompleted;
+    expect(result).toMatchObject({ reason: 'done', characters: 39 });
+    expect(result.audio_seconds).toBeGreaterThan(1);
+    expect(result.first_audio_ms).toBeGreaterThan(0);
+    expect(result.total_ms).toBeGreaterThan(result.first_audio_ms!);
+  });
+
+  it('cancels from any instance: the current utterance and, with all=true, the queue', async () => {
+    const [a, b, c] = relays as [RelayProcess, RelayProcess, RelayProcess];
+    const listener = await listen(b, 'cancelling');
+    const speaking = a.speak('cancelling', LONG_TEXT, 'wait=true');
+    await listener.waitFor(isStart);
+    const queued = (await (await b.speak('cancelling', 'Never heard.')).json()) as SpeakAccepted;
+    const status = (await (await c.request('/v1/streams/cancelling')).json()) as { current: { utterance_id: string } | null; queue: Array<{ utterance_id: string }> };
+    expect(status.current).not.toBeNull();
+    expect(status.queue.map((x) => x.utterance_id)).toEqual([queued.utterance_id]);
+    await within(new Promise((resolve) => setTimeout(resolve, 300)), 1000);
+    const cancel = await c.request('/v1/streams/cancelling/cancel?all=true', { method: 'POST' });
+    const { cancelled } = (await cancel.json()) as { cancelled: string[] };
+    expect(cancelled).toEqual([status.current!.utterance_id, queued.utterance_id]);
+    const result = (await (await speaking).json()) as SpeakCompleted;
+    expect(result.reason).toBe('cancelled');
+    const end = await listener.waitFor(isEnd);
+    expect(end).toMatchObject({ utterance_id: status.current!.utterance_id, reason: 'cancelled' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(listener.messages.filter(isStart).map((m) => m.utterance_id)).toEqual([status.current!.utterance_id]);
+  });
+
+  it('lets a listener joining late with ?from=utterance on another instance hear the utterance from its first sample', async () => {
+    const [a, b, c] = relays as [RelayProcess, RelayProcess, RelayProcess];
+    const early = await listen(a, 'late');
+    const earlyPhone = await listen(a, 'late', { encoding: 'pcm_s16le', sample_rate: '16000' });
+    const speaking = b.speak('late', LONG_TEXT, 'wait=true');
+    const start = await early.waitFor(isStart);
+    while (early.frames.length < 5) await new Promise((resolve) => setTimeout(resolve, 50));
+    const late = await listen(c, 'late', { from: 'utterance' });
+    const latePhone = await listen(c, 'late', { from: 'utterance', encoding: 'pcm_s16le', sample_rate: '16000' });
+    expect((await (await speaking).json()) as SpeakCompleted).toMatchObject({ reason: 'done' });
+    for (const listener of [early, earlyPhone, late, latePhone]) await listener.waitFor(isEnd);
+    expect(late.messages.find(isStart)).toMatchObject({ utterance_id: start.utterance_id });
+    expect(late.frames[0]!.sampleOffset).toBe(0);
+    expect(Buffer.from(late.audioOf(start.utterance)).equals(Buffer.from(early.audioOf(start.utterance)))).toBe(true);
+    expect(latePhone.frames[0]!.sampleOffset).toBe(0);
+    expect(Buffer.from(latePhone.audioOf(start.utterance)).equals(Buffer.from(earlyPhone.audioOf(start.utterance)))).toBe(true);
+    expect(late.messages.find(isEnd)!.samples).toBe(early.messages.find(isEnd)!.samples);
+  });
+
+  it('loses no queued utterance when the owner is killed mid-utterance: that one ends in error, the queue goes on elsewhere', async () => {
+    const [a, b, c] = relays as [RelayProcess, RelayProcess, RelayProcess];
+    const onB = await listen(b, 'failover');
+    const onC = await listen(c, 'failover');
+    const first = (await (await a.speak('failover', LONG_TEXT)).json()) as SpeakAccepted;
+    const second = (await (await b.speak('failover', 'Queued through B, spoken after the failover.')).json()) as SpeakAccepted;
+    const third = (await (await c.speak('failover', 'Queued through C, last.')).json()) as SpeakAccepted;
+    await onB.waitFor(isStart);
+    while (onB.frames.length < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+    await a.kill();
+    for (const listener of [onB, onC]) {
+      const lost = await listener.waitFor((m) => isEnd(m) && m.utterance_id === first.utterance_id, 15_000);
+      expect(lost).toMatchObject({ reason: 'error', error: { code: 'instance_lost' } });
+      await listener.waitFor((m) => isEnd(m) && m.utterance_id === third.utterance_id, 20_000);
+      const ends = listener.messages.filter(isEnd).map((m) => [m.utterance_id, m.reason]);
+      expect(ends).toEqual([
+        [first.utterance_id, 'error'],
+        [second.utterance_id, 'done'],
+        [third.utterance_id, 'done'],
+      ]);
+    }
+    await startInstance(0);
+  });
+
+  it('keeps serving local listeners when Redis goes away, reports not ready, and comes back', async () => {
+    const b = relays[1]!;
+    const proxy = proxies[1]!;
+    const listener = await listen(b, 'outage');
+    const speaking = b.speak('outage', LONG_TEXT, 'wait=true');
+    await listener.waitFor(isStart);
+    proxy.cut();
+    await until(async () => (await b.request('/readyz')).status === 503, 5000, 'readyz 503');
+    // The utterance in progress plays to its end for the listener on this instance.
+    const end = await listener.waitFor(isEnd, 20_000);
+    expect(end.reason).toBe('done');
+    expect(listener.audioOf(end.utterance).byteLength).toBeGreaterThan(200_000);
+    expect(((await (await speaking).json()) as SpeakCompleted).reason).toBe('done');
+    const refused = await b.speak('outage', 'Nobody can queue this.');
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('hub_unavailable');
+    proxy.restore();
+    await until(async () => (await b.request('/readyz')).status === 200, 15_000, 'readyz 200');
+    const again = (await (await b.speak('outage', 'Back again.', 'wait=true')).json()) as SpeakCompleted;
+    expect(again.reason).toBe('done');
+    const other = await listen(relays[2]!, 'outage');
+    const after = (await (await relays[0]!.speak('outage', 'Heard everywhere again.', 'wait=true')).json()) as SpeakCompleted;
+    expect(after.reason).toBe('done');
+    await other.waitFor((m) => isEnd(m) && m.utterance === after.utterance);
+    await listener.waitFor((m) => isEnd(m) && m.utterance === after.utterance);
+  });
+});
+
+describe('starting without Redis', () => {
+  it('exits non-zero with an error that names REDIS_URL', async () => {
+    const port = await freePort();
+    const { code, output } = await failedStart(relayEnv(`redis://127.0.0.1:${port}`));
+    expect(code).not.toBe(0);
+    expect(output).toContain('REDIS_URL');
+    expect(output).toMatch(/ECONNREFUSED|reach Redis/);
+  });
+
+  it('refuses HUB=redis without REDIS_URL', async () => {
+    const { code, output } = await failedStart({ ...relayEnv(''), REDIS_URL: '' });
+    expect(code).toBe(1);
+    expect(output).toContain('REDIS_URL');
   });
 });

@@ -65,7 +65,8 @@ export class StreamOwner {
 
   /** Another instance holds the lease now (this one was cut off too long): stop speaking at once. */
   leaseLost(): void {
-    if (this.lost) return;
+    // A renewal that crossed this owner's own release at the end of its queue says nothing.
+    if (this.lost || !this.current) return;
     this.lost = true;
     this.context.logger.warn('stream lease lost to another instance', { stream: this.stream });
     if (this.current) this.context.relay.existingStream(this.stream)?.cancel(false);

@@ -80,7 +80,8 @@ export function decodeEnvelope(data: Uint8Array): Envelope | null {
   const seq = view.getUint32(8, true);
   const offset = view.getUint32(12, true);
   const sender = toHex(data.subarray(16, 16 + INSTANCE_ID_BYTES));
-  const payload = data.subarray(ENVELOPE_HEADER_BYTES);
+  // A plain Uint8Array view, never a Node Buffer (whose slice() shares memory): the codecs rely on slice() copying.
+  const payload = new Uint8Array(data.buffer, data.byteOffset + ENVELOPE_HEADER_BYTES, data.byteLength - ENVELOPE_HEADER_BYTES);
   if (kind === KIND_MARKER) return { marker: seq, sender };
   if (kind === KIND_AUDIO) return { event: { type: 'audio', utterance, data: payload }, seq, offset, sender };
   if (kind !== KIND_CONTROL) return null;

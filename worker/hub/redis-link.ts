@@ -20,17 +20,21 @@ const CONNECT_TIMEOUT_MS = 5000;
 
 type Client = ReturnType<typeof createBinaryClient>;
 
-function createBinaryClient(url: string, name: string, reconnect: boolean) {
-  return createClient({
+/** A client that gives up at once if its first connection fails, and reconnects forever once it has had one. */
+function createBinaryClient(url: string, name: string) {
+  let established = false;
+  const client = createClient({
     url,
     name,
     // Commands fail at once while the link is down instead of piling up and replaying stale audio later.
     disableOfflineQueue: true,
     socket: {
       connectTimeout: CONNECT_TIMEOUT_MS,
-      reconnectStrategy: reconnect ? (retries: number) => Math.min(RECONNECT_BASE_MS * 2 ** retries, RECONNECT_MAX_MS) : false,
+      reconnectStrategy: (retries: number, cause: Error) => (established ? Math.min(RECONNECT_BASE_MS * 2 ** retries, RECONNECT_MAX_MS) : cause),
     },
   }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  client.once('ready', () => (established = true));
+  return client;
 }
 
 export class RedisLink {
@@ -58,8 +62,8 @@ export class RedisLink {
    * start without it.
    */
   static async connect(url: string, logger: Logger, clientName = 'tts-relay'): Promise<RedisLink> {
-    const commands = createBinaryClient(url, clientName, true);
-    const subscriber = createBinaryClient(url, `${clientName}:sub`, true);
+    const commands = createBinaryClient(url, clientName);
+    const subscriber = createBinaryClient(url, `${clientName}:sub`);
     // Until connected, a failure ends the attempt instead of retrying forever.
     const firstErrors: unknown[] = [];
     const collect = (error: unknown) => firstErrors.push(error);
@@ -137,7 +141,7 @@ export class RedisLink {
 
   /** A separate connection for blocking reads (XREAD BLOCK), which would stall the shared one. */
   async blockingReader(): Promise<BlockingReader> {
-    const client = createBinaryClient(this.url, `${this.clientName}:reader`, true);
+    const client = createBinaryClient(this.url, `${this.clientName}:reader`);
     client.on('error', (error: unknown) => this.logger.debug('redis reader error', { error }));
     try {
       await withTimeout(client.connect(), CONNECT_TIMEOUT_MS);
