@@ -147,9 +147,11 @@ export class ClusterDirectory implements StreamDirectory {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.sweeper) clearTimeout(this.sweeper);
-    const owners = [...this.owners.values()];
-    // The relay cancels what is still speaking right after this; owners give their streams up meanwhile.
-    await Promise.all(owners.map((owner) => owner.stop()));
+    // Owners stop taking work, what they still speak is cancelled (the relay is closing), and each gives its
+    // stream up so another instance's sweep takes the queue at once.
+    const stopped = [...this.owners.values()].map((owner) => owner.stop());
+    for (const stream of this.owners.keys()) this.relay.existingStream(stream)?.cancel(false);
+    await Promise.all(stopped);
     const { link, keys, instanceId } = this.options;
     await link.command(['DEL', keys.instance(instanceId)]).catch(() => {});
     await link.unsubscribe(keys.instance(instanceId));

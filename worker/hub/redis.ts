@@ -13,6 +13,8 @@ import { type BufferedEvent, UtteranceBuffer } from './utterance-buffer.ts';
 
 // A replay buffer whose owner vanished without an end is dropped by Redis after this.
 const REPLAY_TTL_MS = 15 * 60_000;
+// A replay read's marker normally returns within a round trip; past this the listener joins live.
+const MARKER_TIMEOUT_MS = 3000;
 
 /** Stores the event in the replay buffer and publishes it, atomically, so a reader can line the two up. */
 const PUBLISH_SCRIPT = `
@@ -76,6 +78,7 @@ export class RedisHub implements Hub {
 
   constructor(private readonly options: RedisHubOptions) {
     this.sender = fromHex(options.instanceId);
+    options.link.onHealthChange((healthy) => (healthy ? this.resubscribe() : this.forgetHistory()));
   }
 
   publish(stream: string, event: HubEvent): void {
@@ -93,14 +96,7 @@ export class RedisHub implements Hub {
   subscribe(stream: string, handler: HubHandler): () => void {
     const state = this.state(stream, true)!;
     state.handlers.add(handler);
-    if (!state.subscribed) {
-      const channel = this.options.keys.events(stream);
-      state.subscribed = this.options.link.subscribe(channel, (message) => this.receive(stream, message));
-      state.subscribed.catch((error: unknown) => {
-        this.options.logger.warn('redis subscribe failed; retried on the next listener', { stream, error });
-        state.subscribed = null;
-      });
-    }
+    if (!state.subscribed) this.ensureSubscribed(stream, state);
     return () => {
       state.handlers.delete(handler);
       if (state.handlers.size > 0) return;
@@ -108,6 +104,15 @@ export class RedisHub implements Hub {
       this.options.link.unsubscribe(this.options.keys.events(stream)).catch(() => {});
       this.forgetIfIdle(stream, state);
     };
+  }
+
+  private ensureSubscribed(stream: string, state: StreamState): void {
+    const subscribed = this.options.link.subscribe(this.options.keys.events(stream), (message) => this.receive(stream, message));
+    state.subscribed = subscribed;
+    subscribed.catch((error: unknown) => {
+      this.options.logger.warn('redis subscribe failed; retried when Redis is back', { stream, error });
+      if (state.subscribed === subscribed) state.subscribed = null;
+    });
   }
 
   replay(stream: string, deliver: (utterance: ReplayedUtterance | null) => void): void {
@@ -128,6 +133,21 @@ export class RedisHub implements Hub {
   async close(): Promise<void> {
     this.streams.clear();
     await this.options.link.close();
+  }
+
+  /** Redis is away: what arrives after it is back may have a gap, so replays read Redis again. */
+  private forgetHistory(): void {
+    for (const state of this.streams.values()) {
+      state.complete = false;
+      state.buffer.clear();
+    }
+  }
+
+  /** Redis is back: subscriptions that failed meanwhile are made again (node-redis restores the others). */
+  private resubscribe(): void {
+    for (const [stream, state] of this.streams) {
+      if (state.handlers.size > 0 && !state.subscribed) this.ensureSubscribed(stream, state);
+    }
   }
 
   /** The stream's state, created when `create` (a subscription or an utterance start) asks for it. */
@@ -192,10 +212,19 @@ export class RedisHub implements Hub {
     state.reading = true;
     const marker = ++this.markers;
     try {
+      if (!state.subscribed) throw new Error('not subscribed');
       await state.subscribed;
       const { keys, link } = this.options;
       const history = await link.script(READ_SCRIPT, [keys.replayStart(stream), keys.replayEvents(stream)], [keys.events(stream), encodeMarker(marker, this.sender)]);
       state.pendingRead = { marker, history };
+      // A marker lost with the connection must not leave listeners waiting: they join live instead.
+      const timer = setTimeout(() => {
+        if (state.pendingRead?.marker !== marker) return;
+        state.pendingRead = null;
+        state.reading = false;
+        this.flushWaiting(state);
+      }, MARKER_TIMEOUT_MS);
+      (timer as { unref?: () => void }).unref?.();
     } catch (error) {
       this.options.logger.warn('replay unavailable; the listener joins live', { stream, error });
       state.reading = false;
