@@ -4,17 +4,14 @@
  * (the port comes from `--port`, not PORT; each `--parallel` worker is a separate relay).
  */
 import { announceStart, localUrl } from './lifecycle.ts';
-import { createDenoRelay, denoRuntime, exitOnDenoSignals, writeStderr } from './deno.ts';
-
-/** `deno serve` owns the listener: after the 1001 closes, give the closing handshakes this long. */
-const CLOSE_HANDSHAKE_MS = 250;
+import { createDenoRelay, denoRuntime, exitOnDenoSignals, socketsClosed, writeStderr } from './deno.ts';
 
 const instance = await createDenoRelay();
 
 exitOnDenoSignals(instance, {
   // The listener belongs to `deno serve`; the relay refuses new work (503 shutting_down) instead.
   stopListening: () => {},
-  closeConnections: (graceMs) => new Promise((resolve) => setTimeout(resolve, Math.min(graceMs, CLOSE_HANDSHAKE_MS))),
+  closeConnections: socketsClosed,
 });
 
 export default {

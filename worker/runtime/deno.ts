@@ -3,14 +3,35 @@
  * serves the relay with Deno.serve on PORT/HOST. For `deno serve` and Deno Deploy, see deno-serve.ts.
  */
 import { upgradeWebSocket } from 'hono/deno';
+import type { UpgradeWebSocket } from 'hono/ws';
 import type { RuntimeAdapter } from '../app.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown, type ServerControl } from '../shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl } from './lifecycle.ts';
 
+/** WebSockets open now: a shutdown lets their closing handshakes finish before the server goes. */
+let openSockets = 0;
+
+const countingUpgradeWebSocket = ((c, events, options) =>
+  upgradeWebSocket(
+    c,
+    {
+      ...events,
+      onOpen(event, ws) {
+        openSockets++;
+        events.onOpen?.(event, ws);
+      },
+      onClose(event, ws) {
+        openSockets--;
+        events.onClose?.(event, ws);
+      },
+    },
+    options,
+  )) as UpgradeWebSocket<any>;
+
 export const denoRuntime: RuntimeAdapter = {
   name: `deno ${Deno.version.deno}`,
-  upgradeWebSocket,
+  upgradeWebSocket: countingUpgradeWebSocket,
   bufferedAmount: (ws) => (ws.raw as WebSocket | undefined)?.bufferedAmount ?? 0,
 };
 
@@ -22,6 +43,12 @@ export async function createDenoRelay(): Promise<RelayInstance> {
     writeStderr(describeStartFailure(error));
     Deno.exit(1);
   }
+}
+
+/** Resolves once every WebSocket has closed, or after `ms`. */
+export async function socketsClosed(ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (openSockets > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /** Drains on SIGTERM/SIGINT and exits 0 (1 on a second signal or an overrun). */
@@ -52,14 +79,16 @@ async function runDenoRelay(): Promise<void> {
     writeStderr(describeStartFailure(error));
     Deno.exit(1);
   }
-  let finished: Promise<void> | null = null;
   exitOnDenoSignals(instance, {
-    // shutdown() stops accepting at once and resolves when the last connection is gone.
-    stopListening: () => {
-      finished = server.shutdown().catch((error: unknown) => instance.logger.warn('server shutdown failed', { error }));
-    },
+    // Deno's shutdown() would also close every WebSocket at once (1001 "Server shutting down"), cutting
+    // the utterances the drain lets finish: until then the app refuses new work (503 shutting_down) instead.
+    stopListening: () => {},
     async closeConnections(graceMs) {
-      await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, graceMs))]);
+      const started = performance.now();
+      await socketsClosed(graceMs);
+      const closed = server.shutdown().catch((error: unknown) => instance.logger.warn('server shutdown failed', { error }));
+      const left = Math.max(0, graceMs - (performance.now() - started));
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, left))]);
     },
   });
 }
