@@ -32,9 +32,23 @@ export function relayEnv(redisUrl: string, extra: Record<string, string> = {}): 
   };
 }
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** How each runtime starts the relay (the commands README documents). */
+export const RUNTIME_COMMANDS = {
+  node: [process.execPath, BIN],
+  bun: [`${ROOT}node_modules/.bin/bun`, 'worker/runtime/bun.ts'],
+  deno: [`${ROOT}node_modules/.bin/deno`, 'run', '--config', 'worker/deno.json', '--allow-net', '--allow-env', '--allow-read', 'worker/runtime/deno.ts'],
+} as const;
+
 /** Starts the relay and resolves once it logs where it listens; rejects with its output if it exits first. */
-export async function startRelayProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [BIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startRelayProcess(env: Record<string, string>, timeoutMs = 20_000, runtime: keyof typeof RUNTIME_COMMANDS = 'node'): Promise<RelayProcess> {
+  const [command, ...args] = RUNTIME_COMMANDS[runtime];
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: string[] = [];
   let pending = '';
   const url = await new Promise<string>((resolve, reject) => {
