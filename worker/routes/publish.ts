@@ -6,7 +6,8 @@
  * utterance holds `RELAY_PUBLISH_MAX_PENDING_CHARS` characters not yet spoken (text queued, in synthesis, or
  * synthesized and not yet released), or while the stream's queue is full and a new utterance is needed.
  * Messages that arrive meanwhile wait in a small inbox; past the same bound the socket stops being read
- * (Node: `ws.pause()`, so TCP pushes back on the publisher). Runtimes that cannot pause a socket close a
+ * (Node: `ws.pause()`, so TCP pushes back on the publisher; frames ws had already read, up to one socket
+ * read, are still delivered and wait too). Runtimes that cannot pause a socket close a
  * publisher that overruns four times the bound with `rate_limited`. Cancel and interrupt act on arrival,
  * ahead of waiting text (which they drop), as long as the socket is being read.
  */
