@@ -62,6 +62,7 @@ export async function* splitLines(texts: AsyncIterable<string>, maxLineChars: nu
     pending += text;
     let newline = pending.indexOf('\n');
     while (newline >= 0) {
+      if (newline > maxLineChars) throw new RelayError('payload_too_large', `A line passed the limit of ${maxLineChars} characters.`);
       yield pending.slice(0, newline).replace(/\r$/, '');
       pending = pending.slice(newline + 1);
       newline = pending.indexOf('\n');
