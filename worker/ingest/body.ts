@@ -22,7 +22,8 @@ export async function* limitBytes(body: ReadableStream<Uint8Array> | null, maxBy
   }
 }
 
-async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, idleMs: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+// The result type is inferred: Bun's types and the DOM's name it differently, and both typechecks run.
+async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, idleMs: number) {
   if (!Number.isFinite(idleMs)) return reader.read();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const idle = new Promise<never>((_, reject) => {
