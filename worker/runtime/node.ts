@@ -47,13 +47,14 @@ export async function startNodeRelay(options: StartOptions = {}): Promise<Runnin
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: instance.config.limits.maxFrameBytes,
-    // A browser's token rides in the offer as `tts-relay.token.<jwt>`: answer `tts-relay`, never echo the token.
+    // A browser's token rides in the offer as `tts-relay.token.<jwt>`: answer `tts-relay` when it is offered too.
     handleProtocols: (offered) => selectSubprotocol(offered) ?? false,
   });
   const { tls } = instance.config;
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    // Node ends any request still uploading after 300 s; a slow LLM may speak longer. RELAY_UPLOAD_IDLE_MS guards quiet uploads instead.
-    const serverOptions = { requestTimeout: 0, ...(tls ? readTLSFiles(tls) : {}) };
+    // Node ends any request still uploading after 300 s; a slow LLM may speak longer. RELAY_UPLOAD_IDLE_MS guards quiet
+    // uploads instead. Headers keep their 60 s: Node's default would follow requestTimeout down to 0, i.e. never.
+    const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, ...(tls ? readTLSFiles(tls) : {}) };
     const s = serve({ fetch: instance.app.fetch, port: instance.config.port, hostname: instance.config.host, websocket: { server: wss }, serverOptions, ...(tls ? { createServer: createHTTPSServer } : {}) }, () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
