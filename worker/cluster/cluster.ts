@@ -159,7 +159,8 @@ export class ClusterDirectory implements StreamDirectory {
   }
 
   private own(stream: string): void {
-    if (this.owners.has(stream)) return;
+    // An owner whose loop just gave the stream up may still be in the map for a moment: replace it.
+    if (this.owners.get(stream)?.finished === false) return;
     const owner = new StreamOwner(stream, {
       relay: this.relay,
       link: this.options.link,
@@ -232,8 +233,9 @@ export class ClusterDirectory implements StreamDirectory {
     const { link, keys, instanceId, leaseMs } = this.options;
     link.send(['SET', keys.instance(instanceId), '1', 'PX', String(leaseMs)]);
     for (const [stream, owner] of this.owners) {
+      if (owner.finished) continue;
       link
-        .script(RENEW, [keys.owner(stream), keys.leases], [instanceId, String(leaseMs), stream])
+        .script(RENEW, [keys.owner(stream), keys.leases, keys.current(stream)], [instanceId, String(leaseMs), stream])
         .then((held) => {
           if (held === 0) owner.leaseLost();
         })
@@ -267,7 +269,7 @@ export class ClusterDirectory implements StreamDirectory {
   private takeOver(stream: string, currentJson: string): void {
     const current = parseCurrent(currentJson);
     this.options.logger.warn('took over a stream whose owner stopped', { stream, lost_utterance: current?.id ?? null });
-    if (this.owners.has(stream)) {
+    if (this.owners.get(stream)?.finished === false) {
       // Our own lease had lapsed (Redis was away) and we took it back: nothing was lost.
       if (currentJson) this.options.link.send(['SET', this.options.keys.current(stream), currentJson]);
       return;

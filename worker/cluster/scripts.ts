@@ -52,11 +52,22 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[5], now + tonumber(ARGV[2]), ARGV[3])
 return {'next', id, meta}`;
 
-/** KEYS: owner, leases. ARGV: instance, lease ms, stream. Returns 1 while the caller still owns the stream. */
+/**
+ * Extends the caller's lease. A lease that lapsed while nobody else took it (Redis was away, or the instance
+ * stalled) is taken back when the caller is still the one speaking the stream.
+ * KEYS: owner, leases, current. ARGV: instance, lease ms, stream. Returns 1 while the caller owns the stream.
+ */
 export const RENEW = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return 0 end
+if not owner then
+  local current = redis.call('GET', KEYS[3])
+  if not current or cjson.decode(current).owner ~= ARGV[1] then return 0 end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
 ${NOW}
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3])
 return 1`;
 

@@ -54,6 +54,8 @@ export class StreamOwner {
   private current: { id: string; utterance: Utterance } | null = null;
   private lost = false;
   private stopping = false;
+  /** Set the moment the loop ends, before `done` settles. */
+  finished = false;
   readonly done: Promise<void>;
 
   constructor(
@@ -84,6 +86,14 @@ export class StreamOwner {
   }
 
   private async run(): Promise<void> {
+    try {
+      await this.takeTurns();
+    } finally {
+      this.finished = true;
+    }
+  }
+
+  private async takeTurns(): Promise<void> {
     const { relay, link, keys, instanceId, leaseMs } = this.context;
     const stream = this.stream;
     let finished = '';
@@ -151,6 +161,9 @@ export class StreamOwner {
     const reader = await this.connectReader(utterance);
     if (!reader) return;
     let last = '0';
+    let lastInputAt = this.context.relay.now();
+    // The origin's own upload guard ends a silent upload after uploadIdleMs; this covers an origin that could not say so.
+    const silentLimitMs = 2 * this.context.relay.config.limits.uploadIdleMs;
     try {
       while (!utterance.ended && !utterance.inputComplete) {
         let reply: Reply;
@@ -163,9 +176,12 @@ export class StreamOwner {
         if (reply === null) {
           if (!(await this.context.isAlive(origin).catch(() => true))) {
             utterance.fail(new RelayError('instance_lost', 'The relay instance receiving this utterance\'s text stopped before the text ended.'));
+          } else if (this.context.relay.now() - lastInputAt > silentLimitMs) {
+            utterance.fail(new RelayError('upload_timeout', 'No text for this utterance arrived from the instance receiving it.'));
           }
           continue;
         }
+        lastInputAt = this.context.relay.now();
         for (const [entryId, record] of inputRecords(reply)) {
           last = entryId;
           apply(utterance, record);

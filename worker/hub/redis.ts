@@ -63,8 +63,12 @@ class StreamState {
   complete = false;
   subscribed: Promise<void> | null = null;
   waiting: Array<(utterance: ReplayedUtterance | null) => void> = [];
-  pendingRead: { marker: number; history: Reply } | null = null;
-  reading = false;
+  /** A replay read in flight: its reply and its marker may come back in either order. */
+  read: { marker: number; history?: Reply; markerSeen: boolean; since: Array<{ event: HubEvent; seq: number }> } | null = null;
+
+  get reading(): boolean {
+    return this.read !== null;
+  }
 
   constructor(readonly buffer: UtteranceBuffer) {}
 }
@@ -187,6 +191,7 @@ export class RedisHub implements Hub {
     this.traffic.receivedBytes += message.byteLength;
     this.traffic.receivedEvents++;
     const { event } = envelope;
+    if (state.read?.markerSeen) state.read.since.push({ event, seq: envelope.seq });
     state.buffer.append(event, envelope.seq);
     if (event.type === 'utterance_start') state.complete = true;
     this.deliver(stream, state, event);
@@ -204,39 +209,47 @@ export class RedisHub implements Hub {
   }
 
   /**
-   * Reads the stream's replay buffer back from Redis. The read also publishes a marker; when the marker comes
-   * back on the subscription, every event in the read has arrived live or was published before we subscribed,
-   * and every later one is still to come: that is the moment to hand the replay over.
+   * Reads the stream's replay buffer back from Redis. The read also publishes a marker: events before the marker
+   * are in the read (or arrived before we subscribed), events after it arrive live after the marker. The read's
+   * reply and the marker come on different connections, so either may be first; events arriving live after the
+   * marker are kept until both are in, then the replay is handed over.
    */
   private async readBack(stream: string, state: StreamState): Promise<void> {
-    state.reading = true;
     const marker = ++this.markers;
+    const read: NonNullable<StreamState['read']> = { marker, markerSeen: false, since: [] };
+    state.read = read;
     try {
       if (!state.subscribed) throw new Error('not subscribed');
       await state.subscribed;
       const { keys, link } = this.options;
-      const history = await link.script(READ_SCRIPT, [keys.replayStart(stream), keys.replayEvents(stream)], [keys.events(stream), encodeMarker(marker, this.sender)]);
-      state.pendingRead = { marker, history };
+      read.history = await link.script(READ_SCRIPT, [keys.replayStart(stream), keys.replayEvents(stream)], [keys.events(stream), encodeMarker(marker, this.sender)]);
+      if (read.markerSeen) {
+        this.finishRead(stream, state, read);
+        return;
+      }
       // A marker lost with the connection must not leave listeners waiting: they join live instead.
       const timer = setTimeout(() => {
-        if (state.pendingRead?.marker !== marker) return;
-        state.pendingRead = null;
-        state.reading = false;
+        if (state.read !== read) return;
+        state.read = null;
         this.flushWaiting(state);
       }, MARKER_TIMEOUT_MS);
       (timer as { unref?: () => void }).unref?.();
     } catch (error) {
       this.options.logger.warn('replay unavailable; the listener joins live', { stream, error });
-      state.reading = false;
+      if (state.read === read) state.read = null;
       this.flushWaiting(state);
     }
   }
 
   private markerArrived(stream: string, state: StreamState, marker: number): void {
-    const read = state.pendingRead;
+    const read = state.read;
     if (!read || read.marker !== marker) return;
-    state.pendingRead = null;
-    state.reading = false;
+    read.markerSeen = true;
+    if (read.history !== undefined) this.finishRead(stream, state, read);
+  }
+
+  private finishRead(stream: string, state: StreamState, read: NonNullable<StreamState['read']>): void {
+    state.read = null;
     if (!state.complete) {
       const [start, events] = Array.isArray(read.history) ? read.history : [];
       const startEnvelope = start instanceof Uint8Array && start.byteLength > 0 ? decodeEnvelope(start) : null;
@@ -252,6 +265,8 @@ export class RedisHub implements Hub {
       } else {
         state.buffer.clear();
       }
+      // What arrived live since the marker follows the read.
+      for (const { event, seq } of read.since) state.buffer.append(event, seq);
       state.complete = true;
     }
     this.flushWaiting(state);
