@@ -3,7 +3,7 @@ import type { SpeakAccepted, SpeakCompleted } from '../../shared/api.ts';
 import { AUDIO_HEADER_BYTES } from '../../shared/protocol.ts';
 import { connectListener, isEnd, isStart, type RecordedListener } from '../support/listener-client.ts';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.ts';
-import { TEST_ADMIN_KEY, within } from '../support/relay.ts';
+import { controlledBody, TEST_ADMIN_KEY, within } from '../support/relay.ts';
 import { failedStart, relayEnv, type RelayProcess, startRelayProcess } from './relay-process.ts';
 import { type CountingProxy, startCountingProxy } from './tcp-proxy.ts';
 
@@ -155,6 +155,26 @@ describe('three relay instances over one Redis', () => {
     expect(result.audio_seconds).toBeGreaterThan(1);
     expect(result.first_audio_ms).toBeGreaterThan(0);
     expect(result.total_ms).toBeGreaterThan(result.first_audio_ms!);
+  });
+
+  it('streams an upload arriving on one instance to the owner on another while it arrives', async () => {
+    const [a, , c] = relays as [RelayProcess, RelayProcess, RelayProcess];
+    const listener = await listen(a, 'upload');
+    expect((await a.speak('upload', 'A holds the stream.')).status).toBe(202);
+    const upload = controlledBody();
+    const response = c.request('/v1/streams/upload/speak?wait=true', { method: 'POST', body: upload.body, headers: { 'content-type': 'text/plain' }, duplex: 'half' } as RequestInit);
+    upload.write('Words typed on instance C, ');
+    const second = await listener.waitFor((m) => isStart(m) && m.utterance === 2, 15_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    upload.write('more of them after a pause, ');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    upload.write('and the end.');
+    upload.end();
+    const result = (await (await response).json()) as SpeakCompleted;
+    expect(result).toMatchObject({ utterance_id: second.utterance_id, reason: 'done', characters: 67 });
+    expect(result.audio_seconds).toBeGreaterThan(2.5);
+    const end = await listener.waitFor((m) => isEnd(m) && m.utterance === 2);
+    expect(end.reason).toBe('done');
   });
 
   it('cancels from any instance: the current utterance and, with all=true, the queue', async () => {
