@@ -13,6 +13,8 @@ export class SpokenProgress {
   private cursor = 0;
   /** Clock reading of the last word or audio released for the utterance. */
   lastProgressAt: number;
+  /** Whether any of its audio has been released: it is speaking, not queued. */
+  started = false;
 
   constructor(private readonly now: () => number) {
     this.lastProgressAt = now();
@@ -39,11 +41,13 @@ export class SpokenProgress {
       this.cursor = 0;
     }
     this.lastProgressAt = this.now();
+    this.started = true;
   }
 
   /** Audio without words was released (a provider without timestamps still shows progress). */
   sounded(): void {
     this.lastProgressAt = this.now();
+    this.started = true;
   }
 
   /** Counts everything written as spoken: the engine went quiet, so nothing it holds is waiting. */

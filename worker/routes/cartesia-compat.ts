@@ -29,9 +29,9 @@ import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
 import type { Env, RuntimeAdapter } from '../app.ts';
 import { authenticate, authorize, type Credential, credentialOf, type Principal } from '../auth.ts';
 import type { HubEvent } from '../hub/hub.ts';
+import { cancelOne } from '../ingest/cancel-one.ts';
 import type { Relay } from '../relay.ts';
-import type { Stream } from '../stream.ts';
-import type { Utterance } from '../utterance.ts';
+import type { UtteranceHandle } from '../stream-directory.ts';
 
 /** The stream a connection speaks on when neither the URL nor a single-stream token names one. */
 export const DEFAULT_COMPAT_STREAM = 'default';
@@ -48,8 +48,7 @@ interface CompatContext {
   readonly generation?: Record<string, unknown>;
   /** Clock reading of the request that opened it; then of the last chunk sent (for `step_time`). */
   lastSentAt: number;
-  stream: Stream | null;
-  utterance: Utterance | null;
+  utterance: UtteranceHandle | null;
   transcoder: Transcoder | null;
   flushesDone: number;
   inputEnded: boolean;
@@ -132,6 +131,8 @@ class CompatSession {
   private readonly byUtterance = new Map<number, CompatContext>();
   private readonly unsubscribe: () => void;
   private closed = false;
+  /** Messages are handled one after another: opening a context's utterance may wait on the stream's queue. */
+  private work: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly relay: Relay,
@@ -150,8 +151,9 @@ class CompatSession {
       return;
     }
     const { message } = parsed;
-    if (message.kind === 'cancel') this.cancel(message.request);
-    else this.generate(message.request);
+    this.work = this.work
+      .then(() => (message.kind === 'cancel' ? this.cancel(message.request) : this.generate(message.request)))
+      .catch((error: unknown) => this.relay.logger.error('cartesia client message failed', { stream: this.stream, error }));
   }
 
   close(): void {
@@ -164,7 +166,8 @@ class CompatSession {
     this.byUtterance.clear();
   }
 
-  private generate(request: CartesiaGenerationRequest): void {
+  private async generate(request: CartesiaGenerationRequest): Promise<void> {
+    if (this.closed) return;
     const id = request.context_id ?? crypto.randomUUID();
     let context = this.contexts.get(id);
     try {
@@ -174,7 +177,7 @@ class CompatSession {
       } else if (context.inputEnded) {
         throw new RelayError('bad_request', `Context ${id} already received continue: false; use a new context_id.`);
       }
-      if (request.transcript !== '') this.utteranceOf(context).write(request.transcript);
+      if (request.transcript !== '') (await this.utteranceOf(context)).write(request.transcript);
       if (request.flush) {
         if (context.utterance) context.utterance.flush();
         else this.send({ type: 'flush_done', context_id: id, flush_id: ++context.flushesDone, flush_done: true, done: false, status_code: CARTESIA_PARTIAL });
@@ -203,7 +206,6 @@ class CompatSession {
       ...(language ? { language } : {}),
       ...(request.generation_config ? { generation: request.generation_config } : {}),
       lastSentAt: this.relay.now(),
-      stream: null,
       utterance: null,
       transcoder: null,
       flushesDone: 0,
@@ -213,10 +215,9 @@ class CompatSession {
   }
 
   /** The context's utterance, queued on the stream with its first words. */
-  private utteranceOf(context: CompatContext): Utterance {
+  private async utteranceOf(context: CompatContext): Promise<UtteranceHandle> {
     if (context.utterance) return context.utterance;
-    const stream = this.relay.stream(this.stream);
-    const utterance = stream.enqueue({
+    const utterance = await this.relay.directory.enqueue(this.stream, {
       receivedAt: context.lastSentAt,
       // The relay cuts text into sentences, as Cartesia's own buffering would (max_buffer_delay_ms is not needed).
       buffering: 'relay',
@@ -224,21 +225,20 @@ class CompatSession {
       ...(context.language ? { language: context.language } : {}),
       ...(context.generation ? { generation: context.generation } : {}),
     });
-    context.stream = stream;
     context.utterance = utterance;
     // Made here, not at utterance_start: an idle stream publishes the start inside enqueue(), before this line.
-    context.transcoder = createTranscoder(stream.format, context.format);
+    context.transcoder = createTranscoder(this.relay.provider.preferredFormat, context.format);
     this.byUtterance.set(utterance.number, context);
     return utterance;
   }
 
-  private cancel(request: CartesiaCancelRequest): void {
+  private async cancel(request: CartesiaCancelRequest): Promise<void> {
     const context = this.contexts.get(request.context_id);
     if (!context) return;
     context.cancelledByClient = true;
     context.inputEnded = true;
     this.forget(context);
-    if (context.utterance && context.stream) context.stream.cancelUtterance(context.utterance);
+    if (context.utterance) await cancelOne(this.relay, this.stream, context.utterance);
   }
 
   private observe(event: HubEvent): void {

@@ -24,9 +24,10 @@ import {
 import type { Env, RuntimeAdapter } from '../app.ts';
 import { authorize, type Principal } from '../auth.ts';
 import type { HubEvent } from '../hub/hub.ts';
+import { cancelOne } from '../ingest/cancel-one.ts';
 import { SpokenProgress } from '../ingest/spoken-progress.ts';
 import { newId, type Relay } from '../relay.ts';
-import type { Utterance } from '../utterance.ts';
+import type { UtteranceHandle } from '../stream-directory.ts';
 
 // How often a waiting publisher rechecks the stream's queue and its utterance's progress.
 const WAIT_POLL_MS = 20;
@@ -40,10 +41,11 @@ const STALL_MS = 1500;
 type InboxItem =
   | { kind: 'message'; message: PublishClientMessage; dropped: boolean }
   | { kind: 'invalid'; reason: string; seq?: number }
-  | { kind: 'reply'; reply: PublishServerMessage };
+  /** A cancel's or interrupt's reply, in the place of the message; it may still be on its way. */
+  | { kind: 'reply'; reply: Promise<PublishServerMessage> };
 
 interface Owned {
-  utterance: Utterance;
+  utterance: UtteranceHandle;
   progress: SpokenProgress;
 }
 
@@ -92,7 +94,7 @@ class PublishSession {
   /** Bumped by cancel and interrupt: work begun before them is dropped when it resumes. */
   private epoch = 0;
   /** The utterance text goes to; after an external cancel it stays here, ended, and swallows text until `end`. */
-  private open: Utterance | null = null;
+  private open: UtteranceHandle | null = null;
   private readonly owned = new Map<string, Owned>();
   private readonly byNumber = new Map<number, Owned>();
   private readonly unsubscribe: () => void;
@@ -161,7 +163,7 @@ class PublishSession {
           this.paused = false;
           this.runtime.resumeReading?.(this.ws);
         }
-        if (item.kind === 'reply') this.send(item.reply);
+        if (item.kind === 'reply') this.send(await item.reply);
         else if (item.kind === 'invalid') this.sendError(new RelayError('invalid_message', item.reason), item.seq);
         else await this.process(item.message, item.dropped);
       }
@@ -230,11 +232,12 @@ class PublishSession {
   }
 
   /** Opens this publisher's next utterance, waiting while the stream's queue is full; null when overtaken. */
-  private async openUtterance(message: Extract<PublishClientMessage, { type: 'text' }>, epoch: number): Promise<Utterance | null> {
+  private async openUtterance(message: Extract<PublishClientMessage, { type: 'text' }>, epoch: number): Promise<UtteranceHandle | null> {
     for (;;) {
       if (this.closed || this.epoch !== epoch) return null;
       try {
-        const utterance = this.relay.stream(this.stream).enqueue(
+        const utterance = await this.relay.directory.enqueue(
+          this.stream,
           {
             receivedAt: this.relay.now(),
             buffering: 'relay',
@@ -243,6 +246,11 @@ class PublishSession {
           },
           { interrupt: message.interrupt === true },
         );
+        if (this.closed || this.epoch !== epoch) {
+          // Overtaken while the queue answered: the publisher cancelled or went away meanwhile.
+          utterance.end();
+          return null;
+        }
         this.adopt(utterance);
         return utterance;
       } catch (error) {
@@ -252,7 +260,7 @@ class PublishSession {
     }
   }
 
-  private adopt(utterance: Utterance): void {
+  private adopt(utterance: UtteranceHandle): void {
     const owned: Owned = { utterance, progress: new SpokenProgress(this.relay.now) };
     this.open = utterance;
     this.owned.set(utterance.id, owned);
@@ -276,12 +284,12 @@ class PublishSession {
   }
 
   /** Holds the inbox while the utterance has too much text unspoken. */
-  private async roomAfter(utterance: Utterance, epoch: number): Promise<void> {
+  private async roomAfter(utterance: UtteranceHandle, epoch: number): Promise<void> {
     const owned = this.owned.get(utterance.id);
     if (!owned) return;
     const { progress } = owned;
     while (!this.closed && this.epoch === epoch && !utterance.ended && progress.unspoken >= this.maxPending) {
-      if (utterance.state === 'speaking' && this.relay.now() - progress.lastProgressAt > STALL_MS) progress.catchUp();
+      if (progress.started && this.relay.now() - progress.lastProgressAt > STALL_MS) progress.catchUp();
       else await sleep(WAIT_POLL_MS);
     }
   }
@@ -289,32 +297,32 @@ class PublishSession {
   /** Cancel and interrupt act now; their ack follows the replies to everything sent before them. */
   private control(message: Extract<PublishClientMessage, { type: 'cancel' | 'interrupt' }>): void {
     const { seq } = message;
-    let cancelled: string[];
-    try {
+    const act = async (): Promise<string[]> => {
       if (message.type === 'interrupt') {
         authorize(this.principal, 'cancel', this.stream);
         this.dropWaiting();
-        cancelled = this.relay.existingStream(this.stream)?.cancel(true) ?? [];
-        if (this.open?.ended) this.open = null;
-      } else {
-        const target = message.utterance_id !== undefined ? this.owned.get(message.utterance_id)?.utterance : this.defaultCancelTarget();
-        if (message.utterance_id !== undefined && !target) throw new RelayError('utterance_not_found', `No utterance ${message.utterance_id} of this publisher is going.`);
-        if (target && target === this.open) {
-          this.dropWaiting();
-          this.open = null;
-        }
-        cancelled = target && this.relay.existingStream(this.stream)?.cancelUtterance(target) ? [target.id] : [];
+        if (this.open) this.open = null;
+        return await this.relay.directory.cancel(this.stream, true);
       }
-    } catch (error) {
-      this.enqueue({ kind: 'reply', reply: errorReply(toRelayError(error), seq) });
-      return;
-    }
-    this.enqueue({ kind: 'reply', reply: { type: 'ack', for: message.type, ...(seq !== undefined ? { seq } : {}), cancelled } });
+      const target = message.utterance_id !== undefined ? this.owned.get(message.utterance_id)?.utterance : this.defaultCancelTarget();
+      if (message.utterance_id !== undefined && !target) throw new RelayError('utterance_not_found', `No utterance ${message.utterance_id} of this publisher is going.`);
+      if (!target) return [];
+      if (target === this.open) {
+        this.dropWaiting();
+        this.open = null;
+      }
+      return (await cancelOne(this.relay, this.stream, target)) ? [target.id] : [];
+    };
+    const reply = act().then(
+      (cancelled): PublishServerMessage => ({ type: 'ack', for: message.type, ...(seq !== undefined ? { seq } : {}), cancelled }),
+      (error: unknown) => errorReply(toRelayError(error), seq),
+    );
+    this.enqueue({ kind: 'reply', reply });
   }
 
-  private defaultCancelTarget(): Utterance | undefined {
+  private defaultCancelTarget(): UtteranceHandle | undefined {
     if (this.open && !this.open.ended) return this.open;
-    let last: Utterance | undefined;
+    let last: UtteranceHandle | undefined;
     for (const { utterance } of this.owned.values()) if (!utterance.ended) last = utterance;
     return last;
   }
@@ -330,7 +338,7 @@ class PublishSession {
     else if (event.type === 'audio') this.byNumber.get(event.utterance)?.progress.sounded();
   }
 
-  private naming(utterance: Utterance | null): Pick<PublishAck, 'utterance_id' | 'utterance'> {
+  private naming(utterance: UtteranceHandle | null): Pick<PublishAck, 'utterance_id' | 'utterance'> {
     return utterance ? { utterance_id: utterance.id, utterance: utterance.number } : {};
   }
 
