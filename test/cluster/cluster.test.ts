@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SpeakAccepted, SpeakCompleted } from '../../shared/api.ts';
-import { AUDIO_HEADER_BYTES } from '../../shared/protocol.ts';
+import { AUDIO_HEADER_BYTES, type UtteranceEnd, type UtteranceStart } from '../../shared/protocol.ts';
 import { connectListener, isEnd, isStart, type RecordedListener } from '../support/listener-client.ts';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.ts';
 import { controlledBody, TEST_ADMIN_KEY, within } from '../support/relay.ts';
@@ -164,7 +164,7 @@ describe('three relay instances over one Redis', () => {
     const upload = controlledBody();
     const response = c.request('/v1/streams/upload/speak?wait=true', { method: 'POST', body: upload.body, headers: { 'content-type': 'text/plain' }, duplex: 'half' } as RequestInit);
     upload.write('Words typed on instance C, ');
-    const second = await listener.waitFor((m) => isStart(m) && m.utterance === 2, 15_000);
+    const second = await listener.waitFor((m): m is UtteranceStart => isStart(m) && m.utterance === 2, 15_000);
     await new Promise((resolve) => setTimeout(resolve, 300));
     upload.write('more of them after a pause, ');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -173,7 +173,7 @@ describe('three relay instances over one Redis', () => {
     const result = (await (await response).json()) as SpeakCompleted;
     expect(result).toMatchObject({ utterance_id: second.utterance_id, reason: 'done', characters: 67 });
     expect(result.audio_seconds).toBeGreaterThan(2.5);
-    const end = await listener.waitFor((m) => isEnd(m) && m.utterance === 2);
+    const end = await listener.waitFor((m): m is UtteranceEnd => isEnd(m) && m.utterance === 2);
     expect(end.reason).toBe('done');
   });
 
