@@ -126,7 +126,8 @@ function isAligned(bytes: Uint8Array, size: number): boolean {
 function decodeF32(bytes: Uint8Array, count: number): Float32Array {
   if (LITTLE_ENDIAN) {
     if (isAligned(bytes, 4)) return new Float32Array(bytes.buffer, bytes.byteOffset, count).slice();
-    return new Float32Array(bytes.slice(0, count * 4).buffer);
+    // Uint8Array's own slice: a Node Buffer's slice() is a view, and its .buffer the whole pool.
+    return new Float32Array(Uint8Array.prototype.slice.call(bytes, 0, count * 4).buffer);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(count);

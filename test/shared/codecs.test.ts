@@ -170,3 +170,14 @@ describe('against the real tools', () => {
     }
   });
 });
+
+describe('Node Buffer input', () => {
+  it('decodes f32 from an unaligned Buffer view the same as from a plain Uint8Array', async () => {
+    const { Buffer } = await import('node:buffer');
+    const samples = new Float32Array([0.5, -0.25, 0.125]);
+    const pool = Buffer.alloc(64);
+    Buffer.from(samples.buffer).copy(pool, 3);
+    const view = pool.subarray(3, 3 + 12);
+    expect(Array.from(decodeSamples('pcm_f32le', view))).toEqual([0.5, -0.25, 0.125]);
+  });
+});
