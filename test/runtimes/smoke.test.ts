@@ -4,6 +4,7 @@
  * a listener that stops reading, and the metrics that count all of it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { SpeakCompleted } from '../../shared/api.ts';
 import { connectListener, isEnd, isStart, type RecordedListener, refusedUpgrade } from '../support/listener-client.ts';
 import { controlledBody, within } from '../support/relay.ts';
@@ -115,6 +116,25 @@ describe.each(RUNTIMES)('the relay under %s', (runtime) => {
     expect((await api.request('/metrics', { key: 'not-the-key-0123456789' })).status).toBe(401);
   });
 
+  it('answers the tts-relay subprotocol, never an offered token entry', async () => {
+    // Browsers separate offered protocols with ", "; the token entry comes first here, as a careless client might send it.
+    const socket = new WebSocket(new URL('/v1/streams/kitchen/listen', relay.url.replace(/^http/, 'ws')), {
+      headers: { authorization: `Bearer ${KEY}`, 'sec-websocket-protocol': 'tts-relay.token.not-a-real-token, tts-relay' },
+    });
+    // ws itself objects to an answer it did not ask for; only the header matters here.
+    socket.on('error', () => {});
+    const answered = await within(
+      new Promise<string | undefined>((resolve, reject) => {
+        socket.once('upgrade', (response) => resolve(response.headers['sec-websocket-protocol'] as string | undefined));
+        socket.once('unexpected-response', (_request, response) => reject(new Error(`upgrade refused: ${response.statusCode}`)));
+      }),
+      5000,
+      'upgrade',
+    );
+    socket.terminate();
+    expect(answered).toBe('tts-relay');
+  });
+
   it(`keeps a streaming upload that goes quiet for ${QUIET_UPLOAD_PAUSE_MS / 1000} s (past Bun's idle timeout)`, async () => {
     const listener = await listen('slow-upload');
     const upload = controlledBody();
@@ -138,7 +158,7 @@ describe.each(RUNTIMES)('the relay under %s', (runtime) => {
     expect(metrics.get('tts_relay_utterances_total{reason="done"}')).toBe(2);
     expect(metrics.get('tts_relay_utterances_total{reason="cancelled"}')).toBe(1);
     expect(metrics.get('tts_relay_time_to_first_audio_seconds_count')).toBe(3);
-    expect(metrics.get('tts_relay_listener_connections_total')).toBe(5);
+    expect(metrics.get('tts_relay_listener_connections_total')).toBe(6);
     expect(metrics.get('tts_relay_sent_bytes_total{kind="audio"}')).toBeGreaterThan(100_000);
     expect(metrics.get('tts_relay_http_requests_total{method="POST",status="401"}')).toBe(2);
   });
@@ -158,6 +178,8 @@ describe.each(RUNTIMES)('backpressure under %s', (runtime) => {
       RELAY_PLAYOUT_LEAD_MS: '3600000',
       RELAY_LISTENER_MAX_BUFFERED_SECONDS: '5',
       RELAY_HEARTBEAT_MS: '200',
+      // Two listeners, a waiting speak and a status poll at a time: four connections from this address.
+      RELAY_MAX_CONNECTIONS_PER_IP: '4',
     });
     const api = client(relay);
     const format = { encoding: 'pcm_f32le', sample_rate: '48000' };
@@ -166,6 +188,14 @@ describe.each(RUNTIMES)('backpressure under %s', (runtime) => {
     try {
       await slow.waitFor((m) => m.type === 'hello');
       await steady.waitFor((m) => m.type === 'hello');
+      // The runtime tells the relay each client's address: the per-address cap counts this one's sockets.
+      const extra = await connectListener(relay.url, 'flood', { key: KEY });
+      const extra2 = await connectListener(relay.url, 'flood', { key: KEY });
+      expect(await refusedUpgrade(relay.url, '/v1/streams/flood/listen', { authorization: `Bearer ${KEY}` })).toEqual({ status: 429, code: 'too_many_connections' });
+      for (const socket of [extra, extra2]) {
+        socket.close();
+        await within(socket.closed, 5000, 'extra listener closed');
+      }
       slow.socket.pause();
       const result = (await (await api.speak('flood', LONG_TEXT, 'wait=true')).json()) as SpeakCompleted;
       expect(result.reason).toBe('done');

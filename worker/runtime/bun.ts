@@ -1,17 +1,33 @@
-/** Bun entry: `bun worker/runtime/bun.ts` serves the relay with Bun.serve and hono/bun's WebSocket helper. */
+/** Bun entry: `bun worker/runtime/bun.ts` serves the relay with Bun.serve and hono/bun's WebSocket handlers. */
+import { readFileSync } from 'node:fs';
 import type { Server, ServerWebSocket } from 'bun';
-import { upgradeWebSocket, websocket } from 'hono/bun';
+import { websocket } from 'hono/bun';
+import { defineWebSocketHelper } from 'hono/ws';
 import type { RuntimeAdapter } from '../app.ts';
-import { createRelay } from '../create-relay.ts';
+import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown } from '../shutdown.ts';
-import { announceStart, describeStartFailure, exitOnSignal, localUrl } from './lifecycle.ts';
+import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
+import { answerSubprotocol } from './subprotocol.ts';
 
-/** Matches the Node entry's ws maxPayload: listeners send nothing, publishers send text a sentence at a time. */
-const MAX_INCOMING_MESSAGE_BYTES = 64 * 1024;
 /** Bytes per second of the widest listener format (pcm_f32le at 48 kHz), to size Bun's send buffer. */
 const MAX_LISTENER_BYTES_PER_SECOND = 4 * 48_000;
 
 let server: Server<unknown> | undefined;
+
+/**
+ * hono/bun's upgrade, plus the subprotocol answer: Bun would echo the first protocol offered, which may be
+ * a browser's token (`tts-relay.token.<jwt>`). The socket data is what hono/bun's `websocket` handlers read.
+ */
+const upgradeWebSocket = defineWebSocketHelper((c, events) => {
+  const bunServer = (c.env as { server?: Server<unknown> } | undefined)?.server;
+  if (!bunServer) throw new TypeError('The Bun server must be passed to app.fetch as env.server.');
+  const protocol = answerSubprotocol(c.req.header('sec-websocket-protocol'));
+  const upgraded = bunServer.upgrade(c.req.raw, {
+    data: { events, url: new URL(c.req.url), protocol: protocol ?? '' },
+    ...(protocol ? { headers: { 'Sec-WebSocket-Protocol': protocol } } : {}),
+  });
+  if (upgraded) return new Response(null);
+});
 
 export const bunRuntime: RuntimeAdapter = {
   name: `bun ${Bun.version}`,
@@ -20,31 +36,38 @@ export const bunRuntime: RuntimeAdapter = {
   bufferedAmount: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.getBufferedAmount() ?? 0,
   // Bun cuts a request that is quiet for `idleTimeout` (10 s): a slow streaming upload would end mid-utterance.
   keepRequestAlive: (request) => server?.timeout(request, 0),
+  // Bun stops reading the TCP socket; messages it had already read are still delivered.
+  pauseReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.pause(),
+  resumeReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.resume(),
+  clientAddress: (c) => server?.requestIP(c.req.raw)?.address ?? null,
 };
 
 /** Starts the relay under Bun; exits 1 with one line naming the problem when it cannot. */
 export async function runBunRelay(): Promise<void> {
-  let instance: Awaited<ReturnType<typeof createRelay>>;
+  let instance: RelayInstance;
+  let running: Server<unknown>;
   try {
     instance = await createRelay({ env: process.env, runtime: bunRuntime });
     const { app, config } = instance;
-    server = Bun.serve({
+    const readText = (path: string) => readFileSync(path, 'utf8');
+    running = server = Bun.serve({
       port: config.port,
       hostname: config.host,
       fetch: (request, bunServer) => app.fetch(request, { server: bunServer }),
       websocket: {
         ...websocket,
-        maxPayloadLength: MAX_INCOMING_MESSAGE_BYTES,
+        maxPayloadLength: config.limits.maxFrameBytes,
         // Past this Bun drops messages silently; the fan-out drops a slow listener well before (4008).
         backpressureLimit: Math.max(16 << 20, 2 * config.limits.listenerMaxBufferedSeconds * MAX_LISTENER_BYTES_PER_SECOND),
       },
+      ...(config.tls ? { tls: { cert: readPem('TLS_CERT_FILE', config.tls.certFile, readText), key: readPem('TLS_KEY_FILE', config.tls.keyFile, readText) } } : {}),
     });
   } catch (error) {
     process.stderr.write(describeStartFailure(error));
     process.exit(1);
   }
-  const running = server;
-  announceStart(instance, localUrl(instance.config.host, running.port ?? instance.config.port), bunRuntime.name!, (text) => process.stderr.write(text));
+  const url = localUrl(instance.config.host, running.port ?? instance.config.port, instance.config.tls !== undefined);
+  announceStart(instance, url, bunRuntime.name!, (text) => process.stderr.write(text));
 
   const shutdown = createShutdown(instance.relay, {
     stopListening: () => {

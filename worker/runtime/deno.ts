@@ -4,16 +4,28 @@
  */
 import { upgradeWebSocket } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
+import { RelayError } from '../../shared/errors.ts';
 import type { RuntimeAdapter } from '../app.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown, type ServerControl } from '../shutdown.ts';
-import { announceStart, describeStartFailure, exitOnSignal, localUrl } from './lifecycle.ts';
+import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
+import { answerSubprotocol } from './subprotocol.ts';
 
 /** WebSockets open now: a shutdown lets their closing handshakes finish before the server goes. */
 let openSockets = 0;
 
-const countingUpgradeWebSocket = ((c, events, options) =>
-  upgradeWebSocket(
+/**
+ * hono/deno's upgrade, counting open sockets, and answering the subprotocol the relay picks: hono/deno
+ * would answer the first one offered, which may be a browser's token (`tts-relay.token.<jwt>`).
+ */
+const countingUpgradeWebSocket = ((c, events, options) => {
+  const offer = c.req.header('sec-websocket-protocol');
+  const protocol = answerSubprotocol(offer);
+  // Deno accepts an answer only from the offer split on ", " (as browsers send it), not on a bare ",".
+  if (protocol && !offer!.split(', ').includes(protocol)) {
+    throw new RelayError('bad_request', 'Separate the Sec-WebSocket-Protocol entries with ", " (comma and space).');
+  }
+  return upgradeWebSocket(
     c,
     {
       ...events,
@@ -26,13 +38,19 @@ const countingUpgradeWebSocket = ((c, events, options) =>
         events.onClose?.(event, ws);
       },
     },
-    options,
-  )) as UpgradeWebSocket<any>;
+    { ...(options as object), ...(protocol ? { protocol } : {}) },
+  );
+}) as UpgradeWebSocket<any>;
 
 export const denoRuntime: RuntimeAdapter = {
   name: `deno ${Deno.version.deno}`,
   upgradeWebSocket: countingUpgradeWebSocket,
   bufferedAmount: (ws) => (ws.raw as WebSocket | undefined)?.bufferedAmount ?? 0,
+  // app.fetch gets Deno.serve's handler info as its env.
+  clientAddress: (c) => {
+    const addr = (c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined)?.remoteAddr;
+    return addr?.transport === 'tcp' ? addr.hostname : null;
+  },
 };
 
 /** Builds the relay from the process environment, or exits 1 with one line naming the problem. */
@@ -67,11 +85,15 @@ async function runDenoRelay(): Promise<void> {
   const { config } = instance;
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
+    const tls = config.tls
+      ? { cert: readPem('TLS_CERT_FILE', config.tls.certFile, Deno.readTextFileSync), key: readPem('TLS_KEY_FILE', config.tls.keyFile, Deno.readTextFileSync) }
+      : {};
     server = Deno.serve(
       {
         port: config.port,
         hostname: config.host,
-        onListen: (addr) => announceStart(instance, localUrl(config.host, addr.port), denoRuntime.name!, writeStderr),
+        ...tls,
+        onListen: (addr) => announceStart(instance, localUrl(config.host, addr.port, config.tls !== undefined), denoRuntime.name!, writeStderr),
       },
       instance.app.fetch,
     );

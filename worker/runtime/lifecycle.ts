@@ -56,7 +56,16 @@ export function exitOnSignal(
 }
 
 /** The URL to reach a server bound to `host`: a wildcard bind is reached on loopback. */
-export function localUrl(host: string, port: number): string {
+export function localUrl(host: string, port: number, secure = false): string {
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+  return `${secure ? 'https' : 'http'}://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+}
+
+/** Reads a PEM file named by a variable; a file that cannot be read is a configuration error naming it. */
+export function readPem(variable: string, path: string, read: (path: string) => string): string {
+  try {
+    return read(path);
+  } catch (error) {
+    throw new ConfigError(variable, `cannot read ${path} (${error instanceof Error ? error.message : String(error)})`);
+  }
 }
