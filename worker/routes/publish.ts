@@ -6,10 +6,11 @@
  * utterance holds `RELAY_PUBLISH_MAX_PENDING_CHARS` characters not yet spoken (text queued, in synthesis, or
  * synthesized and not yet released), or while the stream's queue is full and a new utterance is needed.
  * Messages that arrive meanwhile wait in a small inbox; past the same bound the socket stops being read
- * (Node: `ws.pause()`, so TCP pushes back on the publisher; frames ws had already read, up to one socket
- * read, are still delivered and wait too). Runtimes that cannot pause a socket close a
- * publisher that overruns four times the bound with `rate_limited`. Cancel and interrupt act on arrival,
- * ahead of waiting text (which they drop), as long as the socket is being read.
+ * (Node's `ws.pause()`, Bun's `pause()`: TCP pushes back on the publisher; frames already read, up to one
+ * socket read, are still delivered and wait too). Runtimes that cannot pause a socket (Deno) keep reading and
+ * close a publisher whose waiting text passes four times the bound, and RELAY_MAX_UTTERANCE_CHARS, with
+ * `rate_limited`. Cancel and interrupt act on arrival, ahead of waiting text (which they drop), as long as
+ * the socket is being read.
  */
 import type { Context } from 'hono';
 import type { WSContext } from 'hono/ws';
@@ -33,7 +34,8 @@ import type { UtteranceHandle } from '../stream-directory.ts';
 const WAIT_POLL_MS = 20;
 // Queued messages cost their text plus this, so a flood of empty messages is bounded too.
 const MESSAGE_OVERHEAD_CHARS = 16;
-// Where the runtime cannot stop reading, a publisher this far past the bound is cut off rather than buffered.
+// Where the runtime cannot stop reading, a publisher this far past the bound (and past one utterance's worth
+// of text, which costs little memory) is cut off rather than buffered.
 const OVERRUN_FACTOR = 4;
 // A speaking utterance that released nothing for this long has nothing left in synthesis: count it all spoken.
 const STALL_MS = 1500;
@@ -86,6 +88,7 @@ export function publishRoute(relay: Relay, runtime: RuntimeAdapter) {
 class PublishSession {
   private readonly id = newId('pub');
   private readonly maxPending: number;
+  private readonly maxInbox: number;
   private readonly inbox: InboxItem[] = [];
   private inboxCost = 0;
   private draining = false;
@@ -107,6 +110,7 @@ class PublishSession {
     private readonly principal: Principal,
   ) {
     this.maxPending = relay.config.limits.publishMaxPendingChars;
+    this.maxInbox = Math.max(this.maxPending * OVERRUN_FACTOR, relay.config.limits.maxUtteranceChars);
     this.unsubscribe = relay.hub.subscribe(stream, (event) => this.observe(event));
     this.send({ type: 'ready', protocol: PUBLISH_PROTOCOL_VERSION, stream, publisher_id: this.id, max_pending_chars: this.maxPending });
   }
@@ -143,8 +147,8 @@ class PublishSession {
       if (this.runtime.pauseReading) {
         this.runtime.pauseReading(this.ws);
         this.paused = true;
-      } else if (this.inboxCost > this.maxPending * OVERRUN_FACTOR) {
-        this.fail(new RelayError('rate_limited', `The publisher sent more than ${this.maxPending * OVERRUN_FACTOR} characters ahead of speech; wait for acks.`));
+      } else if (this.inboxCost > this.maxInbox) {
+        this.fail(new RelayError('rate_limited', `The publisher sent more than ${this.maxInbox} characters ahead of speech; wait for acks.`));
         return;
       }
     }
