@@ -39,9 +39,6 @@ export const bunRuntime: RuntimeAdapter = {
   // Bun stops reading the TCP socket; messages it had already read are still delivered.
   pauseReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.pause(),
   resumeReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.resume(),
-  // Bun stops reading the TCP socket; messages it had already read are still delivered.
-  pauseReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.pause(),
-  resumeReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.resume(),
   clientAddress: (c) => server?.requestIP(c.req.raw)?.address ?? null,
 };
 
