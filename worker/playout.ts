@@ -9,7 +9,9 @@ export class Playout {
   /** Clock reading at which everything published so far has finished playing. */
   private timelineEnd = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private drainWaiters: Array<() => void> = [];
+  /** Seconds of audio queued and not yet released. */
+  private pendingSeconds = 0;
+  private waiters: Array<{ seconds: number; resolve: () => void }> = [];
 
   constructor(
     private readonly leadMs: number,
@@ -20,20 +22,30 @@ export class Playout {
   /** Queues an event; audio events carry their duration and wait their turn on the timeline. */
   push(event: HubEvent, seconds = 0): void {
     this.pending.push({ event, seconds });
+    this.pendingSeconds += seconds;
     this.pump();
   }
 
   /** Resolves once every queued event has been published (or dropped by `clear`). */
   drained(): Promise<void> {
-    if (this.pending.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return this.until(-1);
+  }
+
+  /**
+   * Resolves once no more than `seconds` of audio wait to be released: a producer awaits this so
+   * that synthesis runs a bounded distance ahead of playback instead of filling memory.
+   */
+  until(seconds: number): Promise<void> {
+    if (this.satisfied(seconds)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ seconds, resolve }));
   }
 
   /** Drops everything not yet published; the timeline keeps what already went out. */
   clear(): void {
     this.pending.length = 0;
+    this.pendingSeconds = 0;
     this.stopTimer();
-    this.resolveDrained();
+    this.wakeWaiters();
   }
 
   /** Milliseconds of published audio still to play. */
@@ -55,9 +67,11 @@ export class Playout {
         this.timelineEnd = Math.max(this.timelineEnd, now) + head.seconds * 1000;
       }
       this.pending.shift();
+      this.pendingSeconds -= head.seconds;
       this.publish(head.event);
+      this.wakeWaiters();
     }
-    this.resolveDrained();
+    this.wakeWaiters();
   }
 
   private stopTimer(): void {
@@ -65,9 +79,15 @@ export class Playout {
     this.timer = null;
   }
 
-  private resolveDrained(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const resolve of waiters) resolve();
+  private satisfied(seconds: number): boolean {
+    return seconds < 0 ? this.pending.length === 0 : this.pendingSeconds <= seconds;
+  }
+
+  private wakeWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => this.satisfied(w.seconds));
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    for (const waiter of ready) waiter.resolve();
   }
 }

@@ -10,6 +10,9 @@ import { Playout } from './playout.ts';
 import { SentenceAggregator } from './text/sentence-aggregator.ts';
 import { Utterance, type UtteranceOptions } from './utterance.ts';
 
+/** Audio synthesized but not yet released, per stream: at f32 44.1 kHz about 3.5 MB. */
+const SYNTHESIS_AHEAD_SECONDS = 20;
+
 export interface StreamLimits {
   maxQueue: number;
   maxCharacters: number;
@@ -191,6 +194,9 @@ export class Stream {
             const seconds = secondsOf(this.format, event.data.byteLength);
             utterance.audioSeconds += seconds;
             this.playout.push({ type: 'audio', utterance: utterance.number, data: event.data }, seconds);
+            // Hold synthesis a bounded distance ahead of playback: memory stays flat however long the text.
+            await this.playout.until(SYNTHESIS_AHEAD_SECONDS);
+            lastEvent = now();
             break;
           }
           case 'timestamps':

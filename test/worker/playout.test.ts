@@ -49,3 +49,19 @@ describe('Playout', () => {
     await drained;
   });
 });
+
+describe('Playout backpressure', () => {
+  it('until(seconds) waits while more than that much audio is unreleased', async () => {
+    vi.useFakeTimers();
+    const start = Date.now();
+    const playout = new Playout(0, () => {}, () => Date.now() - start);
+    for (let i = 0; i < 10; i++) playout.push(audio(i), 1);
+    let room = false;
+    void playout.until(5).then(() => (room = true));
+    await vi.advanceTimersByTimeAsync(3500);
+    // 10 s queued; one chunk goes out at 0 s and one more each second: 6 s still wait at 3.5 s.
+    expect(room).toBe(false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(room).toBe(true);
+  });
+});
