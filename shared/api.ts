@@ -3,6 +3,24 @@ import { z } from 'zod';
 import { encodingSchema, sampleRateSchema } from './audio-format.ts';
 import { END_REASONS, errorInfoSchema, isValidStreamName } from './protocol.ts';
 
+const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+/** Query options of speak: what to say it with. Unknown keys are ignored; known ones are validated. */
+export const speakQuerySchema = z.object({
+  voice: z.string().min(1).max(128).optional(),
+  language: z.string().min(2).max(16).optional(),
+  model: z.string().min(1).max(64).optional(),
+  buffering: z.enum(['relay', 'provider']).optional(),
+  /** Cartesia generation_config ranges. */
+  speed: z.coerce.number().min(0.6).max(1.5).optional(),
+  volume: z.coerce.number().min(0.5).max(2).optional(),
+  emotion: z.string().min(1).max(32).optional(),
+  phoneme_timestamps: flag.optional(),
+  wait: flag.optional(),
+  interrupt: flag.optional(),
+});
+export type SpeakQuery = z.infer<typeof speakQuerySchema>;
+
 /** JSON body of POST /v1/streams/{stream}/speak. */
 export const speakJsonSchema = z.object({
   text: z.string(),

@@ -108,6 +108,15 @@ export const cartesiaTimestampsSchema = z.object({
   word_timestamps: z.object({ words: z.array(z.string()), start: z.array(z.number()), end: z.array(z.number()) }),
 });
 
+export const cartesiaPhonemeTimestampsSchema = z.object({
+  type: z.literal('phoneme_timestamps'),
+  context_id: z.string(),
+  done: z.literal(false),
+  status_code: z.number().int(),
+  flush_id: z.number().int().positive().optional(),
+  phoneme_timestamps: z.object({ phonemes: z.array(z.string()), start: z.array(z.number()), end: z.array(z.number()) }),
+});
+
 export const cartesiaFlushDoneSchema = z.object({
   type: z.literal('flush_done'),
   context_id: z.string(),
@@ -140,6 +149,7 @@ export const cartesiaErrorSchema = z.object({
 export const cartesiaServerMessageSchema = z.discriminatedUnion('type', [
   cartesiaChunkSchema,
   cartesiaTimestampsSchema,
+  cartesiaPhonemeTimestampsSchema,
   cartesiaFlushDoneSchema,
   cartesiaDoneSchema,
   cartesiaErrorSchema,

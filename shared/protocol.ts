@@ -83,6 +83,22 @@ export const timestampsSchema = z.object({
   words: z.array(wordTimestampSchema),
 });
 
+export const phonemeTimestampSchema = z.object({
+  phoneme: z.string(),
+  start: z.number().nonnegative(),
+  end: z.number().nonnegative(),
+});
+
+export type PhonemeTimestamp = z.infer<typeof phonemeTimestampSchema>;
+
+/** Sent only for utterances spoken with `phoneme_timestamps=true`, where the provider has them. */
+export const phonemeTimestampsSchema = z.object({
+  type: z.literal('phoneme_timestamps'),
+  utterance: z.number().int().nonnegative(),
+  utterance_id: z.string(),
+  phonemes: z.array(phonemeTimestampSchema),
+});
+
 export const errorMessageSchema = z.object({ type: z.literal('error'), error: errorInfoSchema });
 
 export const heartbeatSchema = z.object({ type: z.literal('heartbeat'), time: z.number() });
@@ -92,6 +108,7 @@ export const listenerMessageSchema = z.discriminatedUnion('type', [
   utteranceStartSchema,
   utteranceEndSchema,
   timestampsSchema,
+  phonemeTimestampsSchema,
   errorMessageSchema,
   heartbeatSchema,
 ]);

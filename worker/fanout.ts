@@ -82,6 +82,7 @@ class FormatChannel {
         return frame ? [frame] : [];
       }
       case 'timestamps':
+      case 'phoneme_timestamps':
         return event.utterance === this.utterance ? [JSON.stringify(event satisfies ListenerMessage)] : [];
       case 'flush_done':
         return [];

@@ -167,6 +167,8 @@ export class Stream {
       format: this.format,
       voice: utterance.options.voice,
       language: utterance.options.language,
+      ...(utterance.options.model ? { model: utterance.options.model } : {}),
+      ...(utterance.options.phonemeTimestamps ? { phonemeTimestamps: true } : {}),
       timestamps: true,
       buffering: utterance.options.buffering ?? 'relay',
       ...(utterance.options.generation ? { generation: utterance.options.generation } : {}),
@@ -201,6 +203,14 @@ export class Stream {
           }
           case 'timestamps':
             this.playout.push({ type: 'timestamps', utterance: utterance.number, utterance_id: utterance.id, words: event.words });
+            break;
+          case 'phoneme_timestamps':
+            this.playout.push({
+              type: 'phoneme_timestamps',
+              utterance: utterance.number,
+              utterance_id: utterance.id,
+              phonemes: event.phonemes.map(({ word, start, end }) => ({ phoneme: word, start, end })),
+            });
             break;
           case 'flush_done':
             // After the flushed text's audio on the timeline, so whoever waits on it has heard that audio.

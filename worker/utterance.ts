@@ -8,6 +8,9 @@ export type TextInput = { type: 'text'; text: string } | { type: 'flush' } | { t
 export interface UtteranceOptions {
   voice?: string;
   language?: string;
+  model?: string;
+  /** Ask the provider for phoneme timestamps too (Cartesia only). */
+  phonemeTimestamps?: boolean;
   /** `relay` aggregates text into sentences before the provider; `provider` passes fragments through. */
   buffering?: 'relay' | 'provider';
   /** Provider generation settings (Cartesia `generation_config`: speed, volume, emotion). */

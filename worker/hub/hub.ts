@@ -1,11 +1,12 @@
 /** Fan-out transport between the instance that synthesizes a stream and every instance with listeners. */
-import type { EndReason, ErrorInfo, WordTimestamp } from '../../shared/protocol.ts';
+import type { EndReason, ErrorInfo, PhonemeTimestamp, WordTimestamp } from '../../shared/protocol.ts';
 
 /** What a stream publishes. Audio is in the stream's source format; listeners' formats are made on their instance. */
 export type HubEvent =
   | { type: 'utterance_start'; utterance: number; utterance_id: string }
   | { type: 'audio'; utterance: number; data: Uint8Array }
   | { type: 'timestamps'; utterance: number; utterance_id: string; words: WordTimestamp[] }
+  | { type: 'phoneme_timestamps'; utterance: number; utterance_id: string; phonemes: PhonemeTimestamp[] }
   /** The provider finished a flush of this utterance; listeners ignore it, the Cartesia ingress answers `flush_done`. */
   | { type: 'flush_done'; utterance: number; utterance_id: string; flush_id: number }
   | { type: 'utterance_end'; utterance: number; utterance_id: string; reason: EndReason; error?: ErrorInfo };

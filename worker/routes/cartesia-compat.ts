@@ -43,7 +43,9 @@ interface CompatContext {
   readonly id: string;
   readonly format: AudioFormat;
   readonly timestamps: boolean;
+  readonly phonemeTimestamps: boolean;
   readonly voice?: string;
+  readonly model?: string;
   readonly language?: string;
   readonly generation?: Record<string, unknown>;
   /** Clock reading of the request that opened it; then of the last chunk sent (for `step_time`). */
@@ -202,7 +204,9 @@ class CompatSession {
       id,
       format: format as AudioFormat,
       timestamps: request.add_timestamps === true,
+      phonemeTimestamps: request.add_phoneme_timestamps === true,
       ...(voice ? { voice } : {}),
+      ...(request.model_id ? { model: request.model_id } : {}),
       ...(language ? { language } : {}),
       ...(request.generation_config ? { generation: request.generation_config } : {}),
       lastSentAt: this.relay.now(),
@@ -223,6 +227,8 @@ class CompatSession {
       buffering: 'relay',
       ...(context.voice ? { voice: context.voice } : {}),
       ...(context.language ? { language: context.language } : {}),
+      ...(context.model ? { model: context.model } : {}),
+      ...(context.phonemeTimestamps ? { phonemeTimestamps: true } : {}),
       ...(context.generation ? { generation: context.generation } : {}),
     });
     context.utterance = utterance;
@@ -257,6 +263,17 @@ class CompatSession {
           status_code: CARTESIA_PARTIAL,
           flush_id: context.flushesDone + 1,
           word_timestamps: { words: event.words.map((w) => w.word), start: event.words.map((w) => w.start), end: event.words.map((w) => w.end) },
+        });
+        return;
+      case 'phoneme_timestamps':
+        if (!context.phonemeTimestamps || event.phonemes.length === 0) return;
+        this.send({
+          type: 'phoneme_timestamps',
+          context_id: context.id,
+          done: false,
+          status_code: CARTESIA_PARTIAL,
+          flush_id: context.flushesDone + 1,
+          phoneme_timestamps: { phonemes: event.phonemes.map((p) => p.phoneme), start: event.phonemes.map((p) => p.start), end: event.phonemes.map((p) => p.end) },
         });
         return;
       case 'flush_done':

@@ -1,7 +1,7 @@
 /** The stream routes: speak, cancel, listen and status under /v1/streams/{stream}. */
 import { type Context, Hono } from 'hono';
 import type { WSContext } from 'hono/ws';
-import type { SpeakAccepted, SpeakCompleted, StreamStatus } from '../../shared/api.ts';
+import { type SpeakAccepted, type SpeakCompleted, type SpeakQuery, speakQuerySchema, type StreamStatus } from '../../shared/api.ts';
 import { type AudioFormat, isEncoding, isSampleRate } from '../../shared/audio-format.ts';
 import { RelayError, toRelayError } from '../../shared/errors.ts';
 import { isValidStreamName, STREAM_ACTIONS, type StreamAction } from '../../shared/protocol.ts';
@@ -12,6 +12,7 @@ import { readSpeakBody } from '../ingest/speak-body.ts';
 import { publishRoute } from './publish.ts';
 import type { Relay } from '../relay.ts';
 import type { UtteranceHandle } from '../stream-directory.ts';
+import type { UtteranceOptions } from '../utterance.ts';
 
 // Longest NDJSON/SSE line accepted while streaming; longer lines fail with payload_too_large.
 const MAX_LINE_CHARS = 64 * 1024;
@@ -25,9 +26,9 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
     const receivedAt = relay.now();
     authorize(c.get('principal'), 'speak', name);
     runtime.keepRequestAlive?.(c.req.raw);
-    const query = c.req.query();
+    const query = speakQuery(c.req.query());
     // Barge-in silences the stream at once, before the new text arrives; its enqueue clears the queue again.
-    const interrupt = query.interrupt === 'true' || query.interrupt === '1';
+    const interrupt = query.interrupt ?? false;
     if (interrupt) {
       authorize(c.get('principal'), 'cancel', name);
       await relay.directory.cancel(name, true);
@@ -35,7 +36,16 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
     const body = await readSpeakBody(c.req.header('content-type'), c.req.raw.body, { maxBytes: limits.maxSpeakBytes, maxLineChars: MAX_LINE_CHARS, idleMs: limits.uploadIdleMs });
     const voice = query.voice ?? body.voice;
     const language = query.language ?? body.language;
-    const buffering = query.buffering === 'provider' ? 'provider' : 'relay';
+    const generation = generationOf(query);
+    const options: UtteranceOptions = {
+      receivedAt,
+      buffering: query.buffering ?? 'relay',
+      ...(voice ? { voice } : {}),
+      ...(language ? { language } : {}),
+      ...(query.model ? { model: query.model } : {}),
+      ...(query.phoneme_timestamps ? { phonemeTimestamps: true } : {}),
+      ...(generation ? { generation } : {}),
+    };
 
     let utterance: UtteranceHandle | null = null;
     try {
@@ -47,7 +57,7 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
         // The utterance joins the queue with its first words, so speech starts while the upload goes on.
         if (!utterance) {
           if (input.text.trim() === '') continue;
-          utterance = await relay.directory.enqueue(name, { receivedAt, buffering, ...(voice ? { voice } : {}), ...(language ? { language } : {}) }, { interrupt });
+          utterance = await relay.directory.enqueue(name, options, { interrupt });
         }
         utterance.write(input.text);
         if (utterance.ended) break;
@@ -61,7 +71,7 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
     utterance.end();
 
     const accepted: SpeakAccepted = { utterance_id: utterance.id, utterance: utterance.number, stream: name };
-    if (query.wait !== 'true' && query.wait !== '1') return c.json(accepted, 202);
+    if (!query.wait) return c.json(accepted, 202);
     const result = await utterance.result;
     const completed: SpeakCompleted = {
       ...accepted,
@@ -190,4 +200,17 @@ function listenerSocket(ws: WSContext<any>, runtime: RuntimeAdapter): ListenerSo
 function round(value: number, digits: number): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
+}
+
+function speakQuery(raw: Record<string, string>): SpeakQuery {
+  const parsed = speakQuerySchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new RelayError('bad_request', `Query parameter ${String(issue?.path[0] ?? '')} is invalid: ${issue?.message ?? 'invalid'}.`);
+}
+
+function generationOf(query: SpeakQuery): Record<string, unknown> | undefined {
+  const { speed, volume, emotion } = query;
+  if (speed === undefined && volume === undefined && emotion === undefined) return undefined;
+  return { ...(speed !== undefined ? { speed } : {}), ...(volume !== undefined ? { volume } : {}), ...(emotion ? { emotion } : {}) };
 }
