@@ -32,6 +32,7 @@ import type { HubEvent } from '../hub/hub.ts';
 import { cancelOne } from '../ingest/cancel-one.ts';
 import type { Relay } from '../relay.ts';
 import type { UtteranceHandle } from '../stream-directory.ts';
+import { upgradeTextSession } from './text-session.ts';
 
 /** The stream a connection speaks on when neither the URL nor a single-stream token names one. */
 export const DEFAULT_COMPAT_STREAM = 'default';
@@ -103,29 +104,7 @@ async function connect(c: Context<Env>, relay: Relay, runtime: RuntimeAdapter, n
     throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
   }
   relay.stream(name);
-  let session: CompatSession | null = null;
-  const response = await runtime.upgradeWebSocket(c, {
-    onOpen(_event, ws) {
-      session = new CompatSession(relay, runtime, ws, name);
-    },
-    onMessage(event, ws) {
-      if (typeof event.data !== 'string') {
-        const error = new RelayError('invalid_message', 'Cartesia clients send JSON text frames.');
-        ws.close(error.closeCode, error.code);
-        return;
-      }
-      session?.receive(event.data);
-    },
-    onClose() {
-      session?.close();
-      session = null;
-    },
-    onError() {
-      session?.close();
-      session = null;
-    },
-  });
-  return response ?? new Response(null);
+  return upgradeTextSession(c, runtime, (ws) => new CompatSession(relay, runtime, ws, name), 'Cartesia clients send JSON text frames.');
 }
 
 class CompatSession {

@@ -29,6 +29,7 @@ import { cancelOne } from '../ingest/cancel-one.ts';
 import { SpokenProgress } from '../ingest/spoken-progress.ts';
 import { newId, type Relay } from '../relay.ts';
 import type { UtteranceHandle } from '../stream-directory.ts';
+import { upgradeTextSession } from './text-session.ts';
 
 // How often a waiting publisher rechecks the stream's queue and its utterance's progress.
 const WAIT_POLL_MS = 20;
@@ -59,29 +60,7 @@ export function publishRoute(relay: Relay, runtime: RuntimeAdapter) {
       throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
     }
     relay.stream(name);
-    let session: PublishSession | null = null;
-    const response = await runtime.upgradeWebSocket(c, {
-      onOpen(_event, ws) {
-        session = new PublishSession(relay, runtime, ws, name, principal);
-      },
-      onMessage(event, ws) {
-        if (typeof event.data !== 'string') {
-          const error = new RelayError('invalid_message', 'Publishers send JSON text frames.');
-          ws.close(error.closeCode, error.code);
-          return;
-        }
-        session?.receive(event.data);
-      },
-      onClose() {
-        session?.close();
-        session = null;
-      },
-      onError() {
-        session?.close();
-        session = null;
-      },
-    });
-    return response ?? new Response(null);
+    return upgradeTextSession(c, runtime, (ws) => new PublishSession(relay, runtime, ws, name, principal), 'Publishers send JSON text frames.');
   };
 }
 

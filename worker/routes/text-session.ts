@@ -1,0 +1,40 @@
+/** A WebSocket whose client speaks JSON text frames to a session object: the shape of publish and Cartesia ingress. */
+import type { Context } from 'hono';
+import type { WSContext } from 'hono/ws';
+import { RelayError } from '../../shared/errors.ts';
+import type { RuntimeAdapter } from '../app.ts';
+
+export interface TextSession {
+  receive(text: string): void;
+  close(): void;
+}
+
+/** Upgrades the request; each text frame goes to the session, a binary frame closes the socket with `binaryRefusal`. */
+export async function upgradeTextSession(
+  c: Context,
+  runtime: RuntimeAdapter,
+  open: (ws: WSContext<any>) => TextSession,
+  binaryRefusal: string,
+): Promise<Response> {
+  let session: TextSession | null = null;
+  const release = () => {
+    session?.close();
+    session = null;
+  };
+  const response = await runtime.upgradeWebSocket(c, {
+    onOpen(_event, ws) {
+      session = open(ws);
+    },
+    onMessage(event, ws) {
+      if (typeof event.data !== 'string') {
+        const error = new RelayError('invalid_message', binaryRefusal);
+        ws.close(error.closeCode, error.code);
+        return;
+      }
+      session?.receive(event.data);
+    },
+    onClose: release,
+    onError: release,
+  });
+  return response ?? new Response(null);
+}
