@@ -72,6 +72,7 @@ serveControl({ url: broadcaster.url }, {
     const payloadBytes = Number(args.payloadBytes);
     const frameMs = Number(args.frameMs);
     const leadMs = Number(args.leadMs);
+    if (!(frameMs > 0) || !(payloadBytes >= 0)) throw new Error(`play needs a positive frame duration and a payload size (got ${frameMs} ms, ${payloadBytes} bytes)`);
     const frame = encodeAudioFrame(1, 0, new Uint8Array(payloadBytes));
     let timelineEnd = performance.now();
     const tick = () => {

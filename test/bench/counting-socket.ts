@@ -13,6 +13,12 @@ export interface CountingSocketOptions {
   port: number;
   path: string;
   headers?: Record<string, string>;
+  /**
+   * Called after each read once the socket is open, instead of reading on: the socket stops reading until
+   * `resume()`. Reading every socket a few times a second rather than once per frame lets the kernel
+   * coalesce frames, so one process can keep up with many thousands of listeners.
+   */
+  onRead?: (socket: CountingSocket) => void;
 }
 
 export class CountingSocket {
@@ -45,6 +51,10 @@ export class CountingSocket {
     this.socket.on('data', (chunk: Buffer) => {
       if (this.handshaken) {
         this.feed(chunk, 0);
+        if (options.onRead) {
+          this.socket.pause();
+          options.onRead(this);
+        }
         return;
       }
       this.pendingHead += chunk.toString('latin1');
@@ -71,6 +81,11 @@ export class CountingSocket {
     this.socket.on('close', () => {
       this.closed = true;
     });
+  }
+
+  /** Reads on after `onRead` paused the socket. */
+  resume(): void {
+    if (!this.closed) this.socket.resume();
   }
 
   close(): void {

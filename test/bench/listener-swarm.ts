@@ -19,13 +19,44 @@ interface Mark {
 const sockets: CountingSocket[] = [];
 let mark: Mark | null = null;
 
+// Each socket reads at most this often: a few reads a second, each taking several frames from the kernel.
+// Well inside what a socket's receive buffer holds of the widest format, so no server sees a slow reader.
+const READ_INTERVAL_MS = 200;
+let paused: CountingSocket[] = [];
+setInterval(() => {
+  const resuming = paused;
+  paused = [];
+  for (const socket of resuming) socket.resume();
+}, READ_INTERVAL_MS);
+const onRead = (socket: CountingSocket) => void paused.push(socket);
+
+// How long the drain before a reading waits for resumed sockets to take in what the kernel holds for them.
+const DRAIN_MS = 60;
+
+/** Reads every socket up to now, so a window's edges do not depend on where each socket is in its cycle. */
+async function drain(): Promise<void> {
+  const resuming = paused;
+  paused = [];
+  for (const socket of resuming) socket.resume();
+  await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+}
+
 const audioBytesOf = (socket: CountingSocket) => socket.binaryBytes - AUDIO_HEADER_BYTES * socket.binaryFrames;
+
+// A handshake slower than this counts as a failed connection: the server (or the machine) is saturated.
+const CONNECT_TIMEOUT_MS = 10_000;
 
 function open(url: URL, path: string, headers: Record<string, string>): Promise<CountingSocket> {
   return new Promise((resolve, reject) => {
-    const socket = new CountingSocket({ host: url.hostname, port: Number(url.port), path, headers }, (error) =>
-      error ? reject(error) : resolve(socket),
-    );
+    const socket = new CountingSocket({ host: url.hostname, port: Number(url.port), path, headers, onRead }, (error) => {
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(socket);
+    });
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error(`no upgrade within ${CONNECT_TIMEOUT_MS} ms`));
+    }, CONNECT_TIMEOUT_MS);
   });
 }
 
@@ -57,7 +88,8 @@ serveControl({}, {
   },
 
   /** Starts a measurement window. */
-  mark() {
+  async mark() {
+    await drain();
     mark = {
       at: performance.now(),
       cpuUs: readUsage().cpuUs,
@@ -73,8 +105,9 @@ serveControl({}, {
    * Ends the window: how much audio each listener got in it, as a multiple of real time
    * (1 = exactly real time), from the listeners' byte counts and the format's bytes per second.
    */
-  measure(args) {
+  async measure(args) {
     if (!mark) throw new Error('measure before mark');
+    await drain();
     const bytesPerSecond = Number(args.bytesPerSecond);
     const elapsedMs = performance.now() - mark.at;
     const rates = sockets.map((socket, i) => (audioBytesOf(socket) - (mark!.audioBytes[i] ?? 0)) / bytesPerSecond / (elapsedMs / 1000));

@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { type BenchChild, spawnChild } from './child-process.ts';
+import { sleep } from './clock.ts';
 
 export interface AudioSource {
   readonly name: 'cartesia-emulator' | 'espeak';
@@ -15,6 +16,14 @@ export interface AudioSource {
   readonly apiKey?: string;
   /** Text that makes at least `seconds` of audio. */
   text(seconds: number): string;
+  /** Seconds of audio the provider has produced so far (NaN when it cannot tell). */
+  produced(): Promise<number>;
+  /**
+   * Resolves once the provider has produced more than `since` seconds and then gone quiet (everything asked
+   * of it has reached the relay), with the seconds produced since `since`. Windows that should not include
+   * the relay ingesting a whole utterance at once open after this.
+   */
+  quiet(since: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -45,6 +54,12 @@ export function espeakSource(): AudioSource {
     relayEnv: { TTS_PROVIDER: 'espeak' },
     format: { encoding: 'pcm_f32le', sampleRate: 22050 },
     text: (seconds) => sentencesFor(seconds, 16),
+    // espeak synthesizes inside the relay, which this cannot see: a fixed pause covers a long text.
+    produced: async () => Number.NaN,
+    quiet: async () => {
+      await sleep(3000);
+      return Number.NaN;
+    },
     stop: async () => {},
   };
 }
@@ -55,6 +70,7 @@ const CERT_FILE = fileURLToPath(new URL('../support/certs/cert.pem', import.meta
 export interface EmulatorInfo {
   url: string;
   wssUrl: string;
+  chunkMs: number;
   /** Characters of transcript per second of generated audio. */
   charsPerSecond: number;
 }
@@ -65,6 +81,10 @@ export async function emulatorSource(options: { synthesisDelayMs: number; format
   const child = await spawnChild<EmulatorInfo>('test/bench/emulator-child.ts', {
     env: { BENCH_SYNTHESIS_DELAY_MS: String(options.synthesisDelayMs), BENCH_EMULATOR_API_KEY: EMULATOR_API_KEY },
   });
+  const produced = async () => {
+    const { sent } = await child.call<{ sent: Record<string, number> }>('stats');
+    return ((sent.chunk ?? 0) * child.info.chunkMs) / 1000;
+  };
   return {
     name: 'cartesia-emulator',
     child,
@@ -82,6 +102,19 @@ export async function emulatorSource(options: { synthesisDelayMs: number; format
     providerWssUrl: child.info.wssUrl,
     apiKey: EMULATOR_API_KEY,
     text: (seconds) => sentencesFor(seconds, child.info.charsPerSecond),
+    produced,
+    async quiet(since) {
+      const deadline = performance.now() + 60_000;
+      let last = await produced();
+      // Quiet: something arrived after `since`, then nothing for 300 ms.
+      while (performance.now() < deadline) {
+        await sleep(300);
+        const now = await produced();
+        if (now === last && now > since) break;
+        last = now;
+      }
+      return last - since;
+    },
     stop: () => child.stop(),
   };
 }

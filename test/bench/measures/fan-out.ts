@@ -38,7 +38,12 @@ export interface StepResult {
   swarmCpuShare: number;
   meanFrameBytes: number;
   framesPerSecond: number;
+  /** Some listeners could not connect at all. */
+  connectFailed?: boolean;
 }
+
+/** What one measurement window reports, before it is judged. */
+export type WindowFigures = Omit<StepResult, 'listeners' | 'ok'>;
 
 export interface ServerRamp {
   server: string;
@@ -51,7 +56,7 @@ export interface Swarm {
   child: BenchChild;
   connect(url: string, path: string, count: number, key?: string): Promise<void>;
   /** Opens a window, waits, and reports it (server usage must be read around it by the caller). */
-  measure(format: AudioFormat, windowMs: number, server: BenchChild): Promise<{ step: Omit<StepResult, 'listeners' | 'ok'>; raw: Record<string, unknown> }>;
+  measure(format: AudioFormat, windowMs: number, server: BenchChild): Promise<{ step: WindowFigures; raw: Record<string, unknown> }>;
   closeSome(count: number): Promise<void>;
   closeAll(): Promise<void>;
 }
@@ -118,13 +123,36 @@ async function ramp(
   connect: (count: number) => Promise<void>,
   format: AudioFormat,
   plan: FanOutPlan,
+  alreadyConnected = 0,
+  audioEnds = Number.POSITIVE_INFINITY,
 ): Promise<ServerRamp> {
   const idle = await swarm.measure(format, Math.min(plan.windowMs, 1000), serverChild);
   const steps: StepResult[] = [];
-  let connected = 0;
+  let connected = alreadyConnected;
   const tryCount = async (listeners: number) => {
-    if (listeners > connected) await connect(listeners - connected);
-    else if (listeners < connected) await swarm.closeSome(connected - listeners);
+    try {
+      if (listeners > connected) await connect(listeners - connected);
+      else if (listeners < connected) await swarm.closeSome(connected - listeners);
+    } catch (error) {
+      // Listeners that cannot even connect are not being fed: this count is past what the setup sustains.
+      ctx.log(`  ${server}: ${listeners} listeners: ${error instanceof Error ? error.message : String(error)}`);
+      const failed: StepResult = {
+        listeners,
+        cpuShare: Number.NaN,
+        cpuUsPerListenerSecond: Number.NaN,
+        realtimeMin: 0,
+        realtimeP50: 0,
+        closed: 0,
+        ok: false,
+        swarmCpuShare: Number.NaN,
+        meanFrameBytes: Number.NaN,
+        framesPerSecond: Number.NaN,
+        connectFailed: true,
+      };
+      steps.push(failed);
+      connected = Number.NaN;
+      return failed;
+    }
     connected = listeners;
     await sleep(plan.settleMs);
     const { step } = await swarm.measure(format, plan.windowMs, serverChild);
@@ -138,8 +166,10 @@ async function ramp(
   };
   let lastPass = 0;
   let firstFail = 0;
+  // A window that could outlast the audio would read silence as failure.
+  const audioLeft = () => audioEnds - performance.now() > plan.settleMs + plan.windowMs + 2000;
   for (const listeners of plan.steps) {
-    if (ctx.outOfTime()) break;
+    if (ctx.outOfTime() || !audioLeft()) break;
     const result = await tryCount(listeners);
     if (!result.ok) {
       firstFail = listeners;
@@ -147,7 +177,7 @@ async function ramp(
     }
     lastPass = listeners;
   }
-  if (plan.refine && firstFail > 0 && !ctx.outOfTime()) {
+  if (plan.refine && firstFail > 0 && Number.isFinite(connected) && !ctx.outOfTime() && audioLeft()) {
     const mid = Math.round((lastPass + firstFail) / 2 / 100) * 100;
     if (mid > lastPass && mid < firstFail && (await tryCount(mid)).ok) lastPass = mid;
   }
@@ -162,6 +192,8 @@ export interface FanOutResult {
   relay: ServerRamp;
   baseline: ServerRamp;
   frame: { payloadBytes: number; frameMs: number };
+  /** The relay taking in one long utterance from the provider before the ramp: a per-stream cost. */
+  ingest: { audioSeconds: number; cpuMs: number; wallMs: number };
   compareAt: number | null;
 }
 
@@ -177,23 +209,30 @@ export async function measureFanOut(ctx: BenchContext, runtime: Runtime, source:
   });
   let relayRamp: ServerRamp;
   let frame = { payloadBytes: 0, frameMs: 0 };
+  let ingest = { audioSeconds: Number.NaN, cpuMs: Number.NaN, wallMs: Number.NaN };
+  let audioEnds = Number.POSITIVE_INFINITY;
   try {
     const stream = 'fan-out';
     const listenPath = `/v1/streams/${stream}/listen?encoding=${format.encoding}&sample_rate=${format.sampleRate}`;
     // Enough audio for the whole ramp, queued as a few utterances (the queue keeps them back to back).
-    const rampSeconds = (plan.steps.length + 2) * (plan.settleMs + plan.windowMs + 3000) / 1000 + 30;
-    const utterances = Math.min(16, Math.ceil(rampSeconds / 30));
-    for (let i = 0; i < utterances; i++) {
-      const answer = await speak({ url: relay.info.url, key }, stream, source.text(30));
-      if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
-    }
+    // One long utterance, all of it in the relay before the ramp starts: the windows then see fan-out alone,
+    // not the relay ingesting the provider's faster-than-real-time burst (a per-stream cost, reported apart).
+    const audioSeconds = ctx.mode === 'smoke' ? 10 : 110;
+    // The first listener joins before the audio starts: a format channel opened in the middle of an
+    // utterance gets none of it (the fan-out learns an utterance from its start event).
     await swarm.connect(relay.info.url, listenPath, 1, key);
-    await sleep(plan.settleMs);
+    const before = await source.produced();
+    const ingestCpu = await relay.usage();
+    const spokenAt = performance.now();
+    const answer = await speak({ url: relay.info.url, key }, stream, source.text(audioSeconds));
+    if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
+    const produced = await source.quiet(before);
+    ingest = { audioSeconds: produced, cpuMs: ((await relay.usage()).cpuUs - ingestCpu.cpuUs) / 1000, wallMs: performance.now() - spokenAt };
+    audioEnds = spokenAt + (Number.isFinite(produced) ? produced : audioSeconds) * 1000;
     const probe = await swarm.measure(format, Math.min(1000, plan.windowMs), relay);
-    if (probe.step.framesPerSecond <= 0) throw new Error(`the relay sent no audio in a second (${JSON.stringify(probe.raw)})`);
+    if (!(probe.step.framesPerSecond > 0)) throw new Error(`the relay sent no audio (${JSON.stringify(probe.raw)})\n${relay.stderr()}`);
     frame = { payloadBytes: Math.round(probe.step.meanFrameBytes) - 12, frameMs: 1000 / probe.step.framesPerSecond };
-    await swarm.closeAll();
-    relayRamp = await ramp(ctx, `relay (${runtime})`, relay, swarm, (n) => swarm.connect(relay.info.url, listenPath, n, key), format, plan);
+    relayRamp = await ramp(ctx, `relay (${runtime})`, relay, swarm, (n) => swarm.connect(relay.info.url, listenPath, n, key), format, plan, 1, audioEnds);
   } finally {
     await relay.stop();
   }
@@ -215,12 +254,14 @@ export async function measureFanOut(ctx: BenchContext, runtime: Runtime, source:
     relay: relayRamp,
     baseline: baselineRamp,
     frame,
+    ingest,
     compareAt: bothOk.length ? bothOk[bothOk.length - 1]!.listeners : null,
   };
 }
 
 export function fanOutRows(result: FanOutResult): Row[] {
-  const at = result.compareAt;
+  // Where both kept up at the same count; failing that, the first count both were measured at.
+  const at = result.compareAt ?? result.relay.steps.find((s) => result.baseline.steps.some((b) => b.listeners === s.listeners && Number.isFinite(b.cpuShare)))?.listeners ?? null;
   const relayStep = result.relay.steps.find((s) => s.listeners === at);
   const baseStep = result.baseline.steps.find((s) => s.listeners === at);
   const rt = result.runtime;
@@ -258,5 +299,18 @@ export function fanOutRows(result: FanOutResult): Row[] {
       verdict: verdict(perCore === null ? null : perCore >= 5000),
     }),
   ];
+  if (Number.isFinite(result.ingest.audioSeconds) && result.ingest.audioSeconds > 0) {
+    rows.push(
+      row({
+        item: 2,
+        figure: `provider audio taken in, per stream (${rt}; ${result.ingest.audioSeconds.toFixed(0)} s of audio in ${(result.ingest.wallMs / 1000).toFixed(1)} s)`,
+        unit: 'ms CPU per audio s',
+        relay: result.ingest.cpuMs / result.ingest.audioSeconds,
+        baseline: null,
+        baselineName: '',
+        note: 'a per-stream cost, whatever the listener count: Cartesia JSON + base64 decoding, validation, playout queueing',
+      }),
+    );
+  }
   return rows;
 }
