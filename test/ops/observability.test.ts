@@ -75,7 +75,7 @@ describe('GET /metrics', () => {
     await within(a.waitFor(isEnd), 10_000, 'end at a');
     await within(b.waitFor(isEnd), 10_000, 'end at b');
     const long = request(relay, '/v1/streams/counted/speak?wait=true', { method: 'POST', body: 'This one is cut short. It would go on for a good while longer otherwise.' });
-    await until(async () => expect(((await (await request(relay, '/v1/streams/counted')).json()) as { current: unknown }).current).not.toBeNull());
+    await until(async () => expect(((await (await request(relay, '/v1/streams/counted')).json()) as { current: unknown }).current).toBeTruthy());
     await request(relay, '/v1/streams/counted/cancel', { method: 'POST' });
     expect(((await (await long).json()) as SpeakCompleted).reason).toBe('cancelled');
     await request(relay, '/v1/streams/counted/speak', { method: 'POST', body: 'x', key: 'wrong-key-0123456789abc' });
@@ -171,7 +171,7 @@ describe('GET /readyz', () => {
     const { relay } = await start({ RELAY_DRAIN_MS: '3000' });
     expect((await request(relay, '/readyz', { key: null })).status).toBe(200);
     const speaking = request(relay, '/v1/streams/drain/speak?wait=true', { method: 'POST', body: 'Still speaking while the relay drains.' });
-    await until(async () => expect(((await (await request(relay, '/v1/streams/drain')).json()) as { current: unknown }).current).not.toBeNull());
+    await until(async () => expect(((await (await request(relay, '/v1/streams/drain')).json()) as { current: unknown }).current).toBeTruthy());
     const shutdown = relay.shutdown('SIGTERM');
     const ready = await request(relay, '/readyz', { key: null }).catch(() => null);
     // The listener may already be closed (Node stops accepting at once); if it answered, it said not ready.

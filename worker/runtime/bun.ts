@@ -75,7 +75,8 @@ export async function runBunRelay(): Promise<void> {
     },
     async closeConnections(graceMs) {
       const deadline = performance.now() + graceMs;
-      while (running.pendingWebSockets > 0 && performance.now() < deadline) await Bun.sleep(10);
+      // Sockets answer the 1001 close; a response still being written (a ?wait=true speak that just ended) finishes.
+      while ((running.pendingWebSockets > 0 || running.pendingRequests > 0) && performance.now() < deadline) await Bun.sleep(10);
       await running.stop(true);
     },
   });

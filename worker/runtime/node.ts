@@ -60,13 +60,21 @@ export async function startNodeRelay(options: StartOptions = {}): Promise<Runnin
   const { port } = server.address() as AddressInfo;
   const host = instance.config.host === '0.0.0.0' ? '127.0.0.1' : instance.config.host;
   let closing: Promise<void> | null = null;
+  let serverClosed = false;
   const shutdown = createShutdown(instance.relay, {
-    stopListening: () => server.close(),
+    stopListening: () => server.close(() => (serverClosed = true)),
     async closeConnections(graceMs) {
       const deadline = performance.now() + graceMs;
-      while (wss.clients.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
+      while (wss.clients.size > 0 && performance.now() < deadline) await tick();
       for (const client of wss.clients) client.terminate();
-      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      // A response still being written (a ?wait=true speak that just ended) gets to finish; idle sockets go.
+      const http = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+      while (!serverClosed && performance.now() < deadline) {
+        http.closeIdleConnections?.();
+        await tick();
+      }
+      http.closeAllConnections?.();
     },
   });
   return {
