@@ -139,8 +139,8 @@ const SLOW_LISTENER_GRACE_MS = 500;
 
 export class FanOut {
   private readonly streams = new Map<string, StreamListeners>();
-  /** When each listener was first seen over its allowance, while it stays over. */
-  private readonly overSince = new WeakMap<Listener, number>();
+  /** When each listener was first seen over its allowance, while it stays over (usually empty: checked by size first). */
+  private readonly overSince = new Map<Listener, number>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: FanOutOptions) {
@@ -181,6 +181,7 @@ export class FanOut {
   }
 
   remove(listener: Listener): void {
+    this.overSince.delete(listener);
     const group = this.streams.get(listener.stream);
     if (!group) return;
     const channel = group.channels.get(formatKey(listener.format));
@@ -211,6 +212,7 @@ export class FanOut {
   /** Closes every listener (e.g. 1001 on shutdown) and stops the heartbeat. */
   close(code: number, reason: string): void {
     clearInterval(this.heartbeat);
+    this.overSince.clear();
     for (const group of this.streams.values()) {
       group.unsubscribe();
       for (const listener of group.all()) safeClose(listener.socket, code, reason);
@@ -244,7 +246,7 @@ export class FanOut {
   private deliver(group: StreamListeners, event: HubEvent): void {
     for (const channel of group.channels.values()) {
       const frames = channel.frames(event);
-      for (const frame of frames) for (const listener of channel.listeners) this.send(listener, frame);
+      for (const frame of frames) this.broadcast(channel.listeners, frame);
     }
     // After the shared channels, so a listener whose replay ends here joins them for the next event only.
     for (const [listener, channel] of group.catchUps) {
@@ -258,27 +260,41 @@ export class FanOut {
     }
   }
 
+  /** Sends one frame to many listeners; the metrics count it once, with its number of copies. */
+  private broadcast(listeners: Iterable<Listener>, frame: string | Uint8Array): void {
+    let sent = 0;
+    for (const listener of listeners) if (this.write(listener, frame)) sent++;
+    if (sent > 0) this.options.metrics?.frameSent(frame, sent);
+  }
+
   private send(listener: Listener, frame: string | Uint8Array): void {
+    if (this.write(listener, frame)) this.options.metrics?.frameSent(frame);
+  }
+
+  /** Writes a frame to one listener's socket; false when it was not sent (closed, dropped as slow, failed). */
+  private write(listener: Listener, frame: string | Uint8Array): boolean {
     const { socket } = listener;
-    if (!socket.isOpen()) return;
+    if (!socket.isOpen()) return false;
     if (socket.bufferedAmount() > this.options.maxBufferedSeconds * bytesPerSecond(listener.format)) {
       const now = performance.now();
       const since = this.overSince.get(listener) ?? now;
       this.overSince.set(listener, since);
       if (now - since >= SLOW_LISTENER_GRACE_MS) {
         this.dropSlow(listener);
-        return;
+        return false;
       }
-    } else {
+    } else if (this.overSince.size > 0) {
+      // Per frame and listener: skip the map entirely in the usual case where nobody is over.
       this.overSince.delete(listener);
     }
     try {
       socket.send(frame);
-      this.options.metrics?.frameSent(frame);
+      return true;
     } catch (error) {
       this.options.logger.warn('listener send failed', { stream: listener.stream, listener_id: listener.id, error });
       this.remove(listener);
       safeClose(socket, 1011, 'send failed');
+      return false;
     }
   }
 
@@ -294,7 +310,7 @@ export class FanOut {
   private sendHeartbeats(): void {
     const beat = JSON.stringify({ type: 'heartbeat', time: Date.now() } satisfies ListenerMessage);
     for (const group of this.streams.values()) {
-      for (const listener of group.all()) this.send(listener, beat);
+      this.broadcast(group.all(), beat);
     }
   }
 }

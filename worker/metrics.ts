@@ -105,9 +105,10 @@ export class Metrics {
     this.upstreamErrors.inc({ code });
   }
 
-  frameSent(frame: string | Uint8Array): void {
-    if (typeof frame === 'string') this.sentBytes.inc({ kind: 'control' }, utf8Length(frame));
-    else this.sentBytes.inc({ kind: 'audio' }, frame.byteLength);
+  /** A frame went to `copies` listeners: counted once per fan-out, not once per socket. */
+  frameSent(frame: string | Uint8Array, copies = 1): void {
+    if (typeof frame === 'string') this.sentBytes.inc({ kind: 'control' }, utf8Length(frame) * copies);
+    else this.sentBytes.inc({ kind: 'audio' }, frame.byteLength * copies);
   }
 
   listenerConnected(): void {
