@@ -14,6 +14,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { cartesiaCompatRoutes } from './routes/cartesia-compat.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import type { StartWorker } from './worker-port.ts';
 
 /** What each runtime supplies: its WebSocket upgrade and how to read a socket's unsent bytes. */
 export interface RuntimeAdapter {
@@ -28,6 +29,8 @@ export interface RuntimeAdapter {
   /** Stops reading a socket, so TCP pushes back on a publisher that outruns speech; absent where the runtime cannot. */
   pauseReading?(ws: WSContext<any>): void;
   resumeReading?(ws: WSContext<any>): void;
+  /** Starts a worker thread, so CPU-bound work (the embedded engine) leaves the event loop; absent, it runs inline. */
+  startWorker?: StartWorker;
 }
 
 export type Env = { Variables: AuthVariables & { requestId: string } };

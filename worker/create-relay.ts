@@ -31,7 +31,7 @@ export async function createRelay(options: CreateRelayOptions): Promise<RelayIns
   const logger = options.quiet
     ? silentLogger
     : createLogger({ level: config.logLevel, ...(options.writeLog ? { write: options.writeLog } : {}), redact: redactor(secrets) });
-  const provider = await createProvider(config, logger);
+  const provider = await createProvider(config, logger, options.runtime);
   const replayBytes = config.hub.replaySeconds * bytesPerSecond(provider.preferredFormat);
   let relay: Relay;
   if (config.hub.kind === 'redis') {
@@ -52,12 +52,12 @@ export async function createRelay(options: CreateRelayOptions): Promise<RelayIns
   return { app, relay, config, logger };
 }
 
-async function createProvider(config: RelayConfig, logger: Logger): Promise<TTSProvider> {
+async function createProvider(config: RelayConfig, logger: Logger, runtime: RuntimeAdapter): Promise<TTSProvider> {
   if (config.provider === 'cartesia') {
     const { CartesiaProvider } = await import('./providers/cartesia.ts');
     return new CartesiaProvider(config.cartesia, logger.child({ provider: 'cartesia' }));
   }
-  const provider = new EspeakProvider();
+  const provider = new EspeakProvider({ startWorker: runtime.startWorker, logger: logger.child({ provider: 'espeak' }) });
   await provider.ready();
   return provider;
 }

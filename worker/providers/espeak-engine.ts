@@ -30,6 +30,13 @@ export interface Synthesis {
   words: WordTimestamp[];
 }
 
+/** What a chunked synthesis leaves once its samples are handed out. */
+export interface SynthesisSummary {
+  sampleCount: number;
+  /** Times in seconds from this synthesis' first sample. */
+  words: WordTimestamp[];
+}
+
 /** A loaded engine. Synthesis is synchronous inside WebAssembly, so callers keep inputs sentence-sized. */
 export class EspeakEngine {
   private voice = '';
@@ -37,25 +44,36 @@ export class EspeakEngine {
   constructor(private readonly worker: EspeakWorker) {}
 
   synthesize(text: string, voice = DEFAULT_ESPEAK_VOICE, onChunk?: (samples: Float32Array) => void): Synthesis {
-    this.selectVoice(voice);
     const chunks: Float32Array[] = [];
-    const events: EspeakEvent[] = [];
-    let total = 0;
-    this.worker.synthesize(text, (pcm, chunkEvents) => {
-      const chunk = int16ToFloat32(pcm);
+    const { sampleCount, words } = this.synthesizeInChunks(text, voice, (chunk) => {
       chunks.push(chunk);
-      total += chunk.length;
-      events.push(...chunkEvents);
       onChunk?.(chunk);
-      return 0;
     });
-    const samples = new Float32Array(total);
+    const samples = new Float32Array(sampleCount);
     let offset = 0;
     for (const chunk of chunks) {
       samples.set(chunk, offset);
       offset += chunk.length;
     }
-    return { samples, words: wordTimestamps(text, events, total / ESPEAK_SAMPLE_RATE) };
+    return { samples, words };
+  }
+
+  /**
+   * Hands each chunk to `onChunk` as the engine makes it and keeps none: every chunk is a fresh array
+   * over a buffer of its own, so the callee may transfer it to another thread.
+   */
+  synthesizeInChunks(text: string, voice: string, onChunk: (samples: Float32Array) => void): SynthesisSummary {
+    this.selectVoice(voice);
+    const events: EspeakEvent[] = [];
+    let total = 0;
+    this.worker.synthesize(text, (pcm, chunkEvents) => {
+      const chunk = int16ToFloat32(pcm);
+      total += chunk.length;
+      events.push(...chunkEvents);
+      onChunk(chunk);
+      return 0;
+    });
+    return { sampleCount: total, words: wordTimestamps(text, events, total / ESPEAK_SAMPLE_RATE) };
   }
 
   private selectVoice(voice: string): void {

@@ -3,24 +3,41 @@ import { AsyncQueue } from '../../shared/async-queue.ts';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { RelayError } from '../../shared/errors.ts';
 import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
+import type { Logger } from '../logger.ts';
 import { SentenceAggregator } from '../text/sentence-aggregator.ts';
-import { DEFAULT_ESPEAK_VOICE, ESPEAK_SAMPLE_RATE, type EspeakEngine, loadEspeakEngine } from './espeak-engine.ts';
+import type { StartWorker } from '../worker-port.ts';
+import { DEFAULT_ESPEAK_VOICE, ESPEAK_SAMPLE_RATE } from './espeak-engine.ts';
+import { type EspeakSynthesizer, openEspeakSynthesizer } from './espeak-synthesizer.ts';
 import type { ContextOptions, ProviderEvent, TTSContext, TTSProvider } from './provider.ts';
 
 const ENGINE_FORMAT: AudioFormat = { encoding: 'pcm_f32le', sampleRate: ESPEAK_SAMPLE_RATE };
+
+export interface EspeakProviderOptions {
+  /** The runtime's worker threads: synthesis runs off the event loop. Without it, inline (with a warning). */
+  startWorker?: StartWorker | undefined;
+  logger?: Logger | undefined;
+}
 
 export class EspeakProvider implements TTSProvider {
   readonly name = 'espeak';
   readonly preferredFormat = ENGINE_FORMAT;
   private contexts = 0;
+  private synthesizer: Promise<EspeakSynthesizer> | null = null;
+  private closed = false;
+
+  constructor(private readonly options: EspeakProviderOptions = {}) {}
 
   openContext(options: ContextOptions): TTSContext {
-    return new EspeakContext(`espeak-${++this.contexts}`, options, loadEspeakEngine());
+    const synthesizer = this.start();
+    // Its failure reaches the context when it speaks (an `error` event); one that never speaks has none to report.
+    synthesizer.catch(() => {});
+    return new EspeakContext(`espeak-${++this.contexts}`, options, synthesizer);
   }
 
+  /** Loads the engine (in its thread when there is one) once; every context after that starts warm. */
   async ready(): Promise<void> {
     try {
-      await loadEspeakEngine();
+      await this.start();
     } catch (cause) {
       throw new RelayError('upstream_unavailable', 'The embedded espeak-ng engine failed to load.', { cause });
     }
@@ -30,7 +47,25 @@ export class EspeakProvider implements TTSProvider {
     return true;
   }
 
-  async close(): Promise<void> {}
+  /** Ends the engine thread; contexts still speaking end with an error. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const synthesizer = await this.synthesizer?.catch(() => null);
+    await synthesizer?.close();
+  }
+
+  private start(): Promise<EspeakSynthesizer> {
+    if (this.closed) return Promise.reject(new Error('The espeak provider is closed.'));
+    if (!this.synthesizer) {
+      const starting = openEspeakSynthesizer(this.options);
+      // A failed start is retried by the next caller; the rejection reaches whoever awaits it.
+      starting.catch(() => {
+        if (this.synthesizer === starting) this.synthesizer = null;
+      });
+      this.synthesizer = starting;
+    }
+    return this.synthesizer;
+  }
 }
 
 class EspeakContext implements TTSContext {
@@ -38,16 +73,18 @@ class EspeakContext implements TTSContext {
   private readonly aggregator = new SentenceAggregator();
   private readonly transcoder: Transcoder;
   private readonly voice: string;
-  /** Synthesis runs one piece at a time, in order, yielding to the event loop between pieces. */
+  /** Synthesis runs one piece at a time, in order, yielding to the event loop between pieces (which inline synthesis blocks). */
   private work: Promise<void> = Promise.resolve();
   private samplesOut = 0;
   private flushes = 0;
   private stopped = false;
+  /** Aborted on cancel: the synthesizer drops this context's requests that have not started. */
+  private readonly cancelled = new AbortController();
 
   constructor(
     readonly id: string,
     private readonly options: ContextOptions,
-    private readonly engine: Promise<EspeakEngine>,
+    private readonly synthesizer: Promise<EspeakSynthesizer>,
   ) {
     this.transcoder = createTranscoder(ENGINE_FORMAT, options.format);
     this.voice = options.voice && /^[a-z]{2,3}(-[a-z0-9]+)*$/i.test(options.voice) ? options.voice : (options.language ?? DEFAULT_ESPEAK_VOICE);
@@ -83,6 +120,7 @@ class EspeakContext implements TTSContext {
 
   cancel(): void {
     this.stopped = true;
+    this.cancelled.abort();
     this.events.clear();
   }
 
@@ -107,13 +145,13 @@ class EspeakContext implements TTSContext {
   }
 
   private async speak(text: string): Promise<void> {
-    const engine = await this.engine;
+    const synthesizer = await this.synthesizer;
     if (this.stopped) return;
     const offset = this.samplesOut / ESPEAK_SAMPLE_RATE;
-    const { samples, words } = engine.synthesize(text, this.voice, (chunk) => {
+    const { sampleCount, words } = await synthesizer.synthesize(text, this.voice, (chunk) => {
       if (!this.stopped) this.emitAudio(this.transcoder.push(floatBytes(chunk)));
-    });
-    this.samplesOut += samples.length;
+    }, this.cancelled.signal);
+    this.samplesOut += sampleCount;
     if (this.options.timestamps && words.length > 0 && !this.stopped) {
       this.events.push({
         type: 'timestamps',

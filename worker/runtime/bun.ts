@@ -8,6 +8,7 @@ import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown } from '../shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
 import { answerSubprotocol } from './subprotocol.ts';
+import { startWebWorker } from './web-worker.ts';
 
 /** Bytes per second of the widest listener format (pcm_f32le at 48 kHz), to size Bun's send buffer. */
 const MAX_LISTENER_BYTES_PER_SECOND = 4 * 48_000;
@@ -40,6 +41,7 @@ export const bunRuntime: RuntimeAdapter = {
   pauseReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.pause(),
   resumeReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.resume(),
   clientAddress: (c) => server?.requestIP(c.req.raw)?.address ?? null,
+  startWorker: startWebWorker,
 };
 
 /** Starts the relay under Bun; exits 1 with one line naming the problem when it cannot. */

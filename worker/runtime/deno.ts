@@ -10,6 +10,7 @@ import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown, type ServerControl } from '../shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
 import { answerSubprotocol } from './subprotocol.ts';
+import { startWebWorker } from './web-worker.ts';
 
 /** WebSockets open now: a shutdown lets their closing handshakes finish before the server goes. */
 let openSockets = 0;
@@ -51,6 +52,7 @@ export const denoRuntime: RuntimeAdapter = {
     const addr = (c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined)?.remoteAddr;
     return addr?.transport === 'tcp' ? addr.hostname : null;
   },
+  startWorker: startWebWorker,
 };
 
 /** Builds the relay from the process environment, or exits 1 with one line naming the problem. */

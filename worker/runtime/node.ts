@@ -11,6 +11,7 @@ import type { RuntimeAdapter } from '../app.ts';
 import { selectSubprotocol } from '../auth.ts';
 import { createShutdown, type ShutdownReport } from '../shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal } from './lifecycle.ts';
+import { startNodeWorker } from './node-worker.ts';
 
 export const nodeRuntime: RuntimeAdapter = {
   name: `node ${process.versions.node}`,
@@ -20,6 +21,7 @@ export const nodeRuntime: RuntimeAdapter = {
   // ws stops reading the TCP socket; frames it had already read are still delivered.
   pauseReading: (ws) => (ws.raw as WebSocket | undefined)?.pause(),
   resumeReading: (ws) => (ws.raw as WebSocket | undefined)?.resume(),
+  startWorker: startNodeWorker,
 };
 
 export interface StartOptions {
