@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SpeakCompleted } from '../../shared/api.ts';
 import type { ListenerMessage } from '../../shared/protocol.ts';
 import { spawnAgent } from '../agent/agent-process.ts';
+import { eventually } from '../support/eventually.ts';
 import { connectListener, isEnd, isStart, type RecordedListener } from '../support/listener-client.ts';
 import { controlledBody, startTestRelay, TEST_ADMIN_KEY, type TestRelay, within } from '../support/relay.ts';
 import { connectPublisher, isAck, type RecordedPublisher } from './publisher-client.ts';
@@ -166,11 +167,15 @@ describe('barge-in', () => {
       const wav = join(dir, 'barge.wav');
       const agent = spawnAgent(['listen', 'agent-barge', '--player', 'ffplay', '--out', wav, '--once'], { TTS_RELAY_URL: relay.url, TTS_RELAY_TOKEN: TEST_ADMIN_KEY });
       await agent.waitForLine(/connected to /);
+      const witness = await listen('agent-barge');
       // Kept open, so the utterance is still speaking when the barge-in lands.
       const body = controlledBody();
       const playing = relay.speak('agent-barge', body.body);
       body.write(LONG);
       await agent.waitForLine(/playing utterance \d+/);
+      // The agent logs "playing" at utterance_start, before any audio; the fan-out sends a frame to every
+      // listener in one pass, so once the witness has one the agent has it too, and the cut falls inside audio.
+      await eventually(() => witness.frames.length > 0, 10_000, 'first audio');
       const barge = await relay.speak('agent-barge', 'Sorry to interrupt.', { query: 'interrupt=true' });
       expect(barge.status).toBe(202);
       expect(await agent.waitForLine(/ffplay restarted: utterance 1 cancelled/)).toBeTruthy();
