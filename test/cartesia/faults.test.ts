@@ -54,7 +54,7 @@ describe('Cartesia faults: every stream keeps working', () => {
   });
 
   it('upstream stalls: the context times out with upstream_timeout and the silent socket is replaced', async () => {
-    rig = await startCartesiaRig({ emulator: { faults: { stallAfterChunks: 2 } }, env: { CARTESIA_CONTEXT_TIMEOUT_MS: '800' } });
+    rig = await startCartesiaRig({ emulator: { faults: { stallAfterChunks: 2 } }, env: { CARTESIA_CONTEXT_TIMEOUT_MS: '2000' } });
     const listener = await rig.listen('desk');
     const { first, queued, next } = await throughFault(listener);
     expect(first).toMatchObject({ reason: 'error', error: { code: 'upstream_timeout' } });

@@ -66,7 +66,22 @@ function firstAudio(listener: RecordedListener): Promise<void> {
 }
 
 /** New work while draining: refused with 503 shutting_down, or not even connected once the listener is closed. */
+/** Waits until the process has taken the signal (readiness goes 503 or the port closes): signals arrive asynchronously. */
+async function drainingStarted(relay: RelayProcess): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(new URL('/readyz', relay.url))).status === 503) return;
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('the relay never reported draining');
+}
+
 async function refusedWhileDraining(relay: RelayProcess): Promise<string> {
+  await drainingStarted(relay);
   try {
     const response = await speak(relay, 'late', 'Too late.');
     const body = (await response.json()) as { error?: { code: string } };
