@@ -75,12 +75,14 @@ serveControl({ url: broadcaster.url }, {
     if (!(frameMs > 0) || !(payloadBytes >= 0)) throw new Error(`play needs a positive frame duration and a payload size (got ${frameMs} ms, ${payloadBytes} bytes)`);
     const frame = encodeAudioFrame(1, 0, new Uint8Array(payloadBytes));
     let timelineEnd = performance.now();
+    // At most a lead's worth of frames per turn: a server that cannot keep up still yields to its sockets.
+    const maxBurst = Math.max(1, Math.ceil(leadMs / frameMs));
     const tick = () => {
-      while (timelineEnd - performance.now() < leadMs) {
+      for (let sent = 0; sent < maxBurst && timelineEnd - performance.now() < leadMs; sent++) {
         broadcaster.broadcast(frame);
         timelineEnd = Math.max(timelineEnd, performance.now()) + frameMs;
       }
-      timer = setTimeout(tick, timelineEnd - performance.now() - leadMs);
+      timer = setTimeout(tick, Math.max(0, timelineEnd - performance.now() - leadMs));
     };
     if (timer) clearTimeout(timer);
     tick();

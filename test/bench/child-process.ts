@@ -27,6 +27,8 @@ export interface SpawnOptions {
   runtime?: Runtime;
   env?: Record<string, string | undefined>;
   args?: string[];
+  /** Extra runtime flags, e.g. --cpu-prof to profile a child. */
+  runtimeFlags?: string[];
 }
 
 /** Runs `entry` (a path relative to the repository root) in its own process and waits for its `ready` line. */
@@ -34,8 +36,8 @@ export async function spawnChild<Info = Record<string, unknown>>(entry: string, 
   const runtime = options.runtime ?? 'node';
   const [command, args] =
     runtime === 'bun'
-      ? [BUN, [entry, ...(options.args ?? [])]]
-      : [process.execPath, ['--expose-gc', '--import', 'tsx', entry, ...(options.args ?? [])]];
+      ? [BUN, [...(options.runtimeFlags ?? []), entry, ...(options.args ?? [])]]
+      : [process.execPath, ['--expose-gc', ...(options.runtimeFlags ?? []), '--import', 'tsx', entry, ...(options.args ?? [])]];
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
@@ -129,7 +131,7 @@ function attach<Info>(child: ChildProcess, runtime: Runtime, entry: string): Pro
         async stop() {
           if (exited) return;
           child.stdin!.end();
-          const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
           await exitedPromise;
           clearTimeout(timer);
         },

@@ -7,6 +7,8 @@
 export interface Usage {
   /** Microseconds of CPU the process has used since it started (all threads, user + system). */
   cpuUs: number;
+  /** The kernel's part of it (system calls: socket writes and reads). */
+  systemUs: number;
   rssBytes: number;
   heapUsedBytes: number;
 }
@@ -21,7 +23,7 @@ interface BunGlobal {
 export function readUsage(): Usage {
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();
-  return { cpuUs: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed };
+  return { cpuUs: cpu.user + cpu.system, systemUs: cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed };
 }
 
 /** Runs a full garbage collection (Node needs --expose-gc), so memory figures compare like with like. */
@@ -42,6 +44,20 @@ export function serveControl(info: Record<string, unknown>, handlers: Record<str
     gc: () => {
       collectGarbage();
       return readUsage();
+    },
+    /** Node only: a CPU profile of the next `ms` milliseconds, written to `file`, for finding where time goes. */
+    async profile(args) {
+      const { Session } = await import('node:inspector/promises');
+      const { writeFileSync } = await import('node:fs');
+      const session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+      await new Promise((resolve) => setTimeout(resolve, Number(args.ms)));
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(String(args.file), JSON.stringify(profile));
+      session.disconnect();
+      return { file: args.file };
     },
     ...handlers,
   };

@@ -2,17 +2,17 @@
 import { startCartesiaEmulator } from '../support/cartesia-emulator.ts';
 import { serveControl } from './control.ts';
 
-// espeak-ng's default rate (175 words a minute) comes to about this many characters of English a second.
-const CHARS_PER_SECOND = 15;
-// Cartesia-sized chunks, sent back to back once synthesized: a long utterance reaches the relay in
-// seconds, so measurement windows can open after it has all arrived.
+// espeak-ng at its default rate (175 words a minute) speaks about this many characters of this text a second.
+const CHARS_PER_SECOND = 12;
+// Cartesia-sized chunks, sent BENCH_CHUNK_INTERVAL_MS apart (0: back to back once synthesized, so a long
+// utterance reaches the relay in a second or two and measurement windows can open after it has all arrived).
 const CHUNK_MS = 50;
 
 const emulator = await startCartesiaEmulator({
   apiKeys: [process.env.BENCH_EMULATOR_API_KEY ?? ''],
   firstChunkDelayMs: Number(process.env.BENCH_SYNTHESIS_DELAY_MS ?? 20),
   chunkMs: CHUNK_MS,
-  chunkIntervalMs: 0,
+  chunkIntervalMs: Number(process.env.BENCH_CHUNK_INTERVAL_MS ?? 2),
 });
 
 serveControl({ url: emulator.url, wssUrl: emulator.wssUrl, charsPerSecond: CHARS_PER_SECOND, chunkMs: CHUNK_MS }, {

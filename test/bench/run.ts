@@ -29,6 +29,8 @@ type Section = (typeof SECTIONS)[number];
 
 /** The emulator's fixed delay before a generation's first chunk: a fast model's time to first byte. */
 const SYNTHESIS_DELAY_MS = 20;
+/** Pause between an utterance's 50 ms chunks from the latency emulator: 25× real time. */
+const PACED_CHUNK_INTERVAL_MS = 2;
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 const { values } = parseArgs({
@@ -46,7 +48,7 @@ const only = values.only ? (values.only.split(',').map((s) => s.trim()) as Secti
 for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`unknown section ${section}; known: ${SECTIONS.join(', ')}`);
 const machine = describeMachine();
 const runtimes = (values.runtimes?.split(',') ?? ['node', ...(machine.bun ? ['bun'] : [])]) as Runtime[];
-const budgetMs = Number(values.budget ?? (mode === 'smoke' ? 60 : 285)) * 1000;
+const budgetMs = Number(values.budget ?? (mode === 'smoke' ? 120 : 290)) * 1000;
 const out = values.out ?? `${RESULTS_DIR}${mode === 'smoke' ? 'bench-smoke.json' : 'bench-results.json'}`;
 
 const started = performance.now();
@@ -54,11 +56,11 @@ const log = (line: string) => process.stderr.write(`[${((performance.now() - sta
 const ctx: BenchContext = createContext(mode, budgetMs, log);
 
 const LATENCY_PLAN: Record<typeof mode, LatencyPlan> = {
-  full: { concurrency: [1, 100], blocks: 3, blockMs: 3000, pauseMs: (c) => (c === 1 ? 10 : 1500) },
+  full: { concurrency: [1, 100], blocks: 3, blockMs: 2500, pauseMs: (c) => (c === 1 ? 10 : 1500) },
   smoke: { concurrency: [1, 5], blocks: 1, blockMs: 400, pauseMs: (c) => (c === 1 ? 5 : 50) },
 };
 const FAN_OUT_PLAN: Record<typeof mode, FanOutPlan> = {
-  full: { steps: [250, 500, 1000, 2000, 4000, 8000, 16000], settleMs: 1500, windowMs: 3000, refine: true },
+  full: { steps: [500, 1000, 2000, 3000, 4000, 6000, 8000], settleMs: 1000, windowMs: 2500, refine: true },
   smoke: { steps: [5, 20], settleMs: 300, windowMs: 500, refine: false },
 };
 
@@ -84,16 +86,21 @@ async function attempt(section: Section, runtime: Runtime | undefined, run: () =
   }
 }
 
-let emulator: AudioSource | null = null;
-const needsEmulator = only.some((s) => s === 'latency' || s === 'buffering' || s === 'conversion' || s === 'fanout');
-if (needsEmulator) {
+/**
+ * Two emulators: one streaming its chunks at a fast model's pace (25× real time) for the latency figures,
+ * one sending each utterance at once, so fan-out and conversion windows open after it has all arrived.
+ */
+async function startEmulator(chunkIntervalMs: number): Promise<AudioSource | null> {
   try {
-    emulator = await emulatorSource({ synthesisDelayMs: SYNTHESIS_DELAY_MS });
+    return await emulatorSource({ synthesisDelayMs: SYNTHESIS_DELAY_MS, chunkIntervalMs });
   } catch (error) {
     notes.push(`the Cartesia emulator did not start (${error instanceof Error ? error.message.split('\n')[0] : String(error)}): latency and buffering are skipped, fan-out and conversion run on espeak`);
+    return null;
   }
 }
-const audioSource = emulator ?? espeakSource();
+const emulator = only.some((s) => s === 'latency' || s === 'buffering') ? await startEmulator(PACED_CHUNK_INTERVAL_MS) : null;
+const burstEmulator = only.some((s) => s === 'conversion' || s === 'fanout') ? await startEmulator(0) : null;
+const audioSource = burstEmulator ?? espeakSource();
 
 try {
   if (only.includes('engine')) {
@@ -144,6 +151,7 @@ try {
   }
 } finally {
   await emulator?.stop();
+  await burstEmulator?.stop();
   closeSpeakClients();
 }
 
@@ -157,6 +165,7 @@ const report = {
   machine: { ...machine, loadAverageAtEnd: os.loadavg()[0] },
   source: audioSource.name,
   synthesisDelayMs: SYNTHESIS_DELAY_MS,
+  pacedChunkIntervalMs: PACED_CHUNK_INTERVAL_MS,
   notes,
   errors,
   rows,

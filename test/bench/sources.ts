@@ -75,11 +75,18 @@ export interface EmulatorInfo {
   charsPerSecond: number;
 }
 
-/** The Cartesia emulator in a process of its own, with a fixed synthesis delay, serving 44.1 kHz f32 by default. */
-export async function emulatorSource(options: { synthesisDelayMs: number; format?: AudioFormat }): Promise<AudioSource & { child: BenchChild<EmulatorInfo> }> {
+/**
+ * The Cartesia emulator in a process of its own, with a fixed synthesis delay, serving 44.1 kHz f32 by default.
+ * `chunkIntervalMs` paces its chunks: 2 (25× real time, like a fast model streaming) or 0 (all at once).
+ */
+export async function emulatorSource(options: { synthesisDelayMs: number; chunkIntervalMs: number; format?: AudioFormat }): Promise<AudioSource & { child: BenchChild<EmulatorInfo> }> {
   const format = options.format ?? { encoding: 'pcm_f32le', sampleRate: 44100 };
   const child = await spawnChild<EmulatorInfo>('test/bench/emulator-child.ts', {
-    env: { BENCH_SYNTHESIS_DELAY_MS: String(options.synthesisDelayMs), BENCH_EMULATOR_API_KEY: EMULATOR_API_KEY },
+    env: {
+      BENCH_SYNTHESIS_DELAY_MS: String(options.synthesisDelayMs),
+      BENCH_CHUNK_INTERVAL_MS: String(options.chunkIntervalMs),
+      BENCH_EMULATOR_API_KEY: EMULATOR_API_KEY,
+    },
   });
   const produced = async () => {
     const { sent } = await child.call<{ sent: Record<string, number> }>('stats');

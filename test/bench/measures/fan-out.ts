@@ -4,6 +4,7 @@
  * listeners each run in their own process; CPU is what the server process itself used in the window.
  */
 import { type AudioFormat, bytesPerSecond } from '../../../shared/audio-format.ts';
+import { AUDIO_HEADER_BYTES } from '../../../shared/protocol.ts';
 import { type BenchChild, type Runtime, spawnChild } from '../child-process.ts';
 import { freePort, sleep } from '../clock.ts';
 import type { Usage } from '../control.ts';
@@ -114,24 +115,31 @@ export async function startSwarm(): Promise<Swarm> {
   };
 }
 
+/**
+ * How a ramp drives one server. Listeners join while the server is silent (a server streaming to thousands
+ * of sockets accepts new ones slowly, and the handshakes are not what is measured); then audio starts and,
+ * once it flows steadily, the window is taken.
+ */
+export interface RampDriver {
+  server: string;
+  child: BenchChild;
+  connect(count: number): Promise<void>;
+  /** Starts audio that lasts at least `seconds`, resolving once it flows steadily. */
+  startAudio(seconds: number): Promise<void>;
+  stopAudio(): Promise<void>;
+}
+
 /** Ramps listeners up on one server until they are no longer fed in real time. */
-async function ramp(
-  ctx: BenchContext,
-  server: string,
-  serverChild: BenchChild,
-  swarm: Swarm,
-  connect: (count: number) => Promise<void>,
-  format: AudioFormat,
-  plan: FanOutPlan,
-  alreadyConnected = 0,
-  audioEnds = Number.POSITIVE_INFINITY,
-): Promise<ServerRamp> {
-  const idle = await swarm.measure(format, Math.min(plan.windowMs, 1000), serverChild);
+async function ramp(ctx: BenchContext, driver: RampDriver, swarm: Swarm, format: AudioFormat, plan: FanOutPlan, alreadyConnected: number): Promise<ServerRamp> {
+  const { server } = driver;
   const steps: StepResult[] = [];
   let connected = alreadyConnected;
+  // Audio for the settle and the window, plus the lead released at once and the time taking it in.
+  const stepSeconds = (plan.settleMs + plan.windowMs + ctx.playoutLeadMs) / 1000 + 5;
   const tryCount = async (listeners: number) => {
+    await driver.stopAudio();
     try {
-      if (listeners > connected) await connect(listeners - connected);
+      if (listeners > connected) await driver.connect(listeners - connected);
       else if (listeners < connected) await swarm.closeSome(connected - listeners);
     } catch (error) {
       // Listeners that cannot even connect are not being fed: this count is past what the setup sustains.
@@ -150,13 +158,15 @@ async function ramp(
         connectFailed: true,
       };
       steps.push(failed);
-      connected = Number.NaN;
+      connected = (await swarm.child.call<{ total: number }>('closeSome', { count: 0 })).total;
       return failed;
     }
     connected = listeners;
+    await driver.startAudio(stepSeconds);
     await sleep(plan.settleMs);
-    const { step } = await swarm.measure(format, plan.windowMs, serverChild);
+    const { step } = await swarm.measure(format, plan.windowMs, driver.child);
     const result: StepResult = { listeners, ...step, ok: step.closed === 0 && step.realtimeMin >= REALTIME_FLOOR };
+    if (!(step.framesPerSecond > 0)) ctx.log(`  ${server}: no audio at all in the window; the server said:\n${driver.child.stderr().slice(-3000)}`);
     ctx.log(
       `  ${server}: ${listeners} listeners, cpu ${(step.cpuShare * 100).toFixed(0)}%, ${step.cpuUsPerListenerSecond.toFixed(1)} µs/listener-s, ` +
         `realtime min ${step.realtimeMin.toFixed(3)}${step.closed ? `, ${step.closed} closed` : ''}, swarm cpu ${(step.swarmCpuShare * 100).toFixed(0)}%`,
@@ -166,10 +176,8 @@ async function ramp(
   };
   let lastPass = 0;
   let firstFail = 0;
-  // A window that could outlast the audio would read silence as failure.
-  const audioLeft = () => audioEnds - performance.now() > plan.settleMs + plan.windowMs + 2000;
   for (const listeners of plan.steps) {
-    if (ctx.outOfTime() || !audioLeft()) break;
+    if (ctx.outOfTime()) break;
     const result = await tryCount(listeners);
     if (!result.ok) {
       firstFail = listeners;
@@ -177,12 +185,13 @@ async function ramp(
     }
     lastPass = listeners;
   }
-  if (plan.refine && firstFail > 0 && Number.isFinite(connected) && !ctx.outOfTime() && audioLeft()) {
+  if (plan.refine && firstFail > 0 && !ctx.outOfTime()) {
     const mid = Math.round((lastPass + firstFail) / 2 / 100) * 100;
     if (mid > lastPass && mid < firstFail && (await tryCount(mid)).ok) lastPass = mid;
   }
+  await driver.stopAudio();
   await swarm.closeAll();
-  return { server, idleCpuShare: idle.step.cpuShare, steps, maxRealtime: lastPass };
+  return { server, idleCpuShare: Number.NaN, steps, maxRealtime: lastPass };
 }
 
 export interface FanOutResult {
@@ -210,29 +219,50 @@ export async function measureFanOut(ctx: BenchContext, runtime: Runtime, source:
   let relayRamp: ServerRamp;
   let frame = { payloadBytes: 0, frameMs: 0 };
   let ingest = { audioSeconds: Number.NaN, cpuMs: Number.NaN, wallMs: Number.NaN };
-  let audioEnds = Number.POSITIVE_INFINITY;
   try {
+    const target = { url: relay.info.url, key };
     const stream = 'fan-out';
     const listenPath = `/v1/streams/${stream}/listen?encoding=${format.encoding}&sample_rate=${format.sampleRate}`;
-    // Enough audio for the whole ramp, queued as a few utterances (the queue keeps them back to back).
-    // One long utterance, all of it in the relay before the ramp starts: the windows then see fan-out alone,
-    // not the relay ingesting the provider's faster-than-real-time burst (a per-stream cost, reported apart).
-    const audioSeconds = ctx.mode === 'smoke' ? 10 : 110;
-    // The first listener joins before the audio starts: a format channel opened in the middle of an
-    // utterance gets none of it (the fan-out learns an utterance from its start event).
+    // Each step's audio is one utterance, all of it in the relay before the window opens: the window sees
+    // fan-out alone, not the relay taking in the provider's faster-than-real-time burst (a per-stream cost,
+    // measured once and reported apart).
+    const startUtterance = async (seconds: number) => {
+      const before = await source.produced();
+      const cpuBefore = await relay.usage();
+      const spokenAt = performance.now();
+      const answer = await speak(target, stream, source.text(seconds));
+      if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
+      const produced = await source.quiet(before);
+      return { audioSeconds: produced, cpuMs: ((await relay.usage()).cpuUs - cpuBefore.cpuUs) / 1000, wallMs: performance.now() - spokenAt };
+    };
+    const cancel = async () => {
+      const response = await fetch(new URL(`/v1/streams/${stream}/cancel?all=true`, target.url), { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+      await response.arrayBuffer();
+    };
+    // The first listener is there before any audio starts and stays: a format channel opened in the middle
+    // of an utterance gets none of it (the fan-out learns an utterance from its start event).
     await swarm.connect(relay.info.url, listenPath, 1, key);
-    const before = await source.produced();
-    const ingestCpu = await relay.usage();
-    const spokenAt = performance.now();
-    const answer = await speak({ url: relay.info.url, key }, stream, source.text(audioSeconds));
-    if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
-    const produced = await source.quiet(before);
-    ingest = { audioSeconds: produced, cpuMs: ((await relay.usage()).cpuUs - ingestCpu.cpuUs) / 1000, wallMs: performance.now() - spokenAt };
-    audioEnds = spokenAt + (Number.isFinite(produced) ? produced : audioSeconds) * 1000;
+    ingest = await startUtterance(ctx.mode === 'smoke' ? 5 : 20);
+    await sleep(plan.settleMs);
     const probe = await swarm.measure(format, Math.min(1000, plan.windowMs), relay);
     if (!(probe.step.framesPerSecond > 0)) throw new Error(`the relay sent no audio (${JSON.stringify(probe.raw)})\n${relay.stderr()}`);
-    frame = { payloadBytes: Math.round(probe.step.meanFrameBytes) - 12, frameMs: 1000 / probe.step.framesPerSecond };
-    relayRamp = await ramp(ctx, `relay (${runtime})`, relay, swarm, (n) => swarm.connect(relay.info.url, listenPath, n, key), format, plan, 1, audioEnds);
+    // A frame lasts as long as its samples play: the baseline sends the same frames at exactly that pace.
+    const payloadBytes = Math.round(probe.step.meanFrameBytes) - AUDIO_HEADER_BYTES;
+    frame = { payloadBytes, frameMs: (payloadBytes / bytesPerSecond(format)) * 1000 };
+    relayRamp = await ramp(
+      ctx,
+      {
+        server: `relay (${runtime})`,
+        child: relay,
+        connect: (n) => swarm.connect(relay.info.url, listenPath, n, key),
+        startAudio: async (seconds) => void (await startUtterance(seconds)),
+        stopAudio: cancel,
+      },
+      swarm,
+      format,
+      plan,
+      1,
+    );
   } finally {
     await relay.stop();
   }
@@ -240,8 +270,20 @@ export async function measureFanOut(ctx: BenchContext, runtime: Runtime, source:
   const baseline = await spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime });
   let baselineRamp: ServerRamp;
   try {
-    await baseline.call('play', { payloadBytes: frame.payloadBytes, frameMs: frame.frameMs, leadMs: ctx.playoutLeadMs });
-    baselineRamp = await ramp(ctx, `${runtime === 'bun' ? 'Bun publish' : 'ws'} broadcast`, baseline, swarm, (n) => swarm.connect(baseline.info.url, '/', n), format, plan);
+    baselineRamp = await ramp(
+      ctx,
+      {
+        server: `${runtime === 'bun' ? 'Bun publish' : 'ws'} broadcast`,
+        child: baseline,
+        connect: (n) => swarm.connect(baseline.info.url, '/', n),
+        startAudio: async () => void (await baseline.call('play', { payloadBytes: frame.payloadBytes, frameMs: frame.frameMs, leadMs: ctx.playoutLeadMs })),
+        stopAudio: async () => void (await baseline.call('stop')),
+      },
+      swarm,
+      format,
+      plan,
+      0,
+    );
   } finally {
     await baseline.stop();
     await swarm.child.stop();

@@ -60,8 +60,8 @@ async function relayGrowth(ctx: BenchContext, runtime: Runtime, swarm: Swarm, pa
 }
 
 export async function measureMemory(ctx: BenchContext, runtime: Runtime): Promise<MemoryResult> {
-  const listeners = ctx.mode === 'smoke' ? 50 : 5000;
-  const streams = ctx.mode === 'smoke' ? 30 : 2000;
+  const listeners = ctx.mode === 'smoke' ? 50 : 4000;
+  const streams = ctx.mode === 'smoke' ? 30 : 1500;
   const swarm = await startSwarm();
   try {
     const oneStream = await relayGrowth(ctx, runtime, swarm, ['/v1/streams/idle/listen'], listeners);
