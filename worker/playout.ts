@@ -4,6 +4,9 @@
  */
 import type { HubEvent } from './hub/hub.ts';
 
+// Longest one turn of the event loop spends publishing before it yields.
+const MAX_PUMP_MS = 50;
+
 export class Playout {
   private readonly pending: Array<{ event: HubEvent; seconds: number }> = [];
   /** Clock reading at which everything published so far has finished playing. */
@@ -55,9 +58,16 @@ export class Playout {
 
   private pump(): void {
     this.stopTimer();
+    const started = this.now();
     while (this.pending.length > 0) {
       const head = this.pending[0]!;
       const now = this.now();
+      if (now - started > MAX_PUMP_MS) {
+        // Publishing is slower than the audio plays (a fan-out past its capacity): yield to the sockets,
+        // the connections and the other streams rather than block the event loop for the whole backlog.
+        this.timer = setTimeout(() => this.pump(), 0);
+        return;
+      }
       if (head.seconds > 0) {
         const ahead = this.timelineEnd - now;
         if (ahead > this.leadMs) {

@@ -65,3 +65,32 @@ describe('Playout backpressure', () => {
     expect(room).toBe(true);
   });
 });
+
+describe('Playout under overload', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('yields to the event loop when publishing takes longer than the audio plays, and keeps the order', () => {
+    vi.useFakeTimers();
+    let now = 0;
+    let publishMs = 0;
+    const released: number[] = [];
+    const playout = new Playout(0, (event) => {
+      if (event.type === 'audio') released.push(event.data[0]!);
+      now += publishMs;
+    }, () => now);
+    for (let i = 0; i < 4; i++) playout.push(audio(i), 0.02);
+    expect(released).toEqual([0]);
+    // From here each publish takes 60 ms of a 20 ms chunk: a fan-out past its capacity, with a backlog.
+    publishMs = 60;
+    now = 20;
+    vi.advanceTimersByTime(20);
+    expect(released).toEqual([0, 1]);
+    // setTimeout(0) is 1 ms, in Node as under fake timers.
+    vi.advanceTimersByTime(1);
+    expect(released).toEqual([0, 1, 2]);
+    vi.advanceTimersByTime(1);
+    expect(released).toEqual([0, 1, 2, 3]);
+  });
+});
