@@ -4,14 +4,22 @@
  */
 import type { HubEvent } from './hub/hub.ts';
 
-// Longest one turn of the event loop spends publishing before it yields.
-const MAX_PUMP_MS = 50;
+// Longest one turn of the event loop spends publishing before it yields to I/O.
+const MAX_TURN_MS = 50;
+
+/** Runs `fn` after pending I/O (setImmediate where the runtime has it). */
+const afterIO: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
 export class Playout {
   private readonly pending: Array<{ event: HubEvent; seconds: number }> = [];
   /** Clock reading at which everything published so far has finished playing. */
   private timelineEnd = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** A yield to I/O is scheduled: pumping resumes after it. */
+  private yielding = false;
+  /** Clock reading when publishing began in this turn of the event loop; null once the turn is over. */
+  private turnStarted: number | null = null;
   /** Seconds of audio queued and not yet released. */
   private pendingSeconds = 0;
   private waiters: Array<{ seconds: number; resolve: () => void }> = [];
@@ -58,14 +66,19 @@ export class Playout {
 
   private pump(): void {
     this.stopTimer();
-    const started = this.now();
+    if (this.yielding) return;
     while (this.pending.length > 0) {
       const head = this.pending[0]!;
       const now = this.now();
-      if (now - started > MAX_PUMP_MS) {
-        // Publishing is slower than the audio plays (a fan-out past its capacity): yield to the sockets,
-        // the connections and the other streams rather than block the event loop for the whole backlog.
-        this.timer = setTimeout(() => this.pump(), 0);
+      if (this.overTurnBudget(now)) {
+        // Publishing is slower than the audio plays (a fan-out past its capacity), and the provider's
+        // events arrive in one chain of microtasks: yield to the sockets, connections and other streams
+        // rather than block the event loop for the whole backlog.
+        this.yielding = true;
+        afterIO(() => {
+          this.yielding = false;
+          this.pump();
+        });
         return;
       }
       if (head.seconds > 0) {
@@ -82,6 +95,16 @@ export class Playout {
       this.wakeWaiters();
     }
     this.wakeWaiters();
+  }
+
+  /** Whether this turn of the event loop has published for longer than MAX_TURN_MS (each push pumps anew). */
+  private overTurnBudget(now: number): boolean {
+    if (this.turnStarted === null) {
+      this.turnStarted = now;
+      afterIO(() => (this.turnStarted = null));
+      return false;
+    }
+    return now - this.turnStarted > MAX_TURN_MS;
   }
 
   private stopTimer(): void {

@@ -93,4 +93,20 @@ describe('Playout under overload', () => {
     vi.advanceTimersByTime(1);
     expect(released).toEqual([0, 1, 2, 3]);
   });
+
+  it('bounds publishing per turn when each event arrives in its own push, as provider events do', () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const released: number[] = [];
+    // Each publish takes 60 ms: the pushes below are one synchronous chain, like a provider's burst.
+    const playout = new Playout(10_000, (event) => {
+      if (event.type === 'audio') released.push(event.data[0]!);
+      now += 60;
+    }, () => now);
+    for (let i = 0; i < 4; i++) playout.push(audio(i), 0.05);
+    // The chain published once, then left the rest for later turns instead of running on for 240 ms.
+    expect(released).toEqual([0]);
+    for (let turn = 0; turn < 10 && released.length < 4; turn++) vi.advanceTimersByTime(1);
+    expect(released).toEqual([0, 1, 2, 3]);
+  });
 });
