@@ -21,7 +21,7 @@ let mark: Mark | null = null;
 
 // Each socket reads at most this often: a few reads a second, each taking several frames from the kernel.
 // Well inside what a socket's receive buffer holds of the widest format, so no server sees a slow reader.
-const READ_INTERVAL_MS = 200;
+const READ_INTERVAL_MS = Number(process.env.BENCH_READ_INTERVAL_MS ?? 200);
 let paused: CountingSocket[] = [];
 setInterval(() => {
   const resuming = paused;

@@ -48,7 +48,7 @@ const only = values.only ? (values.only.split(',').map((s) => s.trim()) as Secti
 for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`unknown section ${section}; known: ${SECTIONS.join(', ')}`);
 const machine = describeMachine();
 const runtimes = (values.runtimes?.split(',') ?? ['node', ...(machine.bun ? ['bun'] : [])]) as Runtime[];
-const budgetMs = Number(values.budget ?? (mode === 'smoke' ? 120 : 290)) * 1000;
+const budgetMs = Number(values.budget ?? (mode === 'smoke' ? 120 : 270)) * 1000;
 const out = values.out ?? `${RESULTS_DIR}${mode === 'smoke' ? 'bench-smoke.json' : 'bench-results.json'}`;
 
 const started = performance.now();
@@ -60,7 +60,7 @@ const LATENCY_PLAN: Record<typeof mode, LatencyPlan> = {
   smoke: { concurrency: [1, 5], blocks: 1, blockMs: 400, pauseMs: (c) => (c === 1 ? 5 : 50) },
 };
 const FAN_OUT_PLAN: Record<typeof mode, FanOutPlan> = {
-  full: { steps: [500, 1000, 2000, 3000, 4000, 6000, 8000], settleMs: 1000, windowMs: 2500, refine: true },
+  full: { steps: [1000, 2000, 3000, 4000, 5000, 6000, 8000], settleMs: 2000, windowMs: 2000, refine: false },
   smoke: { steps: [5, 20], settleMs: 300, windowMs: 500, refine: false },
 };
 

@@ -21,9 +21,10 @@ export interface AudioSource {
   /**
    * Resolves once the provider has produced more than `since` seconds and then gone quiet (everything asked
    * of it has reached the relay), with the seconds produced since `since`. Windows that should not include
-   * the relay ingesting a whole utterance at once open after this.
+   * the relay ingesting a whole utterance at once open after this. Gives up waiting after `maxWaitMs`: a
+   * relay too busy to read its provider's socket takes the audio in only as fast as it plays it out.
    */
-  quiet(since: number): Promise<number>;
+  quiet(since: number, maxWaitMs?: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -110,8 +111,8 @@ export async function emulatorSource(options: { synthesisDelayMs: number; chunkI
     apiKey: EMULATOR_API_KEY,
     text: (seconds) => sentencesFor(seconds, child.info.charsPerSecond),
     produced,
-    async quiet(since) {
-      const deadline = performance.now() + 60_000;
+    async quiet(since, maxWaitMs = 60_000) {
+      const deadline = performance.now() + maxWaitMs;
       let last = await produced();
       // Quiet: something arrived after `since`, then nothing for 300 ms.
       while (performance.now() < deadline) {

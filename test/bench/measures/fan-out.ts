@@ -23,6 +23,10 @@ export interface FanOutPlan {
   refine: boolean;
 }
 
+// Longest wait for the provider's burst to be taken in before a step's window: past it the relay is too
+// busy to read its provider (it then takes audio in as it plays it), and the window will show it.
+const QUIET_WAIT_MS = 3000;
+
 /** A listener is fed in real time when every one received at least this share of the window's audio. */
 const REALTIME_FLOOR = 0.95;
 
@@ -166,7 +170,10 @@ async function ramp(ctx: BenchContext, driver: RampDriver, swarm: Swarm, format:
     await sleep(plan.settleMs);
     const { step } = await swarm.measure(format, plan.windowMs, driver.child);
     const result: StepResult = { listeners, ...step, ok: step.closed === 0 && step.realtimeMin >= REALTIME_FLOOR };
-    if (!(step.framesPerSecond > 0)) ctx.log(`  ${server}: no audio at all in the window; the server said:\n${driver.child.stderr().slice(-3000)}`);
+    if (!(step.framesPerSecond > 0)) {
+      const said = driver.child.stderr().split('\n').filter((line) => !line.includes('"msg":"request"'));
+      ctx.log(`  ${server}: no audio at all in the window; the server said:\n${said.slice(-20).join('\n')}`);
+    }
     ctx.log(
       `  ${server}: ${listeners} listeners, cpu ${(step.cpuShare * 100).toFixed(0)}%, ${step.cpuUsPerListenerSecond.toFixed(1)} µs/listener-s, ` +
         `realtime min ${step.realtimeMin.toFixed(3)}${step.closed ? `, ${step.closed} closed` : ''}, swarm cpu ${(step.swarmCpuShare * 100).toFixed(0)}%`,
@@ -232,7 +239,7 @@ export async function measureFanOut(ctx: BenchContext, runtime: Runtime, source:
       const spokenAt = performance.now();
       const answer = await speak(target, stream, source.text(seconds));
       if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
-      const produced = await source.quiet(before);
+      const produced = await source.quiet(before, QUIET_WAIT_MS);
       return { audioSeconds: produced, cpuMs: ((await relay.usage()).cpuUs - cpuBefore.cpuUs) / 1000, wallMs: performance.now() - spokenAt };
     };
     const cancel = async () => {
