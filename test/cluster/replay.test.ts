@@ -3,27 +3,20 @@ import type { SpeakCompleted } from '../../shared/api.ts';
 import { decodeEnvelope, encodeEnvelope, encodeMarker, fromHex } from '../../worker/hub/envelope.ts';
 import type { HubEvent } from '../../worker/hub/hub.ts';
 import { UtteranceBuffer } from '../../worker/hub/utterance-buffer.ts';
-import { connectListener, isEnd, isStart, type RecordedListener } from '../support/listener-client.ts';
+import { connectListener, isEnd, isStart } from '../support/listener-client.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay } from '../support/relay.ts';
 
 const LONG_TEXT = 'A late listener asks for the whole utterance, and gets it from the first sample on. Then it goes on live.';
 
 describe('late join with ?from=utterance on one instance (memory hub)', () => {
   let relay: TestRelay;
-  const listeners: RecordedListener[] = [];
-  const listen = async (stream: string, query?: Record<string, string>) => {
-    const listener = await connectListener(relay.url, stream, { key: TEST_ADMIN_KEY, ...(query ? { query } : {}) });
-    listeners.push(listener);
-    await listener.waitFor((m) => m.type === 'hello');
-    return listener;
-  };
+  const listen = (stream: string, query?: Record<string, string>) => relay.listen(stream, query);
 
   beforeEach(async () => {
     relay = await startTestRelay();
   });
 
   afterEach(async () => {
-    for (const listener of listeners.splice(0)) listener.close();
     await relay.close();
   });
 

@@ -1,5 +1,6 @@
 /** Starts a real relay on a free port for a test and gives typed helpers for its HTTP API. */
 import { startNodeRelay, type RunningRelay } from '../../worker/runtime/node.ts';
+import { connectListener, type RecordedListener } from './listener-client.ts';
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
 
@@ -8,6 +9,8 @@ export interface TestRelay extends RunningRelay {
   request(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
   /** POST text to a stream's speak route. */
   speak(stream: string, body: BodyInit, init?: { query?: string; contentType?: string; key?: string | null }): Promise<Response>;
+  /** A listener with the admin key, past its `hello`; closed when the relay closes. */
+  listen(stream: string, query?: Record<string, string>): Promise<RecordedListener>;
 }
 
 export async function startTestRelay(env: Record<string, string> = {}): Promise<TestRelay> {
@@ -23,8 +26,20 @@ export async function startTestRelay(env: Record<string, string> = {}): Promise<
     if (key !== null && !all.has('authorization')) all.set('authorization', `Bearer ${key}`);
     return fetch(new URL(path, relay.url), { ...rest, headers: all });
   };
+  const listeners: RecordedListener[] = [];
+  const closeRelay = relay.close.bind(relay);
   return Object.assign(relay, {
     request,
+    async listen(stream: string, query?: Record<string, string>) {
+      const listener = await connectListener(relay.url, stream, { key: TEST_ADMIN_KEY, ...(query ? { query } : {}) });
+      listeners.push(listener);
+      await listener.waitFor((m) => m.type === 'hello');
+      return listener;
+    },
+    async close() {
+      for (const listener of listeners.splice(0)) listener.close();
+      await closeRelay();
+    },
     speak(stream: string, body: BodyInit, init: { query?: string; contentType?: string; key?: string | null } = {}) {
       const headers: Record<string, string> = { 'content-type': init.contentType ?? 'text/plain' };
       const streaming = body instanceof ReadableStream;

@@ -1,25 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import type { SpeakCompleted } from '../../shared/api.ts';
-import { connectListener, isEnd, isStart, type RecordedListener } from '../support/listener-client.ts';
+import { isEnd, isStart, type RecordedListener } from '../support/listener-client.ts';
 import { controlledBody, startTestRelay, TEST_ADMIN_KEY, type TestRelay, within } from '../support/relay.ts';
 
 let relay: TestRelay;
-const listeners: RecordedListener[] = [];
-
-async function listen(stream: string, query?: Record<string, string>): Promise<RecordedListener> {
-  const listener = await connectListener(relay.url, stream, { key: TEST_ADMIN_KEY, ...(query ? { query } : {}) });
-  listeners.push(listener);
-  await listener.waitFor((m) => m.type === 'hello');
-  return listener;
-}
+const listen = (stream: string, query?: Record<string, string>): Promise<RecordedListener> => relay.listen(stream, query);
 
 beforeEach(async () => {
   relay = await startTestRelay();
 });
 
 afterEach(async () => {
-  for (const listener of listeners.splice(0)) listener.close();
   await relay.close();
 });
 
