@@ -5,16 +5,16 @@ import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import { RelayError, toRelayError } from '../shared/errors.ts';
-import { accessLog } from './access-log.ts';
-import { type AuthVariables, requireAuth } from './auth.ts';
-import { ConnectionLimiter, guardWebSockets } from './connection-limit.ts';
-import type { Relay } from './relay.ts';
-import { healthRoutes } from './routes/health.ts';
-import { metricsRoutes } from './routes/metrics.ts';
-import { cartesiaCompatRoutes } from './routes/cartesia-compat.ts';
-import { streamRoutes } from './routes/streams.ts';
-import { tokenRoutes } from './routes/tokens.ts';
-import type { StartWorker } from './worker-port.ts';
+import { accessLog } from './ops/access-log.ts';
+import { type AuthVariables, requireAuth } from './security/auth.ts';
+import { ConnectionLimiter, guardWebSockets } from './security/connection-limit.ts';
+import type { Relay } from './core/relay.ts';
+import { healthRoutes } from './ops/health-routes.ts';
+import { metricsRoutes } from './ops/metrics-routes.ts';
+import { cartesiaCompatRoutes } from './ingress/cartesia-compat.ts';
+import { streamRoutes } from './ingress/stream-routes.ts';
+import { tokenRoutes } from './security/token-routes.ts';
+import type { StartWorker } from './runtime/worker-port.ts';
 
 /** What each runtime supplies: its WebSocket upgrade and how to read a socket's unsent bytes. */
 export interface RuntimeAdapter {

@@ -2,13 +2,13 @@
 import type { Hono } from 'hono';
 import { bytesPerSecond } from '../shared/audio-format.ts';
 import { createApp, type RuntimeAdapter } from './app.ts';
-import { type RelayConfig, generateSecret, loadConfig } from './config.ts';
-import type { Hub } from './hub/hub.ts';
-import { MemoryHub } from './hub/memory.ts';
-import { createLogger, type Logger, silentLogger } from './logger.ts';
-import { EspeakProvider } from './providers/espeak.ts';
+import { type RelayConfig, generateSecret, loadConfig } from './ops/config.ts';
+import type { Hub } from './broker/broker.ts';
+import { MemoryHub } from './broker/memory.ts';
+import { createLogger, type Logger, silentLogger } from './ops/logger.ts';
+import { EspeakProvider } from './providers/espeak/provider.ts';
 import type { TTSProvider } from './providers/provider.ts';
-import { Relay } from './relay.ts';
+import { Relay } from './core/relay.ts';
 
 export interface CreateRelayOptions {
   env: Record<string, string | undefined>;
@@ -54,7 +54,7 @@ export async function createRelay(options: CreateRelayOptions): Promise<RelayIns
 
 async function createProvider(config: RelayConfig, logger: Logger, runtime: RuntimeAdapter): Promise<TTSProvider> {
   if (config.provider === 'cartesia') {
-    const { CartesiaProvider } = await import('./providers/cartesia.ts');
+    const { CartesiaProvider } = await import('./providers/cartesia/provider.ts');
     return new CartesiaProvider(config.cartesia, logger.child({ provider: 'cartesia' }));
   }
   const provider = new EspeakProvider({ startWorker: runtime.startWorker, logger: logger.child({ provider: 'espeak' }) });

@@ -7,8 +7,8 @@
  *   node --import tsx test/bench/aggregation.ts [--runs N] [--json]
  */
 import { secondsOf } from '../../shared/audio-format.ts';
-import { EspeakProvider } from '../../worker/providers/espeak.ts';
-import { type AggregatorOptions, SentenceAggregator } from '../../worker/text/sentence-aggregator.ts';
+import { EspeakProvider } from '../../worker/providers/espeak/provider.ts';
+import { type AggregatorOptions, SentenceAggregator } from '../../worker/core/sentence-aggregator.ts';
 
 const REPLY =
   'Sure, here is what I found. The relay takes text from anything that speaks HTTP, cuts it into sentences, ' +

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../worker/config.ts';
-import { createLogger } from '../../worker/logger.ts';
-import { CartesiaProvider } from '../../worker/providers/cartesia.ts';
+import { loadConfig } from '../../worker/ops/config.ts';
+import { createLogger } from '../../worker/ops/logger.ts';
+import { CartesiaProvider } from '../../worker/providers/cartesia/provider.ts';
 import type { ProviderEvent, TTSContext } from '../../worker/providers/provider.ts';
 import { type CartesiaEmulator, startCartesiaEmulator } from '../support/cartesia-emulator.ts';
 import { eventually } from '../support/eventually.ts';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../worker/config.ts';
-import { createLogger } from '../../worker/logger.ts';
-import { CartesiaProvider } from '../../worker/providers/cartesia.ts';
+import { loadConfig } from '../../worker/ops/config.ts';
+import { createLogger } from '../../worker/ops/logger.ts';
+import { CartesiaProvider } from '../../worker/providers/cartesia/provider.ts';
 import type { ProviderEvent } from '../../worker/providers/provider.ts';
 import { connectListener } from '../support/listener-client.ts';
 import { startNodeRelay, type RunningRelay } from '../../worker/runtime/node.ts';

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AudioFormat } from '../../shared/audio-format.ts';
-import { loadConfig } from '../../worker/config.ts';
-import { createLogger } from '../../worker/logger.ts';
-import { CartesiaProvider } from '../../worker/providers/cartesia.ts';
+import { loadConfig } from '../../worker/ops/config.ts';
+import { createLogger } from '../../worker/ops/logger.ts';
+import { CartesiaProvider } from '../../worker/providers/cartesia/provider.ts';
 import type { ContextOptions, ProviderEvent, TTSContext } from '../../worker/providers/provider.ts';
 import { type CartesiaEmulator, startCartesiaEmulator } from '../support/cartesia-emulator.ts';
 import { eventually, sleep } from '../support/eventually.ts';

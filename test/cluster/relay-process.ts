@@ -32,7 +32,7 @@ export function relayEnv(redisUrl: string, extra: Record<string, string> = {}): 
   };
 }
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** How each runtime starts the relay (the commands README documents). */
 export const RUNTIME_COMMANDS = {

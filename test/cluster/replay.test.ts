@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SpeakCompleted } from '../../shared/api.ts';
-import { decodeEnvelope, encodeEnvelope, encodeMarker, fromHex } from '../../worker/hub/envelope.ts';
-import type { HubEvent } from '../../worker/hub/hub.ts';
-import { UtteranceBuffer } from '../../worker/hub/utterance-buffer.ts';
+import { decodeEnvelope, encodeEnvelope, encodeMarker, fromHex } from '../../worker/broker/envelope.ts';
+import type { HubEvent } from '../../worker/broker/broker.ts';
+import { UtteranceBuffer } from '../../worker/broker/utterance-buffer.ts';
 import { connectListener, isEnd, isStart } from '../support/listener-client.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay } from '../support/relay.ts';
 

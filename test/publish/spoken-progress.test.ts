@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SpokenProgress } from '../../worker/ingest/spoken-progress.ts';
+import { SpokenProgress } from '../../worker/ingress/spoken-progress.ts';
 
 describe('SpokenProgress', () => {
   it('counts written text as unspoken until its words are released, punctuation included', () => {

@@ -12,9 +12,9 @@ import { ERRORS, type ErrorCode, isErrorCode, RelayError } from '../../shared/er
 import { decodeAudioFrame, encodeAudioFrame, listenerMessageSchema, parseListenerMessage } from '../../shared/protocol.ts';
 import { parsePublishClientMessage, publishServerMessageSchema } from '../../shared/publish-protocol.ts';
 import { createRelay, type RelayInstance } from '../../worker/create-relay.ts';
-import { readSpeakBody } from '../../worker/ingest/speak-body.ts';
+import { readSpeakBody } from '../../worker/ingress/speak-body.ts';
 import { nodeRuntime } from '../../worker/runtime/node.ts';
-import { TokenService } from '../../worker/tokens.ts';
+import { TokenService } from '../../worker/security/tokens.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay } from '../support/relay.ts';
 import { forge, mint, tamper, TEST_TOKEN_SECRET } from './tokens.ts';
 

@@ -4,7 +4,7 @@ import type { WSEvents } from 'hono/ws';
 import WebSocket from 'ws';
 import type { SpeakCompleted } from '../../shared/api.ts';
 import type { ErrorCode } from '../../shared/errors.ts';
-import { ConnectionLimiter, guardWebSockets } from '../../worker/connection-limit.ts';
+import { ConnectionLimiter, guardWebSockets } from '../../worker/security/connection-limit.ts';
 import { connectListener, isEnd, type RecordedListener, refusedUpgrade } from '../support/listener-client.ts';
 import { controlledBody, startTestRelay, TEST_ADMIN_KEY, type TestRelay, within } from '../support/relay.ts';
 import { mint, openSocket, TEST_TOKEN_SECRET } from './tokens.ts';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { RelayError } from '../../shared/errors.ts';
-import { authenticate, authorize, createAuthenticator, type Principal, selectSubprotocol, tokenSubprotocol } from '../../worker/auth.ts';
-import { loadConfig } from '../../worker/config.ts';
-import { RateLimiter } from '../../worker/rate-limit.ts';
-import { scopeCovers, TokenService } from '../../worker/tokens.ts';
+import { authenticate, authorize, createAuthenticator, type Principal, selectSubprotocol, tokenSubprotocol } from '../../worker/security/auth.ts';
+import { loadConfig } from '../../worker/ops/config.ts';
+import { RateLimiter } from '../../worker/security/rate-limit.ts';
+import { scopeCovers, TokenService } from '../../worker/security/tokens.ts';
 import { forge, rs256, tamper, TEST_TOKEN_SECRET, unsigned } from './tokens.ts';
 
 const ADMIN = 'admin-key-0123456789abcdef';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { type AudioFormat, type Encoding, ENCODINGS, SAMPLE_RATES, bytesPerSample, type SampleRate } from '../../shared/audio-format.ts';
 import { createTranscoder } from '../../shared/transcoder.ts';
-import { ESPEAK_SAMPLE_RATE, loadEspeakEngine } from '../../worker/providers/espeak-engine.ts';
+import { ESPEAK_SAMPLE_RATE, loadEspeakEngine } from '../../worker/providers/espeak/engine.ts';
 
 export const EMULATOR_CERT_FILE = fileURLToPath(new URL('./certs/cert.pem', import.meta.url));
 const EMULATOR_KEY_FILE = fileURLToPath(new URL('./certs/key.pem', import.meta.url));

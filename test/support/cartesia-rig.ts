@@ -4,7 +4,7 @@
  */
 import type { SpeakCompleted } from '../../shared/api.ts';
 import { type RunningRelay, startNodeRelay } from '../../worker/runtime/node.ts';
-import type { CartesiaProvider } from '../../worker/providers/cartesia.ts';
+import type { CartesiaProvider } from '../../worker/providers/cartesia/provider.ts';
 import { type CartesiaEmulator, type EmulatorOptions, startCartesiaEmulator } from './cartesia-emulator.ts';
 import { connectListener, type RecordedListener } from './listener-client.ts';
 

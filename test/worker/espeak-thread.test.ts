@@ -8,11 +8,11 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AudioFormat } from '../../shared/audio-format.ts';
-import { createLogger, type Logger } from '../../worker/logger.ts';
-import { EspeakProvider } from '../../worker/providers/espeak.ts';
+import { createLogger, type Logger } from '../../worker/ops/logger.ts';
+import { EspeakProvider } from '../../worker/providers/espeak/provider.ts';
 import type { ContextOptions, ProviderEvent } from '../../worker/providers/provider.ts';
 import { startNodeWorker } from '../../worker/runtime/node-worker.ts';
-import type { StartWorker, WorkerPort } from '../../worker/worker-port.ts';
+import type { StartWorker, WorkerPort } from '../../worker/runtime/worker-port.ts';
 import { within } from '../support/relay.ts';
 import { type RelayProcess, RUNTIMES, startRelayProcess } from '../runtimes/relay-process.ts';
 
@@ -135,7 +135,7 @@ describe('the espeak-ng worker thread', () => {
     // both sides start from a fresh engine and speak the same texts in the same order. A fresh module
     // graph gives this test an inline engine of its own; a new provider starts a new thread.
     vi.resetModules();
-    const { EspeakProvider: FreshProvider } = await import('../../worker/providers/espeak.ts');
+    const { EspeakProvider: FreshProvider } = await import('../../worker/providers/espeak/provider.ts');
     const inline = new FreshProvider();
     providers.push(inline);
     await inline.ready();

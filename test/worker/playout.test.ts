@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { HubEvent } from '../../worker/hub/hub.ts';
-import { Playout } from '../../worker/playout.ts';
+import type { HubEvent } from '../../worker/broker/broker.ts';
+import { Playout } from '../../worker/core/playout.ts';
 
 function audio(n: number): HubEvent {
   return { type: 'audio', utterance: 1, data: new Uint8Array([n]) };

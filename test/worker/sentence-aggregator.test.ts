@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SentenceAggregator, splitSentences } from '../../worker/text/sentence-aggregator.ts';
+import { SentenceAggregator, splitSentences } from '../../worker/core/sentence-aggregator.ts';
 
 describe('SentenceAggregator', () => {
   it('releases a sentence once whitespace follows its end, and not before', () => {

@@ -8,12 +8,12 @@
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode, RelayError } from '../../shared/errors.ts';
 import { END_REASONS } from '../../shared/protocol.ts';
-import type { RedisKeys } from '../hub/redis-keys.ts';
-import { type Reply, type RedisLink, text } from '../hub/redis-link.ts';
-import type { Logger } from '../logger.ts';
-import { newId, type Relay } from '../relay.ts';
-import type { QueueStatus, StreamDirectory, UtteranceHandle } from '../stream-directory.ts';
-import type { UtteranceOptions, UtteranceResult } from '../utterance.ts';
+import type { RedisKeys } from '../broker/redis-keys.ts';
+import { type Reply, type RedisLink, text } from '../broker/redis-link.ts';
+import type { Logger } from '../ops/logger.ts';
+import { newId, type Relay } from '../core/relay.ts';
+import type { QueueStatus, StreamDirectory, UtteranceHandle } from '../core/stream-directory.ts';
+import type { UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 import { type InputRecord, RemoteUtterance, toRemoteResult } from './remote-utterance.ts';
 import { CANCEL, ENQUEUE, FORGET, RENEW, STATUS, SWEEP } from './scripts.ts';
 import { encodeInput, parseRecord, StreamOwner } from './stream-owner.ts';

@@ -1,12 +1,12 @@
 /** Builds a relay that is one instance among several: the Redis hub for fan-out, the cluster for queues. */
-import type { RelayConfig } from '../config.ts';
-import { toHex } from '../hub/envelope.ts';
-import { RedisHub } from '../hub/redis.ts';
-import { redisKeys } from '../hub/redis-keys.ts';
-import { RedisLink } from '../hub/redis-link.ts';
-import type { Logger } from '../logger.ts';
+import type { RelayConfig } from '../ops/config.ts';
+import { toHex } from '../broker/envelope.ts';
+import { RedisHub } from '../broker/redis.ts';
+import { redisKeys } from '../broker/redis-keys.ts';
+import { RedisLink } from '../broker/redis-link.ts';
+import type { Logger } from '../ops/logger.ts';
 import type { TTSProvider } from '../providers/provider.ts';
-import { Relay } from '../relay.ts';
+import { Relay } from '../core/relay.ts';
 import { ClusterDirectory } from './cluster.ts';
 
 export interface JoinOptions {

@@ -4,8 +4,8 @@
  * owner; when this instance is the owner the text goes straight into the local utterance instead.
  */
 import { RelayError } from '../../shared/errors.ts';
-import type { UtteranceHandle } from '../stream-directory.ts';
-import type { Utterance, UtteranceOptions, UtteranceResult } from '../utterance.ts';
+import type { UtteranceHandle } from '../core/stream-directory.ts';
+import type { Utterance, UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 
 /** What crosses Redis for one utterance's input, in order. */
 export type InputRecord = { type: 'text'; text: string } | { type: 'flush' } | { type: 'end' } | { type: 'fail'; error: RelayError };

@@ -4,11 +4,11 @@
  * gives the stream up.
  */
 import { RelayError } from '../../shared/errors.ts';
-import type { RedisKeys } from '../hub/redis-keys.ts';
-import { type Reply, type RedisLink, text } from '../hub/redis-link.ts';
-import type { Logger } from '../logger.ts';
-import type { Relay } from '../relay.ts';
-import type { Utterance, UtteranceOptions, UtteranceResult } from '../utterance.ts';
+import type { RedisKeys } from '../broker/redis-keys.ts';
+import { type Reply, type RedisLink, text } from '../broker/redis-link.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { Relay } from '../core/relay.ts';
+import type { Utterance, UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 import { apply, type InputRecord, type RemoteUtterance } from './remote-utterance.ts';
 import { CLAIM, RELEASE } from './scripts.ts';
 

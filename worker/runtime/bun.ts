@@ -5,7 +5,7 @@ import { websocket } from 'hono/bun';
 import { defineWebSocketHelper } from 'hono/ws';
 import type { RuntimeAdapter } from '../app.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
-import { createShutdown } from '../shutdown.ts';
+import { createShutdown } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
 import { answerSubprotocol } from './subprotocol.ts';
 import { startWebWorker } from './web-worker.ts';

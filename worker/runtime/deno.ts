@@ -7,7 +7,7 @@ import type { UpgradeWebSocket } from 'hono/ws';
 import { RelayError } from '../../shared/errors.ts';
 import type { RuntimeAdapter } from '../app.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
-import { createShutdown, type ServerControl } from '../shutdown.ts';
+import { createShutdown, type ServerControl } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
 import { answerSubprotocol } from './subprotocol.ts';
 import { startWebWorker } from './web-worker.ts';

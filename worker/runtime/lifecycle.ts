@@ -1,7 +1,7 @@
 /** What the Bun, Deno and Node entries share around start and stop; each passes in its own process APIs. */
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../ops/config.ts';
 import type { RelayInstance } from '../create-relay.ts';
-import { CLOSE_GRACE_MS, type ShutdownReport } from '../shutdown.ts';
+import { CLOSE_GRACE_MS, type ShutdownReport } from '../ops/shutdown.ts';
 
 /** Past the drain and closing grace, a shutdown that still has not finished is abandoned with exit 1. */
 const SHUTDOWN_SLACK_MS = 2000;

@@ -5,11 +5,11 @@ import { createServer as createHTTPSServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { serve, upgradeWebSocket } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../ops/config.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import type { RuntimeAdapter } from '../app.ts';
-import { selectSubprotocol } from '../auth.ts';
-import { createShutdown, type ShutdownReport } from '../shutdown.ts';
+import { selectSubprotocol } from '../security/auth.ts';
+import { createShutdown, type ShutdownReport } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal } from './lifecycle.ts';
 import { startNodeWorker } from './node-worker.ts';
 

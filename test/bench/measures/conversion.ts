@@ -10,9 +10,9 @@
 import { type AudioFormat, bytesPerSecond, formatKey } from '../../../shared/audio-format.ts';
 import { AUDIO_HEADER_BYTES } from '../../../shared/protocol.ts';
 import { createTranscoder } from '../../../shared/transcoder.ts';
-import { FanOut, type ListenerSocket } from '../../../worker/fanout.ts';
-import { MemoryHub } from '../../../worker/hub/memory.ts';
-import { silentLogger } from '../../../worker/logger.ts';
+import { FanOut, type ListenerSocket } from '../../../worker/listeners/fan-out.ts';
+import { MemoryHub } from '../../../worker/broker/memory.ts';
+import { silentLogger } from '../../../worker/ops/logger.ts';
 import { type Runtime, spawnChild } from '../child-process.ts';
 import { freePort, sleep } from '../clock.ts';
 import type { BenchContext } from '../context.ts';

@@ -4,8 +4,8 @@
  * against the bare engine synthesizing the same text.
  */
 import { type AudioFormat, secondsOf } from '../../../shared/audio-format.ts';
-import { EspeakProvider } from '../../../worker/providers/espeak.ts';
-import { ESPEAK_SAMPLE_RATE, loadEspeakEngine } from '../../../worker/providers/espeak-engine.ts';
+import { EspeakProvider } from '../../../worker/providers/espeak/provider.ts';
+import { ESPEAK_SAMPLE_RATE, loadEspeakEngine } from '../../../worker/providers/espeak/engine.ts';
 import { type Runtime, spawnChild } from '../child-process.ts';
 import { freePort } from '../clock.ts';
 import type { BenchContext } from '../context.ts';

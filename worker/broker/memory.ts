@@ -1,0 +1,69 @@
+/** The single-process hub: synchronous delivery to the subscribers of a stream. */
+import type { Hub, HubEvent, HubHandler, ReplayedUtterance } from './broker.ts';
+import { UtteranceBuffer } from './utterance-buffer.ts';
+
+export interface MemoryHubOptions {
+  /** Bytes of the current utterance kept per stream for `?from=utterance` (0 keeps none). */
+  replayBytes?: number;
+  onHandlerError?: (error: unknown) => void;
+}
+
+export class MemoryHub implements Hub {
+  readonly name = 'memory';
+  private readonly subscribers = new Map<string, Set<HubHandler>>();
+  private readonly current = new Map<string, UtteranceBuffer>();
+  private readonly replayBytes: number;
+  private readonly onHandlerError: (error: unknown) => void;
+
+  constructor(options: MemoryHubOptions = {}) {
+    this.replayBytes = options.replayBytes ?? 0;
+    this.onHandlerError = options.onHandlerError ?? (() => {});
+  }
+
+  publish(stream: string, event: HubEvent): void {
+    this.remember(stream, event);
+    const handlers = this.subscribers.get(stream);
+    if (!handlers) return;
+    for (const handler of handlers) {
+      try {
+        handler(event);
+      } catch (error) {
+        this.onHandlerError(error);
+      }
+    }
+  }
+
+  subscribe(stream: string, handler: HubHandler): () => void {
+    let handlers = this.subscribers.get(stream);
+    if (!handlers) this.subscribers.set(stream, (handlers = new Set()));
+    handlers.add(handler);
+    return () => {
+      handlers.delete(handler);
+      if (handlers.size === 0 && this.subscribers.get(stream) === handlers) this.subscribers.delete(stream);
+    };
+  }
+
+  replay(stream: string, deliver: (utterance: ReplayedUtterance | null) => void): void {
+    deliver(this.current.get(stream)?.snapshot() ?? null);
+  }
+
+  healthy(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.subscribers.clear();
+    this.current.clear();
+  }
+
+  /** Keeps each stream's current utterance, and only while it lasts. */
+  private remember(stream: string, event: HubEvent): void {
+    let buffer = this.current.get(stream);
+    if (!buffer) {
+      if (event.type !== 'utterance_start') return;
+      this.current.set(stream, (buffer = new UtteranceBuffer(this.replayBytes)));
+    }
+    buffer.append(event);
+    if (event.type === 'utterance_end' && buffer.utterance === -1) this.current.delete(stream);
+  }
+}

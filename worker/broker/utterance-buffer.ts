@@ -1,0 +1,103 @@
+/**
+ * The current utterance of one stream, kept for listeners that join late with `?from=utterance`: its start and
+ * the events since, bounded in bytes by dropping the oldest audio first.
+ */
+import type { HubEvent, ReplayedUtterance } from './broker.ts';
+
+type Start = Extract<HubEvent, { type: 'utterance_start' }>;
+
+/** One kept event with its place in the utterance: `seq` orders events, `offset` is audio's first byte. */
+export interface BufferedEvent {
+  seq: number;
+  event: HubEvent;
+  offset: number;
+  bytes: number;
+}
+
+export class UtteranceBuffer {
+  private start: Start | null = null;
+  private startSeq = 0;
+  private entries: BufferedEvent[] = [];
+  private keptBytes = 0;
+  private audioBytes = 0;
+  private skippedBytes = 0;
+  private nextSeq = 0;
+
+  /** `maxBytes` 0 keeps nothing: replays then join live. */
+  constructor(private readonly maxBytes: number) {}
+
+  /** The current utterance's number, or -1 between utterances. */
+  get utterance(): number {
+    return this.start?.utterance ?? -1;
+  }
+
+  /** Sequence number of the last event taken in, or of the start; -1 between utterances. */
+  get lastSeq(): number {
+    if (!this.start) return -1;
+    return this.entries.length > 0 ? this.entries[this.entries.length - 1]!.seq : this.startSeq;
+  }
+
+  /** Takes in a published event; returns the seq it got and how many kept entries were dropped to stay in bound. */
+  append(event: HubEvent, seq = this.nextSeq): { seq: number; offset: number; dropped: number } {
+    this.nextSeq = seq + 1;
+    if (event.type === 'utterance_start') {
+      this.reset(event, seq);
+      return { seq, offset: 0, dropped: 0 };
+    }
+    if (!this.start || event.utterance !== this.start.utterance) return { seq, offset: 0, dropped: 0 };
+    if (event.type === 'utterance_end') {
+      this.clear();
+      return { seq, offset: 0, dropped: 0 };
+    }
+    const offset = this.audioBytes;
+    const bytes = event.type === 'audio' ? event.data.byteLength : 64;
+    if (event.type === 'audio') this.audioBytes += bytes;
+    this.entries.push({ seq, event, offset, bytes });
+    this.keptBytes += bytes;
+    return { seq, offset, dropped: this.trim() };
+  }
+
+  /** Takes the utterance as read back from elsewhere (Redis) instead of what this buffer holds. */
+  replace(start: Start, startSeq: number, history: BufferedEvent[]): void {
+    this.reset(start, startSeq);
+    this.entries = history;
+    this.keptBytes = history.reduce((total, entry) => total + entry.bytes, 0);
+    const firstAudio = history.find((entry) => entry.event.type === 'audio');
+    this.skippedBytes = firstAudio ? firstAudio.offset : 0;
+    const lastAudio = history.findLast((entry) => entry.event.type === 'audio');
+    this.audioBytes = lastAudio ? lastAudio.offset + lastAudio.bytes : 0;
+    this.nextSeq = (history[history.length - 1]?.seq ?? startSeq) + 1;
+    this.trim();
+  }
+
+  snapshot(): ReplayedUtterance | null {
+    if (!this.start) return null;
+    return { start: this.start, events: this.entries.map((entry) => entry.event), skippedBytes: this.skippedBytes };
+  }
+
+  clear(): void {
+    this.start = null;
+    this.entries = [];
+    this.keptBytes = 0;
+    this.audioBytes = 0;
+    this.skippedBytes = 0;
+  }
+
+  private reset(start: Start, seq: number): void {
+    this.clear();
+    this.start = start;
+    this.startSeq = seq;
+  }
+
+  private trim(): number {
+    let dropped = 0;
+    while (this.keptBytes > this.maxBytes && this.entries.length > dropped) {
+      const entry = this.entries[dropped]!;
+      this.keptBytes -= entry.bytes;
+      if (entry.event.type === 'audio') this.skippedBytes = entry.offset + entry.bytes;
+      dropped++;
+    }
+    if (dropped > 0) this.entries.splice(0, dropped);
+    return dropped;
+  }
+}

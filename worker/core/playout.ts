@@ -1,0 +1,126 @@
+/**
+ * Releases a stream's audio at the pace it plays, a bounded lead ahead of real time, so that what the
+ * relay calls "current" is what listeners hear, and a cancel stops audio that has not yet gone out.
+ */
+import type { HubEvent } from '../broker/broker.ts';
+
+// Longest one turn of the event loop spends publishing before it yields to I/O.
+const MAX_TURN_MS = 50;
+
+/** Runs `fn` after pending I/O (setImmediate where the runtime has it). */
+const afterIO: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
+
+export class Playout {
+  private readonly pending: Array<{ event: HubEvent; seconds: number }> = [];
+  /** Clock reading at which everything published so far has finished playing. */
+  private timelineEnd = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** A yield to I/O is scheduled: pumping resumes after it. */
+  private yielding = false;
+  /** Clock reading when publishing began in this turn of the event loop; null once the turn is over. */
+  private turnStarted: number | null = null;
+  /** Seconds of audio queued and not yet released. */
+  private pendingSeconds = 0;
+  private waiters: Array<{ seconds: number; resolve: () => void }> = [];
+
+  constructor(
+    private readonly leadMs: number,
+    private readonly publish: (event: HubEvent) => void,
+    private readonly now: () => number,
+  ) {}
+
+  /** Queues an event; audio events carry their duration and wait their turn on the timeline. */
+  push(event: HubEvent, seconds = 0): void {
+    this.pending.push({ event, seconds });
+    this.pendingSeconds += seconds;
+    this.pump();
+  }
+
+  /** Resolves once every queued event has been published (or dropped by `clear`). */
+  drained(): Promise<void> {
+    return this.until(-1);
+  }
+
+  /**
+   * Resolves once no more than `seconds` of audio wait to be released: a producer awaits this so
+   * that synthesis runs a bounded distance ahead of playback instead of filling memory.
+   */
+  until(seconds: number): Promise<void> {
+    if (this.satisfied(seconds)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ seconds, resolve }));
+  }
+
+  /** Drops everything not yet published; the timeline keeps what already went out. */
+  clear(): void {
+    this.pending.length = 0;
+    this.pendingSeconds = 0;
+    this.stopTimer();
+    this.wakeWaiters();
+  }
+
+  /** Milliseconds of published audio still to play. */
+  get aheadMs(): number {
+    return Math.max(0, this.timelineEnd - this.now());
+  }
+
+  private pump(): void {
+    this.stopTimer();
+    if (this.yielding) return;
+    while (this.pending.length > 0) {
+      const head = this.pending[0]!;
+      const now = this.now();
+      if (this.overTurnBudget(now)) {
+        // Publishing is slower than the audio plays (a fan-out past its capacity), and the provider's
+        // events arrive in one chain of microtasks: yield to the sockets, connections and other streams
+        // rather than block the event loop for the whole backlog.
+        this.yielding = true;
+        afterIO(() => {
+          this.yielding = false;
+          this.pump();
+        });
+        return;
+      }
+      if (head.seconds > 0) {
+        const ahead = this.timelineEnd - now;
+        if (ahead > this.leadMs) {
+          this.timer = setTimeout(() => this.pump(), ahead - this.leadMs);
+          return;
+        }
+        this.timelineEnd = Math.max(this.timelineEnd, now) + head.seconds * 1000;
+      }
+      this.pending.shift();
+      this.pendingSeconds -= head.seconds;
+      this.publish(head.event);
+      this.wakeWaiters();
+    }
+    this.wakeWaiters();
+  }
+
+  /** Whether this turn of the event loop has published for longer than MAX_TURN_MS (each push pumps anew). */
+  private overTurnBudget(now: number): boolean {
+    if (this.turnStarted === null) {
+      this.turnStarted = now;
+      afterIO(() => (this.turnStarted = null));
+      return false;
+    }
+    return now - this.turnStarted > MAX_TURN_MS;
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private satisfied(seconds: number): boolean {
+    return seconds < 0 ? this.pending.length === 0 : this.pendingSeconds <= seconds;
+  }
+
+  private wakeWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => this.satisfied(w.seconds));
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    for (const waiter of ready) waiter.resolve();
+  }
+}

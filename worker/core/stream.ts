@@ -1,0 +1,274 @@
+/** One named stream: a FIFO of utterances spoken one at a time through the provider, published to the hub. */
+import { type AudioFormat, secondsOf } from '../../shared/audio-format.ts';
+import { RelayError, toRelayError } from '../../shared/errors.ts';
+import type { EndReason } from '../../shared/protocol.ts';
+import type { Hub } from '../broker/broker.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { Metrics } from '../ops/metrics.ts';
+import type { TTSContext, TTSProvider } from '../providers/provider.ts';
+import { Playout } from './playout.ts';
+import { SentenceAggregator } from './sentence-aggregator.ts';
+import { Utterance, type UtteranceOptions } from './utterance.ts';
+
+/** Audio synthesized but not yet released, per stream: at f32 44.1 kHz about 3.5 MB. */
+const SYNTHESIS_AHEAD_SECONDS = 20;
+
+export interface StreamLimits {
+  maxQueue: number;
+  maxCharacters: number;
+  /** A provider silent this long after the input ended is declared dead. */
+  providerTimeoutMs: number;
+  /** Relay buffering: text waiting this long without a boundary is spoken anyway. */
+  idleFlushMs: number;
+  /** How far ahead of real time audio may be released to listeners. */
+  playoutLeadMs: number;
+}
+
+export interface StreamDeps {
+  provider: TTSProvider;
+  hub: Hub;
+  limits: StreamLimits;
+  logger: Logger;
+  now: () => number;
+  newId: () => string;
+  metrics?: Metrics;
+}
+
+export class Stream {
+  readonly format: AudioFormat;
+  private readonly queue: Utterance[] = [];
+  private current: Utterance | null = null;
+  private context: TTSContext | null = null;
+  private sequence = 0;
+  private running = false;
+  private readonly playout: Playout;
+  lastActivity: number;
+
+  constructor(
+    readonly name: string,
+    private readonly deps: StreamDeps,
+  ) {
+    this.format = deps.provider.preferredFormat;
+    this.lastActivity = deps.now();
+    this.playout = new Playout(deps.limits.playoutLeadMs, (event) => deps.hub.publish(name, event), deps.now);
+  }
+
+  get busy(): boolean {
+    return this.current !== null || this.queue.length > 0;
+  }
+
+  /**
+   * Adds an utterance at the back of the queue; its text arrives through the returned object. With
+   * `interrupt` (barge-in) it first cancels what is playing and clears the queue, so it is next. `id` and
+   * `number` come from the cluster's queue when another instance took the request.
+   */
+  enqueue(options: UtteranceOptions, placement: { interrupt?: boolean; id?: string; number?: number } = {}): Utterance {
+    if (placement.interrupt) this.cancel(true);
+    if (this.queue.length >= this.deps.limits.maxQueue) {
+      throw new RelayError('queue_full', `Stream ${this.name} already has ${this.queue.length} utterances queued.`);
+    }
+    if (placement.number !== undefined) this.sequence = Math.max(this.sequence, placement.number);
+    const utterance = new Utterance(
+      placement.id ?? this.deps.newId(),
+      placement.number ?? ++this.sequence,
+      options,
+      this.deps.limits.maxCharacters,
+      (failed, error) => this.stop(failed, 'error', error),
+    );
+    this.queue.push(utterance);
+    const { metrics } = this.deps;
+    if (metrics) void utterance.result.then((result) => metrics.utteranceEnded(result));
+    this.lastActivity = this.deps.now();
+    if (!this.running) {
+      this.running = true;
+      this.run().catch((error: unknown) => this.deps.logger.error('stream loop failed', { stream: this.name, error }));
+    }
+    return utterance;
+  }
+
+  /** Stops the current utterance, and with `all` the queue too; returns the ids stopped. */
+  cancel(all: boolean): string[] {
+    const stopped: string[] = [];
+    if (all) {
+      for (const queued of this.queue.splice(0)) {
+        queued.finish('cancelled', this.deps.now());
+        stopped.push(queued.id);
+      }
+    }
+    if (this.current) {
+      stopped.unshift(this.current.id);
+      this.stop(this.current, 'cancelled');
+    }
+    return stopped;
+  }
+
+  /** Cancels one utterance, queued or speaking, leaving the others; false when it had already ended. */
+  cancelUtterance(utterance: Utterance): boolean {
+    if (utterance.ended) return false;
+    this.stop(utterance, 'cancelled');
+    return true;
+  }
+
+  status() {
+    return {
+      current: this.current
+        ? { utterance_id: this.current.id, utterance: this.current.number, started_at: new Date(this.current.startedAt ?? 0).toISOString() }
+        : null,
+      queue: this.queue.map((u) => ({ utterance_id: u.id, utterance: u.number })),
+    };
+  }
+
+  /** Ends an utterance: publishes its end and stops its synthesis if it is speaking, or drops it from the queue. */
+  private stop(utterance: Utterance, reason: EndReason, error?: RelayError): void {
+    const wasSpeaking = utterance.state === 'speaking';
+    if (!utterance.finish(reason, this.deps.now(), error)) return;
+    const queued = this.queue.indexOf(utterance);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    if (!wasSpeaking) return;
+    if (this.current === utterance) this.context?.cancel();
+    // Done: everything was released already. Cancel or error: audio not yet released never will be.
+    this.playout.clear();
+    this.deps.hub.publish(this.name, {
+      type: 'utterance_end',
+      utterance: utterance.number,
+      utterance_id: utterance.id,
+      reason,
+      ...(error ? { error: { code: error.code, message: error.message } } : {}),
+    });
+    this.deps.logger.info('utterance ended', {
+      stream: this.name,
+      utterance_id: utterance.id,
+      reason,
+      ...(error ? { code: error.code } : {}),
+      characters: utterance.characters,
+      audio_seconds: Math.round(utterance.audioSeconds * 1000) / 1000,
+    });
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        this.current = next;
+        await this.speak(next).catch((error: unknown) => this.stop(next!, 'error', toRelayError(error)));
+        this.current = null;
+        this.context = null;
+        this.lastActivity = this.deps.now();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async speak(utterance: Utterance): Promise<void> {
+    const { provider, hub, now } = this.deps;
+    utterance.state = 'speaking';
+    utterance.startedAt = now();
+    const context = provider.openContext({
+      format: this.format,
+      voice: utterance.options.voice,
+      language: utterance.options.language,
+      ...(utterance.options.model ? { model: utterance.options.model } : {}),
+      ...(utterance.options.phonemeTimestamps ? { phonemeTimestamps: true } : {}),
+      timestamps: true,
+      buffering: utterance.options.buffering ?? 'relay',
+      ...(utterance.options.generation ? { generation: utterance.options.generation } : {}),
+    });
+    this.context = context;
+    hub.publish(this.name, { type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
+
+    let lastEvent = now();
+    const watchdog = setInterval(() => {
+      const silentFor = now() - lastEvent;
+      if (utterance.inputComplete && silentFor > this.deps.limits.providerTimeoutMs) {
+        this.stop(utterance, 'error', new RelayError('upstream_timeout', `The provider sent nothing for ${Math.round(silentFor)} ms.`));
+      }
+    }, Math.min(1000, this.deps.limits.providerTimeoutMs));
+    this.feed(utterance, context).catch((error: unknown) => this.stop(utterance, 'error', toRelayError(error)));
+
+    let finished = false;
+    try {
+      for await (const event of context.events) {
+        if (utterance.ended) break;
+        lastEvent = now();
+        switch (event.type) {
+          case 'audio': {
+            utterance.firstAudioAt ??= lastEvent;
+            const seconds = secondsOf(this.format, event.data.byteLength);
+            utterance.audioSeconds += seconds;
+            this.playout.push({ type: 'audio', utterance: utterance.number, data: event.data }, seconds);
+            // Hold synthesis a bounded distance ahead of playback: memory stays flat however long the text.
+            await this.playout.until(SYNTHESIS_AHEAD_SECONDS);
+            lastEvent = now();
+            break;
+          }
+          case 'timestamps':
+            this.playout.push({ type: 'timestamps', utterance: utterance.number, utterance_id: utterance.id, words: event.words });
+            break;
+          case 'phoneme_timestamps':
+            this.playout.push({
+              type: 'phoneme_timestamps',
+              utterance: utterance.number,
+              utterance_id: utterance.id,
+              phonemes: event.phonemes.map(({ word, start, end }) => ({ phoneme: word, start, end })),
+            });
+            break;
+          case 'flush_done':
+            // After the flushed text's audio on the timeline, so whoever waits on it has heard that audio.
+            this.playout.push({ type: 'flush_done', utterance: utterance.number, utterance_id: utterance.id, flush_id: event.flushId });
+            break;
+          case 'done':
+            finished = true;
+            break;
+          case 'error':
+            this.stop(utterance, 'error', event.error);
+            break;
+          default:
+            break;
+        }
+      }
+    } finally {
+      clearInterval(watchdog);
+    }
+    if (finished) {
+      await this.playout.drained();
+      this.stop(utterance, 'done');
+    } else if (!utterance.ended) {
+      this.stop(utterance, 'error', new RelayError('upstream_error', 'The provider ended the utterance without finishing it.'));
+    }
+  }
+
+  /** Moves the utterance's text into the provider context, aggregating it into sentences unless told not to. */
+  private async feed(utterance: Utterance, context: TTSContext): Promise<void> {
+    const relayBuffering = (utterance.options.buffering ?? 'relay') === 'relay';
+    const aggregator = new SentenceAggregator();
+    let idleTimer: ReturnType<typeof setTimeout> | undefined;
+    const pushPiece = (piece: string) => {
+      if (piece !== '' && !utterance.ended) context.push(`${piece} `);
+    };
+    const flushPending = () => pushPiece(aggregator.flush());
+
+    try {
+      for await (const input of utterance.input) {
+        if (utterance.ended) return;
+        clearTimeout(idleTimer);
+        if (input.type === 'text') {
+          if (!relayBuffering) {
+            context.push(input.text);
+            continue;
+          }
+          for (const piece of aggregator.push(input.text)) pushPiece(piece);
+          if (aggregator.pending.trim() !== '') idleTimer = setTimeout(flushPending, this.deps.limits.idleFlushMs);
+        } else if (input.type === 'flush') {
+          flushPending();
+          context.flush();
+        } else {
+          flushPending();
+          context.end();
+          return;
+        }
+      }
+    } finally {
+      clearTimeout(idleTimer);
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/** One request's text on its way to speech: its input channel, its state and its outcome. */
+import { AsyncQueue } from '../../shared/async-queue.ts';
+import { RelayError } from '../../shared/errors.ts';
+import type { EndReason } from '../../shared/protocol.ts';
+
+export type TextInput = { type: 'text'; text: string } | { type: 'flush' } | { type: 'end' };
+
+export interface UtteranceOptions {
+  voice?: string;
+  language?: string;
+  model?: string;
+  /** Ask the provider for phoneme timestamps too (Cartesia only). */
+  phonemeTimestamps?: boolean;
+  /** `relay` aggregates text into sentences before the provider; `provider` passes fragments through. */
+  buffering?: 'relay' | 'provider';
+  /** Provider generation settings (Cartesia `generation_config`: speed, volume, emotion). */
+  generation?: Record<string, unknown>;
+  /** Clock reading when the request arrived, for the time-to-first-audio figure. */
+  receivedAt: number;
+}
+
+export interface UtteranceResult {
+  reason: EndReason;
+  error?: RelayError;
+  characters: number;
+  audioSeconds: number;
+  firstAudioMs: number | null;
+  totalMs: number;
+}
+
+export type UtteranceState = 'queued' | 'speaking' | 'ended';
+
+export class Utterance {
+  readonly input = new AsyncQueue<TextInput>();
+  readonly result: Promise<UtteranceResult>;
+  state: UtteranceState = 'queued';
+  characters = 0;
+  audioSeconds = 0;
+  firstAudioAt: number | null = null;
+  startedAt: number | null = null;
+  private settle!: (result: UtteranceResult) => void;
+  private inputEnded = false;
+
+  constructor(
+    readonly id: string,
+    readonly number: number,
+    readonly options: UtteranceOptions,
+    private readonly maxCharacters: number,
+    /** Called when the input side fails, so the stream can stop this utterance. */
+    private readonly onInputError: (utterance: Utterance, error: RelayError) => void,
+  ) {
+    this.result = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  get ended(): boolean {
+    return this.state === 'ended';
+  }
+
+  get inputComplete(): boolean {
+    return this.inputEnded;
+  }
+
+  /** Adds text; throws `text_too_long` past the character limit. */
+  write(text: string): void {
+    if (this.ended || this.inputEnded || text === '') return;
+    this.characters += text.length;
+    if (this.characters > this.maxCharacters) {
+      const error = new RelayError('text_too_long', `The utterance passed the limit of ${this.maxCharacters} characters.`);
+      this.fail(error);
+      throw error;
+    }
+    this.input.push({ type: 'text', text });
+  }
+
+  flush(): void {
+    if (!this.ended && !this.inputEnded) this.input.push({ type: 'flush' });
+  }
+
+  end(): void {
+    if (this.ended || this.inputEnded) return;
+    this.inputEnded = true;
+    this.input.push({ type: 'end' });
+    this.input.close();
+  }
+
+  /** The input broke (bad body, client gone): the utterance ends with this error. */
+  fail(error: RelayError): void {
+    if (this.ended) return;
+    this.inputEnded = true;
+    this.input.clear();
+    this.onInputError(this, error);
+  }
+
+  /** Records the outcome once; later calls are ignored. */
+  finish(reason: EndReason, now: number, error?: RelayError): boolean {
+    if (this.ended) return false;
+    this.state = 'ended';
+    this.inputEnded = true;
+    this.input.clear();
+    this.settle({
+      reason,
+      ...(error ? { error } : {}),
+      characters: this.characters,
+      audioSeconds: this.audioSeconds,
+      firstAudioMs: this.firstAudioAt === null ? null : this.firstAudioAt - this.options.receivedAt,
+      totalMs: now - this.options.receivedAt,
+    });
+    return true;
+  }
+}

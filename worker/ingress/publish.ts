@@ -1,0 +1,370 @@
+/**
+ * WebSocket publishing (`GET /v1/streams/{stream}/publish`): JSON text, flush, end, cancel and interrupt
+ * messages become utterances on the stream, each answered in order by one `ack` or `error`.
+ *
+ * Flow control: a text message is accepted (acked) at once, but the next one waits while the publisher's
+ * utterance holds `RELAY_PUBLISH_MAX_PENDING_CHARS` characters not yet spoken (text queued, in synthesis, or
+ * synthesized and not yet released), or while the stream's queue is full and a new utterance is needed.
+ * Messages that arrive meanwhile wait in a small inbox; past the same bound the socket stops being read
+ * (Node's `ws.pause()`, Bun's `pause()`: TCP pushes back on the publisher; frames already read, up to one
+ * socket read, are still delivered and wait too). Runtimes that cannot pause a socket (Deno) keep reading and
+ * close a publisher whose waiting text passes four times the bound, and RELAY_MAX_UTTERANCE_CHARS, with
+ * `rate_limited`. Cancel and interrupt act on arrival, ahead of waiting text (which they drop), as long as
+ * the socket is being read.
+ */
+import type { Context } from 'hono';
+import type { WSContext } from 'hono/ws';
+import { RelayError, toRelayError } from '../../shared/errors.ts';
+import {
+  parsePublishClientMessage,
+  PUBLISH_PROTOCOL_VERSION,
+  type PublishAck,
+  type PublishClientMessage,
+  type PublishServerMessage,
+} from '../../shared/publish-protocol.ts';
+import type { Env, RuntimeAdapter } from '../app.ts';
+import { authorize, type Principal } from '../security/auth.ts';
+import type { HubEvent } from '../broker/broker.ts';
+import { cancelOne } from './cancel-one.ts';
+import { SpokenProgress } from './spoken-progress.ts';
+import { newId, type Relay } from '../core/relay.ts';
+import type { UtteranceHandle } from '../core/stream-directory.ts';
+import { upgradeTextSession } from './text-session.ts';
+
+// How often a waiting publisher rechecks the stream's queue and its utterance's progress.
+const WAIT_POLL_MS = 20;
+// Queued messages cost their text plus this, so a flood of empty messages is bounded too.
+const MESSAGE_OVERHEAD_CHARS = 16;
+// Where the runtime cannot stop reading, a publisher this far past the bound (and past one utterance's worth
+// of text, which costs little memory) is cut off rather than buffered.
+const OVERRUN_FACTOR = 4;
+// A speaking utterance that released nothing for this long has nothing left in synthesis: count it all spoken.
+const STALL_MS = 1500;
+
+type InboxItem =
+  | { kind: 'message'; message: PublishClientMessage; dropped: boolean }
+  | { kind: 'invalid'; reason: string; seq?: number }
+  /** A cancel's or interrupt's reply, in the place of the message; it may still be on its way. */
+  | { kind: 'reply'; reply: Promise<PublishServerMessage> };
+
+interface Owned {
+  utterance: UtteranceHandle;
+  progress: SpokenProgress;
+}
+
+export function publishRoute(relay: Relay, runtime: RuntimeAdapter) {
+  return async (c: Context<Env>, name: string): Promise<Response> => {
+    const principal = c.get('principal');
+    authorize(principal, 'speak', name);
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+      throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
+    }
+    relay.stream(name);
+    return upgradeTextSession(c, runtime, (ws) => new PublishSession(relay, runtime, ws, name, principal), 'Publishers send JSON text frames.');
+  };
+}
+
+class PublishSession {
+  private readonly id = newId('pub');
+  private readonly maxPending: number;
+  private readonly maxInbox: number;
+  private readonly inbox: InboxItem[] = [];
+  private inboxCost = 0;
+  private draining = false;
+  private paused = false;
+  private closed = false;
+  /** Bumped by cancel and interrupt: work begun before them is dropped when it resumes. */
+  private epoch = 0;
+  /** The utterance text goes to; after an external cancel it stays here, ended, and swallows text until `end`. */
+  private open: UtteranceHandle | null = null;
+  private readonly owned = new Map<string, Owned>();
+  private readonly byNumber = new Map<number, Owned>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly relay: Relay,
+    private readonly runtime: RuntimeAdapter,
+    private readonly ws: WSContext<any>,
+    private readonly stream: string,
+    private readonly principal: Principal,
+  ) {
+    this.maxPending = relay.config.limits.publishMaxPendingChars;
+    this.maxInbox = Math.max(this.maxPending * OVERRUN_FACTOR, relay.config.limits.maxUtteranceChars);
+    this.unsubscribe = relay.hub.subscribe(stream, (event) => this.observe(event));
+    this.send({ type: 'ready', protocol: PUBLISH_PROTOCOL_VERSION, stream, publisher_id: this.id, max_pending_chars: this.maxPending });
+  }
+
+  receive(data: string): void {
+    if (this.closed) return;
+    const parsed = parsePublishClientMessage(data);
+    if (!parsed.ok) {
+      this.enqueue({ kind: 'invalid', reason: parsed.reason, ...(parsed.seq !== undefined ? { seq: parsed.seq } : {}) });
+      return;
+    }
+    const { message } = parsed;
+    if (message.type === 'cancel' || message.type === 'interrupt') {
+      this.control(message);
+      return;
+    }
+    this.enqueue({ kind: 'message', message, dropped: false });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.epoch++;
+    this.inbox.length = 0;
+    this.unsubscribe();
+    // What was accepted is spoken; the publisher going away only ends its open utterance.
+    if (this.open && !this.open.ended) this.open.end();
+  }
+
+  private enqueue(item: InboxItem): void {
+    this.inbox.push(item);
+    this.inboxCost += costOf(item);
+    if (this.inboxCost > this.maxPending && !this.paused) {
+      if (this.runtime.pauseReading) {
+        this.runtime.pauseReading(this.ws);
+        this.paused = true;
+      } else if (this.inboxCost > this.maxInbox) {
+        this.fail(new RelayError('rate_limited', `The publisher sent more than ${this.maxInbox} characters ahead of speech; wait for acks.`));
+        return;
+      }
+    }
+    if (!this.draining) {
+      this.draining = true;
+      this.drain().catch((error: unknown) => this.fail(toRelayError(error)));
+    }
+  }
+
+  private async drain(): Promise<void> {
+    // Cleared in the same turn as the inbox is found empty, so a message arriving next starts a new drain.
+    try {
+      for (let item = this.inbox.shift(); item && !this.closed; item = this.inbox.shift()) {
+        this.inboxCost -= costOf(item);
+        if (this.paused && this.inboxCost <= this.maxPending / 2) {
+          this.paused = false;
+          this.runtime.resumeReading?.(this.ws);
+        }
+        if (item.kind === 'reply') this.send(await item.reply);
+        else if (item.kind === 'invalid') this.sendError(new RelayError('invalid_message', item.reason), item.seq);
+        else await this.process(item.message, item.dropped);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async process(message: PublishClientMessage, dropped: boolean): Promise<void> {
+    const seq = message.seq;
+    if (dropped) {
+      this.ack({ for: message.type, seq, dropped: true });
+      return;
+    }
+    try {
+      switch (message.type) {
+        case 'text':
+          await this.text(message);
+          return;
+        case 'flush': {
+          const open = this.open && !this.open.ended ? this.open : null;
+          open?.flush();
+          this.ack({ for: 'flush', seq, ...this.naming(open) });
+          return;
+        }
+        case 'end': {
+          const open = this.open;
+          open?.end();
+          this.open = null;
+          this.ack({ for: 'end', seq, ...this.naming(open) });
+          return;
+        }
+        default:
+          return;
+      }
+    } catch (error) {
+      this.sendError(toRelayError(error, 'bad_request'), seq);
+    }
+  }
+
+  private async text(message: Extract<PublishClientMessage, { type: 'text' }>): Promise<void> {
+    const epoch = this.epoch;
+    const { seq } = message;
+    if (!this.open) {
+      if (message.text.trim() === '') {
+        this.ack({ for: 'text', seq });
+        return;
+      }
+      if (message.interrupt) authorize(this.principal, 'cancel', this.stream);
+      const opened = await this.openUtterance(message, epoch);
+      if (!opened) {
+        this.ack({ for: 'text', seq, dropped: true });
+        return;
+      }
+    }
+    const open = this.open!;
+    if (open.ended) {
+      // Cancelled from elsewhere (another publisher's interrupt, HTTP cancel): the rest of it is not spoken.
+      this.ack({ for: 'text', seq, ...this.naming(open), dropped: true });
+      return;
+    }
+    open.write(message.text);
+    this.owned.get(open.id)?.progress.wrote(message.text);
+    this.ack({ for: 'text', seq, ...this.naming(open) });
+    await this.roomAfter(open, epoch);
+  }
+
+  /** Opens this publisher's next utterance, waiting while the stream's queue is full; null when overtaken. */
+  private async openUtterance(message: Extract<PublishClientMessage, { type: 'text' }>, epoch: number): Promise<UtteranceHandle | null> {
+    for (;;) {
+      if (this.closed || this.epoch !== epoch) return null;
+      try {
+        const utterance = await this.relay.directory.enqueue(
+          this.stream,
+          {
+            receivedAt: this.relay.now(),
+            buffering: 'relay',
+            ...(message.voice ? { voice: message.voice } : {}),
+            ...(message.language ? { language: message.language } : {}),
+          },
+          { interrupt: message.interrupt === true },
+        );
+        if (this.closed || this.epoch !== epoch) {
+          // Overtaken while the queue answered: the publisher cancelled or went away meanwhile.
+          utterance.end();
+          return null;
+        }
+        this.adopt(utterance);
+        return utterance;
+      } catch (error) {
+        if (!(error instanceof RelayError) || error.code !== 'queue_full') throw error;
+      }
+      await sleep(WAIT_POLL_MS);
+    }
+  }
+
+  private adopt(utterance: UtteranceHandle): void {
+    const owned: Owned = { utterance, progress: new SpokenProgress(this.relay.now) };
+    this.open = utterance;
+    this.owned.set(utterance.id, owned);
+    this.byNumber.set(utterance.number, owned);
+    utterance.result
+      .then((result) => {
+        this.owned.delete(utterance.id);
+        this.byNumber.delete(utterance.number);
+        this.send({
+          type: 'utterance_end',
+          utterance_id: utterance.id,
+          utterance: utterance.number,
+          reason: result.reason,
+          characters: result.characters,
+          audio_seconds: Math.round(result.audioSeconds * 1000) / 1000,
+          first_audio_ms: result.firstAudioMs === null ? null : Math.round(result.firstAudioMs * 10) / 10,
+          ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}),
+        });
+      })
+      .catch((error: unknown) => this.relay.logger.error('publisher utterance end failed', { stream: this.stream, error }));
+  }
+
+  /** Holds the inbox while the utterance has too much text unspoken. */
+  private async roomAfter(utterance: UtteranceHandle, epoch: number): Promise<void> {
+    const owned = this.owned.get(utterance.id);
+    if (!owned) return;
+    const { progress } = owned;
+    while (!this.closed && this.epoch === epoch && !utterance.ended && progress.unspoken >= this.maxPending) {
+      if (progress.started && this.relay.now() - progress.lastProgressAt > STALL_MS) progress.catchUp();
+      else await sleep(WAIT_POLL_MS);
+    }
+  }
+
+  /** Cancel and interrupt act now; their ack follows the replies to everything sent before them. */
+  private control(message: Extract<PublishClientMessage, { type: 'cancel' | 'interrupt' }>): void {
+    const { seq } = message;
+    const act = async (): Promise<string[]> => {
+      if (message.type === 'interrupt') {
+        authorize(this.principal, 'cancel', this.stream);
+        this.dropWaiting();
+        if (this.open) this.open = null;
+        return await this.relay.directory.cancel(this.stream, true);
+      }
+      const target = message.utterance_id !== undefined ? this.owned.get(message.utterance_id)?.utterance : this.defaultCancelTarget();
+      if (message.utterance_id !== undefined && !target) throw new RelayError('utterance_not_found', `No utterance ${message.utterance_id} of this publisher is going.`);
+      if (!target) return [];
+      if (target === this.open) {
+        this.dropWaiting();
+        this.open = null;
+      }
+      return (await cancelOne(this.relay, this.stream, target)) ? [target.id] : [];
+    };
+    const reply = act().then(
+      (cancelled): PublishServerMessage => ({ type: 'ack', for: message.type, ...(seq !== undefined ? { seq } : {}), cancelled }),
+      (error: unknown) => errorReply(toRelayError(error), seq),
+    );
+    this.enqueue({ kind: 'reply', reply });
+  }
+
+  private defaultCancelTarget(): UtteranceHandle | undefined {
+    if (this.open && !this.open.ended) return this.open;
+    let last: UtteranceHandle | undefined;
+    for (const { utterance } of this.owned.values()) if (!utterance.ended) last = utterance;
+    return last;
+  }
+
+  /** Everything waiting is dropped (acked as such, in order) and work in progress stops at its next check. */
+  private dropWaiting(): void {
+    this.epoch++;
+    for (const item of this.inbox) if (item.kind === 'message') item.dropped = true;
+  }
+
+  private observe(event: HubEvent): void {
+    if (event.type === 'timestamps') this.byNumber.get(event.utterance)?.progress.spoke(event.words.map((w) => w.word));
+    else if (event.type === 'audio') this.byNumber.get(event.utterance)?.progress.sounded();
+  }
+
+  private naming(utterance: UtteranceHandle | null): Pick<PublishAck, 'utterance_id' | 'utterance'> {
+    return utterance ? { utterance_id: utterance.id, utterance: utterance.number } : {};
+  }
+
+  private ack(fields: Omit<PublishAck, 'type'>): void {
+    const { seq, ...rest } = fields;
+    this.send({ type: 'ack', ...(seq !== undefined ? { seq } : {}), ...rest });
+  }
+
+  private sendError(error: RelayError, seq?: number): void {
+    this.send(errorReply(error, seq));
+  }
+
+  /** A fatal error: tell the publisher, then close with the error's close code. */
+  private fail(error: RelayError): void {
+    if (this.closed) return;
+    this.sendError(error);
+    try {
+      this.ws.close(error.closeCode, error.code);
+    } catch {
+      // Already closing.
+    }
+    this.close();
+  }
+
+  private send(message: PublishServerMessage): void {
+    if (this.ws.readyState !== 1) return;
+    try {
+      this.ws.send(JSON.stringify(message));
+    } catch (error) {
+      this.relay.logger.warn('publisher send failed', { stream: this.stream, publisher_id: this.id, error });
+    }
+  }
+}
+
+/** What an item weighs in the inbox: its text, plus an overhead so floods of empty messages count too. */
+function costOf(item: InboxItem): number {
+  return (item.kind === 'message' && item.message.type === 'text' ? item.message.text.length : 0) + MESSAGE_OVERHEAD_CHARS;
+}
+
+function errorReply(error: RelayError, seq?: number): PublishServerMessage {
+  return { type: 'error', ...(seq !== undefined ? { seq } : {}), error: { code: error.code, message: error.message } };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

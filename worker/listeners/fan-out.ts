@@ -1,0 +1,324 @@
+/**
+ * Listeners of every stream on this instance. Audio from the hub is converted and framed once per
+ * distinct format, and the same bytes go to every listener of that format.
+ */
+import { type AudioFormat, bytesPerSecond, formatKey, samplesIn } from '../../shared/audio-format.ts';
+import { RelayError } from '../../shared/errors.ts';
+import {
+  encodeAudioFrame,
+  type Hello,
+  type ListenerMessage,
+  PROTOCOL_VERSION,
+} from '../../shared/protocol.ts';
+import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
+import type { Hub, HubEvent, ReplayedUtterance } from '../broker/broker.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { Metrics } from '../ops/metrics.ts';
+
+/** What the fan-out needs of a WebSocket; each runtime maps its native socket onto it. */
+export interface ListenerSocket {
+  send(data: string | Uint8Array): void;
+  close(code: number, reason: string): void;
+  /** Bytes queued in the socket and not yet written to the network. */
+  bufferedAmount(): number;
+  isOpen(): boolean;
+}
+
+export interface Listener {
+  readonly id: string;
+  readonly stream: string;
+  readonly format: AudioFormat;
+  readonly socket: ListenerSocket;
+}
+
+export interface FanOutOptions {
+  hub: Hub;
+  sourceFormat: AudioFormat;
+  logger: Logger;
+  heartbeatMs: number;
+  /** A listener is dropped when its socket holds more than this many seconds of its audio unsent. */
+  maxBufferedSeconds: number;
+  newId: () => string;
+  onSlowListener?: (listener: Listener) => void;
+  metrics?: Metrics;
+}
+
+class FormatChannel {
+  readonly listeners = new Set<Listener>();
+  private transcoder: Transcoder | null = null;
+  private utterance = -1;
+  private samples = 0;
+  /** The current utterance's start message, for listeners that join in its middle. */
+  startMessage: string | null = null;
+
+  constructor(
+    readonly format: AudioFormat,
+    private readonly sourceFormat: AudioFormat,
+  ) {}
+
+  /** The utterance this channel is converting, or -1 between utterances. */
+  get current(): number {
+    return this.utterance;
+  }
+
+  /** After a replay that starts `sourceBytes` into the utterance: frames carry sample offsets from there. */
+  startAt(sourceBytes: number): void {
+    const sourceSamples = samplesIn(this.sourceFormat, sourceBytes);
+    this.samples = Math.round((sourceSamples * this.format.sampleRate) / this.sourceFormat.sampleRate);
+  }
+
+  /** Turns one hub event into the frames this format's listeners get, computed once for all of them. */
+  frames(event: HubEvent): Array<string | Uint8Array> {
+    switch (event.type) {
+      case 'utterance_start':
+        this.utterance = event.utterance;
+        this.samples = 0;
+        this.transcoder = createTranscoder(this.sourceFormat, this.format);
+        this.startMessage = JSON.stringify(event satisfies ListenerMessage);
+        return [this.startMessage];
+      case 'audio': {
+        if (event.utterance !== this.utterance || !this.transcoder) return [];
+        const frame = this.audioFrame(this.transcoder.push(event.data));
+        return frame ? [frame] : [];
+      }
+      case 'timestamps':
+      case 'phoneme_timestamps':
+        return event.utterance === this.utterance ? [JSON.stringify(event satisfies ListenerMessage)] : [];
+      case 'flush_done':
+        return [];
+      case 'utterance_end': {
+        if (event.utterance !== this.utterance) return [];
+        const out: Array<string | Uint8Array> = [];
+        if (this.transcoder) {
+          // A cancelled utterance's converter tail is stale audio: drop it rather than send it after the cut.
+          const tail = event.reason === 'cancelled' ? null : this.audioFrame(this.transcoder.flush());
+          if (tail) out.push(tail);
+        }
+        out.push(JSON.stringify({ ...event, samples: this.samples } satisfies ListenerMessage));
+        this.transcoder = null;
+        this.utterance = -1;
+        this.startMessage = null;
+        return out;
+      }
+    }
+  }
+
+  private audioFrame(payload: Uint8Array): Uint8Array | null {
+    if (payload.byteLength === 0) return null;
+    const frame = encodeAudioFrame(this.utterance, this.samples, payload);
+    this.samples += samplesIn(this.format, payload.byteLength);
+    return frame;
+  }
+}
+
+class StreamListeners {
+  readonly channels = new Map<string, FormatChannel>();
+  /** Listeners that asked for `?from=utterance`, waiting for the hub's replay. */
+  readonly pending = new Set<Listener>();
+  /** Listeners replaying the current utterance through a converter of their own, until it ends. */
+  readonly catchUps = new Map<Listener, FormatChannel>();
+  unsubscribe: () => void = () => {};
+
+  get size(): number {
+    let total = this.pending.size + this.catchUps.size;
+    for (const channel of this.channels.values()) total += channel.listeners.size;
+    return total;
+  }
+
+  /** Every listener of the stream, whatever it is waiting for. */
+  *all(): Iterable<Listener> {
+    for (const channel of this.channels.values()) yield* channel.listeners;
+    yield* this.pending;
+    yield* this.catchUps.keys();
+  }
+}
+
+// A listener is dropped only after staying over its allowance this long. Deno counts bytes handed to the
+// socket in the current tick as buffered, so a burst of frames alone looks like a slow reader there.
+const SLOW_LISTENER_GRACE_MS = 500;
+
+export class FanOut {
+  private readonly streams = new Map<string, StreamListeners>();
+  /** When each listener was first seen over its allowance, while it stays over (usually empty: checked by size first). */
+  private readonly overSince = new Map<Listener, number>();
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+
+  constructor(private readonly options: FanOutOptions) {
+    this.heartbeat = setInterval(() => this.sendHeartbeats(), options.heartbeatMs);
+    (this.heartbeat as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Registers a listener and greets it with `hello`. With `from: 'utterance'` it first gets the current
+   * utterance from its beginning (as far as the hub kept it), then goes on live.
+   */
+  add(stream: string, format: AudioFormat, socket: ListenerSocket, options: { from?: 'utterance' } = {}): Listener {
+    let group = this.streams.get(stream);
+    if (!group) {
+      const created = new StreamListeners();
+      created.unsubscribe = this.options.hub.subscribe(stream, (event) => this.deliver(created, event));
+      this.streams.set(stream, (group = created));
+    }
+    const listener: Listener = { id: this.options.newId(), stream, format, socket };
+    const hello: Hello = {
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      stream,
+      listener_id: listener.id,
+      format: { encoding: format.encoding, sample_rate: format.sampleRate, channels: 1 },
+      heartbeat_ms: this.options.heartbeatMs,
+    };
+    this.options.metrics?.listenerConnected();
+    this.send(listener, JSON.stringify(hello));
+    if (options.from === 'utterance') {
+      const joined = group;
+      joined.pending.add(listener);
+      this.options.hub.replay(stream, (replayed) => this.catchUp(joined, listener, replayed));
+    } else {
+      this.join(group, listener);
+    }
+    return listener;
+  }
+
+  remove(listener: Listener): void {
+    this.overSince.delete(listener);
+    const group = this.streams.get(listener.stream);
+    if (!group) return;
+    const channel = group.channels.get(formatKey(listener.format));
+    const removed = group.pending.delete(listener) || group.catchUps.delete(listener) || channel?.listeners.delete(listener) === true;
+    if (!removed) return;
+    if (channel?.listeners.size === 0) group.channels.delete(formatKey(listener.format));
+    if (group.size === 0) {
+      group.unsubscribe();
+      this.streams.delete(listener.stream);
+    }
+  }
+
+  count(stream: string): number {
+    return this.streams.get(stream)?.size ?? 0;
+  }
+
+  formats(stream: string): Array<{ format: AudioFormat; listeners: number }> {
+    const group = this.streams.get(stream);
+    return group ? [...group.channels.values()].map((c) => ({ format: c.format, listeners: c.listeners.size })) : [];
+  }
+
+  get totalListeners(): number {
+    let total = 0;
+    for (const group of this.streams.values()) total += group.size;
+    return total;
+  }
+
+  /** Closes every listener (e.g. 1001 on shutdown) and stops the heartbeat. */
+  close(code: number, reason: string): void {
+    clearInterval(this.heartbeat);
+    this.overSince.clear();
+    for (const group of this.streams.values()) {
+      group.unsubscribe();
+      for (const listener of group.all()) safeClose(listener.socket, code, reason);
+    }
+    this.streams.clear();
+  }
+
+  /** Puts a listener on its format's shared channel; mid-utterance it gets the start, then the audio from here on. */
+  private join(group: StreamListeners, listener: Listener): void {
+    const key = formatKey(listener.format);
+    let channel = group.channels.get(key);
+    if (!channel) group.channels.set(key, (channel = new FormatChannel(listener.format, this.options.sourceFormat)));
+    channel.listeners.add(listener);
+    if (channel.startMessage) this.send(listener, channel.startMessage);
+  }
+
+  /** Replays the current utterance to one listener through a converter of its own; live events follow in deliver(). */
+  private catchUp(group: StreamListeners, listener: Listener, replayed: ReplayedUtterance | null): void {
+    if (!group.pending.delete(listener)) return;
+    if (!replayed || this.streams.get(listener.stream) !== group) {
+      this.join(group, listener);
+      return;
+    }
+    const channel = new FormatChannel(listener.format, this.options.sourceFormat);
+    group.catchUps.set(listener, channel);
+    for (const frame of channel.frames(replayed.start)) this.send(listener, frame);
+    channel.startAt(replayed.skippedBytes);
+    for (const event of replayed.events) for (const frame of channel.frames(event)) this.send(listener, frame);
+  }
+
+  private deliver(group: StreamListeners, event: HubEvent): void {
+    for (const channel of group.channels.values()) {
+      const frames = channel.frames(event);
+      for (const frame of frames) this.broadcast(channel.listeners, frame);
+    }
+    // After the shared channels, so a listener whose replay ends here joins them for the next event only.
+    for (const [listener, channel] of group.catchUps) {
+      if (event.utterance !== channel.current) {
+        group.catchUps.delete(listener);
+        this.join(group, listener);
+        continue;
+      }
+      for (const frame of channel.frames(event)) this.send(listener, frame);
+      if (event.type === 'utterance_end' && group.catchUps.delete(listener)) this.join(group, listener);
+    }
+  }
+
+  /** Sends one frame to many listeners; the metrics count it once, with its number of copies. */
+  private broadcast(listeners: Iterable<Listener>, frame: string | Uint8Array): void {
+    let sent = 0;
+    for (const listener of listeners) if (this.write(listener, frame)) sent++;
+    if (sent > 0) this.options.metrics?.frameSent(frame, sent);
+  }
+
+  private send(listener: Listener, frame: string | Uint8Array): void {
+    if (this.write(listener, frame)) this.options.metrics?.frameSent(frame);
+  }
+
+  /** Writes a frame to one listener's socket; false when it was not sent (closed, dropped as slow, failed). */
+  private write(listener: Listener, frame: string | Uint8Array): boolean {
+    const { socket } = listener;
+    if (!socket.isOpen()) return false;
+    if (socket.bufferedAmount() > this.options.maxBufferedSeconds * bytesPerSecond(listener.format)) {
+      const now = performance.now();
+      const since = this.overSince.get(listener) ?? now;
+      this.overSince.set(listener, since);
+      if (now - since >= SLOW_LISTENER_GRACE_MS) {
+        this.dropSlow(listener);
+        return false;
+      }
+    } else if (this.overSince.size > 0) {
+      // Per frame and listener: skip the map entirely in the usual case where nobody is over.
+      this.overSince.delete(listener);
+    }
+    try {
+      socket.send(frame);
+      return true;
+    } catch (error) {
+      this.options.logger.warn('listener send failed', { stream: listener.stream, listener_id: listener.id, error });
+      this.remove(listener);
+      safeClose(socket, 1011, 'send failed');
+      return false;
+    }
+  }
+
+  private dropSlow(listener: Listener): void {
+    const error = new RelayError('slow_listener');
+    this.options.logger.warn('slow listener dropped', { stream: listener.stream, listener_id: listener.id, buffered: listener.socket.bufferedAmount() });
+    this.remove(listener);
+    this.options.onSlowListener?.(listener);
+    this.options.metrics?.slowListenerDropped();
+    safeClose(listener.socket, error.closeCode, error.code);
+  }
+
+  private sendHeartbeats(): void {
+    const beat = JSON.stringify({ type: 'heartbeat', time: Date.now() } satisfies ListenerMessage);
+    for (const group of this.streams.values()) {
+      this.broadcast(group.all(), beat);
+    }
+  }
+}
+
+function safeClose(socket: ListenerSocket, code: number, reason: string): void {
+  try {
+    socket.close(code, reason);
+  } catch {
+    // Already closed: nothing left to release.
+  }
+}

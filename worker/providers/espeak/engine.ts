@@ -1,0 +1,119 @@
+/** The espeak-ng WebAssembly engine, loaded once per process and shared by every context. */
+import type { WordTimestamp } from '../../../shared/protocol.ts';
+
+/** espeak-ng's native output: 16-bit mono at 22,050 Hz. */
+export const ESPEAK_SAMPLE_RATE = 22050;
+export const DEFAULT_ESPEAK_VOICE = 'en-us';
+
+interface EspeakEvent {
+  type: string;
+  text_position: number;
+  word_length: number;
+  audio_position: number;
+}
+
+interface EspeakWorker {
+  set_voice(name: string): number;
+  set_rate(wordsPerMinute: number): void;
+  get_samplerate(): number;
+  synthesize(text: string, callback: (samples: Int16Array, events: EspeakEvent[]) => number): void;
+}
+
+interface EspeakModule {
+  eSpeakNGWorker: new () => EspeakWorker;
+}
+
+export interface Synthesis {
+  /** Float samples at ESPEAK_SAMPLE_RATE. */
+  samples: Float32Array;
+  /** Times in seconds from this synthesis' first sample. */
+  words: WordTimestamp[];
+}
+
+/** What a chunked synthesis leaves once its samples are handed out. */
+export interface SynthesisSummary {
+  sampleCount: number;
+  /** Times in seconds from this synthesis' first sample. */
+  words: WordTimestamp[];
+}
+
+/** A loaded engine. Synthesis is synchronous inside WebAssembly, so callers keep inputs sentence-sized. */
+export class EspeakEngine {
+  private voice = '';
+
+  constructor(private readonly worker: EspeakWorker) {}
+
+  synthesize(text: string, voice = DEFAULT_ESPEAK_VOICE, onChunk?: (samples: Float32Array) => void): Synthesis {
+    const chunks: Float32Array[] = [];
+    const { sampleCount, words } = this.synthesizeInChunks(text, voice, (chunk) => {
+      chunks.push(chunk);
+      onChunk?.(chunk);
+    });
+    const samples = new Float32Array(sampleCount);
+    let offset = 0;
+    for (const chunk of chunks) {
+      samples.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return { samples, words };
+  }
+
+  /**
+   * Hands each chunk to `onChunk` as the engine makes it and keeps none: every chunk is a fresh array
+   * over a buffer of its own, so the callee may transfer it to another thread.
+   */
+  synthesizeInChunks(text: string, voice: string, onChunk: (samples: Float32Array) => void): SynthesisSummary {
+    this.selectVoice(voice);
+    const events: EspeakEvent[] = [];
+    let total = 0;
+    this.worker.synthesize(text, (pcm, chunkEvents) => {
+      const chunk = int16ToFloat32(pcm);
+      total += chunk.length;
+      events.push(...chunkEvents);
+      onChunk(chunk);
+      return 0;
+    });
+    return { sampleCount: total, words: wordTimestamps(text, events, total / ESPEAK_SAMPLE_RATE) };
+  }
+
+  private selectVoice(voice: string): void {
+    if (voice === this.voice) return;
+    if (this.worker.set_voice(voice) !== 0 && this.worker.set_voice(DEFAULT_ESPEAK_VOICE) !== 0) {
+      throw new Error(`espeak-ng could not select voice ${voice}`);
+    }
+    this.voice = voice;
+  }
+}
+
+let loading: Promise<EspeakEngine> | null = null;
+
+/** Loads the engine on first use (~100 ms); later calls share it, so no utterance pays a start-up. */
+export function loadEspeakEngine(): Promise<EspeakEngine> {
+  loading ??= (async () => {
+    const { default: createModule } = await import('@echogarden/espeak-ng-emscripten');
+    const module = (await createModule()) as EspeakModule;
+    const engine = new EspeakEngine(new module.eSpeakNGWorker());
+    return engine;
+  })();
+  loading.catch(() => (loading = null));
+  return loading;
+}
+
+function int16ToFloat32(pcm: Int16Array): Float32Array {
+  const out = new Float32Array(pcm.length);
+  for (let i = 0; i < pcm.length; i++) out[i] = (pcm[i] as number) / 32768;
+  return out;
+}
+
+/** Turns espeak word events (1-based character positions, millisecond audio positions) into word spans. */
+function wordTimestamps(text: string, events: EspeakEvent[], duration: number): WordTimestamp[] {
+  const chars = Array.from(text);
+  const starts = events.filter((event) => event.type === 'word');
+  return starts.map((event, index) => {
+    const next = starts[index + 1];
+    const start = event.audio_position / 1000;
+    const end = next ? next.audio_position / 1000 : duration;
+    const word = chars.slice(event.text_position - 1, event.text_position - 1 + event.word_length).join('');
+    return { word, start: Math.min(start, duration), end: Math.max(Math.min(end, duration), Math.min(start, duration)) };
+  });
+}

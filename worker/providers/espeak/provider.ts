@@ -1,0 +1,178 @@
+/** The embedded offline provider: espeak-ng in WebAssembly behind the Cartesia-shaped context interface. */
+import { AsyncQueue } from '../../../shared/async-queue.ts';
+import type { AudioFormat } from '../../../shared/audio-format.ts';
+import { RelayError } from '../../../shared/errors.ts';
+import { createTranscoder, type Transcoder } from '../../../shared/transcoder.ts';
+import type { Logger } from '../../ops/logger.ts';
+import { SentenceAggregator } from '../../core/sentence-aggregator.ts';
+import type { StartWorker } from '../../runtime/worker-port.ts';
+import { DEFAULT_ESPEAK_VOICE, ESPEAK_SAMPLE_RATE } from './engine.ts';
+import { type EspeakSynthesizer, openEspeakSynthesizer } from './synthesizer.ts';
+import type { ContextOptions, ProviderEvent, TTSContext, TTSProvider } from '../provider.ts';
+
+const ENGINE_FORMAT: AudioFormat = { encoding: 'pcm_f32le', sampleRate: ESPEAK_SAMPLE_RATE };
+
+export interface EspeakProviderOptions {
+  /** The runtime's worker threads: synthesis runs off the event loop. Without it, inline (with a warning). */
+  startWorker?: StartWorker | undefined;
+  logger?: Logger | undefined;
+}
+
+export class EspeakProvider implements TTSProvider {
+  readonly name = 'espeak';
+  readonly preferredFormat = ENGINE_FORMAT;
+  private contexts = 0;
+  private synthesizer: Promise<EspeakSynthesizer> | null = null;
+  private closed = false;
+
+  constructor(private readonly options: EspeakProviderOptions = {}) {}
+
+  openContext(options: ContextOptions): TTSContext {
+    const synthesizer = this.start();
+    // Its failure reaches the context when it speaks (an `error` event); one that never speaks has none to report.
+    synthesizer.catch(() => {});
+    return new EspeakContext(`espeak-${++this.contexts}`, options, synthesizer);
+  }
+
+  /** Loads the engine (in its thread when there is one) once; every context after that starts warm. */
+  async ready(): Promise<void> {
+    try {
+      await this.start();
+    } catch (cause) {
+      throw new RelayError('upstream_unavailable', 'The embedded espeak-ng engine failed to load.', { cause });
+    }
+  }
+
+  healthy(): boolean {
+    return true;
+  }
+
+  /** Ends the engine thread; contexts still speaking end with an error. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const synthesizer = await this.synthesizer?.catch(() => null);
+    await synthesizer?.close();
+  }
+
+  private start(): Promise<EspeakSynthesizer> {
+    if (this.closed) return Promise.reject(new Error('The espeak provider is closed.'));
+    if (!this.synthesizer) {
+      const starting = openEspeakSynthesizer(this.options);
+      // A failed start is retried by the next caller; the rejection reaches whoever awaits it.
+      starting.catch(() => {
+        if (this.synthesizer === starting) this.synthesizer = null;
+      });
+      this.synthesizer = starting;
+    }
+    return this.synthesizer;
+  }
+}
+
+class EspeakContext implements TTSContext {
+  readonly events = new AsyncQueue<ProviderEvent>();
+  private readonly aggregator = new SentenceAggregator();
+  private readonly transcoder: Transcoder;
+  private readonly voice: string;
+  /** Synthesis runs one piece at a time, in order, yielding to the event loop between pieces (which inline synthesis blocks). */
+  private work: Promise<void> = Promise.resolve();
+  private samplesOut = 0;
+  private flushes = 0;
+  private stopped = false;
+  /** Aborted on cancel: the synthesizer drops this context's requests that have not started. */
+  private readonly cancelled = new AbortController();
+
+  constructor(
+    readonly id: string,
+    private readonly options: ContextOptions,
+    private readonly synthesizer: Promise<EspeakSynthesizer>,
+  ) {
+    this.transcoder = createTranscoder(ENGINE_FORMAT, options.format);
+    this.voice = options.voice && /^[a-z]{2,3}(-[a-z0-9]+)*$/i.test(options.voice) ? options.voice : (options.language ?? DEFAULT_ESPEAK_VOICE);
+  }
+
+  push(text: string): void {
+    if (this.stopped) return;
+    const pieces = this.aggregator.push(text);
+    if (this.options.buffering !== 'provider') {
+      const rest = this.aggregator.flush();
+      if (rest !== '') pieces.push(rest);
+    }
+    for (const piece of pieces) this.enqueue(() => this.speak(piece));
+  }
+
+  flush(): void {
+    if (this.stopped) return;
+    const flushId = ++this.flushes;
+    this.speakRest();
+    this.enqueue(() => this.events.push({ type: 'flush_done', flushId }));
+  }
+
+  end(): void {
+    if (this.stopped) return;
+    this.speakRest();
+    this.enqueue(() => {
+      this.emitAudio(this.transcoder.flush());
+      this.events.push({ type: 'done' });
+      this.stopped = true;
+      this.events.close();
+    });
+  }
+
+  cancel(): void {
+    this.stopped = true;
+    this.cancelled.abort();
+    this.events.clear();
+  }
+
+  private speakRest(): void {
+    const rest = this.aggregator.flush();
+    if (rest !== '') this.enqueue(() => this.speak(rest));
+  }
+
+  private enqueue(job: () => void | Promise<void>): void {
+    this.work = this.work
+      .then(async () => {
+        if (this.stopped) return;
+        await job();
+        await yieldToEventLoop();
+      })
+      .catch((cause: unknown) => {
+        if (this.stopped) return;
+        this.stopped = true;
+        this.events.push({ type: 'error', error: new RelayError('upstream_error', 'The embedded engine failed to synthesize.', { cause }) });
+        this.events.close();
+      });
+  }
+
+  private async speak(text: string): Promise<void> {
+    const synthesizer = await this.synthesizer;
+    if (this.stopped) return;
+    const offset = this.samplesOut / ESPEAK_SAMPLE_RATE;
+    const { sampleCount, words } = await synthesizer.synthesize(text, this.voice, (chunk) => {
+      if (!this.stopped) this.emitAudio(this.transcoder.push(floatBytes(chunk)));
+    }, this.cancelled.signal);
+    this.samplesOut += sampleCount;
+    if (this.options.timestamps && words.length > 0 && !this.stopped) {
+      this.events.push({
+        type: 'timestamps',
+        words: words.map((w) => ({ word: w.word, start: round(w.start + offset), end: round(w.end + offset) })),
+      });
+    }
+  }
+
+  private emitAudio(data: Uint8Array): void {
+    if (data.byteLength > 0 && !this.stopped) this.events.push({ type: 'audio', data });
+  }
+}
+
+function floatBytes(samples: Float32Array): Uint8Array {
+  return new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1e4) / 1e4;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
