@@ -75,9 +75,12 @@ describe('GET /metrics', () => {
     await within(a.waitFor(isEnd), 10_000, 'end at a');
     await within(b.waitFor(isEnd), 10_000, 'end at b');
     const long = request(relay, '/v1/streams/counted/speak?wait=true', { method: 'POST', body: 'This one is cut short. It would go on for a good while longer otherwise.' });
-    await until(async () => expect(((await (await request(relay, '/v1/streams/counted')).json()) as { current: unknown }).current).toBeTruthy());
+    // Cut once its audio has reached a listener: under load a cut at the first status could land before any audio.
+    await until(async () => expect(a.frames.some((f) => f.utterance === 2)).toBe(true));
     await request(relay, '/v1/streams/counted/cancel', { method: 'POST' });
     expect(((await (await long).json()) as SpeakCompleted).reason).toBe('cancelled');
+    // Every frame sent before the cut has arrived once its utterance_end has (one socket, in order).
+    for (const listener of [a, b]) await within(listener.waitFor((m) => isEnd(m) && m.utterance === 2), 10_000, 'the cut at a listener');
     await request(relay, '/v1/streams/counted/speak', { method: 'POST', body: 'x', key: 'wrong-key-0123456789abc' });
 
     const after = await metricsOf(relay);
