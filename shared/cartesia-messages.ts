@@ -146,6 +146,11 @@ export const cartesiaErrorSchema = z.object({
   request_id: z.string().optional(),
 });
 
+/**
+ * The frames a Cartesia server sends, strictly as Cartesia documents them: what the relay's Cartesia-compatible
+ * endpoint and the test emulator emit. The provider reads real Cartesia leniently instead
+ * (worker/providers/cartesia/schema.ts, `LenientCartesiaMessage`).
+ */
 export const cartesiaServerMessageSchema = z.discriminatedUnion('type', [
   cartesiaChunkSchema,
   cartesiaTimestampsSchema,

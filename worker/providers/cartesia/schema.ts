@@ -1,4 +1,8 @@
-/** Cartesia TTS WebSocket server messages, validated at the boundary; anything else is logged and skipped. */
+/**
+ * What Cartesia's TTS WebSocket sends the provider, read leniently (optional and nullable fields, unknown fields
+ * ignored) so a new API version does not break the relay; anything else is logged and skipped. The strict shapes
+ * the relay itself sends as a Cartesia-compatible server are in shared/cartesia-messages.ts.
+ */
 import { z } from 'zod';
 
 const contextId = z.string().min(1);
@@ -64,7 +68,7 @@ export const errorMessageSchema = z.object({
   done: z.boolean().optional(),
 });
 
-export const cartesiaServerMessageSchema = z.discriminatedUnion('type', [
+export const lenientCartesiaMessageSchema = z.discriminatedUnion('type', [
   chunkMessageSchema,
   timestampsMessageSchema,
   phonemeTimestampsMessageSchema,
@@ -73,17 +77,16 @@ export const cartesiaServerMessageSchema = z.discriminatedUnion('type', [
   errorMessageSchema,
 ]);
 
-export type CartesiaServerMessage = z.infer<typeof cartesiaServerMessageSchema>;
-export type CartesiaChunkMessage = z.infer<typeof chunkMessageSchema>;
+export type LenientCartesiaMessage = z.infer<typeof lenientCartesiaMessageSchema>;
 export type CartesiaErrorMessage = z.infer<typeof errorMessageSchema>;
 
-export type ParsedServerMessage =
-  | { ok: true; message: CartesiaServerMessage }
+export type ParsedLenientMessage =
+  | { ok: true; message: LenientCartesiaMessage }
   | { ok: false; type: string | null; contextId: string | null; reason: string };
 
 /** Validates one decoded server event; failures say what arrived so the caller can log and skip it. */
-export function parseServerMessage(value: unknown): ParsedServerMessage {
-  const parsed = cartesiaServerMessageSchema.safeParse(value);
+export function parseLenientMessage(value: unknown): ParsedLenientMessage {
+  const parsed = lenientCartesiaMessageSchema.safeParse(value);
   if (parsed.success) return { ok: true, message: parsed.data };
   const record = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   const type = typeof record.type === 'string' ? record.type : null;
