@@ -71,6 +71,19 @@ export const streamStatusSchema = z.object({
 });
 export type StreamStatus = z.infer<typeof streamStatusSchema>;
 
+/** A voice the relay's provider speaks with: `id` is what `?voice=` (and `say --voice`) takes. */
+export const voiceSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** The language it speaks, as the provider names it (espeak: `en-gb`; Cartesia: `en`). */
+  language: z.string(),
+});
+export type Voice = z.infer<typeof voiceSchema>;
+
+/** Answer of GET /v1/voices. */
+export const voiceListSchema = z.object({ provider: z.string(), default: z.string(), voices: z.array(voiceSchema) });
+export type VoiceList = z.infer<typeof voiceListSchema>;
+
 /** What a scoped token may do; `status` of a stream is allowed by any of them. */
 export const TOKEN_ACTIONS = ['speak', 'listen', 'cancel'] as const;
 export type TokenAction = (typeof TOKEN_ACTIONS)[number];

@@ -11,6 +11,7 @@ export const ERRORS = {
   unsupported_encoding: { status: 400, close: 4400, message: 'Unknown encoding; use pcm_f32le, pcm_s16le, pcm_mulaw or pcm_alaw.' },
   unsupported_sample_rate: { status: 400, close: 4400, message: 'Unsupported sample rate; use 8000, 16000, 22050, 24000, 44100 or 48000.' },
   invalid_stream_name: { status: 400, close: 4400, message: 'Stream names are 1-128 characters of A-Z a-z 0-9 . _ - and /, not starting with / or a dot, with no empty or .. segment, not ending in /speak, /cancel, /listen or /publish.' },
+  unknown_voice: { status: 400, close: 4400, message: 'The provider has no such voice; GET /v1/voices lists them.' },
   unsupported_media_type: { status: 415, close: 4400, message: 'Unsupported Content-Type; send text/plain, application/json, application/x-ndjson or text/event-stream.' },
   unauthorized: { status: 401, close: 4401, message: 'Missing or invalid credentials: send Authorization: Bearer <key or token>.' },
   token_expired: { status: 401, close: 4401, message: 'The token has expired; mint a new one.' },

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
+import type { ServerResponse } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -75,7 +76,23 @@ export interface EmulatorOptions {
   /** Chunks already generated that still go out after a cancel (Cartesia cannot recall them). */
   lateChunksAfterCancel?: number;
   faults?: EmulatorFaults;
+  /** What `GET /voices` lists, in pages of its `limit` (Cartesia's cursor paging). */
+  voices?: EmulatedVoice[];
 }
+
+export interface EmulatedVoice {
+  id: string;
+  name: string;
+  language: string;
+}
+
+/** A few voices in Cartesia's shape; the first two are the ones Cartesia's examples and the relay default to. */
+export const EMULATOR_VOICES: EmulatedVoice[] = [
+  { id: 'a0e99841-438c-4a64-b679-ae501e7d6091', name: 'Barbershop Man', language: 'en' },
+  { id: '6ccbfb76-1fc6-48f7-b71d-91ac6298247b', name: 'Tessa', language: 'en' },
+  { id: '65b25c5d-ff07-4687-a04c-da2f43ef6fa9', name: 'Helpful French Lady', language: 'fr' },
+  { id: 'b9de4a89-2257-424b-94c2-db18ba68c81a', name: 'German Reporter Man', language: 'de' },
+];
 
 export interface UpgradeRecord {
   /** performance.now() when the upgrade arrived. */
@@ -204,7 +221,10 @@ export async function startCartesiaEmulator(options: EmulatorOptions = {}): Prom
   let connectionIds = 0;
   let requestIds = 0;
 
-  const server: Server = createServer({ cert, key }, (_req, res) => {
+  const voices = options.voices ?? EMULATOR_VOICES;
+  const server: Server = createServer({ cert, key }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://localhost');
+    if (req.method === 'GET' && url.pathname === '/voices') return listVoices(req, url, res);
     res.writeHead(426, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error_code: 'upgrade_required', title: 'Upgrade required', message: 'Connect to /tts/websocket with a WebSocket client.' }));
   });
@@ -238,6 +258,21 @@ export async function startCartesiaEmulator(options: EmulatorOptions = {}): Prom
     if (!/^\d{4}-\d{2}-\d{2}$/.test(version)) return refuse(400, 'Bad Request', `Invalid Cartesia-Version ${version}.`);
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, version));
   });
+
+  /** Cartesia's `GET /voices`: `{data, has_more}`, `limit` per page, the next page `starting_after` the last id. */
+  function listVoices(req: IncomingMessage, url: URL, res: ServerResponse): void {
+    const auth = authenticate(req, url);
+    const answer = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (!auth.ok) return answer(401, { error_code: null, title: 'Unauthorized', message: auth.message });
+    const limit = Math.min(100, Math.max(1, Number(url.searchParams.get('limit') ?? 10) || 10));
+    const after = url.searchParams.get('starting_after');
+    const start = after ? voices.findIndex((voice) => voice.id === after) + 1 : 0;
+    const data = voices.slice(start, start + limit).map((voice) => ({ ...voice, description: '', is_owner: false, access: 'public' }));
+    answer(200, { data, has_more: start + limit < voices.length });
+  }
 
   function authenticate(req: IncomingMessage, url: URL): { ok: true; form: UpgradeRecord['auth'] } | { ok: false; form: UpgradeRecord['auth']; message: string } {
     const authorization = req.headers.authorization;

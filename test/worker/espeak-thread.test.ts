@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { createLogger, type Logger } from '../../worker/ops/logger.ts';
-import { EspeakProvider } from '../../worker/providers/espeak/provider.ts';
+import { EspeakProvider, WARM_UP_TEXT } from '../../worker/providers/espeak/provider.ts';
 import type { ContextOptions, ProviderEvent } from '../../worker/providers/provider.ts';
 import { startNodeWorker } from '../../worker/runtime/node-worker.ts';
 import type { StartWorker, WorkerPort } from '../../worker/runtime/worker-port.ts';
@@ -78,7 +78,10 @@ function watchEventLoop(): { stop(): number } {
   };
 }
 
-/** A real thread whose requests are recorded; with `crashAt`, it is reported dead while speaking that request. */
+/**
+ * A real thread whose requests are recorded (but the provider's warm-up at start); with `crashAt`, it is
+ * reported dead while speaking that request.
+ */
 function observedWorker(options: { crashAt?: number } = {}) {
   const requests: string[] = [];
   const startWorker: StartWorker = (script) => {
@@ -86,8 +89,10 @@ function observedWorker(options: { crashAt?: number } = {}) {
     let reportError: (error: Error) => void = () => {};
     return {
       postMessage(message, transfer) {
-        requests.push((message as { text: string }).text);
+        const text = (message as { text: string }).text;
         port.postMessage(message, transfer);
+        if (text === WARM_UP_TEXT && requests.length === 0) return;
+        requests.push(text);
         if (requests.length === options.crashAt) queueMicrotask(() => reportError(new Error('the thread crashed')));
       },
       onMessage: (handler) => port.onMessage(handler),

@@ -1,4 +1,5 @@
 /** The one interface every TTS engine implements, shaped like a Cartesia context. */
+import type { Voice } from '../../shared/api.ts';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import type { RelayError } from '../../shared/errors.ts';
 import type { WordTimestamp } from '../../shared/protocol.ts';
@@ -51,7 +52,14 @@ export interface TTSProvider {
   readonly name: 'espeak' | 'cartesia';
   /** The format the engine produces without conversion; streams publish in it. */
   readonly preferredFormat: AudioFormat;
+  /** The voice a context gets when it names none (`TTS_VOICE`, else the provider's own default). */
+  readonly defaultVoice: string;
   openContext(options: ContextOptions): TTSContext;
+  /**
+   * The voices `ContextOptions.voice` takes, in the provider's order. Asked of the engine or upstream once
+   * and then kept (Cartesia: refreshed after a while); rejects with a RelayError when they cannot be had.
+   */
+  voices(): Promise<Voice[]>;
   /** Resolves when the provider can take work, rejects with a RelayError when it cannot. */
   ready(): Promise<void>;
   /** Whether the upstream is reachable now; feeds the readiness check. */

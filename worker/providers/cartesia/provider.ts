@@ -2,15 +2,17 @@
  * The Cartesia provider: one Cartesia context per utterance over the official SDK's WebSocket, text pushed
  * with `continue: true` as it arrives, multiplexed over a small pool of sockets.
  */
+import type { Voice } from '../../../shared/api.ts';
 import type { AudioFormat } from '../../../shared/audio-format.ts';
 import { RelayError } from '../../../shared/errors.ts';
 import type { CartesiaConfig } from '../../ops/config.ts';
 import type { Logger } from '../../ops/logger.ts';
 import type { ContextOptions, TTSContext, TTSProvider } from '../provider.ts';
 import { CartesiaContext } from './context.ts';
-import { contextSettings } from './context-settings.ts';
+import { contextSettings, DEFAULT_CARTESIA_VOICE } from './context-settings.ts';
 import { CartesiaPool } from './pool.ts';
 import { readCertificateFile } from './sdk.ts';
+import { CartesiaVoices } from './voices.ts';
 
 export { DEFAULT_CARTESIA_VOICE } from './context-settings.ts';
 
@@ -20,6 +22,8 @@ export class CartesiaProvider implements TTSProvider {
   readonly name = 'cartesia';
   readonly preferredFormat: AudioFormat;
   readonly pool: CartesiaPool;
+  readonly defaultVoice: string;
+  private readonly voiceList: CartesiaVoices;
 
   constructor(
     private readonly config: CartesiaConfig,
@@ -27,6 +31,7 @@ export class CartesiaProvider implements TTSProvider {
   ) {
     if (!config.apiKey) throw new RelayError('upstream_unavailable', 'CARTESIA_API_KEY is not set.');
     this.preferredFormat = { encoding: config.encoding, sampleRate: config.sampleRate };
+    this.defaultVoice = config.voiceId ?? DEFAULT_CARTESIA_VOICE;
     const ca = config.caFile ? readCertificate(config.caFile) : undefined;
     this.pool = new CartesiaPool(
       {
@@ -44,12 +49,17 @@ export class CartesiaProvider implements TTSProvider {
       },
       logger,
     );
+    this.voiceList = new CartesiaVoices(config.baseUrl ?? DEFAULT_BASE_URL, { apiKey: config.apiKey, ...(ca ? { ca } : {}), timeoutMs: config.connectTimeoutMs });
     // Connect ahead of the first utterance, so it does not pay for the TLS and WebSocket handshakes.
     this.pool.warm().catch((error: unknown) => this.logger.warn('Cartesia is not reachable yet', { error }));
   }
 
   openContext(options: ContextOptions): TTSContext {
     return new CartesiaContext(contextSettings(this.config, options), options, this.pool, this.config.contextTimeoutMs, this.logger);
+  }
+
+  voices(): Promise<Voice[]> {
+    return this.voiceList.list();
   }
 
   async ready(): Promise<void> {

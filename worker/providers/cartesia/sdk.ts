@@ -4,6 +4,7 @@
  * reads a CA file for self-hosted or test endpoints.
  */
 import { readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { createRequire } from 'node:module';
 import type { Cartesia as CartesiaClient } from '@cartesia/cartesia-js';
 import type { ContextOptions as SDKContextOptions, TTSWS, TTSWSContext } from '@cartesia/cartesia-js/resources/tts/ws';
@@ -156,4 +157,48 @@ function parseRetryAfter(value: string | string[] | undefined): number | undefin
   if (Number.isFinite(seconds) && seconds >= 0) return seconds;
   const date = Date.parse(text);
   return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
+}
+
+/** The Cartesia API version the SDK sends; REST calls made beside it send the same. */
+export const CARTESIA_API_VERSION = '2026-08-14';
+
+export interface RestOptions {
+  apiKey: string;
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string;
+  timeoutMs: number;
+}
+
+/**
+ * GET a Cartesia REST resource as JSON, the key in the Authorization header only. Through node:https rather
+ * than the SDK's fetch, which cannot be given the CA of a self-hosted or test endpoint.
+ */
+export function getCartesiaJSON(url: URL, options: RestOptions): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsGet(
+      url,
+      {
+        headers: { authorization: `Bearer ${options.apiKey}`, 'cartesia-version': CARTESIA_API_VERSION, accept: 'application/json' },
+        timeout: options.timeoutMs,
+        ...(options.ca ? { ca: options.ca } : {}),
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = null;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = null;
+          }
+          resolve({ status: response.statusCode ?? 0, body });
+        });
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+    request.on('error', (error) => reject(new Error(error.message)));
+  });
 }

@@ -1,4 +1,5 @@
 /** The espeak-ng WebAssembly engine, loaded once per process and shared by every context. */
+import type { Voice } from '../../../shared/api.ts';
 import type { WordTimestamp } from '../../../shared/protocol.ts';
 
 /** espeak-ng's native output: 16-bit mono at 22,050 Hz. */
@@ -12,8 +13,22 @@ interface EspeakEvent {
   audio_position: number;
 }
 
+interface EspeakVoiceEntry {
+  name: string;
+  /** The voice file, e.g. `gmw/en-US`: what `set_voice` takes. */
+  identifier: string;
+  /** Language tags by priority, e.g. `en-us`, `en`. */
+  languages: Array<{ priority: number; name: string }>;
+}
+
+/** A voice as the relay names it (`id`: its first language tag, e.g. `en-gb`), with the file espeak loads. */
+export interface EspeakVoice extends Voice {
+  file: string;
+}
+
 interface EspeakWorker {
   set_voice(name: string): number;
+  list_voices(): EspeakVoiceEntry[];
   set_rate(wordsPerMinute: number): void;
   get_samplerate(): number;
   synthesize(text: string, callback: (samples: Int16Array, events: EspeakEvent[]) => number): void;
@@ -40,8 +55,14 @@ export interface SynthesisSummary {
 /** A loaded engine. Synthesis is synchronous inside WebAssembly, so callers keep inputs sentence-sized. */
 export class EspeakEngine {
   private voice = '';
+  /** By lower-case id. */
+  private readonly files: Map<string, string>;
+  readonly voices: EspeakVoice[];
 
-  constructor(private readonly worker: EspeakWorker) {}
+  constructor(private readonly worker: EspeakWorker) {
+    this.voices = namedVoices(worker.list_voices());
+    this.files = new Map(this.voices.map((voice) => [voice.id, voice.file]));
+  }
 
   synthesize(text: string, voice = DEFAULT_ESPEAK_VOICE, onChunk?: (samples: Float32Array) => void): Synthesis {
     const chunks: Float32Array[] = [];
@@ -76,9 +97,11 @@ export class EspeakEngine {
     return { sampleCount: total, words: wordTimestamps(text, events, total / ESPEAK_SAMPLE_RATE) };
   }
 
+  /** `voice` is a voice id (`en-gb`), or else whatever espeak-ng itself takes (a file name such as `fr`). */
   private selectVoice(voice: string): void {
     if (voice === this.voice) return;
-    if (this.worker.set_voice(voice) !== 0 && this.worker.set_voice(DEFAULT_ESPEAK_VOICE) !== 0) {
+    const file = this.files.get(voice.toLowerCase()) ?? voice;
+    if (this.worker.set_voice(file) !== 0 && this.worker.set_voice(DEFAULT_ESPEAK_VOICE) !== 0) {
       throw new Error(`espeak-ng could not select voice ${voice}`);
     }
     this.voice = voice;
@@ -97,6 +120,24 @@ export function loadEspeakEngine(): Promise<EspeakEngine> {
   })();
   loading.catch(() => (loading = null));
   return loading;
+}
+
+/**
+ * Names each voice by its first language tag (what a user types: `en-gb`, `fr-fr`), or by its file's
+ * name when another voice already has that tag (espeak-ng has two Cantonese voices tagged `yue`).
+ */
+function namedVoices(entries: EspeakVoiceEntry[]): EspeakVoice[] {
+  const taken = new Set<string>();
+  const voices: EspeakVoice[] = [];
+  for (const entry of entries) {
+    const file = entry.identifier.split('/').pop()!.toLowerCase();
+    const tag = entry.languages[0]?.name.toLowerCase() ?? file;
+    const id = taken.has(tag) ? file : tag;
+    if (taken.has(id)) continue;
+    taken.add(id);
+    voices.push({ id, name: entry.name.trim(), language: tag, file: entry.identifier });
+  }
+  return voices;
 }
 
 function int16ToFloat32(pcm: Int16Array): Float32Array {

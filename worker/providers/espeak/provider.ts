@@ -1,4 +1,5 @@
 /** The embedded offline provider: espeak-ng in WebAssembly behind the Cartesia-shaped context interface. */
+import type { Voice } from '../../../shared/api.ts';
 import { AsyncQueue } from '../../../shared/async-queue.ts';
 import type { AudioFormat } from '../../../shared/audio-format.ts';
 import { RelayError } from '../../../shared/errors.ts';
@@ -10,34 +11,57 @@ import { DEFAULT_ESPEAK_VOICE, ESPEAK_SAMPLE_RATE } from './engine.ts';
 import { type EspeakSynthesizer, openEspeakSynthesizer } from './synthesizer.ts';
 import type { ContextOptions, ProviderEvent, TTSContext, TTSProvider } from '../provider.ts';
 
+/** What an espeak-ng voice id looks like (`en-gb`, `cmn-latn-pinyin`); anything else gets the default voice. */
+const ESPEAK_VOICE_NAME = /^[a-z]{2,3}(-[a-z0-9]+)*$/i;
 const ENGINE_FORMAT: AudioFormat = { encoding: 'pcm_f32le', sampleRate: ESPEAK_SAMPLE_RATE };
 
 export interface EspeakProviderOptions {
   /** The runtime's worker threads: synthesis runs off the event loop. Without it, inline (with a warning). */
   startWorker?: StartWorker | undefined;
   logger?: Logger | undefined;
+  /** The voice id a context gets when it names none (`TTS_VOICE`); espeak-ng's `en-us` when unset. */
+  voice?: string | undefined;
 }
+
+/** Spoken once at start and thrown away, so the first utterance does not pay for the engine's first synthesis. */
+export const WARM_UP_TEXT = 'Ready.';
 
 export class EspeakProvider implements TTSProvider {
   readonly name = 'espeak';
   readonly preferredFormat = ENGINE_FORMAT;
+  readonly defaultVoice: string;
   private contexts = 0;
   private synthesizer: Promise<EspeakSynthesizer> | null = null;
   private closed = false;
 
-  constructor(private readonly options: EspeakProviderOptions = {}) {}
+  constructor(private readonly options: EspeakProviderOptions = {}) {
+    this.defaultVoice = options.voice ?? DEFAULT_ESPEAK_VOICE;
+  }
 
   openContext(options: ContextOptions): TTSContext {
     const synthesizer = this.start();
     // Its failure reaches the context when it speaks (an `error` event); one that never speaks has none to report.
     synthesizer.catch(() => {});
-    return new EspeakContext(`espeak-${++this.contexts}`, options, synthesizer);
+    return new EspeakContext(`espeak-${++this.contexts}`, options, synthesizer, this.defaultVoice);
   }
 
-  /** Loads the engine (in its thread when there is one) once; every context after that starts warm. */
+  /**
+   * Loads the engine (in its thread when there is one) once and speaks a word in the default voice, so
+   * every context after that starts warm: voice data loaded, the WebAssembly and the JIT past their first run.
+   */
   async ready(): Promise<void> {
     try {
-      await this.start();
+      const synthesizer = await this.start();
+      await synthesizer.synthesize(WARM_UP_TEXT, this.defaultVoice, () => {}, new AbortController().signal);
+    } catch (cause) {
+      throw new RelayError('upstream_unavailable', 'The embedded espeak-ng engine failed to load.', { cause });
+    }
+  }
+
+  async voices(): Promise<Voice[]> {
+    try {
+      const { voices } = await this.start();
+      return voices.map(({ id, name, language }) => ({ id, name, language }));
     } catch (cause) {
       throw new RelayError('upstream_unavailable', 'The embedded espeak-ng engine failed to load.', { cause });
     }
@@ -85,9 +109,11 @@ class EspeakContext implements TTSContext {
     readonly id: string,
     private readonly options: ContextOptions,
     private readonly synthesizer: Promise<EspeakSynthesizer>,
+    defaultVoice: string,
   ) {
     this.transcoder = createTranscoder(ENGINE_FORMAT, options.format);
-    this.voice = options.voice && /^[a-z]{2,3}(-[a-z0-9]+)*$/i.test(options.voice) ? options.voice : (options.language ?? DEFAULT_ESPEAK_VOICE);
+    // Routes that validate voices pass an id; the Cartesia-compatible one passes Cartesia's ids, which espeak has not.
+    this.voice = options.voice && ESPEAK_VOICE_NAME.test(options.voice) ? options.voice : (options.language ?? defaultVoice);
   }
 
   push(text: string): void {

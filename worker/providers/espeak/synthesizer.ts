@@ -1,7 +1,7 @@
 /** Where espeak-ng synthesizes: in a worker thread when the runtime can start one, else inline on the event loop. */
 import type { Logger } from '../../ops/logger.ts';
 import type { StartWorker, WorkerPort } from '../../runtime/worker-port.ts';
-import { loadEspeakEngine, type SynthesisSummary } from './engine.ts';
+import { type EspeakVoice, loadEspeakEngine, type SynthesisSummary } from './engine.ts';
 import { isThreadReply, type SpeakRequest } from './thread-messages.ts';
 
 /**
@@ -19,6 +19,8 @@ const THREAD_SCRIPT = new URL('./thread.ts', import.meta.url);
 const NOTHING: SynthesisSummary = { sampleCount: 0, words: [] };
 
 export interface EspeakSynthesizer {
+  /** The loaded engine's voices. */
+  readonly voices: EspeakVoice[];
   /**
    * Speaks `text`, handing its samples (at ESPEAK_SAMPLE_RATE) to `onChunk` as they are made. Once `signal`
    * aborts, no chunk follows and a request not yet started never starts.
@@ -51,6 +53,7 @@ export async function openEspeakSynthesizer(options: { startWorker?: StartWorker
 export async function openInlineSynthesizer(): Promise<EspeakSynthesizer> {
   const engine = await loadEspeakEngine();
   return {
+    voices: engine.voices,
     async synthesize(text, voice, onChunk, signal) {
       if (signal.aborted) return NOTHING;
       return engine.synthesizeInChunks(text, voice, onChunk);
@@ -77,6 +80,7 @@ class ThreadSynthesizer implements EspeakSynthesizer {
   private state: 'starting' | 'running' | 'failed' | 'closed' = 'starting';
   private started: { resolve(): void; reject(error: Error): void } | null = null;
   private inline: Promise<EspeakSynthesizer> | null = null;
+  voices: EspeakVoice[] = [];
 
   private constructor(
     private readonly port: WorkerPort,
@@ -148,6 +152,7 @@ class ThreadSynthesizer implements EspeakSynthesizer {
       case 'ready':
         if (this.state !== 'starting') return;
         this.state = 'running';
+        this.voices = message.voices;
         this.started?.resolve();
         this.sendNext();
         return;

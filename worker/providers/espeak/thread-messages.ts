@@ -1,5 +1,6 @@
 /** The messages between the relay and its espeak-ng thread (worker/providers/espeak/thread.ts). */
 import type { WordTimestamp } from '../../../shared/protocol.ts';
+import type { EspeakVoice } from './engine.ts';
 
 /** One piece of text to speak; the thread answers `chunk`s, then `spoken` or `error`, before the next request. */
 export interface SpeakRequest {
@@ -10,8 +11,8 @@ export interface SpeakRequest {
 }
 
 export type ThreadReply =
-  /** The engine is loaded: requests are answered from now on. */
-  | { type: 'ready' }
+  /** The engine is loaded, with these voices: requests are answered from now on. */
+  | { type: 'ready'; voices: EspeakVoice[] }
   /** The engine did not load; the thread answers nothing else. */
   | { type: 'failed'; message: string }
   /** Samples at ESPEAK_SAMPLE_RATE, their buffer transferred. */

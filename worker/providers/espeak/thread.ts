@@ -25,7 +25,7 @@ scope.onmessage = ({ data }) => {
 loadEspeakEngine().then(
   (loaded) => {
     engine = loaded;
-    scope.postMessage({ type: 'ready' });
+    scope.postMessage({ type: 'ready', voices: loaded.voices });
     for (const request of early.splice(0)) speak(loaded, request);
   },
   (error: unknown) => scope.postMessage({ type: 'failed', message: describe(error) }),
