@@ -84,6 +84,21 @@ export type Voice = z.infer<typeof voiceSchema>;
 export const voiceListSchema = z.object({ provider: z.string(), default: z.string(), voices: z.array(voiceSchema) });
 export type VoiceList = z.infer<typeof voiceListSchema>;
 
+/** One stream in GET /v1/streams. */
+export const streamSummarySchema = z.object({
+  stream: z.string(),
+  /** Listeners on the instance that answers. */
+  listeners: z.number().int().nonnegative(),
+  /** Utterances waiting behind the current one. */
+  queue_length: z.number().int().nonnegative(),
+  current: streamStatusSchema.shape.current,
+});
+export type StreamSummary = z.infer<typeof streamSummarySchema>;
+
+/** Answer of GET /v1/streams: the streams the credential covers, by name. */
+export const streamListSchema = z.object({ streams: z.array(streamSummarySchema) });
+export type StreamList = z.infer<typeof streamListSchema>;
+
 /** What a scoped token may do; `status` of a stream is allowed by any of them. */
 export const TOKEN_ACTIONS = ['speak', 'listen', 'cancel'] as const;
 export type TokenAction = (typeof TOKEN_ACTIONS)[number];

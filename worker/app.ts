@@ -12,6 +12,7 @@ import type { Relay } from './core/relay.ts';
 import { healthRoutes } from './ops/health-routes.ts';
 import { metricsRoutes } from './ops/metrics-routes.ts';
 import { cartesiaCompatRoutes } from './ingress/cartesia-compat.ts';
+import { catalogRoutes } from './ingress/catalog-routes.ts';
 import { streamRoutes } from './ingress/stream-routes.ts';
 import { tokenRoutes } from './security/token-routes.ts';
 import type { StartWorker } from './runtime/worker-port.ts';
@@ -66,6 +67,8 @@ export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<En
   app.route('/', metricsRoutes(relay, runtime.name ?? 'unknown'));
 
   app.route('/v1/tokens', tokenRoutes(relay));
+  // Before the stream routes, which would take /v1/streams for a stream name.
+  app.route('/', catalogRoutes(relay));
   app.route('/v1/streams', streamRoutes(relay, runtime));
   // Outside /v1: it authenticates the ways Cartesia's SDKs do (X-API-Key, ?api_key=, ?access_token=) itself.
   app.route('/', cartesiaCompatRoutes(relay, runtime));

@@ -2,12 +2,13 @@
 import type { Hono } from 'hono';
 import { bytesPerSecond } from '../shared/audio-format.ts';
 import { createApp, type RuntimeAdapter } from './app.ts';
-import { type RelayConfig, generateSecret, loadConfig } from './ops/config.ts';
+import { ConfigError, type RelayConfig, generateSecret, loadConfig } from './ops/config.ts';
 import type { Hub } from './broker/broker.ts';
 import { MemoryHub } from './broker/memory.ts';
 import { createLogger, type Logger, silentLogger } from './ops/logger.ts';
 import { EspeakProvider } from './providers/espeak/provider.ts';
 import type { TTSProvider } from './providers/provider.ts';
+import { findVoice, nearestVoices } from './providers/voice-match.ts';
 import { Relay } from './core/relay.ts';
 
 export interface CreateRelayOptions {
@@ -32,6 +33,10 @@ export async function createRelay(options: CreateRelayOptions): Promise<RelayIns
     ? silentLogger
     : createLogger({ level: config.logLevel, ...(options.writeLog ? { write: options.writeLog } : {}), redact: redactor(secrets) });
   const provider = await createProvider(config, logger, options.runtime);
+  await checkDefaultVoice(config, provider, logger).catch(async (error: unknown) => {
+    await provider.close();
+    throw error;
+  });
   const replayBytes = config.hub.replaySeconds * bytesPerSecond(provider.preferredFormat);
   let relay: Relay;
   if (config.hub.kind === 'redis') {
@@ -57,9 +62,24 @@ async function createProvider(config: RelayConfig, logger: Logger, runtime: Runt
     const { CartesiaProvider } = await import('./providers/cartesia/provider.ts');
     return new CartesiaProvider(config.cartesia, logger.child({ provider: 'cartesia' }));
   }
-  const provider = new EspeakProvider({ startWorker: runtime.startWorker, logger: logger.child({ provider: 'espeak' }) });
+  const provider = new EspeakProvider({ startWorker: runtime.startWorker, logger: logger.child({ provider: 'espeak' }), voice: config.voice });
   await provider.ready();
   return provider;
+}
+
+/** A TTS_VOICE the provider does not have stops the relay, naming the nearest; a list that cannot be had is only a warning. */
+async function checkDefaultVoice(config: RelayConfig, provider: TTSProvider, logger: Logger): Promise<void> {
+  if (!config.voice) return;
+  let voices;
+  try {
+    voices = await provider.voices();
+  } catch (error) {
+    logger.warn('TTS_VOICE not checked: the provider\'s voice list could not be fetched', { error });
+    return;
+  }
+  if (findVoice(voices, config.voice)) return;
+  const near = nearestVoices(voices, config.voice).map((voice) => voice.id).join(', ');
+  throw new ConfigError('TTS_VOICE', `${provider.name} has no voice "${config.voice}" (nearest: ${near}; GET /v1/voices lists them all)`);
 }
 
 // Any JWT (three base64url parts, the first a JSON header `{"…`): tokens are credentials too.

@@ -114,6 +114,11 @@ export class Relay {
     return this.streams.get(name);
   }
 
+  /** Names of the streams this instance knows: spoken, queued or listened to, and not yet forgotten as idle. */
+  streamNames(): string[] {
+    return [...this.streams.keys()];
+  }
+
   get streamCount(): number {
     return this.streams.size;
   }

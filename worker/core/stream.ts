@@ -112,7 +112,7 @@ export class Stream {
   status() {
     return {
       current: this.current
-        ? { utterance_id: this.current.id, utterance: this.current.number, started_at: new Date(this.current.startedAt ?? 0).toISOString() }
+        ? { utterance_id: this.current.id, utterance: this.current.number, started_at: wallTime(this.current.startedAt ?? this.deps.now(), this.deps.now()) }
         : null,
       queue: this.queue.map((u) => ({ utterance_id: u.id, utterance: u.number })),
     };
@@ -271,4 +271,9 @@ export class Stream {
       clearTimeout(idleTimer);
     }
   }
+}
+
+/** A time on the relay's monotonic clock (`now`), as the wall-clock instant it was, in ISO 8601. */
+function wallTime(at: number, now: number): string {
+  return new Date(Date.now() - (now - at)).toISOString();
 }

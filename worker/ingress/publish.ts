@@ -30,6 +30,7 @@ import { SpokenProgress } from './spoken-progress.ts';
 import { newId, type Relay } from '../core/relay.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
 import { upgradeTextSession } from './text-session.ts';
+import { checkVoice } from './voice-check.ts';
 
 // How often a waiting publisher rechecks the stream's queue and its utterance's progress.
 const WAIT_POLL_MS = 20;
@@ -216,6 +217,7 @@ class PublishSession {
 
   /** Opens this publisher's next utterance, waiting while the stream's queue is full; null when overtaken. */
   private async openUtterance(message: Extract<PublishClientMessage, { type: 'text' }>, epoch: number): Promise<UtteranceHandle | null> {
+    const voice = await checkVoice(this.relay.provider, message.voice);
     for (;;) {
       if (this.closed || this.epoch !== epoch) return null;
       try {
@@ -224,7 +226,7 @@ class PublishSession {
           {
             receivedAt: this.relay.now(),
             buffering: 'relay',
-            ...(message.voice ? { voice: message.voice } : {}),
+            ...(voice ? { voice } : {}),
             ...(message.language ? { language: message.language } : {}),
           },
           { interrupt: message.interrupt === true },

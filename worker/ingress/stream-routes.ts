@@ -9,6 +9,7 @@ import type { Env, RuntimeAdapter } from '../app.ts';
 import { authorize } from '../security/auth.ts';
 import type { Listener, ListenerSocket } from '../listeners/fan-out.ts';
 import { readSpeakBody } from './speak-body.ts';
+import { checkVoice } from './voice-check.ts';
 import { publishRoute } from './publish.ts';
 import type { Relay } from '../core/relay.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
@@ -34,7 +35,7 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
       await relay.directory.cancel(name, true);
     }
     const body = await readSpeakBody(c.req.header('content-type'), c.req.raw.body, { maxBytes: limits.maxSpeakBytes, maxLineChars: MAX_LINE_CHARS, idleMs: limits.uploadIdleMs });
-    const voice = query.voice ?? body.voice;
+    const voice = await checkVoice(relay.provider, query.voice ?? body.voice);
     const language = query.language ?? body.language;
     const generation = generationOf(query);
     const options: UtteranceOptions = {

@@ -56,6 +56,8 @@ export interface RelayConfig {
   /** Origins allowed by CORS; empty means CORS is off. `*` allows any. */
   corsOrigins: string[];
   provider: 'espeak' | 'cartesia';
+  /** TTS_VOICE: the voice id an utterance gets when it names none, whichever the provider; checked at start. */
+  voice?: string;
   cartesia: CartesiaConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** On SIGTERM/SIGINT, how long utterances in flight may take to finish before they are cancelled. */
@@ -122,6 +124,7 @@ const VARIABLES = {
   HOST: z.string().min(1).default('0.0.0.0'),
   RELAY_ADMIN_KEY: z.string().optional(),
   TTS_PROVIDER: z.enum(['cartesia', 'espeak']).optional(),
+  TTS_VOICE: z.string().min(1).max(128).optional(),
   CARTESIA_API_KEY: z.string().min(1).optional(),
   CARTESIA_BASE_URL: z.url().optional(),
   CARTESIA_VOICE_ID: z.string().min(1).optional(),
@@ -230,10 +233,12 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
     },
     corsOrigins,
     provider,
+    ...(v.TTS_VOICE ? { voice: v.TTS_VOICE } : {}),
     cartesia: {
       ...(v.CARTESIA_API_KEY ? { apiKey: v.CARTESIA_API_KEY } : {}),
       ...(v.CARTESIA_BASE_URL ? { baseUrl: v.CARTESIA_BASE_URL } : {}),
-      ...(v.CARTESIA_VOICE_ID ? { voiceId: v.CARTESIA_VOICE_ID } : {}),
+      // TTS_VOICE names the default voice for any provider; CARTESIA_VOICE_ID is its older, Cartesia-only name.
+      ...(v.TTS_VOICE || v.CARTESIA_VOICE_ID ? { voiceId: (v.TTS_VOICE ?? v.CARTESIA_VOICE_ID)! } : {}),
       modelId: v.CARTESIA_MODEL_ID,
       language: v.CARTESIA_LANGUAGE,
       encoding: v.CARTESIA_ENCODING,

@@ -28,11 +28,15 @@ export function nearestVoices(voices: readonly Voice[], requested: string, count
     .map(({ voice }) => voice);
 }
 
+/** What a voice id may look like to be repeated in an answer: never a pasted key or token (those are long, or dotted). */
+const ECHOABLE = /^[\w -]{1,64}$/;
+
 /** 400 `unknown_voice`, naming the nearest voices and where the whole list is. */
 export function unknownVoiceError(voices: readonly Voice[], requested: string): RelayError {
   const near = nearestVoices(voices, requested).map((voice) => `${voice.id} (${voice.name})`);
   const hint = near.length > 0 ? ` Nearest: ${near.join(', ')}.` : '';
-  return new RelayError('unknown_voice', `No voice "${requested}" on this relay's provider.${hint} GET /v1/voices lists all ${voices.length}.`);
+  const named = ECHOABLE.test(requested) ? ` "${requested}"` : ' by that name';
+  return new RelayError('unknown_voice', `No voice${named} on this relay's provider.${hint} GET /v1/voices lists all ${voices.length}.`);
 }
 
 /** Levenshtein distance, two rows at a time; inputs are short (ids and names). */
