@@ -17,6 +17,8 @@ export interface CreateRelayOptions {
   /** Where log lines go; silent when `quiet`. */
   writeLog?: (line: string) => void;
   quiet?: boolean;
+  /** What the entry took from `.env`, for the start-up log (names only). */
+  dotenv?: { path: string; names: string[] } | null;
 }
 
 export interface RelayInstance {
@@ -32,6 +34,7 @@ export async function createRelay(options: CreateRelayOptions): Promise<RelayIns
   const logger = options.quiet
     ? silentLogger
     : createLogger({ level: config.logLevel, ...(options.writeLog ? { write: options.writeLog } : {}), redact: redactor(secrets) });
+  if (options.dotenv) logger.info(`read ${options.dotenv.path}`, { variables: options.dotenv.names });
   const provider = await createProvider(config, logger, options.runtime);
   await checkDefaultVoice(config, provider, logger).catch(async (error: unknown) => {
     await provider.close();

@@ -55,12 +55,14 @@ export interface RelayProcess {
 export async function startRelayProcess(
   runtime: Runtime | 'deno-serve',
   env: Record<string, string> = {},
-  options: { port?: number } = {},
+  options: { port?: number; cwd?: string } = {},
 ): Promise<RelayProcess> {
   const port = options.port ?? (runtime === 'deno-serve' ? await freePort() : 0);
-  const [command, ...args] = relayCommand(runtime, port);
+  const [command, ...relative] = relayCommand(runtime, port);
+  // From another directory, the checkout's files are named by their full paths.
+  const args = options.cwd ? relative.map((arg) => (arg.startsWith('worker/') ? `${ROOT}${arg}` : arg)) : relative;
   const child = spawn(command!, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...DENO_ENV, TTS_PROVIDER: 'espeak', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -8,6 +8,7 @@ import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
 import { answerSubprotocol } from './subprotocol.ts';
+import { withDotEnv } from './dotenv.ts';
 import { startWebWorker } from './web-worker.ts';
 
 /** Bytes per second of the widest listener format (pcm_f32le at 48 kHz), to size Bun's send buffer. */
@@ -49,7 +50,8 @@ export async function runBunRelay(): Promise<void> {
   let instance: RelayInstance;
   let running: Server<unknown>;
   try {
-    instance = await createRelay({ env: process.env, runtime: bunRuntime });
+    const { env, loaded } = withDotEnv(process.env);
+    instance = await createRelay({ env, runtime: bunRuntime, dotenv: loaded });
     const { app, config } = instance;
     const readText = (path: string) => readFileSync(path, 'utf8');
     running = server = Bun.serve({

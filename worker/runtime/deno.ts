@@ -10,6 +10,7 @@ import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown, type ServerControl } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
 import { answerSubprotocol } from './subprotocol.ts';
+import { withDotEnv } from './dotenv.ts';
 import { startWebWorker } from './web-worker.ts';
 
 /** WebSockets open now: a shutdown lets their closing handshakes finish before the server goes. */
@@ -58,7 +59,8 @@ export const denoRuntime: RuntimeAdapter = {
 /** Builds the relay from the process environment, or exits 1 with one line naming the problem. */
 export async function createDenoRelay(): Promise<RelayInstance> {
   try {
-    return await createRelay({ env: Deno.env.toObject(), runtime: denoRuntime });
+    const { env, loaded } = withDotEnv(Deno.env.toObject());
+    return await createRelay({ env, runtime: denoRuntime, dotenv: loaded });
   } catch (error) {
     writeStderr(describeStartFailure(error));
     Deno.exit(1);

@@ -11,6 +11,7 @@ import type { RuntimeAdapter } from '../app.ts';
 import { selectSubprotocol } from '../security/auth.ts';
 import { createShutdown, type ShutdownReport } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal } from './lifecycle.ts';
+import { withDotEnv } from './dotenv.ts';
 import { startNodeWorker } from './node-worker.ts';
 
 export const nodeRuntime: RuntimeAdapter = {
@@ -30,6 +31,8 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   quiet?: boolean;
   writeLog?: (line: string) => void;
+  /** Also read `.env` in the working directory (the process entry does; tests do not). */
+  dotenv?: boolean;
 }
 
 export interface RunningRelay extends RelayInstance {
@@ -42,10 +45,11 @@ export interface RunningRelay extends RelayInstance {
 }
 
 export async function startNodeRelay(options: StartOptions = {}): Promise<RunningRelay> {
-  const env = { ...process.env, ...options.env };
+  const dotenv = options.dotenv ? withDotEnv(process.env) : { env: process.env, loaded: null };
+  const env = { ...dotenv.env, ...options.env };
   if (options.port !== undefined) env.PORT = String(options.port);
   if (options.host !== undefined) env.HOST = options.host;
-  const instance = await createRelay({ env, runtime: nodeRuntime, ...(options.quiet ? { quiet: true } : {}), ...(options.writeLog ? { writeLog: options.writeLog } : {}) });
+  const instance = await createRelay({ env, runtime: nodeRuntime, dotenv: dotenv.loaded, ...(options.quiet ? { quiet: true } : {}), ...(options.writeLog ? { writeLog: options.writeLog } : {}) });
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: instance.config.limits.maxFrameBytes,
@@ -111,7 +115,7 @@ function readTLSFiles(tls: { certFile: string; keyFile: string }): { cert: Buffe
 export async function runNodeRelay(): Promise<void> {
   let relay: RunningRelay;
   try {
-    relay = await startNodeRelay();
+    relay = await startNodeRelay({ dotenv: true });
   } catch (error) {
     process.stderr.write(describeStartFailure(error));
     process.exit(1);
