@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { encodingSchema, sampleRateSchema } from './audio-format.ts';
-import { ERROR_CODES, type ErrorCode } from './errors.ts';
+import { ERROR_CODES, type ErrorCode, type ErrorInfo } from './errors.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -29,8 +29,8 @@ export const RELAY_SUBPROTOCOL = 'tts-relay';
 export const TOKEN_SUBPROTOCOL_PREFIX = 'tts-relay.token.';
 
 const errorCodeSchema = z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]);
-export const errorInfoSchema = z.object({ code: errorCodeSchema, message: z.string() });
-export type ErrorInfo = z.infer<typeof errorInfoSchema>;
+export const errorInfoSchema = z.object({ code: errorCodeSchema, message: z.string() }) satisfies z.ZodType<ErrorInfo>;
+export type { ErrorInfo };
 
 export const wireFormatSchema = z.object({
   encoding: encodingSchema,

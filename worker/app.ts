@@ -82,6 +82,6 @@ function errorResponse(c: Context, relay: Relay, error: unknown): Response {
   if (relayError.retryAfter !== undefined) c.header('Retry-After', String(Math.ceil(relayError.retryAfter)));
   // A refused WebSocket upgrade may reach the client without its body (Node's adapter drops it): the code rides in a header too.
   c.header('X-Error-Code', relayError.code);
-  return c.json(relayError.toJSON(), relayError.status as 400);
+  return c.json(relayError.toJSON(), relayError.status);
 }
 

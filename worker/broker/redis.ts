@@ -4,6 +4,7 @@
  * instance with listeners subscribes to the channel and converts locally. The current utterance is also kept
  * in Redis, bounded, so a listener on any instance can start from its beginning.
  */
+import { unrefTimer } from '../../shared/timers.ts';
 import type { Logger } from '../ops/logger.ts';
 import { decodeEnvelope, encodeEnvelope, encodeMarker, fromHex, SEQ_TAKEOVER } from './envelope.ts';
 import type { Hub, HubEvent, HubHandler, ReplayedUtterance } from './broker.ts';
@@ -233,7 +234,7 @@ export class RedisHub implements Hub {
         state.read = null;
         this.flushWaiting(state);
       }, MARKER_TIMEOUT_MS);
-      (timer as { unref?: () => void }).unref?.();
+      unrefTimer(timer);
     } catch (error) {
       this.options.logger.warn('replay unavailable; the listener joins live', { stream, error });
       if (state.read === read) state.read = null;

@@ -6,8 +6,9 @@
  * with `instance_lost`, and goes on with the queue, whose text is all in Redis.
  */
 import { z } from 'zod';
-import { ERROR_CODES, type ErrorCode, RelayError } from '../../shared/errors.ts';
-import { END_REASONS } from '../../shared/protocol.ts';
+import { errorInfo, RelayError } from '../../shared/errors.ts';
+import { END_REASONS, errorInfoSchema } from '../../shared/protocol.ts';
+import { unrefTimer } from '../../shared/timers.ts';
 import type { RedisKeys } from '../broker/redis-keys.ts';
 import { type Reply, type RedisLink, text } from '../broker/redis-link.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -32,8 +33,6 @@ export interface ClusterOptions {
   logger: Logger;
 }
 
-const errorSchema = z.object({ code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]), message: z.string() });
-
 /** What instances tell each other on their command channels. */
 const instanceMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cancel'), stream: z.string(), utterance_id: z.string() }),
@@ -41,7 +40,7 @@ const instanceMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('result'),
     utterance_id: z.string(),
     reason: z.enum(END_REASONS),
-    error: errorSchema.optional(),
+    error: errorInfoSchema.optional(),
     audio_seconds: z.number(),
     first_audio_to_end_ms: z.number().nullable(),
   }),
@@ -67,7 +66,7 @@ export class ClusterDirectory implements StreamDirectory {
     await link.subscribe(keys.instance(instanceId), (message) => this.onMessage(message));
     await link.command(['SET', keys.instance(instanceId), '1', 'PX', String(leaseMs)]);
     this.heartbeat = setInterval(() => this.beat(), Math.max(50, Math.floor(leaseMs / 3)));
-    (this.heartbeat as { unref?: () => void }).unref?.();
+    unrefTimer(this.heartbeat);
     this.scheduleSweep();
   }
 
@@ -254,7 +253,7 @@ export class ClusterDirectory implements StreamDirectory {
         .catch((error: unknown) => this.options.logger.debug('sweep failed', { error }))
         .finally(() => this.scheduleSweep());
     }, delay);
-    (this.sweeper as { unref?: () => void }).unref?.();
+    unrefTimer(this.sweeper);
   }
 
   private async sweep(): Promise<void> {
@@ -281,7 +280,7 @@ export class ClusterDirectory implements StreamDirectory {
         utterance: current.number,
         utterance_id: current.id,
         reason: 'error',
-        error: { code: error.code, message: error.message },
+        error: errorInfo(error),
       });
       this.options.link.script(FORGET, [this.options.keys.utterances(stream), this.options.keys.input(stream, current.id)], [current.id]).catch(() => {});
       if (current.origin) this.report(current.origin, current.id, { reason: 'error', error, characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 });

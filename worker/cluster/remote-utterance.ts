@@ -3,7 +3,7 @@
  * Its text goes to the utterance's input stream in Redis, where the owner reads it, and also survives the
  * owner; when this instance is the owner the text goes straight into the local utterance instead.
  */
-import { RelayError } from '../../shared/errors.ts';
+import { type ErrorInfo, errorInfo, RelayError } from '../../shared/errors.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
 import type { Utterance, UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 
@@ -13,7 +13,7 @@ export type InputRecord = { type: 'text'; text: string } | { type: 'flush' } | {
 /** How the owner reports an utterance's outcome to the instance that took it (clock-free durations only). */
 export interface RemoteResult {
   reason: UtteranceResult['reason'];
-  error?: { code: RelayError['code']; message: string };
+  error?: ErrorInfo;
   audioSeconds: number;
   /** Milliseconds from the first audio to the end, or null when there was none. */
   firstAudioToEndMs: number | null;
@@ -133,7 +133,7 @@ export function apply(utterance: Utterance, record: InputRecord): void {
 export function toRemoteResult(result: UtteranceResult): RemoteResult {
   return {
     reason: result.reason,
-    ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}),
+    ...(result.error ? { error: errorInfo(result.error) } : {}),
     audioSeconds: result.audioSeconds,
     firstAudioToEndMs: result.firstAudioMs === null ? null : Math.max(0, result.totalMs - result.firstAudioMs),
   };

@@ -3,7 +3,8 @@
  * stream's queue in Redis one at a time and speaks them through the local Stream; with the queue empty it
  * gives the stream up.
  */
-import { RelayError } from '../../shared/errors.ts';
+import { errorInfo, RelayError } from '../../shared/errors.ts';
+import { sleep } from '../../shared/timers.ts';
 import type { RedisKeys } from '../broker/redis-keys.ts';
 import { type Reply, type RedisLink, text } from '../broker/redis-link.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -237,7 +238,7 @@ export function encodeInput(record: InputRecord): string[] {
     case 'end':
       return ['k', 'e'];
     case 'fail':
-      return ['k', 'x', 'v', JSON.stringify({ code: record.error.code, message: record.error.message })];
+      return ['k', 'x', 'v', JSON.stringify(errorInfo(record.error))];
   }
 }
 
@@ -252,8 +253,4 @@ function decodeInput(kind: string, value: string): InputRecord | null {
   } catch {
     return { type: 'fail', error: new RelayError('bad_request') };
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

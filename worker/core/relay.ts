@@ -1,5 +1,6 @@
 /** The relay's state on one instance: streams by name, the provider, the hub and the listeners. */
 import { RelayError } from '../../shared/errors.ts';
+import { unrefTimer } from '../../shared/timers.ts';
 import { type Authenticator, createAuthenticator } from '../security/auth.ts';
 import type { RelayConfig } from '../ops/config.ts';
 import { FanOut } from '../listeners/fan-out.ts';
@@ -56,7 +57,7 @@ export class Relay {
       metrics: this.metrics,
     });
     this.sweeper = setInterval(() => this.forgetIdleStreams(), Math.min(60_000, deps.config.limits.streamIdleMs));
-    (this.sweeper as { unref?: () => void }).unref?.();
+    unrefTimer(this.sweeper);
     this.directory = deps.directory?.(this) ?? localDirectory(this);
   }
 

@@ -1,6 +1,6 @@
 /** One named stream: a FIFO of utterances spoken one at a time through the provider, published to the hub. */
 import { type AudioFormat, secondsOf } from '../../shared/audio-format.ts';
-import { RelayError, toRelayError } from '../../shared/errors.ts';
+import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
 import type { EndReason } from '../../shared/protocol.ts';
 import type { Hub } from '../broker/broker.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -133,7 +133,7 @@ export class Stream {
       utterance: utterance.number,
       utterance_id: utterance.id,
       reason,
-      ...(error ? { error: { code: error.code, message: error.message } } : {}),
+      ...(error ? { error: errorInfo(error) } : {}),
     });
     this.deps.logger.info('utterance ended', {
       stream: this.name,

@@ -14,6 +14,7 @@
 import { type Context, Hono } from 'hono';
 import type { WSContext } from 'hono/ws';
 import { type AudioFormat, bytesPerSecond } from '../../shared/audio-format.ts';
+import { encodeBase64 } from '../../shared/base64.ts';
 import {
   CARTESIA_DONE,
   CARTESIA_PARTIAL,
@@ -286,7 +287,7 @@ class CompatSession {
     this.send({
       type: 'chunk',
       context_id: context.id,
-      data: toBase64(data),
+      data: encodeBase64(data),
       done: false,
       status_code: CARTESIA_PARTIAL,
       step_time: Math.round((now - context.lastSentAt) * 10) / 10,
@@ -334,9 +335,3 @@ class CompatSession {
   }
 }
 
-function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  // Chunked: String.fromCharCode takes its arguments on the stack.
-  for (let i = 0; i < bytes.byteLength; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}

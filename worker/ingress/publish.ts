@@ -14,7 +14,8 @@
  */
 import type { Context } from 'hono';
 import type { WSContext } from 'hono/ws';
-import { RelayError, toRelayError } from '../../shared/errors.ts';
+import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
+import { sleep } from '../../shared/timers.ts';
 import {
   parsePublishClientMessage,
   PUBLISH_PROTOCOL_VERSION,
@@ -262,7 +263,7 @@ class PublishSession {
           characters: result.characters,
           audio_seconds: Math.round(result.audioSeconds * 1000) / 1000,
           first_audio_ms: result.firstAudioMs === null ? null : Math.round(result.firstAudioMs * 10) / 10,
-          ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}),
+          ...(result.error ? { error: errorInfo(result.error) } : {}),
         });
       })
       .catch((error: unknown) => this.relay.logger.error('publisher utterance end failed', { stream: this.stream, error }));
@@ -364,9 +365,5 @@ function costOf(item: InboxItem): number {
 }
 
 function errorReply(error: RelayError, seq?: number): PublishServerMessage {
-  return { type: 'error', ...(seq !== undefined ? { seq } : {}), error: { code: error.code, message: error.message } };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return { type: 'error', ...(seq !== undefined ? { seq } : {}), error: errorInfo(error) };
 }

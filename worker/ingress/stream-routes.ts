@@ -3,7 +3,7 @@ import { type Context, Hono } from 'hono';
 import type { WSContext } from 'hono/ws';
 import { type SpeakAccepted, type SpeakCompleted, type SpeakQuery, speakQuerySchema, type StreamStatus } from '../../shared/api.ts';
 import { type AudioFormat, isEncoding, isSampleRate } from '../../shared/audio-format.ts';
-import { RelayError, toRelayError } from '../../shared/errors.ts';
+import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
 import { isValidStreamName, STREAM_ACTIONS, type StreamAction } from '../../shared/protocol.ts';
 import type { Env, RuntimeAdapter } from '../app.ts';
 import { authorize } from '../security/auth.ts';
@@ -81,9 +81,9 @@ export function streamRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
       audio_seconds: round(result.audioSeconds, 3),
       first_audio_ms: result.firstAudioMs === null ? null : round(result.firstAudioMs, 1),
       total_ms: round(result.totalMs, 1),
-      ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}),
+      ...(result.error ? { error: errorInfo(result.error) } : {}),
     };
-    return c.json(completed, result.error ? (result.error.status as 400) : 200);
+    return c.json(completed, result.error ? result.error.status : 200);
   };
   const cancel = async (c: Context<Env>, name: string) => {
     authorize(c.get('principal'), 'cancel', name);

@@ -4,6 +4,7 @@
  */
 import { type AudioFormat, bytesPerSecond, formatKey, samplesIn } from '../../shared/audio-format.ts';
 import { RelayError } from '../../shared/errors.ts';
+import { unrefTimer } from '../../shared/timers.ts';
 import {
   encodeAudioFrame,
   type Hello,
@@ -145,7 +146,7 @@ export class FanOut {
 
   constructor(private readonly options: FanOutOptions) {
     this.heartbeat = setInterval(() => this.sendHeartbeats(), options.heartbeatMs);
-    (this.heartbeat as { unref?: () => void }).unref?.();
+    unrefTimer(this.heartbeat);
   }
 
   /**

@@ -1,6 +1,7 @@
 /** Configuration: read from the environment once at start, validated, with errors that name the variable. */
 import { z } from 'zod';
 import { ENCODINGS, type Encoding, SAMPLE_RATES, type SampleRate } from '../../shared/audio-format.ts';
+import { encodeBase64Url } from '../../shared/base64.ts';
 
 export interface RelayLimits {
   /** Bytes of one speak request body, counted as it streams. */
@@ -297,8 +298,5 @@ function list(value: string | undefined): string[] {
 
 /** 32 random bytes, base64url: an admin key for a process started without one. */
 export function generateSecret(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
 }

@@ -2,6 +2,7 @@
  * Graceful shutdown, the same on every runtime: refuse new work, let utterances in flight finish within
  * the drain time, cancel the rest, close listeners with 1001 (so agents reconnect elsewhere), then the server.
  */
+import { sleep } from '../../shared/timers.ts';
 import type { Relay } from '../core/relay.ts';
 
 /** What each runtime's entry does to its server. */
@@ -47,8 +48,4 @@ export function createShutdown(relay: Relay, server: ServerControl, now: () => n
     })();
     return running;
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -5,6 +5,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { UpgradeWebSocket, WSEvents, WSMessageReceive } from 'hono/ws';
 import { RelayError } from '../../shared/errors.ts';
+import { unrefTimer } from '../../shared/timers.ts';
 import type { RuntimeAdapter } from '../app.ts';
 
 // A client whose handshake never completes gets no close event; its slot comes back after this.
@@ -91,7 +92,7 @@ function guardEvents(events: WSEvents<any>, release: () => void, maxFrameBytes: 
   const abandoned = setTimeout(() => {
     if (!opened) release();
   }, HANDSHAKE_GRACE_MS);
-  (abandoned as { unref?: () => void }).unref?.();
+  unrefTimer(abandoned);
   return {
     onOpen(event, ws) {
       opened = true;

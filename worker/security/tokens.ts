@@ -2,6 +2,7 @@
 import { sign, verify } from 'hono/jwt';
 import { z } from 'zod';
 import { isValidStreamScope, TOKEN_ACTIONS, type TokenAction, type TokenRequest } from '../../shared/api.ts';
+import { decodeBase64Url } from '../../shared/base64.ts';
 import { RelayError } from '../../shared/errors.ts';
 import type { TokenConfig } from '../ops/config.ts';
 import type { Rate } from './rate-limit.ts';
@@ -149,17 +150,12 @@ function invalid(message: string): RelayError {
 
 function headerOf(token: string): { alg?: unknown } | null {
   try {
-    const json = new TextDecoder('utf-8', { fatal: true }).decode(base64UrlBytes(token.slice(0, token.indexOf('.'))));
+    const json = new TextDecoder('utf-8', { fatal: true }).decode(decodeBase64Url(token.slice(0, token.indexOf('.'))));
     const header: unknown = JSON.parse(json);
     return typeof header === 'object' && header !== null ? (header as { alg?: unknown }) : null;
   } catch {
     return null;
   }
-}
-
-function base64UrlBytes(text: string): Uint8Array {
-  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(text.length / 4) * 4, '='));
-  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
 }
 
 function utf8(text: string): Uint8Array<ArrayBuffer> {
