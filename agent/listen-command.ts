@@ -4,7 +4,7 @@ import { secondsOf, type AudioFormat, type Encoding, type SampleRate } from '../
 import type { AudioFrame, Hello, ListenerMessage, WireFormat } from '../shared/protocol.ts';
 import { AgentError } from './agent-error.ts';
 import type { Backoff } from './backoff.ts';
-import { listenToStream, type ListenState } from './listen.ts';
+import { type ListenHandlers, listenToStream, type ListenState } from './listen.ts';
 import type { RelayEndpoint } from './relay-endpoint.ts';
 import { checkFfplay, FfplaySink } from './sinks/ffplay.ts';
 import type { AudioSink } from './sinks/sink.ts';
@@ -50,96 +50,12 @@ export interface ListenSummary {
 }
 
 export async function runListen(options: ListenCommandOptions): Promise<ListenSummary> {
-  const { status } = options;
   if (options.player === 'ffplay') await checkFfplay(options.ffplayPath, options.env);
-
   const stop = new AbortController();
-  let failure: unknown = null;
-  let stoppedBy = 'signal' as ListenSummary['stoppedBy'];
-  const fail = (error: unknown): void => {
-    failure ??= error;
-    stop.abort();
-  };
   const onExternalAbort = (): void => stop.abort();
   if (options.signal.aborted) stop.abort();
   options.signal.addEventListener('abort', onExternalAbort, { once: true });
-
-  const sinks: AudioSink[] = [];
-  let ffplay: FfplaySink | null = null;
-  if (options.player === 'ffplay') {
-    ffplay = new FfplaySink({
-      path: options.ffplayPath,
-      env: options.env,
-      onFailure: fail,
-      onRestart: (reason) => status.note(`ffplay restarted: ${reason}`),
-    });
-    sinks.push(ffplay);
-  }
-  if (options.player === 'stdout') sinks.push(new StdoutSink({ out: options.stdout, onFailure: fail }));
-  if (options.out !== undefined) sinks.push(new WavSink({ path: options.out, onFailure: fail }));
-  const verb = options.player === 'ffplay' ? 'playing' : options.out !== undefined ? 'recording' : 'receiving';
-
-  let format: AudioFormat | null = null;
-  let wireFormat: WireFormat | null = null;
-  let utterances = 0;
-  let audioBytes = 0;
-  let audioSeconds = 0;
-  let current: { utterance: number; bytes: number } | null = null;
-  /** Late frames of an utterance that already ended (a cancel races the audio) are dropped. */
-  let ended = new Set<number>();
-
-  const onState = (state: ListenState): void => {
-    if (state.kind === 'connecting') {
-      status.state(state.attempt === 1 ? `connecting to ${state.url}` : `connecting (attempt ${state.attempt})`);
-    } else if (state.kind === 'connected') {
-      wireFormat = state.hello.format;
-      format = { encoding: wireFormat.encoding, sampleRate: wireFormat.sample_rate };
-      ended = new Set();
-      current = null;
-      for (const sink of sinks) sink.setFormat(state.hello.format);
-      status.state(`connected to ${state.hello.stream} (${format.encoding}, ${format.sampleRate} Hz); waiting for speech`);
-      options.observer?.onHello?.(state.hello);
-    } else {
-      for (const sink of sinks) sink.disconnected();
-      current = null;
-      status.state(`reconnecting in ${(state.delayMs / 1000).toFixed(1)} s (${state.reason})`);
-    }
-  };
-
-  const onMessage = (message: Exclude<ListenerMessage, Hello>): void => {
-    if (message.type === 'utterance_start') {
-      current = { utterance: message.utterance, bytes: 0 };
-      for (const sink of sinks) sink.utteranceStart(message);
-      status.state(`${verb} utterance ${message.utterance}`);
-    } else if (message.type === 'utterance_end') {
-      ended.add(message.utterance);
-      for (const sink of sinks) sink.utteranceEnd(message);
-      utterances++;
-      const seconds = format === null ? 0 : message.samples / format.sampleRate;
-      const why = message.error === undefined ? '' : ` (${message.error.code}: ${message.error.message})`;
-      status.state(`utterance ${message.utterance} ${message.reason}${why}: ${seconds.toFixed(2)} s of audio`);
-      if (current?.utterance === message.utterance) current = null;
-      if (options.count !== undefined && utterances >= options.count) {
-        stoppedBy = 'count';
-        stop.abort();
-      }
-    } else if (message.type === 'error') {
-      status.note(`relay error ${message.error.code}: ${message.error.message}`);
-    }
-    options.observer?.onMessage?.(message);
-  };
-
-  const onAudio = (frame: AudioFrame): void => {
-    if (ended.has(frame.utterance) || format === null) return;
-    for (const sink of sinks) sink.write(frame);
-    audioBytes += frame.payload.byteLength;
-    audioSeconds += secondsOf(format, frame.payload.byteLength);
-    if (current === null || current.utterance !== frame.utterance) current = { utterance: frame.utterance, bytes: 0 };
-    current.bytes += frame.payload.byteLength;
-    status.progress(`${verb} utterance ${frame.utterance}: ${secondsOf(format, current.bytes).toFixed(1)} s received`);
-    options.observer?.onAudio?.(frame);
-  };
-
+  const session = new ListenSession(options, stop);
   try {
     await listenToStream(
       {
@@ -149,18 +65,138 @@ export async function runListen(options: ListenCommandOptions): Promise<ListenSu
         signal: stop.signal,
         backoff: options.backoff,
       },
-      { onState, onMessage, onAudio, onWarning: (text) => status.note(text) },
+      session,
     );
   } catch (error) {
-    failure ??= error;
+    session.noteFailure(error);
   } finally {
     options.signal.removeEventListener('abort', onExternalAbort);
   }
+  return session.finish(options.signal.aborted);
+}
 
-  const graceful = failure === null && stoppedBy === 'count' && !options.signal.aborted;
-  const results = await Promise.allSettled(sinks.map((sink) => (graceful ? sink.finish() : sink.abort())));
-  status.clear();
-  for (const result of results) if (result.status === 'rejected') failure ??= result.reason;
-  if (failure !== null) throw failure instanceof AgentError ? failure : new AgentError('output_failed', String(failure), { cause: failure });
-  return { utterances, audioBytes, audioSeconds, format: wireFormat, stoppedBy, ffplayRestarts: ffplay?.restarts ?? 0 };
+/** One run of the command: the sinks, what the status line says, and the counts the summary reports. */
+class ListenSession implements ListenHandlers {
+  private readonly sinks: AudioSink[] = [];
+  private readonly ffplay: FfplaySink | null = null;
+  private readonly verb: string;
+  private readonly status: StatusLine;
+  private failure: unknown = null;
+  private stoppedBy: ListenSummary['stoppedBy'] = 'signal';
+  private format: AudioFormat | null = null;
+  private wireFormat: WireFormat | null = null;
+  private utterances = 0;
+  private audioBytes = 0;
+  private audioSeconds = 0;
+  private current: { utterance: number; bytes: number } | null = null;
+  /** Late frames of an utterance that already ended (a cancel races the audio) are dropped. */
+  private ended = new Set<number>();
+
+  constructor(
+    private readonly options: ListenCommandOptions,
+    private readonly stop: AbortController,
+  ) {
+    this.status = options.status;
+    const fail = (error: unknown): void => this.fail(error);
+    if (options.player === 'ffplay') {
+      this.ffplay = new FfplaySink({
+        path: options.ffplayPath,
+        env: options.env,
+        onFailure: fail,
+        onRestart: (reason) => this.status.note(`ffplay restarted: ${reason}`),
+      });
+      this.sinks.push(this.ffplay);
+    }
+    if (options.player === 'stdout') this.sinks.push(new StdoutSink({ out: options.stdout, onFailure: fail }));
+    if (options.out !== undefined) this.sinks.push(new WavSink({ path: options.out, onFailure: fail }));
+    this.verb = options.player === 'ffplay' ? 'playing' : options.out !== undefined ? 'recording' : 'receiving';
+  }
+
+  /** The first failure wins; later ones add nothing. */
+  noteFailure(error: unknown): void {
+    this.failure ??= error;
+  }
+
+  onState(state: ListenState): void {
+    if (state.kind === 'connecting') {
+      this.status.state(state.attempt === 1 ? `connecting to ${state.url}` : `connecting (attempt ${state.attempt})`);
+    } else if (state.kind === 'connected') {
+      this.connected(state.hello);
+    } else {
+      for (const sink of this.sinks) sink.disconnected();
+      this.current = null;
+      this.status.state(`reconnecting in ${(state.delayMs / 1000).toFixed(1)} s (${state.reason})`);
+    }
+  }
+
+  onMessage(message: Exclude<ListenerMessage, Hello>): void {
+    if (message.type === 'utterance_start') {
+      this.current = { utterance: message.utterance, bytes: 0 };
+      for (const sink of this.sinks) sink.utteranceStart(message);
+      this.status.state(`${this.verb} utterance ${message.utterance}`);
+    } else if (message.type === 'utterance_end') {
+      this.utteranceEnded(message);
+    } else if (message.type === 'error') {
+      this.status.note(`relay error ${message.error.code}: ${message.error.message}`);
+    }
+    this.options.observer?.onMessage?.(message);
+  }
+
+  onAudio(frame: AudioFrame): void {
+    const format = this.format;
+    if (this.ended.has(frame.utterance) || format === null) return;
+    for (const sink of this.sinks) sink.write(frame);
+    this.audioBytes += frame.payload.byteLength;
+    this.audioSeconds += secondsOf(format, frame.payload.byteLength);
+    if (this.current === null || this.current.utterance !== frame.utterance) this.current = { utterance: frame.utterance, bytes: 0 };
+    this.current.bytes += frame.payload.byteLength;
+    this.status.progress(`${this.verb} utterance ${frame.utterance}: ${secondsOf(format, this.current.bytes).toFixed(1)} s received`);
+    this.options.observer?.onAudio?.(frame);
+  }
+
+  onWarning(text: string): void {
+    this.status.note(text);
+  }
+
+  /** Lets the audio play out after a count stop, cuts it otherwise; throws the first failure. */
+  async finish(aborted: boolean): Promise<ListenSummary> {
+    const graceful = this.failure === null && this.stoppedBy === 'count' && !aborted;
+    const results = await Promise.allSettled(this.sinks.map((sink) => (graceful ? sink.finish() : sink.abort())));
+    this.status.clear();
+    for (const result of results) if (result.status === 'rejected') this.noteFailure(result.reason);
+    const failure = this.failure;
+    if (failure !== null) throw failure instanceof AgentError ? failure : new AgentError('output_failed', String(failure), { cause: failure });
+    const { utterances, audioBytes, audioSeconds, wireFormat: format, stoppedBy } = this;
+    return { utterances, audioBytes, audioSeconds, format, stoppedBy, ffplayRestarts: this.ffplay?.restarts ?? 0 };
+  }
+
+  private fail(error: unknown): void {
+    this.noteFailure(error);
+    this.stop.abort();
+  }
+
+  private connected(hello: Hello): void {
+    this.wireFormat = hello.format;
+    const format = { encoding: hello.format.encoding, sampleRate: hello.format.sample_rate };
+    this.format = format;
+    this.ended = new Set();
+    this.current = null;
+    for (const sink of this.sinks) sink.setFormat(hello.format);
+    this.status.state(`connected to ${hello.stream} (${format.encoding}, ${format.sampleRate} Hz); waiting for speech`);
+    this.options.observer?.onHello?.(hello);
+  }
+
+  private utteranceEnded(message: Extract<ListenerMessage, { type: 'utterance_end' }>): void {
+    this.ended.add(message.utterance);
+    for (const sink of this.sinks) sink.utteranceEnd(message);
+    this.utterances++;
+    const seconds = this.format === null ? 0 : message.samples / this.format.sampleRate;
+    const why = message.error === undefined ? '' : ` (${message.error.code}: ${message.error.message})`;
+    this.status.state(`utterance ${message.utterance} ${message.reason}${why}: ${seconds.toFixed(2)} s of audio`);
+    if (this.current?.utterance === message.utterance) this.current = null;
+    if (this.options.count !== undefined && this.utterances >= this.options.count) {
+      this.stoppedBy = 'count';
+      this.stop.abort();
+    }
+  }
 }

@@ -1,4 +1,5 @@
 /** A listener's connection to one stream: validates every frame, watches heartbeats, reconnects with backoff. */
+import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import type { Encoding, SampleRate } from '../shared/audio-format.ts';
 import {
@@ -8,6 +9,8 @@ import {
   type Hello,
   type ListenerMessage,
 } from '../shared/protocol.ts';
+import { codeForClose, isRetryableClose, isRetryableStatus } from '../shared/errors.ts';
+import { sleep, unrefTimer } from '../shared/timers.ts';
 import { AgentError } from './agent-error.ts';
 import { Backoff } from './backoff.ts';
 import { authHeaders, listenURL, type RelayEndpoint } from './relay-endpoint.ts';
@@ -17,10 +20,6 @@ import { authHint, formatRelayError, parseRelayError } from './relay-error.ts';
 export const CONNECT_TIMEOUT_MS = 10_000;
 /** Silence for this many heartbeat periods means the link is dead (protocol.ts: helloSchema.heartbeat_ms). */
 export const HEARTBEAT_TOLERANCE = 2;
-/** Upgrade refusals worth no retry: the same request would be refused again. */
-const FATAL_UPGRADE_STATUSES = new Set([400, 401, 403, 404, 415]);
-/** Close codes from shared/errors.ts that retrying cannot fix: bad request, unauthorized, forbidden, not found. */
-const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404]);
 const MAX_ERROR_BODY_BYTES = 4096;
 /** How long a closing handshake may take before the socket is dropped (ws waits 30 s by default). */
 const CLOSE_GRACE_MS = 1000;
@@ -73,114 +72,132 @@ export async function listenToStream(options: ListenOptions, handlers: ListenHan
 }
 
 function connectOnce(url: URL, options: ListenOptions, handlers: ListenHandlers): Promise<ConnectionOutcome> {
-  const { signal, endpoint } = options;
-  const connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: authHeaders(endpoint), perMessageDeflate: false });
-    let hello: Hello | null = null;
-    let failure: unknown = null;
-    let reason = 'connection closed';
-    let watchdog: ReturnType<typeof setTimeout> | undefined;
+  return new Promise((resolve, reject) => new StreamConnection(url, options, handlers, resolve, reject));
+}
 
-    /** Graceful only when the agent stops on purpose; a dead or refusing peer gets no closing handshake. */
-    const stop = (why: string, error?: unknown, graceful = false): void => {
-      reason = why;
-      if (error !== undefined && failure === null) failure = error;
-      if (graceful && ws.readyState === WebSocket.OPEN) {
-        ws.close(1000, 'agent stopping');
-        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref?.();
+/** One WebSocket to the relay, from the upgrade to its close: settles `connectOnce` exactly once, on close. */
+class StreamConnection {
+  private readonly ws: WebSocket;
+  private hello: Hello | null = null;
+  private failure: unknown = null;
+  private reason = 'connection closed';
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private readonly onAbort = (): void => this.stop('agent stopping', undefined, true);
+
+  constructor(
+    url: URL,
+    private readonly options: ListenOptions,
+    private readonly handlers: ListenHandlers,
+    private readonly resolve: (outcome: ConnectionOutcome) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    this.ws = new WebSocket(url, { headers: authHeaders(options.endpoint), perMessageDeflate: false });
+    const connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.arm(connectTimeoutMs, `no hello within ${connectTimeoutMs / 1000} s`);
+    options.signal.addEventListener('abort', this.onAbort, { once: true });
+    this.ws.on('unexpected-response', (_request, response) => this.refused(response));
+    this.ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => this.received(toBytes(data), isBinary));
+    this.ws.on('error', (error: Error) => this.errored(error));
+    this.ws.on('close', (code: number, reason: Buffer) => this.closed(code, reason.toString('utf8')));
+  }
+
+  /** Graceful only when the agent stops on purpose; a dead or refusing peer gets no closing handshake. */
+  private stop(why: string, error?: unknown, graceful = false): void {
+    this.reason = why;
+    if (error !== undefined && this.failure === null) this.failure = error;
+    if (graceful && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.close(1000, 'agent stopping');
+      unrefTimer(setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS));
+    } else {
+      this.ws.terminate();
+    }
+  }
+
+  private arm(ms: number, why: string): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => this.stop(why), ms);
+  }
+
+  /** Any frame proves the link alive; silence for HEARTBEAT_TOLERANCE periods drops it. */
+  private armHeartbeat(greeting: Hello): void {
+    const ms = greeting.heartbeat_ms * HEARTBEAT_TOLERANCE;
+    this.arm(ms, `no heartbeat for ${ms / 1000} s`);
+  }
+
+  /** A throwing handler stops this listener instead of escaping from a socket callback. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.stop('handler failed', error);
+    }
+  }
+
+  /** The relay refused the upgrade: read (a bounded part of) its error body, and give up if retrying cannot help. */
+  private refused(response: IncomingMessage): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    response.on('data', (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size <= MAX_ERROR_BODY_BYTES) chunks.push(chunk);
+    });
+    response.on('error', () => this.stop(`relay answered HTTP ${response.statusCode ?? 0}`));
+    response.on('end', () => {
+      const status = response.statusCode ?? 0;
+      const info = parseRelayError(status, Buffer.concat(chunks).toString('utf8'));
+      if (!isRetryableStatus(status)) {
+        this.stop(`refused: ${formatRelayError(info)}`, refusal(info.code, info.message, status, this.options.endpoint));
       } else {
-        ws.terminate();
+        this.stop(`relay answered ${status}: ${formatRelayError(info)}`);
       }
-    };
-    const arm = (ms: number, why: string): void => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => stop(why), ms);
-    };
-    /** Any frame proves the link alive; silence for HEARTBEAT_TOLERANCE periods drops it. */
-    const armHeartbeat = (greeting: Hello): void => {
-      const ms = greeting.heartbeat_ms * HEARTBEAT_TOLERANCE;
-      arm(ms, `no heartbeat for ${ms / 1000} s`);
-    };
-    const onAbort = (): void => stop('agent stopping', undefined, true);
-    /** A throwing handler stops this listener instead of escaping from a socket callback. */
-    const guard = (fn: () => void): void => {
-      try {
-        fn();
-      } catch (error) {
-        stop('handler failed', error);
-      }
-    };
-
-    arm(connectTimeoutMs, `no hello within ${connectTimeoutMs / 1000} s`);
-    signal.addEventListener('abort', onAbort, { once: true });
-
-    ws.on('unexpected-response', (_request, response) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      response.on('data', (chunk: Buffer) => {
-        size += chunk.byteLength;
-        if (size <= MAX_ERROR_BODY_BYTES) chunks.push(chunk);
-      });
-      response.on('error', () => stop(`relay answered HTTP ${response.statusCode ?? 0}`));
-      response.on('end', () => {
-        const status = response.statusCode ?? 0;
-        const info = parseRelayError(status, Buffer.concat(chunks).toString('utf8'));
-        if (FATAL_UPGRADE_STATUSES.has(status)) {
-          stop(`refused: ${formatRelayError(info)}`, refusal(info.code, info.message, status, endpoint));
-        } else {
-          stop(`relay answered ${status}: ${formatRelayError(info)}`);
-        }
-      });
     });
+  }
 
-    ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-      if (hello !== null) armHeartbeat(hello);
-      const bytes = toBytes(data);
-      if (isBinary) {
-        const frame = decodeAudioFrame(bytes);
-        if (frame === null) return guard(() => handlers.onWarning(`skipped a binary frame that is not a version-1 audio frame (${bytes.byteLength} bytes)`));
-        if (hello === null) return guard(() => handlers.onWarning('skipped audio received before hello'));
-        return guard(() => handlers.onAudio(frame));
-      }
-      const text = new TextDecoder().decode(bytes);
-      const message = parseListenerMessage(text);
-      if (message === null) return guard(() => handlers.onWarning(`skipped an invalid control message: ${text.slice(0, 120)}`));
-      if (message.type === 'hello') {
-        hello = message;
-        armHeartbeat(message);
-        return guard(() => handlers.onState({ kind: 'connected', hello: message }));
-      }
-      if (hello === null) return guard(() => handlers.onWarning(`skipped "${message.type}" received before hello`));
-      guard(() => handlers.onMessage(message));
-    });
+  private received(bytes: Uint8Array, isBinary: boolean): void {
+    const { handlers } = this;
+    if (this.hello !== null) this.armHeartbeat(this.hello);
+    if (isBinary) {
+      const frame = decodeAudioFrame(bytes);
+      if (frame === null) return this.guard(() => handlers.onWarning(`skipped a binary frame that is not a version-1 audio frame (${bytes.byteLength} bytes)`));
+      if (this.hello === null) return this.guard(() => handlers.onWarning('skipped audio received before hello'));
+      return this.guard(() => handlers.onAudio(frame));
+    }
+    const text = new TextDecoder().decode(bytes);
+    const message = parseListenerMessage(text);
+    if (message === null) return this.guard(() => handlers.onWarning(`skipped an invalid control message: ${text.slice(0, 120)}`));
+    if (message.type === 'hello') {
+      this.hello = message;
+      this.armHeartbeat(message);
+      return this.guard(() => handlers.onState({ kind: 'connected', hello: message }));
+    }
+    if (this.hello === null) return this.guard(() => handlers.onWarning(`skipped "${message.type}" received before hello`));
+    this.guard(() => handlers.onMessage(message));
+  }
 
-    ws.on('error', (error: Error) => {
-      // A `close` event always follows; keep the most telling reason for it. A refused upgrade lands here
-      // only where ws emits no 'unexpected-response' (Bun's built-in ws).
-      const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1];
-      if (status !== undefined && FATAL_UPGRADE_STATUSES.has(Number(status)) && failure === null) {
-        const info = parseRelayError(Number(status), '');
-        failure = refusal(info.code, info.message, info.status, endpoint);
-      }
-      if (reason === 'connection closed') reason = describeSocketError(error);
-    });
+  private errored(error: Error): void {
+    // A `close` event always follows; keep the most telling reason for it. A refused upgrade lands here
+    // only where ws emits no 'unexpected-response' (Bun's built-in ws).
+    const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1];
+    if (status !== undefined && !isRetryableStatus(Number(status)) && this.failure === null) {
+      const info = parseRelayError(Number(status), '');
+      this.failure = refusal(info.code, info.message, info.status, this.options.endpoint);
+    }
+    if (this.reason === 'connection closed') this.reason = describeSocketError(error);
+  }
 
-    ws.on('close', (code: number, reasonBuffer: Buffer) => {
-      clearTimeout(watchdog);
-      signal.removeEventListener('abort', onAbort);
-      const closeReason = reasonBuffer.toString('utf8');
-      if (failure === null && FATAL_CLOSE_CODES.has(code)) {
-        const info = closeReasonInfo(code, closeReason);
-        failure = refusal(info.code, info.message, code, endpoint);
-      }
-      if (failure !== null) return reject(failure);
-      if (reason === 'connection closed' && code !== 1005 && code !== 1006) {
-        reason = `closed by the relay (${code}${closeReason === '' ? '' : `: ${closeReason}`})`;
-      }
-      resolve({ helloSeen: hello !== null, reason });
-    });
-  });
+  private closed(code: number, closeReason: string): void {
+    clearTimeout(this.watchdog);
+    this.options.signal.removeEventListener('abort', this.onAbort);
+    if (this.failure === null && !isRetryableClose(code)) {
+      const info = closeReasonInfo(code, closeReason);
+      this.failure = refusal(info.code, info.message, code, this.options.endpoint);
+    }
+    if (this.failure !== null) return this.reject(this.failure);
+    if (this.reason === 'connection closed' && code !== 1005 && code !== 1006) {
+      this.reason = `closed by the relay (${code}${closeReason === '' ? '' : `: ${closeReason}`})`;
+    }
+    this.resolve({ helloSeen: this.hello !== null, reason: this.reason });
+  }
 }
 
 function refusal(code: string, message: string, status: number, endpoint: RelayEndpoint): AgentError {
@@ -198,8 +215,7 @@ function closeReasonInfo(code: number, reason: string): { code: string; message:
   }
   const match = /^([a-z_]+)(?::\s*(.*))?$/.exec(reason);
   if (match?.[1] !== undefined) return { code: match[1], message: match[2] ?? reason };
-  const fallback: Record<number, string> = { 4400: 'bad_request', 4401: 'unauthorized', 4403: 'forbidden', 4404: 'not_found' };
-  return { code: fallback[code] ?? `close_${code}`, message: reason === '' ? `closed with code ${code}` : reason };
+  return { code: codeForClose(code) ?? `close_${code}`, message: reason === '' ? `closed with code ${code}` : reason };
 }
 
 function describeSocketError(error: Error): string {
@@ -214,17 +230,4 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
