@@ -3,38 +3,19 @@ import { type Context, Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
-import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import { RelayError, toRelayError } from '../shared/errors.ts';
 import { accessLog } from './ops/access-log.ts';
-import { type AuthVariables, requireAuth } from './security/auth.ts';
+import { requireAuth } from './security/auth.ts';
 import { ConnectionLimiter, guardWebSockets } from './security/connection-limit.ts';
 import type { Relay } from './core/relay.ts';
 import { healthRoutes } from './ops/health-routes.ts';
 import { metricsRoutes } from './ops/metrics-routes.ts';
 import { cartesiaCompatRoutes } from './ingress/cartesia-compat.ts';
 import { catalogRoutes } from './ingress/catalog-routes.ts';
+import type { IngressContext } from './ingress/context.ts';
 import { streamRoutes } from './ingress/stream-routes.ts';
 import { tokenRoutes } from './security/token-routes.ts';
-import type { StartWorker } from './runtime/worker-port.ts';
-
-/** What each runtime supplies: its WebSocket upgrade and how to read a socket's unsent bytes. */
-export interface RuntimeAdapter {
-  /** Runtime and version, e.g. `bun 1.4.5`: logged at start and in the tts_relay_info metric. */
-  name?: string;
-  upgradeWebSocket: UpgradeWebSocket<any>;
-  bufferedAmount(ws: WSContext<any>): number;
-  /** Lifts the server's idle timeout for a long streaming upload (Bun cuts quiet requests after 10 s). */
-  keepRequestAlive?(request: Request): void;
-  /** The client's network address, for the per-address connection limit; null when unknown. */
-  clientAddress?(c: Context): string | null;
-  /** Stops reading a socket, so TCP pushes back on a publisher that outruns speech; absent where the runtime cannot. */
-  pauseReading?(ws: WSContext<any>): void;
-  resumeReading?(ws: WSContext<any>): void;
-  /** Starts a worker thread, so CPU-bound work (the embedded engine) leaves the event loop; absent, it runs inline. */
-  startWorker?: StartWorker;
-}
-
-export type Env = { Variables: AuthVariables & { requestId: string } };
+import type { Env, RuntimeAdapter } from './runtime/contract.ts';
 
 export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<Env> {
   const app = new Hono<Env>();
@@ -66,14 +47,30 @@ export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<En
   app.use('/metrics', requireAuth(relay.auth, 'admin'));
   app.route('/', metricsRoutes(relay, runtime.name ?? 'unknown'));
 
-  app.route('/v1/tokens', tokenRoutes(relay));
+  app.route('/v1/tokens', tokenRoutes(relay.auth.tokens, relay.logger));
+  const ingress = ingressContext(relay);
   // Before the stream routes, which would take /v1/streams for a stream name.
-  app.route('/', catalogRoutes(relay));
-  app.route('/v1/streams', streamRoutes(relay, runtime));
+  app.route('/', catalogRoutes(ingress));
+  app.route('/v1/streams', streamRoutes(ingress, runtime));
   // Outside /v1: it authenticates the ways Cartesia's SDKs do (X-API-Key, ?api_key=, ?access_token=) itself.
-  app.route('/', cartesiaCompatRoutes(relay, runtime));
+  app.route('/', cartesiaCompatRoutes(ingress, runtime));
 
   return app;
+}
+
+/** The part of the relay the ingress routes may use. */
+function ingressContext(relay: Relay): IngressContext {
+  return {
+    limits: relay.config.limits,
+    directory: relay.directory,
+    listeners: relay.listeners,
+    events: relay.broker,
+    sourceFormat: relay.provider.preferredFormat,
+    provider: relay.provider,
+    auth: relay.auth,
+    logger: relay.logger,
+    now: relay.now,
+  };
 }
 
 function errorResponse(c: Context, relay: Relay, error: unknown): Response {

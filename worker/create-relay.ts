@@ -1,10 +1,11 @@
-/** Builds a relay from configuration: picks the provider and hub once, then the app over them. */
+/** Builds a relay from configuration: picks the provider and broker once, then the app over them. */
 import type { Hono } from 'hono';
 import { bytesPerSecond } from '../shared/audio-format.ts';
-import { createApp, type RuntimeAdapter } from './app.ts';
+import { createApp } from './app.ts';
+import type { RuntimeAdapter } from './runtime/contract.ts';
 import { ConfigError, type RelayConfig, generateSecret, loadConfig } from './ops/config.ts';
-import type { Hub } from './broker/broker.ts';
-import { MemoryHub } from './broker/memory.ts';
+import type { Broker } from './broker/broker.ts';
+import { MemoryBroker } from './broker/memory.ts';
 import { createLogger, type Logger, silentLogger } from './ops/logger.ts';
 import { EspeakProvider } from './providers/espeak/provider.ts';
 import type { TTSProvider } from './providers/provider.ts';
@@ -49,8 +50,8 @@ export async function createRelay(options: CreateRelayOptions): Promise<RelayIns
       throw error;
     });
   } else {
-    const hub: Hub = new MemoryHub({ replayBytes, onHandlerError: (error) => logger.error('hub subscriber failed', { error }) });
-    relay = new Relay({ config, provider, hub, logger });
+    const broker: Broker = new MemoryBroker({ replayBytes, onHandlerError: (error) => logger.error('broker subscriber failed', { error }) });
+    relay = new Relay({ config, provider, broker, logger });
   }
   if (relay.auth.tokens.keySource === 'derived') {
     const lifetime = config.adminKeyGenerated ? 'this process exits' : 'the admin keys change';

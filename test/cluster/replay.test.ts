@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SpeakCompleted } from '../../shared/api.ts';
 import { decodeEnvelope, encodeEnvelope, encodeMarker, fromHex } from '../../worker/broker/envelope.ts';
-import type { HubEvent } from '../../worker/broker/broker.ts';
+import type { BrokerEvent } from '../../worker/broker/broker.ts';
 import { UtteranceBuffer } from '../../worker/broker/utterance-buffer.ts';
 import { connectListener, isEnd, isStart } from '../support/listener-client.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay } from '../support/relay.ts';
@@ -64,7 +64,7 @@ describe('hub envelopes and the replay buffer', () => {
     const audio = encodeEnvelope({ type: 'audio', utterance: 7, data }, 3, 4096, sender);
     expect(audio.byteLength).toBe(24 + data.byteLength);
     expect(decodeEnvelope(audio)).toEqual({ event: { type: 'audio', utterance: 7, data }, seq: 3, offset: 4096, sender: '0123456789abcdef' });
-    const end: HubEvent = { type: 'utterance_end', utterance: 7, utterance_id: 'utt_x', reason: 'error', error: { code: 'instance_lost', message: 'gone' } };
+    const end: BrokerEvent = { type: 'utterance_end', utterance: 7, utterance_id: 'utt_x', reason: 'error', error: { code: 'instance_lost', message: 'gone' } };
     expect(decodeEnvelope(encodeEnvelope(end, 9, 0, sender))?.event).toEqual(end);
     expect(decodeEnvelope(encodeMarker(5, sender))).toEqual({ marker: 5, sender: '0123456789abcdef' });
     expect(decodeEnvelope(new Uint8Array(10))).toBeNull();

@@ -48,7 +48,7 @@ it('drops a listener that stops reading (close 4008 slow_listener) while another
   // A paused client reads no close frame either: watch the relay let go of it, then read what is left.
   const droppedAt = await within(
     (async () => {
-      while (relay.relay.fanout.count('hall') > 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      while (relay.relay.listeners.count('hall') > 1) await new Promise((resolve) => setTimeout(resolve, 20));
       return performance.now() - startedAt;
     })(),
     45_000,
@@ -69,5 +69,5 @@ it('drops a listener that stops reading (close 4008 slow_listener) while another
   const lateness = arrivals.map(({ at, endSample }) => at / 1000 - endSample / 48_000);
   expect(Math.max(...lateness)).toBeLessThan(0.5);
   expect(arrivals.some((a) => a.at > droppedAt + 2000)).toBe(true);
-  expect(relay.relay.fanout.count('hall')).toBe(1);
+  expect(relay.relay.listeners.count('hall')).toBe(1);
 }, 90_000);

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from '../../worker/ops/logger.ts';
 import { EspeakProvider, WARM_UP_TEXT } from '../../worker/providers/espeak/provider.ts';
 import type { ContextOptions, ProviderEvent } from '../../worker/providers/provider.ts';
 import { startNodeWorker } from '../../worker/runtime/node-worker.ts';
-import type { StartWorker, WorkerPort } from '../../worker/runtime/worker-port.ts';
+import type { StartWorker, WorkerPort } from '../../worker/runtime/contract.ts';
 import { within } from '../support/relay.ts';
 import { type RelayProcess, RUNTIMES, startRelayProcess } from '../runtimes/relay-process.ts';
 

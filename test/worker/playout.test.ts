@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { HubEvent } from '../../worker/broker/broker.ts';
+import type { BrokerEvent } from '../../worker/broker/broker.ts';
 import { Playout } from '../../worker/core/playout.ts';
 
-function audio(n: number): HubEvent {
+function audio(n: number): BrokerEvent {
   return { type: 'audio', utterance: 1, data: new Uint8Array([n]) };
 }
 

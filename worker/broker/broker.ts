@@ -2,7 +2,7 @@
 import type { EndReason, ErrorInfo, PhonemeTimestamp, WordTimestamp } from '../../shared/protocol.ts';
 
 /** What a stream publishes. Audio is in the stream's source format; listeners' formats are made on their instance. */
-export type HubEvent =
+export type BrokerEvent =
   | { type: 'utterance_start'; utterance: number; utterance_id: string }
   | { type: 'audio'; utterance: number; data: Uint8Array }
   | { type: 'timestamps'; utterance: number; utterance_id: string; words: WordTimestamp[] }
@@ -11,28 +11,28 @@ export type HubEvent =
   | { type: 'flush_done'; utterance: number; utterance_id: string; flush_id: number }
   | { type: 'utterance_end'; utterance: number; utterance_id: string; reason: EndReason; error?: ErrorInfo };
 
-export type HubHandler = (event: HubEvent) => void;
+export type BrokerHandler = (event: BrokerEvent) => void;
 
 /** The current utterance as a late listener replays it: its start, then what was published since, oldest first. */
 export interface ReplayedUtterance {
-  start: Extract<HubEvent, { type: 'utterance_start' }>;
-  events: HubEvent[];
+  start: Extract<BrokerEvent, { type: 'utterance_start' }>;
+  events: BrokerEvent[];
   /** Source-format audio bytes dropped from the head to stay within the replay bound (0: complete from the first sample). */
   skippedBytes: number;
 }
 
-export interface Hub {
+export interface Broker {
   readonly name: 'memory' | 'redis';
-  publish(stream: string, event: HubEvent): void;
+  publish(stream: string, event: BrokerEvent): void;
   /** Returns the function that unsubscribes. */
-  subscribe(stream: string, handler: HubHandler): () => void;
+  subscribe(stream: string, handler: BrokerHandler): () => void;
   /**
    * Calls `deliver` once with the stream's current utterance so far (null between utterances), at a moment
    * consistent with `subscribe`: every later event reaches the stream's handlers after `deliver` returns.
    * Call it while subscribed to the stream.
    */
   replay(stream: string, deliver: (utterance: ReplayedUtterance | null) => void): void;
-  /** False while the hub cannot reach its peers (Redis down): local listeners still get local streams. */
+  /** False while the broker cannot reach its peers (Redis down): local listeners still get local streams. */
   healthy(): boolean;
   close(): Promise<void>;
 }

@@ -1,10 +1,10 @@
 /**
- * The binary envelope a hub event travels in between instances: a fixed 24-byte header, then the raw audio
+ * The binary envelope a broker event travels in between instances: a fixed 24-byte header, then the raw audio
  * bytes (never base64) or, for control events, their JSON.
  *
  *   offset 0  u8   envelope version (1)
  *   offset 1  u8   kind: 1 = control (JSON payload), 2 = audio (raw source-format samples),
- *                  3 = marker (no payload; the number rides in the sequence field; see RedisHub.replay)
+ *                  3 = marker (no payload; the number rides in the sequence field; see RedisBroker.replay)
  *   offset 2  u16  reserved, zero
  *   offset 4  u32  utterance number
  *   offset 8  u32  sequence number of the event within its utterance (the start is 0)
@@ -12,7 +12,7 @@
  *   offset 16 8 B  id of the publishing instance, so it can skip its own events
  *   offset 24 ...  payload
  */
-import type { HubEvent } from './broker.ts';
+import type { BrokerEvent } from './broker.ts';
 
 export const ENVELOPE_VERSION = 1;
 export const ENVELOPE_HEADER_BYTES = 24;
@@ -26,7 +26,7 @@ const KIND_MARKER = 3;
 
 export type Envelope =
   | {
-      event: HubEvent;
+      event: BrokerEvent;
       seq: number;
       /** Audio: index of the first byte within the utterance's audio. */
       offset: number;
@@ -39,7 +39,7 @@ export type Envelope =
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function encodeEnvelope(event: HubEvent, seq: number, offset: number, sender: Uint8Array): Uint8Array {
+export function encodeEnvelope(event: BrokerEvent, seq: number, offset: number, sender: Uint8Array): Uint8Array {
   let payload: Uint8Array;
   if (event.type === 'audio') {
     payload = event.data;
@@ -88,7 +88,7 @@ export function decodeEnvelope(data: Uint8Array): Envelope | null {
   try {
     const rest = JSON.parse(decoder.decode(payload)) as Record<string, unknown>;
     if (typeof rest.type !== 'string' || rest.type === 'audio') return null;
-    return { event: { ...rest, utterance } as HubEvent, seq, offset, sender };
+    return { event: { ...rest, utterance } as BrokerEvent, seq, offset, sender };
   } catch {
     return null;
   }

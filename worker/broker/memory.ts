@@ -1,26 +1,26 @@
-/** The single-process hub: synchronous delivery to the subscribers of a stream. */
-import type { Hub, HubEvent, HubHandler, ReplayedUtterance } from './broker.ts';
+/** The single-process broker: synchronous delivery to the subscribers of a stream. */
+import type { Broker, BrokerEvent, BrokerHandler, ReplayedUtterance } from './broker.ts';
 import { UtteranceBuffer } from './utterance-buffer.ts';
 
-export interface MemoryHubOptions {
+export interface MemoryBrokerOptions {
   /** Bytes of the current utterance kept per stream for `?from=utterance` (0 keeps none). */
   replayBytes?: number;
   onHandlerError?: (error: unknown) => void;
 }
 
-export class MemoryHub implements Hub {
+export class MemoryBroker implements Broker {
   readonly name = 'memory';
-  private readonly subscribers = new Map<string, Set<HubHandler>>();
+  private readonly subscribers = new Map<string, Set<BrokerHandler>>();
   private readonly current = new Map<string, UtteranceBuffer>();
   private readonly replayBytes: number;
   private readonly onHandlerError: (error: unknown) => void;
 
-  constructor(options: MemoryHubOptions = {}) {
+  constructor(options: MemoryBrokerOptions = {}) {
     this.replayBytes = options.replayBytes ?? 0;
     this.onHandlerError = options.onHandlerError ?? (() => {});
   }
 
-  publish(stream: string, event: HubEvent): void {
+  publish(stream: string, event: BrokerEvent): void {
     this.remember(stream, event);
     const handlers = this.subscribers.get(stream);
     if (!handlers) return;
@@ -33,7 +33,7 @@ export class MemoryHub implements Hub {
     }
   }
 
-  subscribe(stream: string, handler: HubHandler): () => void {
+  subscribe(stream: string, handler: BrokerHandler): () => void {
     let handlers = this.subscribers.get(stream);
     if (!handlers) this.subscribers.set(stream, (handlers = new Set()));
     handlers.add(handler);
@@ -57,13 +57,13 @@ export class MemoryHub implements Hub {
   }
 
   /** Keeps each stream's current utterance, and only while it lasts. */
-  private remember(stream: string, event: HubEvent): void {
+  private remember(stream: string, event: BrokerEvent): void {
     let buffer = this.current.get(stream);
     if (!buffer) {
       if (event.type !== 'utterance_start') return;
       this.current.set(stream, (buffer = new UtteranceBuffer(this.replayBytes)));
     }
     buffer.append(event);
-    if (event.type === 'utterance_end' && buffer.utterance === -1) this.current.delete(stream);
+    if (event.type === 'utterance_end' && buffer.utterance === null) this.current.delete(stream);
   }
 }

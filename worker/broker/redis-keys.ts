@@ -3,7 +3,7 @@
  * (stream names are `[A-Za-z0-9._/-]`, safe in keys), so one stream's state stays on one node.
  */
 export interface RedisKeys {
-  /** Pub/sub channel carrying a stream's hub events (binary envelopes). */
+  /** Pub/sub channel carrying a stream's broker events (binary envelopes). */
   events(stream: string): string;
   /** The current utterance's start envelope, for replays. */
   replayStart(stream: string): string;

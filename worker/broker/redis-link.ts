@@ -96,7 +96,7 @@ export class RedisLink {
     try {
       return (await this.commands.sendCommand(args.map(toArgument))) as Reply;
     } catch (error) {
-      throw asHubError(error);
+      throw asBrokerError(error);
     }
   }
 
@@ -131,7 +131,7 @@ export class RedisLink {
     try {
       await this.subscriber.subscribe(channel, (message: Buffer) => listener(message), true);
     } catch (error) {
-      throw asHubError(error);
+      throw asBrokerError(error);
     }
   }
 
@@ -147,14 +147,14 @@ export class RedisLink {
       await withTimeout(client.connect(), CONNECT_TIMEOUT_MS);
     } catch (error) {
       await client.destroy();
-      throw asHubError(error);
+      throw asBrokerError(error);
     }
     return {
       command: async (args) => {
         try {
           return (await client.sendCommand(args.map(toArgument))) as Reply;
         } catch (error) {
-          throw asHubError(error);
+          throw asBrokerError(error);
         }
       },
       close: () => client.destroy(),
@@ -195,7 +195,7 @@ function toArgument(value: RedisValue): string | Buffer {
   return typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
-function asHubError(error: unknown): RelayError {
+function asBrokerError(error: unknown): RelayError {
   if (error instanceof RelayError) return error;
   // Redis answered with an error (a script bug, a wrong type): not an outage.
   if (error instanceof Error && error.constructor.name === 'ErrorReply') return new RelayError('internal_error', undefined, { cause: error });

@@ -1,5 +1,5 @@
 /**
- * The hub across instances. A stream's events go to this instance's handlers at once, and to Redis once per
+ * The broker across instances. A stream's events go to this instance's handlers at once, and to Redis once per
  * stream (a binary envelope on a pub/sub channel), whatever the number of listeners or instances; every other
  * instance with listeners subscribes to the channel and converts locally. The current utterance is also kept
  * in Redis, bounded, so a listener on any instance can start from its beginning.
@@ -7,7 +7,7 @@
 import { unrefTimer } from '../../shared/timers.ts';
 import type { Logger } from '../ops/logger.ts';
 import { decodeEnvelope, encodeEnvelope, encodeMarker, fromHex, SEQ_TAKEOVER } from './envelope.ts';
-import type { Hub, HubEvent, HubHandler, ReplayedUtterance } from './broker.ts';
+import type { Broker, BrokerEvent, BrokerHandler, ReplayedUtterance } from './broker.ts';
 import type { RedisKeys } from './redis-keys.ts';
 import type { Reply, RedisLink } from './redis-link.ts';
 import { type BufferedEvent, UtteranceBuffer } from './utterance-buffer.ts';
@@ -40,7 +40,7 @@ local events = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return {start, events}`;
 
-export interface RedisHubOptions {
+export interface RedisBrokerOptions {
   link: RedisLink;
   keys: RedisKeys;
   /** 16 hex digits: this instance, as written in the envelopes it publishes. */
@@ -51,7 +51,7 @@ export interface RedisHubOptions {
 }
 
 /** Byte counts through Redis, for the traffic figures. */
-export interface RedisHubTraffic {
+export interface RedisBrokerTraffic {
   publishedBytes: number;
   publishedEvents: number;
   receivedBytes: number;
@@ -59,13 +59,13 @@ export interface RedisHubTraffic {
 }
 
 class StreamState {
-  readonly handlers = new Set<HubHandler>();
+  readonly handlers = new Set<BrokerHandler>();
   /** True when `buffer` holds the current utterance from its start (seen live, published here, or read back). */
   complete = false;
   subscribed: Promise<void> | null = null;
   waiting: Array<(utterance: ReplayedUtterance | null) => void> = [];
   /** A replay read in flight: its reply and its marker may come back in either order. */
-  read: { marker: number; history?: Reply; markerSeen: boolean; since: Array<{ event: HubEvent; seq: number }> } | null = null;
+  read: { marker: number; history?: Reply; markerSeen: boolean; since: Array<{ event: BrokerEvent; seq: number }> } | null = null;
 
   get reading(): boolean {
     return this.read !== null;
@@ -74,21 +74,21 @@ class StreamState {
   constructor(readonly buffer: UtteranceBuffer) {}
 }
 
-export class RedisHub implements Hub {
+export class RedisBroker implements Broker {
   readonly name = 'redis';
-  readonly traffic: RedisHubTraffic = { publishedBytes: 0, publishedEvents: 0, receivedBytes: 0, receivedEvents: 0 };
+  readonly traffic: RedisBrokerTraffic = { publishedBytes: 0, publishedEvents: 0, receivedBytes: 0, receivedEvents: 0 };
   private readonly streams = new Map<string, StreamState>();
   private readonly sender: Uint8Array;
   private markers = 0;
 
-  constructor(private readonly options: RedisHubOptions) {
+  constructor(private readonly options: RedisBrokerOptions) {
     this.sender = fromHex(options.instanceId);
     options.link.onHealthChange((healthy) => (healthy ? this.resubscribe() : this.forgetHistory()));
   }
 
-  publish(stream: string, event: HubEvent): void {
+  publish(stream: string, event: BrokerEvent): void {
     const state = this.state(stream, event.type === 'utterance_start');
-    const seq = event.type === 'utterance_start' ? 0 : state ? state.buffer.lastSeq + 1 : SEQ_TAKEOVER;
+    const seq = event.type === 'utterance_start' ? 0 : state ? state.buffer.nextSeq : SEQ_TAKEOVER;
     const kept = state?.buffer.append(event, seq) ?? { offset: 0, dropped: 0 };
     if (state && event.type === 'utterance_start') state.complete = true;
     const envelope = encodeEnvelope(event, seq, kept.offset, this.sender);
@@ -98,7 +98,7 @@ export class RedisHub implements Hub {
     if (state) this.deliver(stream, state, event);
   }
 
-  subscribe(stream: string, handler: HubHandler): () => void {
+  subscribe(stream: string, handler: BrokerHandler): () => void {
     const state = this.state(stream, true)!;
     state.handlers.add(handler);
     if (!state.subscribed) this.ensureSubscribed(stream, state);
@@ -134,7 +134,7 @@ export class RedisHub implements Hub {
     return this.options.link.healthy;
   }
 
-  /** Closes the Redis connections too: the relay closes its hub last. */
+  /** Closes the Redis connections too: the relay closes its broker last. */
   async close(): Promise<void> {
     this.streams.clear();
     await this.options.link.close();
@@ -162,7 +162,7 @@ export class RedisHub implements Hub {
     return state;
   }
 
-  private send(stream: string, event: HubEvent, envelope: Uint8Array, dropped: number): void {
+  private send(stream: string, event: BrokerEvent, envelope: Uint8Array, dropped: number): void {
     const { link, keys, replayBytes } = this.options;
     const channel = keys.events(stream);
     if (replayBytes === 0) {
@@ -172,7 +172,7 @@ export class RedisHub implements Hub {
     const mode = event.type === 'utterance_start' ? 'start' : event.type === 'utterance_end' ? 'end' : 'add';
     link
       .script(PUBLISH_SCRIPT, [keys.replayStart(stream), keys.replayEvents(stream)], [mode, envelope, channel, String(REPLAY_TTL_MS), String(dropped)])
-      .catch((error: unknown) => this.options.logger.debug('hub event not published', { stream, error }));
+      .catch((error: unknown) => this.options.logger.debug('broker event not published', { stream, error }));
   }
 
   private receive(stream: string, message: Uint8Array): void {
@@ -180,7 +180,7 @@ export class RedisHub implements Hub {
     if (!state) return;
     const envelope = decodeEnvelope(message);
     if (!envelope) {
-      this.options.logger.warn('undecodable hub envelope skipped', { stream, bytes: message.byteLength });
+      this.options.logger.warn('undecodable broker envelope skipped', { stream, bytes: message.byteLength });
       return;
     }
     if (envelope.marker !== undefined) {
@@ -198,12 +198,12 @@ export class RedisHub implements Hub {
     this.deliver(stream, state, event);
   }
 
-  private deliver(stream: string, state: StreamState, event: HubEvent): void {
+  private deliver(stream: string, state: StreamState, event: BrokerEvent): void {
     for (const handler of state.handlers) {
       try {
         handler(event);
       } catch (error) {
-        this.options.logger.error('hub subscriber failed', { stream, error });
+        this.options.logger.error('broker subscriber failed', { stream, error });
       }
     }
     if (event.type === 'utterance_end') this.forgetIfIdle(stream, state);
@@ -282,6 +282,6 @@ export class RedisHub implements Hub {
   }
 
   private forgetIfIdle(stream: string, state: StreamState): void {
-    if (state.handlers.size === 0 && state.buffer.utterance === -1 && !state.reading && this.streams.get(stream) === state) this.streams.delete(stream);
+    if (state.handlers.size === 0 && state.buffer.utterance === null && !state.reading && this.streams.get(stream) === state) this.streams.delete(stream);
   }
 }

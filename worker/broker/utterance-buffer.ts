@@ -2,14 +2,14 @@
  * The current utterance of one stream, kept for listeners that join late with `?from=utterance`: its start and
  * the events since, bounded in bytes by dropping the oldest audio first.
  */
-import type { HubEvent, ReplayedUtterance } from './broker.ts';
+import type { BrokerEvent, ReplayedUtterance } from './broker.ts';
 
-type Start = Extract<HubEvent, { type: 'utterance_start' }>;
+type Start = Extract<BrokerEvent, { type: 'utterance_start' }>;
 
 /** One kept event with its place in the utterance: `seq` orders events, `offset` is audio's first byte. */
 export interface BufferedEvent {
   seq: number;
-  event: HubEvent;
+  event: BrokerEvent;
   offset: number;
   bytes: number;
 }
@@ -21,25 +21,26 @@ export class UtteranceBuffer {
   private keptBytes = 0;
   private audioBytes = 0;
   private skippedBytes = 0;
-  private nextSeq = 0;
+  /** Seq an appended event gets when the caller names none. */
+  private autoSeq = 0;
 
   /** `maxBytes` 0 keeps nothing: replays then join live. */
   constructor(private readonly maxBytes: number) {}
 
-  /** The current utterance's number, or -1 between utterances. */
-  get utterance(): number {
-    return this.start?.utterance ?? -1;
+  /** The current utterance's number, or null between utterances. */
+  get utterance(): number | null {
+    return this.start?.utterance ?? null;
   }
 
-  /** Sequence number of the last event taken in, or of the start; -1 between utterances. */
-  get lastSeq(): number {
-    if (!this.start) return -1;
-    return this.entries.length > 0 ? this.entries[this.entries.length - 1]!.seq : this.startSeq;
+  /** The seq that follows the last event taken in (or the start); 0 between utterances, where a start comes next. */
+  get nextSeq(): number {
+    if (!this.start) return 0;
+    return (this.entries.length > 0 ? this.entries[this.entries.length - 1]!.seq : this.startSeq) + 1;
   }
 
   /** Takes in a published event; returns the seq it got and how many kept entries were dropped to stay in bound. */
-  append(event: HubEvent, seq = this.nextSeq): { seq: number; offset: number; dropped: number } {
-    this.nextSeq = seq + 1;
+  append(event: BrokerEvent, seq = this.autoSeq): { seq: number; offset: number; dropped: number } {
+    this.autoSeq = seq + 1;
     if (event.type === 'utterance_start') {
       this.reset(event, seq);
       return { seq, offset: 0, dropped: 0 };
@@ -66,7 +67,7 @@ export class UtteranceBuffer {
     this.skippedBytes = firstAudio ? firstAudio.offset : 0;
     const lastAudio = history.findLast((entry) => entry.event.type === 'audio');
     this.audioBytes = lastAudio ? lastAudio.offset + lastAudio.bytes : 0;
-    this.nextSeq = (history[history.length - 1]?.seq ?? startSeq) + 1;
+    this.autoSeq = (history[history.length - 1]?.seq ?? startSeq) + 1;
     this.trim();
   }
 

@@ -12,11 +12,14 @@ import { unrefTimer } from '../../shared/timers.ts';
 import type { RedisKeys } from '../broker/redis-keys.ts';
 import { type Reply, type RedisLink, text } from '../broker/redis-link.ts';
 import type { Logger } from '../ops/logger.ts';
-import { newId, type Relay } from '../core/relay.ts';
-import type { QueueStatus, StreamDirectory, UtteranceHandle } from '../core/stream-directory.ts';
+import type { Broker } from '../broker/broker.ts';
+import { newId } from '../core/ids.ts';
+import type { LocalStreams } from '../core/local-streams.ts';
+import type { Placement, QueueStatus, StreamDirectory, UtteranceHandle } from '../core/stream-directory.ts';
+import type { RelayLimits } from '../ops/config.ts';
 import type { UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 import { type InputRecord, RemoteUtterance, toRemoteResult } from './remote-utterance.ts';
-import { CANCEL, ENQUEUE, FORGET, RENEW, STATUS, SWEEP } from './scripts.ts';
+import { CANCEL, CANCEL_ONE, ENQUEUE, FORGET, RENEW, STATUS, SWEEP } from './scripts.ts';
 import { encodeInput, parseRecord, StreamOwner } from './stream-owner.ts';
 
 // Input streams of utterances nobody finished (an origin and an owner both gone) leave Redis after this.
@@ -30,6 +33,10 @@ export interface ClusterOptions {
   instanceId: string;
   /** How long a stream's owner may go silent before another instance takes the stream over. */
   leaseMs: number;
+  /** Where a stream's end of a lost utterance is published, for every instance's listeners. */
+  broker: Pick<Broker, 'publish'>;
+  limits: Pick<RelayLimits, 'maxQueue' | 'maxUtteranceChars' | 'uploadIdleMs'>;
+  now: () => number;
   logger: Logger;
 }
 
@@ -56,7 +63,8 @@ export class ClusterDirectory implements StreamDirectory {
   private closed = false;
 
   constructor(
-    private readonly relay: Relay,
+    /** This instance's streams: an owned stream's utterances speak through them. */
+    private readonly streams: LocalStreams,
     private readonly options: ClusterOptions,
   ) {}
 
@@ -70,12 +78,18 @@ export class ClusterDirectory implements StreamDirectory {
     this.scheduleSweep();
   }
 
-  async enqueue(stream: string, options: UtteranceOptions, placement: { interrupt?: boolean } = {}): Promise<UtteranceHandle> {
-    if (!this.relay.isAccepting || this.closed) throw new RelayError('shutting_down');
+  async open(stream: string): Promise<void> {
+    if (this.closed) throw new RelayError('shutting_down');
+    this.streams.open(stream);
+  }
+
+  async enqueue(stream: string, options: UtteranceOptions, placement: Placement = {}): Promise<UtteranceHandle> {
+    if (!this.streams.isAccepting || this.closed) throw new RelayError('shutting_down');
     if (placement.interrupt) await this.cancel(stream, true);
     const { link, keys, instanceId, leaseMs } = this.options;
     const id = newId('utt');
-    const handle = new RemoteUtterance(id, stream, options, this.relay.config.limits.maxUtteranceChars, this.relay.now, (record) => this.sendInput(stream, id, record));
+    const { limits, now } = this.options;
+    const handle = new RemoteUtterance(id, stream, options, limits.maxUtteranceChars, now, (record) => this.sendInput(stream, id, record));
     // Registered before the queue sees it, so an owner here finds it the moment it is claimed.
     this.origins.set(id, handle);
     void handle.result.then(() => this.origins.delete(id));
@@ -87,7 +101,7 @@ export class ClusterDirectory implements StreamDirectory {
         JSON.stringify({ origin: instanceId, options: rest }),
         instanceId,
         String(leaseMs),
-        String(this.relay.config.limits.maxQueue),
+        String(limits.maxQueue),
         stream,
       ]);
     } catch (error) {
@@ -97,7 +111,7 @@ export class ClusterDirectory implements StreamDirectory {
     const [number, acquired] = Array.isArray(reply) ? reply : [];
     if (typeof number !== 'number' || number < 0) {
       this.origins.delete(id);
-      throw new RelayError('queue_full', `Stream ${stream} already has ${this.relay.config.limits.maxQueue} utterances queued.`);
+      throw new RelayError('queue_full', `Stream ${stream} already has ${limits.maxQueue} utterances queued.`);
     }
     handle.number = number;
     if (acquired === 1) this.own(stream);
@@ -112,8 +126,7 @@ export class ClusterDirectory implements StreamDirectory {
     const current = parseCurrent(text(currentReply));
     if (current) {
       stopped.push(current.id);
-      if (current.owner === this.options.instanceId) this.owners.get(stream)?.cancel(current.id);
-      else this.sendTo(current.owner, { type: 'cancel', stream, utterance_id: current.id });
+      this.cancelSpeaking(stream, current);
     }
     for (let i = 0; i + 1 < queued.length; i += 2) {
       const id = text(queued[i]);
@@ -122,6 +135,27 @@ export class ClusterDirectory implements StreamDirectory {
       if (record) this.report(record.origin, id, { reason: 'cancelled', characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 });
     }
     return stopped;
+  }
+
+  async cancelUtterance(stream: string, id: string): Promise<boolean> {
+    const { link, keys } = this.options;
+    const reply = await link.script(CANCEL_ONE, [keys.current(stream), keys.queue(stream), keys.utterances(stream)], [id, keys.inputPrefix(stream)]);
+    const [verdict, detail] = Array.isArray(reply) ? reply : [];
+    if (text(verdict) === 'current') {
+      const current = parseCurrent(text(detail));
+      if (current) this.cancelSpeaking(stream, current);
+      return current !== null;
+    }
+    if (text(verdict) !== 'queued') return false;
+    // Out of the queue before any owner took it: nobody else will report it, so its origin hears from here.
+    const record = parseRecord(text(detail));
+    if (record) this.report(record.origin, id, { reason: 'cancelled', characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 });
+    return true;
+  }
+
+  /** The streams known on this instance (a stream only queued in Redis, spoken and heard elsewhere, is not among them). */
+  async names(): Promise<string[]> {
+    return this.streams.names();
   }
 
   async status(stream: string): Promise<QueueStatus | null> {
@@ -133,7 +167,7 @@ export class ClusterDirectory implements StreamDirectory {
     for (let i = 0; i + 1 < queued.length; i += 2) {
       queue.push({ utterance_id: text(queued[i]), utterance: parseRecord(text(queued[i + 1]))?.number ?? 0 });
     }
-    if (!current && queue.length === 0 && !this.relay.existingStream(stream)) return null;
+    if (!current && queue.length === 0 && !this.streams.get(stream)) return null;
     return {
       current: current ? { utterance_id: current.id, utterance: current.number, started_at: current.startedAt } : null,
       queue,
@@ -149,7 +183,7 @@ export class ClusterDirectory implements StreamDirectory {
     // Owners stop taking work, what they still speak is cancelled (the relay is closing), and each gives its
     // stream up so another instance's sweep takes the queue at once.
     const stopped = [...this.owners.values()].map((owner) => owner.stop());
-    for (const stream of this.owners.keys()) this.relay.existingStream(stream)?.cancel(false);
+    for (const stream of this.owners.keys()) this.streams.get(stream)?.cancel(false);
     await Promise.all(stopped);
     const { link, keys, instanceId } = this.options;
     await link.command(['DEL', keys.instance(instanceId)]).catch(() => {});
@@ -157,15 +191,23 @@ export class ClusterDirectory implements StreamDirectory {
     for (const handle of this.origins.values()) handle.settleLocally('error', new RelayError('shutting_down'));
   }
 
+  /** Cancels the utterance a stream's owner is speaking: here, or through the owner's command channel. */
+  private cancelSpeaking(stream: string, current: CurrentRecord): void {
+    if (current.owner === this.options.instanceId) this.owners.get(stream)?.cancel(current.id);
+    else this.sendTo(current.owner, { type: 'cancel', stream, utterance_id: current.id });
+  }
+
   private own(stream: string): void {
     // An owner whose loop just gave the stream up may still be in the map for a moment: replace it.
     if (this.owners.get(stream)?.finished === false) return;
     const owner = new StreamOwner(stream, {
-      relay: this.relay,
+      streams: this.streams,
       link: this.options.link,
       keys: this.options.keys,
       instanceId: this.options.instanceId,
       leaseMs: this.options.leaseMs,
+      uploadIdleMs: this.options.limits.uploadIdleMs,
+      now: this.options.now,
       logger: this.options.logger,
       origin: (id) => this.origins.get(id),
       report: (origin, id, result) => this.report(origin, id, result),
@@ -257,7 +299,7 @@ export class ClusterDirectory implements StreamDirectory {
   }
 
   private async sweep(): Promise<void> {
-    if (!this.relay.isAccepting) return;
+    if (!this.streams.isAccepting) return;
     const { link, keys, instanceId, leaseMs } = this.options;
     const reply = await link.script(SWEEP, [keys.leases], [instanceId, String(leaseMs), keys.prefix, String(SWEEP_LIMIT)]);
     const taken = Array.isArray(reply) ? reply : [];
@@ -275,7 +317,7 @@ export class ClusterDirectory implements StreamDirectory {
     }
     if (current) {
       const error = new RelayError('instance_lost', 'The relay instance speaking this utterance stopped; the queue goes on from another instance.');
-      this.relay.hub.publish(stream, {
+      this.options.broker.publish(stream, {
         type: 'utterance_end',
         utterance: current.number,
         utterance_id: current.id,

@@ -1,7 +1,7 @@
-/** Builds a relay that is one instance among several: the Redis hub for fan-out, the cluster for queues. */
+/** Builds a relay that is one instance among several: the Redis broker for fan-out, the cluster for queues. */
 import type { RelayConfig } from '../ops/config.ts';
 import { toHex } from '../broker/envelope.ts';
-import { RedisHub } from '../broker/redis.ts';
+import { RedisBroker } from '../broker/redis.ts';
 import { redisKeys } from '../broker/redis-keys.ts';
 import { RedisLink } from '../broker/redis-link.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -22,14 +22,15 @@ export async function joinCluster({ config, provider, logger, replayBytes }: Joi
   const log = logger.child({ instance: instanceId });
   const link = await RedisLink.connect(config.hub.redisUrl!, log, `tts-relay:${instanceId}`);
   const keys = redisKeys(config.hub.redisKeyPrefix);
-  const hub = new RedisHub({ link, keys, instanceId, replayBytes, logger: log });
+  const broker = new RedisBroker({ link, keys, instanceId, replayBytes, logger: log });
   const made: { cluster?: ClusterDirectory } = {};
   const relay = new Relay({
     config,
     provider,
-    hub,
+    broker,
     logger,
-    directory: (self) => (made.cluster = new ClusterDirectory(self, { link, keys, instanceId, leaseMs: config.hub.leaseMs, logger: log })),
+    directory: (streams) =>
+      (made.cluster = new ClusterDirectory(streams, { link, keys, instanceId, leaseMs: config.hub.leaseMs, broker, limits: config.limits, now: () => performance.now(), logger: log })),
   });
   try {
     await made.cluster!.start();

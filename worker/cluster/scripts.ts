@@ -130,6 +130,20 @@ if ARGV[1] == '1' then
 end
 return out`;
 
+/**
+ * Cancels one utterance by id: the one speaking is left to its owner to stop; a queued one leaves the queue and
+ * its records here. KEYS: current, queue, utterances. ARGV: id, input key prefix.
+ * Returns {'current', current JSON}, {'queued', metadata} or {'none'} when it is neither (it had ended).
+ */
+export const CANCEL_ONE = `
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current).id == ARGV[1] then return {'current', current} end
+if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then return {'none'} end
+local meta = redis.call('HGET', KEYS[3], ARGV[1]) or ''
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('DEL', ARGV[2] .. ARGV[1])
+return {'queued', meta}`;
+
 /** KEYS: current, queue, utterances. Returns {current JSON or '', id, metadata, …}. */
 export const STATUS = `
 local out = {redis.call('GET', KEYS[1]) or ''}

@@ -8,7 +8,7 @@ import { sleep } from '../../shared/timers.ts';
 import type { RedisKeys } from '../broker/redis-keys.ts';
 import { type Reply, type RedisLink, text } from '../broker/redis-link.ts';
 import type { Logger } from '../ops/logger.ts';
-import type { Relay } from '../core/relay.ts';
+import type { LocalStreams } from '../core/local-streams.ts';
 import type { Utterance, UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 import { apply, type InputRecord, type RemoteUtterance } from './remote-utterance.ts';
 import { CLAIM, RELEASE } from './scripts.ts';
@@ -19,11 +19,14 @@ const RETRY_MS = 500;
 
 /** What the owner needs of the cluster it belongs to. */
 export interface OwnerContext {
-  relay: Relay;
+  streams: LocalStreams;
   link: RedisLink;
   keys: RedisKeys;
   instanceId: string;
   leaseMs: number;
+  /** The origin's upload guard: an utterance's input silent twice this long is failed here. */
+  uploadIdleMs: number;
+  now: () => number;
   logger: Logger;
   /** The utterance this instance took the request for, if it did. */
   origin(id: string): RemoteUtterance | undefined;
@@ -72,12 +75,12 @@ export class StreamOwner {
     if (this.lost || !this.current) return;
     this.lost = true;
     this.context.logger.warn('stream lease lost to another instance', { stream: this.stream });
-    if (this.current) this.context.relay.existingStream(this.stream)?.cancel(false);
+    if (this.current) this.context.streams.get(this.stream)?.cancel(false);
   }
 
   /** Cancels the utterance if it is the one speaking here. */
   cancel(id: string): void {
-    if (this.current?.id === id) this.context.relay.existingStream(this.stream)?.cancel(false);
+    if (this.current?.id === id) this.context.streams.get(this.stream)?.cancel(false);
   }
 
   /** Finish the current utterance, then give the stream up without taking the next. */
@@ -95,12 +98,12 @@ export class StreamOwner {
   }
 
   private async takeTurns(): Promise<void> {
-    const { relay, link, keys, instanceId, leaseMs } = this.context;
+    const { streams, link, keys, instanceId, leaseMs } = this.context;
     const stream = this.stream;
     let finished = '';
     for (;;) {
       if (this.lost) return;
-      if (this.stopping || !relay.isAccepting) {
+      if (this.stopping || !streams.isAccepting) {
         await this.release();
         return;
       }
@@ -137,12 +140,12 @@ export class StreamOwner {
   }
 
   private async speak(id: string, record: UtteranceRecord): Promise<UtteranceResult> {
-    const { relay } = this.context;
+    const { streams, now } = this.context;
     const local = this.context.origin(id);
     let utterance: Utterance;
     try {
-      const options = { ...record.options, receivedAt: local ? local.options.receivedAt : relay.now() } as UtteranceOptions;
-      utterance = relay.stream(this.stream).enqueue(options, { id, number: record.number });
+      const options = { ...record.options, receivedAt: local ? local.options.receivedAt : now() } as UtteranceOptions;
+      utterance = streams.open(this.stream).enqueue(options, { id, number: record.number });
     } catch (error) {
       const relayError = error instanceof RelayError ? error : new RelayError('internal_error', undefined, { cause: error });
       local?.settleLocally('error', relayError);
@@ -162,9 +165,9 @@ export class StreamOwner {
     const reader = await this.connectReader(utterance);
     if (!reader) return;
     let last = '0';
-    let lastInputAt = this.context.relay.now();
+    let lastInputAt = this.context.now();
     // The origin's own upload guard ends a silent upload after uploadIdleMs; this covers an origin that could not say so.
-    const silentLimitMs = 2 * this.context.relay.config.limits.uploadIdleMs;
+    const silentLimitMs = 2 * this.context.uploadIdleMs;
     try {
       while (!utterance.ended && !utterance.inputComplete) {
         let reply: Reply;
@@ -177,12 +180,12 @@ export class StreamOwner {
         if (reply === null) {
           if (!(await this.context.isAlive(origin).catch(() => true))) {
             utterance.fail(new RelayError('instance_lost', 'The relay instance receiving this utterance\'s text stopped before the text ended.'));
-          } else if (this.context.relay.now() - lastInputAt > silentLimitMs) {
+          } else if (this.context.now() - lastInputAt > silentLimitMs) {
             utterance.fail(new RelayError('upload_timeout', 'No text for this utterance arrived from the instance receiving it.'));
           }
           continue;
         }
-        lastInputAt = this.context.relay.now();
+        lastInputAt = this.context.now();
         for (const [entryId, record] of inputRecords(reply)) {
           last = entryId;
           apply(utterance, record);

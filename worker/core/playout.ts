@@ -2,7 +2,7 @@
  * Releases a stream's audio at the pace it plays, a bounded lead ahead of real time, so that what the
  * relay calls "current" is what listeners hear, and a cancel stops audio that has not yet gone out.
  */
-import type { HubEvent } from '../broker/broker.ts';
+import type { BrokerEvent } from '../broker/broker.ts';
 
 // Longest one turn of the event loop spends publishing before it yields to I/O.
 const MAX_TURN_MS = 50;
@@ -11,8 +11,11 @@ const MAX_TURN_MS = 50;
 const afterIO: (fn: () => void) => void =
   typeof setImmediate === 'function' ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
+/** What a waiter waits for: every queued event published, or at most this much audio still queued. */
+type Backlog = 'drained' | { atMostSeconds: number };
+
 export class Playout {
-  private readonly pending: Array<{ event: HubEvent; seconds: number }> = [];
+  private readonly pending: Array<{ event: BrokerEvent; seconds: number }> = [];
   /** Clock reading at which everything published so far has finished playing. */
   private timelineEnd = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -22,16 +25,16 @@ export class Playout {
   private turnStarted: number | null = null;
   /** Seconds of audio queued and not yet released. */
   private pendingSeconds = 0;
-  private waiters: Array<{ seconds: number; resolve: () => void }> = [];
+  private waiters: Array<{ until: Backlog; resolve: () => void }> = [];
 
   constructor(
     private readonly leadMs: number,
-    private readonly publish: (event: HubEvent) => void,
+    private readonly publish: (event: BrokerEvent) => void,
     private readonly now: () => number,
   ) {}
 
   /** Queues an event; audio events carry their duration and wait their turn on the timeline. */
-  push(event: HubEvent, seconds = 0): void {
+  push(event: BrokerEvent, seconds = 0): void {
     this.pending.push({ event, seconds });
     this.pendingSeconds += seconds;
     this.pump();
@@ -39,7 +42,7 @@ export class Playout {
 
   /** Resolves once every queued event has been published (or dropped by `clear`). */
   drained(): Promise<void> {
-    return this.until(-1);
+    return this.wait('drained');
   }
 
   /**
@@ -47,8 +50,7 @@ export class Playout {
    * that synthesis runs a bounded distance ahead of playback instead of filling memory.
    */
   until(seconds: number): Promise<void> {
-    if (this.satisfied(seconds)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ seconds, resolve }));
+    return this.wait({ atMostSeconds: seconds });
   }
 
   /** Drops everything not yet published; the timeline keeps what already went out. */
@@ -112,13 +114,18 @@ export class Playout {
     this.timer = null;
   }
 
-  private satisfied(seconds: number): boolean {
-    return seconds < 0 ? this.pending.length === 0 : this.pendingSeconds <= seconds;
+  private wait(until: Backlog): Promise<void> {
+    if (this.satisfied(until)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ until, resolve }));
+  }
+
+  private satisfied(until: Backlog): boolean {
+    return until === 'drained' ? this.pending.length === 0 : this.pendingSeconds <= until.atMostSeconds;
   }
 
   private wakeWaiters(): void {
     if (this.waiters.length === 0) return;
-    const ready = this.waiters.filter((w) => this.satisfied(w.seconds));
+    const ready = this.waiters.filter((w) => this.satisfied(w.until));
     if (ready.length === 0) return;
     this.waiters = this.waiters.filter((w) => !ready.includes(w));
     for (const waiter of ready) waiter.resolve();

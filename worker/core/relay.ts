@@ -1,64 +1,76 @@
-/** The relay's state on one instance: streams by name, the provider, the hub and the listeners. */
-import { RelayError } from '../../shared/errors.ts';
-import { unrefTimer } from '../../shared/timers.ts';
-import { type Authenticator, createAuthenticator } from '../security/auth.ts';
+/**
+ * One relay instance, put together: the provider, the broker, this instance's streams and listeners, and the
+ * stream directory through which every ingress reaches a stream. It hands each part only what it uses; the
+ * routes get an ingress context (app.ts), never the relay.
+ */
+import { createAuthenticator, type Authenticator } from '../security/auth.ts';
+import type { Broker } from '../broker/broker.ts';
+import { ListenerHub } from '../listeners/listener-hub.ts';
 import type { RelayConfig } from '../ops/config.ts';
-import { FanOut } from '../listeners/fan-out.ts';
-import type { Hub } from '../broker/broker.ts';
 import type { Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
 import type { TTSProvider } from '../providers/provider.ts';
-import { Stream } from './stream.ts';
+import { newId } from './ids.ts';
+import { LocalStreams } from './local-streams.ts';
+import { MemoryDirectory } from './memory-directory.ts';
+import type { Stream } from './stream.ts';
 import type { StreamDirectory } from './stream-directory.ts';
 
 export interface RelayDeps {
   config: RelayConfig;
   provider: TTSProvider;
-  hub: Hub;
+  broker: Broker;
   logger: Logger;
   now?: () => number;
   metrics?: Metrics;
-  /** Where speak and cancel go; by default this process's streams. The Redis cluster passes its own. */
-  directory?: (relay: Relay) => StreamDirectory;
+  /** Where speak and cancel go, given this instance's streams; by default those streams. The Redis cluster passes its own. */
+  directory?: (streams: LocalStreams) => StreamDirectory;
 }
 
 export class Relay {
   readonly config: RelayConfig;
   readonly provider: TTSProvider;
-  readonly hub: Hub;
+  readonly broker: Broker;
   readonly logger: Logger;
-  readonly fanout: FanOut;
+  /** This instance's listeners, by stream. */
+  readonly listeners: ListenerHub;
   readonly now: () => number;
   /** Admin keys, token verifier and per-token rate limits: what `authenticate` needs. */
   readonly auth: Authenticator;
   readonly metrics: Metrics;
-  /** Speak, cancel and status by stream name, wherever the stream's queue lives. */
+  /** Open, speak, cancel and status by stream name, wherever the stream's queue lives. */
   readonly directory: StreamDirectory;
-  private readonly streams = new Map<string, Stream>();
-  private readonly sweeper: ReturnType<typeof setInterval>;
+  private readonly streams: LocalStreams;
   private closed = false;
-  private accepting = true;
 
   constructor(deps: RelayDeps) {
     this.config = deps.config;
     this.provider = deps.provider;
-    this.hub = deps.hub;
+    this.broker = deps.broker;
     this.logger = deps.logger;
     this.now = deps.now ?? (() => performance.now());
     this.auth = createAuthenticator(deps.config, { now: this.now });
     this.metrics = deps.metrics ?? new Metrics();
-    this.fanout = new FanOut({
-      hub: deps.hub,
+    const { limits } = deps.config;
+    this.listeners = new ListenerHub({
+      broker: deps.broker,
       sourceFormat: deps.provider.preferredFormat,
       logger: deps.logger,
-      heartbeatMs: deps.config.limits.heartbeatMs,
-      maxBufferedSeconds: deps.config.limits.listenerMaxBufferedSeconds,
+      heartbeatMs: limits.heartbeatMs,
+      maxBufferedSeconds: limits.listenerMaxBufferedSeconds,
       newId: () => newId('lst'),
       metrics: this.metrics,
     });
-    this.sweeper = setInterval(() => this.forgetIdleStreams(), Math.min(60_000, deps.config.limits.streamIdleMs));
-    unrefTimer(this.sweeper);
-    this.directory = deps.directory?.(this) ?? localDirectory(this);
+    this.streams = new LocalStreams({
+      provider: deps.provider,
+      broker: deps.broker,
+      limits,
+      logger: deps.logger,
+      now: this.now,
+      metrics: this.metrics,
+      isHeard: (stream) => this.listeners.count(stream) > 0,
+    });
+    this.directory = deps.directory?.(this.streams) ?? new MemoryDirectory(this.streams);
   }
 
   get isClosed(): boolean {
@@ -67,93 +79,46 @@ export class Relay {
 
   /** False once shutdown began: new utterances and listeners are refused, what is in flight goes on. */
   get isAccepting(): boolean {
-    return this.accepting && !this.closed;
+    return this.streams.isAccepting && !this.closed;
   }
 
-  /** Whether any stream is speaking or has utterances queued. */
+  /** Whether any stream is speaking or has utterances queued here. */
   get busy(): boolean {
-    for (const stream of this.streams.values()) if (stream.busy) return true;
-    return false;
+    return this.streams.busy;
   }
 
-  /** Whether this instance should get traffic: taking work, its provider and its hub (Redis) reachable. */
+  /** Whether this instance should get traffic: taking work, its provider and its broker (Redis) reachable. */
   get ready(): boolean {
-    return this.isAccepting && this.provider.healthy() && this.hub.healthy();
+    return this.isAccepting && this.provider.healthy() && this.broker.healthy();
+  }
+
+  get streamCount(): number {
+    return this.streams.count;
+  }
+
+  get listenerCount(): number {
+    return this.listeners.totalListeners;
   }
 
   /** The first step of a graceful shutdown: refuse new work (503 shutting_down) and let what is in flight finish. */
   stopAccepting(): void {
-    this.accepting = false;
+    this.streams.stopAccepting();
   }
 
-  /** The named stream, created on first use within the stream limit; refused once shutdown began. */
-  stream(name: string): Stream {
-    if (!this.isAccepting) throw new RelayError('shutting_down');
-    const existing = this.streams.get(name);
-    if (existing) return existing;
-    if (this.streams.size >= this.config.limits.maxStreams) throw new RelayError('too_many_streams');
-    const stream = new Stream(name, {
-      provider: this.provider,
-      hub: this.hub,
-      logger: this.logger,
-      now: this.now,
-      metrics: this.metrics,
-      newId: () => newId('utt'),
-      limits: {
-        maxQueue: this.config.limits.maxQueue,
-        maxCharacters: this.config.limits.maxUtteranceChars,
-        providerTimeoutMs: this.config.limits.providerTimeoutMs,
-        idleFlushMs: this.config.limits.idleFlushMs,
-        playoutLeadMs: this.config.limits.playoutLeadMs,
-      },
-    });
-    this.streams.set(name, stream);
-    return stream;
-  }
-
+  /** The stream as this instance holds it, if it does (for status probes and tests). */
   existingStream(name: string): Stream | undefined {
     return this.streams.get(name);
   }
 
-  /** Names of the streams this instance knows: spoken, queued or listened to, and not yet forgotten as idle. */
-  streamNames(): string[] {
-    return [...this.streams.keys()];
-  }
-
-  get streamCount(): number {
-    return this.streams.size;
-  }
-
-  /** Cancels everything, closes listeners with `closeCode` and releases the provider and hub. */
+  /** Cancels everything, closes listeners with `closeCode` and releases the provider and broker. */
   async close(closeCode = 1001, reason = 'shutting_down'): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.sweeper);
+    this.streams.stopAccepting();
     // First stop taking queued work from the cluster, so what this instance still owns goes to another.
     await this.directory.close().catch((error: unknown) => this.logger.warn('stream directory close failed', { error }));
-    for (const stream of this.streams.values()) stream.cancel(true);
-    this.fanout.close(closeCode, reason);
-    await Promise.allSettled([this.provider.close(), this.hub.close()]);
+    this.streams.close();
+    this.listeners.close(closeCode, reason);
+    await Promise.allSettled([this.provider.close(), this.broker.close()]);
   }
-
-  private forgetIdleStreams(): void {
-    const cutoff = this.now() - this.config.limits.streamIdleMs;
-    for (const [name, stream] of this.streams) {
-      if (!stream.busy && this.fanout.count(name) === 0 && stream.lastActivity < cutoff) this.streams.delete(name);
-    }
-  }
-}
-
-/** One process: every stream's queue is here, and speaks where the request lands. */
-function localDirectory(relay: Relay): StreamDirectory {
-  return {
-    enqueue: (name, options, placement) => relay.stream(name).enqueue(options, placement),
-    cancel: (name, all) => relay.existingStream(name)?.cancel(all) ?? [],
-    status: (name) => relay.existingStream(name)?.status() ?? null,
-    close: async () => {},
-  };
-}
-
-export function newId(prefix: string): string {
-  return `${prefix}_${crypto.randomUUID().replace(/-/g, '').slice(0, 20)}`;
 }

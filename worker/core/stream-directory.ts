@@ -1,7 +1,7 @@
 /**
- * Where speak, cancel and status go: straight to this process's streams, or, across instances, to the
- * instance that owns a stream's queue. Ingress routes use this, never a Stream directly, so a speak request
- * landing on any instance joins the one FIFO of its stream.
+ * The one way to reach a stream: open it, speak to it, cancel in it and read its queue, whether its queue is in
+ * this process or, across instances, with the instance that owns it. Ingress routes use this, never a Stream
+ * directly, so a speak request landing on any instance joins the one FIFO of its stream.
  */
 import type { RelayError } from '../../shared/errors.ts';
 import type { UtteranceOptions, UtteranceResult } from './utterance.ts';
@@ -25,16 +25,31 @@ export interface QueueStatus {
   queue: Array<{ utterance_id: string; utterance: number }>;
 }
 
+/** Where an utterance goes in its stream's queue. */
+export interface Placement {
+  /** Barge-in: cancel what is playing and queued first, so this one is next. */
+  interrupt?: boolean;
+}
+
 export interface StreamDirectory {
   /**
-   * Adds an utterance at the back of the stream's queue (`queue_full` when it is full); with `interrupt`
-   * (barge-in) it first cancels what is playing and queued.
+   * Makes the stream known on this instance before a listener or a publisher joins it, so its status answers;
+   * refused with `shutting_down` once shutdown began and `too_many_streams` past the stream limit.
    */
-  enqueue(stream: string, options: UtteranceOptions, placement?: { interrupt?: boolean }): UtteranceHandle | Promise<UtteranceHandle>;
+  open(stream: string): Promise<void>;
+  /** Adds an utterance at the back of the stream's queue (`queue_full` when it is full); see `Placement`. */
+  enqueue(stream: string, options: UtteranceOptions, placement?: Placement): Promise<UtteranceHandle>;
   /** Stops the current utterance, and with `all` the queue too; returns the ids stopped. */
-  cancel(stream: string, all: boolean): string[] | Promise<string[]>;
+  cancel(stream: string, all: boolean): Promise<string[]>;
+  /**
+   * Cancels one utterance, speaking or still queued, and leaves the others; it ends with reason `cancelled`.
+   * False when no such utterance is speaking or queued (it had already ended).
+   */
+  cancelUtterance(stream: string, id: string): Promise<boolean>;
+  /** Names of the streams this instance knows: spoken, queued or listened to here, and not yet forgotten as idle. */
+  names(): Promise<string[]>;
   /** The stream's queue, or null when nothing is known of the stream. */
-  status(stream: string): QueueStatus | null | Promise<QueueStatus | null>;
+  status(stream: string): Promise<QueueStatus | null>;
   /** Stops taking work and hands owned streams over; in flight local utterances are the relay's to end. */
   close(): Promise<void>;
 }

@@ -1,13 +1,14 @@
-/** One named stream: a FIFO of utterances spoken one at a time through the provider, published to the hub. */
+/** One named stream: a FIFO of utterances spoken one at a time through the provider, published to the broker. */
 import { type AudioFormat, secondsOf } from '../../shared/audio-format.ts';
 import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
 import type { EndReason } from '../../shared/protocol.ts';
-import type { Hub } from '../broker/broker.ts';
+import type { Broker } from '../broker/broker.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { TTSContext, TTSProvider } from '../providers/provider.ts';
 import { Playout } from './playout.ts';
 import { SentenceAggregator } from './sentence-aggregator.ts';
+import type { QueueStatus } from './stream-directory.ts';
 import { Utterance, type UtteranceOptions } from './utterance.ts';
 
 /** Audio synthesized but not yet released, per stream: at f32 44.1 kHz about 3.5 MB. */
@@ -26,7 +27,7 @@ export interface StreamLimits {
 
 export interface StreamDeps {
   provider: TTSProvider;
-  hub: Hub;
+  broker: Broker;
   limits: StreamLimits;
   logger: Logger;
   now: () => number;
@@ -50,7 +51,7 @@ export class Stream {
   ) {
     this.format = deps.provider.preferredFormat;
     this.lastActivity = deps.now();
-    this.playout = new Playout(deps.limits.playoutLeadMs, (event) => deps.hub.publish(name, event), deps.now);
+    this.playout = new Playout(deps.limits.playoutLeadMs, (event) => deps.broker.publish(name, event), deps.now);
   }
 
   get busy(): boolean {
@@ -73,7 +74,7 @@ export class Stream {
       placement.number ?? ++this.sequence,
       options,
       this.deps.limits.maxCharacters,
-      (failed, error) => this.stop(failed, 'error', error),
+      (failed, error) => this.endUtterance(failed, 'error', error),
     );
     this.queue.push(utterance);
     const { metrics } = this.deps;
@@ -97,19 +98,20 @@ export class Stream {
     }
     if (this.current) {
       stopped.unshift(this.current.id);
-      this.stop(this.current, 'cancelled');
+      this.endUtterance(this.current, 'cancelled');
     }
     return stopped;
   }
 
-  /** Cancels one utterance, queued or speaking, leaving the others; false when it had already ended. */
-  cancelUtterance(utterance: Utterance): boolean {
-    if (utterance.ended) return false;
-    this.stop(utterance, 'cancelled');
+  /** Cancels one utterance, queued or speaking, leaving the others; false when it is neither (it had ended). */
+  cancelUtterance(id: string): boolean {
+    const utterance = this.current?.id === id ? this.current : this.queue.find((queued) => queued.id === id);
+    if (!utterance || utterance.ended) return false;
+    this.endUtterance(utterance, 'cancelled');
     return true;
   }
 
-  status() {
+  status(): QueueStatus {
     return {
       current: this.current
         ? { utterance_id: this.current.id, utterance: this.current.number, started_at: wallTime(this.current.startedAt ?? this.deps.now(), this.deps.now()) }
@@ -119,7 +121,7 @@ export class Stream {
   }
 
   /** Ends an utterance: publishes its end and stops its synthesis if it is speaking, or drops it from the queue. */
-  private stop(utterance: Utterance, reason: EndReason, error?: RelayError): void {
+  private endUtterance(utterance: Utterance, reason: EndReason, error?: RelayError): void {
     const wasSpeaking = utterance.state === 'speaking';
     if (!utterance.finish(reason, this.deps.now(), error)) return;
     const queued = this.queue.indexOf(utterance);
@@ -128,7 +130,7 @@ export class Stream {
     if (this.current === utterance) this.context?.cancel();
     // Done: everything was released already. Cancel or error: audio not yet released never will be.
     this.playout.clear();
-    this.deps.hub.publish(this.name, {
+    this.deps.broker.publish(this.name, {
       type: 'utterance_end',
       utterance: utterance.number,
       utterance_id: utterance.id,
@@ -149,7 +151,7 @@ export class Stream {
     try {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
         this.current = next;
-        await this.speak(next).catch((error: unknown) => this.stop(next!, 'error', toRelayError(error)));
+        await this.speak(next).catch((error: unknown) => this.endUtterance(next!, 'error', toRelayError(error)));
         this.current = null;
         this.context = null;
         this.lastActivity = this.deps.now();
@@ -160,7 +162,7 @@ export class Stream {
   }
 
   private async speak(utterance: Utterance): Promise<void> {
-    const { provider, hub, now } = this.deps;
+    const { provider, broker, now } = this.deps;
     utterance.state = 'speaking';
     utterance.startedAt = now();
     const context = provider.openContext({
@@ -174,16 +176,16 @@ export class Stream {
       ...(utterance.options.generation ? { generation: utterance.options.generation } : {}),
     });
     this.context = context;
-    hub.publish(this.name, { type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
+    broker.publish(this.name, { type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
 
     let lastEvent = now();
     const watchdog = setInterval(() => {
       const silentFor = now() - lastEvent;
       if (utterance.inputComplete && silentFor > this.deps.limits.providerTimeoutMs) {
-        this.stop(utterance, 'error', new RelayError('upstream_timeout', `The provider sent nothing for ${Math.round(silentFor)} ms.`));
+        this.endUtterance(utterance, 'error', new RelayError('upstream_timeout', `The provider sent nothing for ${Math.round(silentFor)} ms.`));
       }
     }, Math.min(1000, this.deps.limits.providerTimeoutMs));
-    this.feed(utterance, context).catch((error: unknown) => this.stop(utterance, 'error', toRelayError(error)));
+    this.feed(utterance, context).catch((error: unknown) => this.endUtterance(utterance, 'error', toRelayError(error)));
 
     let finished = false;
     try {
@@ -220,7 +222,7 @@ export class Stream {
             finished = true;
             break;
           case 'error':
-            this.stop(utterance, 'error', event.error);
+            this.endUtterance(utterance, 'error', event.error);
             break;
           default:
             break;
@@ -231,9 +233,9 @@ export class Stream {
     }
     if (finished) {
       await this.playout.drained();
-      this.stop(utterance, 'done');
+      this.endUtterance(utterance, 'done');
     } else if (!utterance.ended) {
-      this.stop(utterance, 'error', new RelayError('upstream_error', 'The provider ended the utterance without finishing it.'));
+      this.endUtterance(utterance, 'error', new RelayError('upstream_error', 'The provider ended the utterance without finishing it.'));
     }
   }
 

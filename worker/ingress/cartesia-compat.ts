@@ -4,7 +4,7 @@
  * key or token in place of its API key, works unmodified. Each Cartesia context becomes an utterance on the
  * stream; its audio goes out to the stream's listeners and back to the client as Cartesia `chunk`s.
  *
- * The client's audio is taken from the hub as listeners get it (released a bounded lead ahead of real time)
+ * The client's audio is taken from the broker as listeners get it (released a bounded lead ahead of real time)
  * and converted to its `output_format` the way a listener's is, so both get the same bytes.
  *
  * Flow control: none by pausing, since one socket multiplexes contexts and a paused socket would stall the
@@ -27,11 +27,10 @@ import {
 import { RelayError, toRelayError } from '../../shared/errors.ts';
 import { isValidStreamName } from '../../shared/protocol.ts';
 import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
-import type { Env, RuntimeAdapter } from '../app.ts';
+import type { Env, RuntimeAdapter } from '../runtime/contract.ts';
 import { authenticate, authorize, type Credential, credentialOf, type Principal } from '../security/auth.ts';
-import type { HubEvent } from '../broker/broker.ts';
-import { cancelOne } from './cancel-one.ts';
-import type { Relay } from '../core/relay.ts';
+import type { BrokerEvent } from '../broker/broker.ts';
+import type { IngressContext } from './context.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
 import { upgradeTextSession } from './text-session.ts';
 
@@ -59,9 +58,9 @@ interface CompatContext {
   cancelledByClient: boolean;
 }
 
-export function cartesiaCompatRoutes(relay: Relay, runtime: RuntimeAdapter): Hono<Env> {
+export function cartesiaCompatRoutes(ingress: IngressContext, runtime: RuntimeAdapter): Hono<Env> {
   const app = new Hono<Env>();
-  app.get(PATH_SUFFIX, (c) => connect(c, relay, runtime, c.req.query('stream') ?? null));
+  app.get(PATH_SUFFIX, (c) => connect(c, ingress, runtime, c.req.query('stream') ?? null));
   app.get(`${PATH_PREFIX}*`, (c) => {
     const path = c.req.path;
     if (!path.endsWith(PATH_SUFFIX)) throw new RelayError('not_found', `No route for GET ${path}; the Cartesia endpoint is ${PATH_PREFIX}{stream}${PATH_SUFFIX}.`);
@@ -71,7 +70,7 @@ export function cartesiaCompatRoutes(relay: Relay, runtime: RuntimeAdapter): Hon
     } catch {
       throw new RelayError('invalid_stream_name');
     }
-    return connect(c, relay, runtime, name);
+    return connect(c, ingress, runtime, name);
   });
   return app;
 }
@@ -94,18 +93,18 @@ function claimedStream(principal: Principal): string | null {
   return scope !== undefined && !scope.endsWith('*') ? scope : null;
 }
 
-async function connect(c: Context<Env>, relay: Relay, runtime: RuntimeAdapter, named: string | null): Promise<Response> {
+async function connect(c: Context<Env>, ingress: IngressContext, runtime: RuntimeAdapter, named: string | null): Promise<Response> {
   const credential = compatCredentialOf(c.req.raw);
   if (!credential) throw new RelayError('unauthorized', 'Send the relay key or token as Authorization: Bearer, X-API-Key, ?api_key= or ?access_token=.');
-  const principal = await authenticate(credential, relay.auth);
+  const principal = await authenticate(credential, ingress.auth);
   const name = named ?? claimedStream(principal) ?? DEFAULT_COMPAT_STREAM;
   if (!isValidStreamName(name)) throw new RelayError('invalid_stream_name');
   authorize(principal, 'speak', name);
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
     throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
   }
-  relay.stream(name);
-  return upgradeTextSession(c, runtime, (ws) => new CompatSession(relay, runtime, ws, name), 'Cartesia clients send JSON text frames.');
+  await ingress.directory.open(name);
+  return upgradeTextSession(c, runtime, (ws) => new CompatSession(ingress, runtime, ws, name), 'Cartesia clients send JSON text frames.');
 }
 
 class CompatSession {
@@ -117,12 +116,12 @@ class CompatSession {
   private work: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly relay: Relay,
+    private readonly ingress: IngressContext,
     private readonly runtime: RuntimeAdapter,
     private readonly ws: WSContext<any>,
     private readonly stream: string,
   ) {
-    this.unsubscribe = relay.hub.subscribe(stream, (event) => this.observe(event));
+    this.unsubscribe = ingress.events.subscribe(stream, (event) => this.observe(event));
   }
 
   receive(data: string): void {
@@ -135,7 +134,7 @@ class CompatSession {
     const { message } = parsed;
     this.work = this.work
       .then(() => (message.kind === 'cancel' ? this.cancel(message.request) : this.generate(message.request)))
-      .catch((error: unknown) => this.relay.logger.error('cartesia client message failed', { stream: this.stream, error }));
+      .catch((error: unknown) => this.ingress.logger.error('cartesia client message failed', { stream: this.stream, error }));
   }
 
   close(): void {
@@ -179,7 +178,7 @@ class CompatSession {
     const language = request.language ?? request.locale ?? undefined;
     const format = request.output_format
       ? { encoding: request.output_format.encoding, sampleRate: request.output_format.sample_rate }
-      : this.relay.provider.preferredFormat;
+      : this.ingress.sourceFormat;
     return {
       id,
       format: format as AudioFormat,
@@ -189,7 +188,7 @@ class CompatSession {
       ...(request.model_id ? { model: request.model_id } : {}),
       ...(language ? { language } : {}),
       ...(request.generation_config ? { generation: request.generation_config } : {}),
-      lastSentAt: this.relay.now(),
+      lastSentAt: this.ingress.now(),
       utterance: null,
       transcoder: null,
       flushesDone: 0,
@@ -201,7 +200,7 @@ class CompatSession {
   /** The context's utterance, queued on the stream with its first words. */
   private async utteranceOf(context: CompatContext): Promise<UtteranceHandle> {
     if (context.utterance) return context.utterance;
-    const utterance = await this.relay.directory.enqueue(this.stream, {
+    const utterance = await this.ingress.directory.enqueue(this.stream, {
       receivedAt: context.lastSentAt,
       // The relay cuts text into sentences, as Cartesia's own buffering would (max_buffer_delay_ms is not needed).
       buffering: 'relay',
@@ -213,7 +212,7 @@ class CompatSession {
     });
     context.utterance = utterance;
     // Made here, not at utterance_start: an idle stream publishes the start inside enqueue(), before this line.
-    context.transcoder = createTranscoder(this.relay.provider.preferredFormat, context.format);
+    context.transcoder = createTranscoder(this.ingress.sourceFormat, context.format);
     this.byUtterance.set(utterance.number, context);
     return utterance;
   }
@@ -224,10 +223,10 @@ class CompatSession {
     context.cancelledByClient = true;
     context.inputEnded = true;
     this.forget(context);
-    if (context.utterance) await cancelOne(this.relay, this.stream, context.utterance);
+    if (context.utterance) await this.ingress.directory.cancelUtterance(this.stream, context.utterance.id);
   }
 
-  private observe(event: HubEvent): void {
+  private observe(event: BrokerEvent): void {
     const context = this.byUtterance.get(event.utterance);
     if (!context) return;
     switch (event.type) {
@@ -278,12 +277,12 @@ class CompatSession {
   private sendAudio(context: CompatContext, data: Uint8Array | undefined): void {
     if (!data || data.byteLength === 0) return;
     // A client that does not read its audio would make the relay hold it without bound.
-    if (this.runtime.bufferedAmount(this.ws) > this.relay.config.limits.listenerMaxBufferedSeconds * bytesPerSecond(context.format)) {
+    if (this.runtime.bufferedAmount(this.ws) > this.ingress.limits.listenerMaxBufferedSeconds * bytesPerSecond(context.format)) {
       const error = new RelayError('slow_listener', 'The client did not read its audio as fast as it plays.');
       this.ws.close(error.closeCode, error.code);
       return;
     }
-    const now = this.relay.now();
+    const now = this.ingress.now();
     this.send({
       type: 'chunk',
       context_id: context.id,
@@ -330,7 +329,7 @@ class CompatSession {
     try {
       this.ws.send(JSON.stringify(message));
     } catch (error) {
-      this.relay.logger.warn('cartesia client send failed', { stream: this.stream, error });
+      this.ingress.logger.warn('cartesia client send failed', { stream: this.stream, error });
     }
   }
 }

@@ -23,12 +23,12 @@ import {
   type PublishClientMessage,
   type PublishServerMessage,
 } from '../../shared/publish-protocol.ts';
-import type { Env, RuntimeAdapter } from '../app.ts';
+import type { Env, RuntimeAdapter } from '../runtime/contract.ts';
 import { authorize, type Principal } from '../security/auth.ts';
-import type { HubEvent } from '../broker/broker.ts';
-import { cancelOne } from './cancel-one.ts';
+import type { BrokerEvent } from '../broker/broker.ts';
 import { SpokenProgress } from './spoken-progress.ts';
-import { newId, type Relay } from '../core/relay.ts';
+import { newId } from '../core/ids.ts';
+import type { IngressContext } from './context.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
 import { upgradeTextSession } from './text-session.ts';
 import { checkVoice } from './voice-check.ts';
@@ -54,15 +54,15 @@ interface Owned {
   progress: SpokenProgress;
 }
 
-export function publishRoute(relay: Relay, runtime: RuntimeAdapter) {
+export function publishRoute(ingress: IngressContext, runtime: RuntimeAdapter) {
   return async (c: Context<Env>, name: string): Promise<Response> => {
     const principal = c.get('principal');
     authorize(principal, 'speak', name);
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
       throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
     }
-    relay.stream(name);
-    return upgradeTextSession(c, runtime, (ws) => new PublishSession(relay, runtime, ws, name, principal), 'Publishers send JSON text frames.');
+    await ingress.directory.open(name);
+    return upgradeTextSession(c, runtime, (ws) => new PublishSession(ingress, runtime, ws, name, principal), 'Publishers send JSON text frames.');
   };
 }
 
@@ -84,15 +84,15 @@ class PublishSession {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly relay: Relay,
+    private readonly ingress: IngressContext,
     private readonly runtime: RuntimeAdapter,
     private readonly ws: WSContext<any>,
     private readonly stream: string,
     private readonly principal: Principal,
   ) {
-    this.maxPending = relay.config.limits.publishMaxPendingChars;
-    this.maxInbox = Math.max(this.maxPending * OVERRUN_FACTOR, relay.config.limits.maxUtteranceChars);
-    this.unsubscribe = relay.hub.subscribe(stream, (event) => this.observe(event));
+    this.maxPending = ingress.limits.publishMaxPendingChars;
+    this.maxInbox = Math.max(this.maxPending * OVERRUN_FACTOR, ingress.limits.maxUtteranceChars);
+    this.unsubscribe = ingress.events.subscribe(stream, (event) => this.observe(event));
     this.send({ type: 'ready', protocol: PUBLISH_PROTOCOL_VERSION, stream, publisher_id: this.id, max_pending_chars: this.maxPending });
   }
 
@@ -218,14 +218,14 @@ class PublishSession {
 
   /** Opens this publisher's next utterance, waiting while the stream's queue is full; null when overtaken. */
   private async openUtterance(message: Extract<PublishClientMessage, { type: 'text' }>, epoch: number): Promise<UtteranceHandle | null> {
-    const voice = await checkVoice(this.relay.provider, message.voice);
+    const voice = await checkVoice(this.ingress.provider, message.voice);
     for (;;) {
       if (this.closed || this.epoch !== epoch) return null;
       try {
-        const utterance = await this.relay.directory.enqueue(
+        const utterance = await this.ingress.directory.enqueue(
           this.stream,
           {
-            receivedAt: this.relay.now(),
+            receivedAt: this.ingress.now(),
             buffering: 'relay',
             ...(voice ? { voice } : {}),
             ...(message.language ? { language: message.language } : {}),
@@ -247,7 +247,7 @@ class PublishSession {
   }
 
   private adopt(utterance: UtteranceHandle): void {
-    const owned: Owned = { utterance, progress: new SpokenProgress(this.relay.now) };
+    const owned: Owned = { utterance, progress: new SpokenProgress(this.ingress.now) };
     this.open = utterance;
     this.owned.set(utterance.id, owned);
     this.byNumber.set(utterance.number, owned);
@@ -266,7 +266,7 @@ class PublishSession {
           ...(result.error ? { error: errorInfo(result.error) } : {}),
         });
       })
-      .catch((error: unknown) => this.relay.logger.error('publisher utterance end failed', { stream: this.stream, error }));
+      .catch((error: unknown) => this.ingress.logger.error('publisher utterance end failed', { stream: this.stream, error }));
   }
 
   /** Holds the inbox while the utterance has too much text unspoken. */
@@ -275,7 +275,7 @@ class PublishSession {
     if (!owned) return;
     const { progress } = owned;
     while (!this.closed && this.epoch === epoch && !utterance.ended && progress.unspoken >= this.maxPending) {
-      if (progress.started && this.relay.now() - progress.lastProgressAt > STALL_MS) progress.catchUp();
+      if (progress.started && this.ingress.now() - progress.lastProgressAt > STALL_MS) progress.catchUp();
       else await sleep(WAIT_POLL_MS);
     }
   }
@@ -288,7 +288,7 @@ class PublishSession {
         authorize(this.principal, 'cancel', this.stream);
         this.dropWaiting();
         if (this.open) this.open = null;
-        return await this.relay.directory.cancel(this.stream, true);
+        return await this.ingress.directory.cancel(this.stream, true);
       }
       const target = message.utterance_id !== undefined ? this.owned.get(message.utterance_id)?.utterance : this.defaultCancelTarget();
       if (message.utterance_id !== undefined && !target) throw new RelayError('utterance_not_found', `No utterance ${message.utterance_id} of this publisher is going.`);
@@ -297,7 +297,7 @@ class PublishSession {
         this.dropWaiting();
         this.open = null;
       }
-      return (await cancelOne(this.relay, this.stream, target)) ? [target.id] : [];
+      return (await this.ingress.directory.cancelUtterance(this.stream, target.id)) ? [target.id] : [];
     };
     const reply = act().then(
       (cancelled): PublishServerMessage => ({ type: 'ack', for: message.type, ...(seq !== undefined ? { seq } : {}), cancelled }),
@@ -319,7 +319,7 @@ class PublishSession {
     for (const item of this.inbox) if (item.kind === 'message') item.dropped = true;
   }
 
-  private observe(event: HubEvent): void {
+  private observe(event: BrokerEvent): void {
     if (event.type === 'timestamps') this.byNumber.get(event.utterance)?.progress.spoke(event.words.map((w) => w.word));
     else if (event.type === 'audio') this.byNumber.get(event.utterance)?.progress.sounded();
   }
@@ -354,7 +354,7 @@ class PublishSession {
     try {
       this.ws.send(JSON.stringify(message));
     } catch (error) {
-      this.relay.logger.warn('publisher send failed', { stream: this.stream, publisher_id: this.id, error });
+      this.ingress.logger.warn('publisher send failed', { stream: this.stream, publisher_id: this.id, error });
     }
   }
 }

@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import type { WSContext } from 'hono/ws';
 import { RelayError } from '../../shared/errors.ts';
-import type { RuntimeAdapter } from '../app.ts';
+import type { RuntimeAdapter } from '../runtime/contract.ts';
 
 export interface TextSession {
   receive(text: string): void;

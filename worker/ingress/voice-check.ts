@@ -7,7 +7,7 @@ import { findVoice, unknownVoiceError } from '../providers/voice-match.ts';
  * `unknown_voice` naming the nearest voices. When the provider cannot list its voices now (Cartesia
  * unreachable), the voice goes on unchecked: the provider itself refuses it if it must.
  */
-export async function checkVoice(provider: TTSProvider, voice: string | undefined): Promise<string | undefined> {
+export async function checkVoice(provider: Pick<TTSProvider, 'voices'>, voice: string | undefined): Promise<string | undefined> {
   if (voice === undefined) return undefined;
   const voices = await provider.voices().catch(() => null);
   if (!voices) return voice;

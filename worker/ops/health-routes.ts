@@ -1,22 +1,30 @@
 /** Probes without auth: /healthz says the process answers, /readyz whether it should get traffic. */
 import { Hono } from 'hono';
-import type { Env } from '../app.ts';
-import type { Relay } from '../core/relay.ts';
+import type { Env } from '../runtime/contract.ts';
 
-export function healthRoutes(relay: Relay): Hono<Env> {
+/** What the probes read: the instance's readiness and the health of what it depends on. */
+export interface HealthSource {
+  readonly ready: boolean;
+  readonly isAccepting: boolean;
+  readonly provider: { readonly name: string; healthy(): boolean };
+  readonly broker: { readonly name: string; healthy(): boolean };
+}
+
+export function healthRoutes(source: HealthSource): Hono<Env> {
   const app = new Hono<Env>();
-  app.get('/healthz', (c) => c.json({ status: 'ok', provider: relay.provider.name, healthy: relay.provider.healthy() }));
-  // 503 while the provider or the hub (Redis) is unreachable or the instance is draining, so a balancer sends work elsewhere.
+  app.get('/healthz', (c) => c.json({ status: 'ok', provider: source.provider.name, healthy: source.provider.healthy() }));
+  // 503 while the provider or the broker (Redis) is unreachable or the instance is draining, so a balancer sends work elsewhere.
   app.get('/readyz', (c) => {
+    const { ready, isAccepting, provider, broker } = source;
     const body = {
-      ready: relay.ready,
-      accepting: relay.isAccepting,
-      provider: relay.provider.name,
-      provider_healthy: relay.provider.healthy(),
-      hub: relay.hub.name,
-      hub_healthy: relay.hub.healthy(),
+      ready,
+      accepting: isAccepting,
+      provider: provider.name,
+      provider_healthy: provider.healthy(),
+      hub: broker.name,
+      hub_healthy: broker.healthy(),
     };
-    return c.json(body, relay.ready ? 200 : 503);
+    return c.json(body, ready ? 200 : 503);
   });
   return app;
 }

@@ -34,7 +34,7 @@ export function createShutdown(relay: Relay, server: ServerControl, now: () => n
     running ??= (async () => {
       const started = now();
       const { drainMs } = relay.config;
-      relay.logger.info('shutting down', { signal, drain_ms: drainMs, busy: relay.busy, listeners: relay.fanout.totalListeners });
+      relay.logger.info('shutting down', { signal, drain_ms: drainMs, busy: relay.busy, listeners: relay.listenerCount });
       relay.stopAccepting();
       server.stopListening();
       while (relay.busy && now() - started < drainMs) await sleep(Math.min(DRAIN_POLL_MS, Math.max(1, drainMs - (now() - started))));

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Server, ServerWebSocket } from 'bun';
 import { websocket } from 'hono/bun';
 import { defineWebSocketHelper } from 'hono/ws';
-import type { RuntimeAdapter } from '../app.ts';
+import type { RuntimeAdapter } from './contract.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';

@@ -5,7 +5,7 @@
 import { upgradeWebSocket } from 'hono/deno';
 import type { UpgradeWebSocket } from 'hono/ws';
 import { RelayError } from '../../shared/errors.ts';
-import type { RuntimeAdapter } from '../app.ts';
+import type { RuntimeAdapter } from './contract.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown, type ServerControl } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';

@@ -1,6 +1,6 @@
 /** Node: a worker_threads Worker behind the neutral WorkerPort, running TypeScript and looking like a Web Worker. */
 import { Worker } from 'node:worker_threads';
-import type { WorkerPort } from './worker-port.ts';
+import type { WorkerPort } from './contract.ts';
 
 /**
  * Registers tsx inside the thread, then imports the script. Node 20 ignores `--import tsx` in a worker's

@@ -7,7 +7,7 @@ import { serve, upgradeWebSocket } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConfigError } from '../ops/config.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
-import type { RuntimeAdapter } from '../app.ts';
+import type { RuntimeAdapter } from './contract.ts';
 import { selectSubprotocol } from '../security/auth.ts';
 import { createShutdown, type ShutdownReport } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal } from './lifecycle.ts';

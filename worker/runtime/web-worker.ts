@@ -1,5 +1,5 @@
 /** Bun and Deno: a module Web Worker behind the neutral WorkerPort. */
-import type { WorkerPort } from './worker-port.ts';
+import type { WorkerPort } from './contract.ts';
 
 export function startWebWorker(script: URL): WorkerPort {
   const worker = new Worker(script, { type: 'module' });

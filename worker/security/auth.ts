@@ -6,13 +6,12 @@ import { RelayError } from '../../shared/errors.ts';
 import { RELAY_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '../../shared/protocol.ts';
 import type { RelayConfig } from '../ops/config.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { scopeCovers, TokenService, type VerifiedToken } from './tokens.ts';
+import type { Principal } from './principal.ts';
+import { scopeCovers, TokenService } from './tokens.ts';
 
 export type Action = TokenAction | 'status' | 'admin';
 
-export type Principal = { kind: 'admin' } | ({ kind: 'token' } & VerifiedToken);
-
-export type AuthVariables = { principal: Principal };
+export type { Principal };
 
 /** Where a credential came from: headers may carry admin keys, URLs and subprotocols only tokens. */
 export type CredentialSource = 'header' | 'query' | 'subprotocol';
@@ -94,7 +93,7 @@ export async function authenticate(credential: Credential, auth: Authenticator):
 }
 
 /** Authenticates every request it guards; with `action` it also checks that action (e.g. `admin` for /metrics). */
-export function requireAuth(auth: Authenticator, action?: 'admin'): MiddlewareHandler<{ Variables: AuthVariables }> {
+export function requireAuth(auth: Authenticator, action?: 'admin'): MiddlewareHandler<{ Variables: { principal: Principal } }> {
   return async (c, next) => {
     const credential = credentialOf(c.req.raw);
     if (!credential) throw new RelayError('unauthorized');

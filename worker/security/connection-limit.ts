@@ -6,7 +6,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { UpgradeWebSocket, WSEvents, WSMessageReceive } from 'hono/ws';
 import { RelayError } from '../../shared/errors.ts';
 import { unrefTimer } from '../../shared/timers.ts';
-import type { RuntimeAdapter } from '../app.ts';
+import type { RuntimeAdapter } from '../runtime/contract.ts';
 
 // A client whose handshake never completes gets no close event; its slot comes back after this.
 const HANDSHAKE_GRACE_MS = 10_000;

@@ -1,12 +1,6 @@
 /** Token buckets keyed by name (a token's id): each request takes one unit; units refill at a steady rate. */
 import { RelayError } from '../../shared/errors.ts';
-
-export interface Rate {
-  /** Units added per second. */
-  perSecond: number;
-  /** Bucket size: how many requests may come at once after a quiet spell. */
-  burst: number;
-}
+import type { Rate } from './principal.ts';
 
 // Buckets of tokens not seen for a while are forgotten past this many; a full bucket holds no information.
 const MAX_BUCKETS = 100_000;

@@ -2,15 +2,16 @@
 import { Hono } from 'hono';
 import { type TokenResponse, tokenRequestSchema } from '../../shared/api.ts';
 import { RelayError } from '../../shared/errors.ts';
-import type { Env } from '../app.ts';
+import type { Env } from '../runtime/contract.ts';
 import { authorize } from './auth.ts';
 import { decodeUtf8, limitBytes } from '../ingress/body.ts';
-import type { Relay } from '../core/relay.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { TokenService } from './tokens.ts';
 
 // A token request is a few hundred bytes; this leaves room for 64 long stream scopes.
 const MAX_BODY_BYTES = 16 * 1024;
 
-export function tokenRoutes(relay: Relay): Hono<Env> {
+export function tokenRoutes(tokens: TokenService, logger: Logger): Hono<Env> {
   const app = new Hono<Env>();
 
   app.post('/', async (c) => {
@@ -31,9 +32,9 @@ export function tokenRoutes(relay: Relay): Hono<Env> {
       const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
       throw new RelayError('bad_request', `Invalid token request: ${where}${issue?.message ?? 'invalid'}. Expected {"streams": [...], "actions": ["speak"|"listen"|"cancel"], "expires_in"?, "rate"?, "burst"?, "label"?}.`);
     }
-    const minted = await relay.auth.tokens.mint(parsed.data);
+    const minted = await tokens.mint(parsed.data);
     const { claims } = minted;
-    relay.logger.info('token minted', { token_id: claims.jti, streams: claims.streams, actions: claims.actions, expires_in: claims.exp - claims.iat, ...(claims.sub ? { label: claims.sub } : {}) });
+    logger.info('token minted', { token_id: claims.jti, streams: claims.streams, actions: claims.actions, expires_in: claims.exp - claims.iat, ...(claims.sub ? { label: claims.sub } : {}) });
     const body: TokenResponse = {
       token: minted.token,
       token_id: claims.jti,

@@ -5,7 +5,7 @@ import { isValidStreamScope, TOKEN_ACTIONS, type TokenAction, type TokenRequest 
 import { decodeBase64Url } from '../../shared/base64.ts';
 import { RelayError } from '../../shared/errors.ts';
 import type { TokenConfig } from '../ops/config.ts';
-import type { Rate } from './rate-limit.ts';
+import type { Rate, VerifiedToken } from './principal.ts';
 
 const ALGORITHM = 'HS256';
 const ISSUER = 'tts-relay';
@@ -30,17 +30,6 @@ const claimsSchema = z.object({
   sub: z.string().max(128).optional(),
 });
 export type TokenClaims = z.infer<typeof claimsSchema>;
-
-/** What a verified token allows. */
-export interface VerifiedToken {
-  id: string;
-  streams: string[];
-  actions: TokenAction[];
-  rate: Rate;
-  /** Milliseconds since the epoch. */
-  expiresAt: number;
-  subject?: string;
-}
 
 export interface MintedToken {
   token: string;

@@ -2,7 +2,7 @@
  * Format conversion: what listeners asking for another encoding or sample rate cost, showing it is paid once
  * per format and not per listener.
  *
- * Two views. The relay's own FanOut (in this process, over sockets that only count) fed a stream's audio,
+ * Two views. The relay's own ListenerHub (in this process, over sockets that only count) fed a stream's audio,
  * with 1 and with 100 listeners of a format: its CPU beyond the same listeners of the native format is the
  * conversion, free of socket and scheduling noise. Then the relay process with 100 real listeners of each
  * format, against a bare broadcast server writing the same bytes: the per-listener-second cost as deployed.
@@ -10,8 +10,9 @@
 import { type AudioFormat, bytesPerSecond, formatKey } from '../../../shared/audio-format.ts';
 import { AUDIO_HEADER_BYTES } from '../../../shared/protocol.ts';
 import { createTranscoder } from '../../../shared/transcoder.ts';
-import { FanOut, type ListenerSocket } from '../../../worker/listeners/fan-out.ts';
-import { MemoryHub } from '../../../worker/broker/memory.ts';
+import { ListenerHub } from '../../../worker/listeners/listener-hub.ts';
+import type { ListenerSocket } from '../../../worker/listeners/listener.ts';
+import { MemoryBroker } from '../../../worker/broker/memory.ts';
 import { silentLogger } from '../../../worker/ops/logger.ts';
 import { type Runtime, spawnChild } from '../child-process.ts';
 import { freePort, sleep } from '../clock.ts';
@@ -33,7 +34,7 @@ const WINDOWS = 3;
 export interface FanOutCell {
   format: string;
   listeners: number;
-  /** Microseconds of CPU per second of audio through the FanOut. */
+  /** Microseconds of CPU per second of audio through the ListenerHub. */
   usPerAudioSecond: number;
 }
 
@@ -74,10 +75,10 @@ export function timeTranscoder(from: AudioFormat, to: AudioFormat, seconds: numb
   return (used.user + used.system) / (chunks * CHUNK_SECONDS);
 }
 
-/** The relay's FanOut with `listeners` counting sockets of `format`, fed `seconds` of audio: CPU per audio second. */
+/** The relay's ListenerHub with `listeners` counting sockets of `format`, fed `seconds` of audio: CPU per audio second. */
 export function timeFanOut(source: AudioFormat, format: AudioFormat, listeners: number, seconds: number): number {
-  const hub = new MemoryHub();
-  const fanOut = new FanOut({ hub, sourceFormat: source, logger: silentLogger, heartbeatMs: 3_600_000, maxBufferedSeconds: 30, newId: () => 'bench' });
+  const broker = new MemoryBroker();
+  const fanOut = new ListenerHub({ broker, sourceFormat: source, logger: silentLogger, heartbeatMs: 3_600_000, maxBufferedSeconds: 30, newId: () => 'bench' });
   let bytes = 0;
   const socket: ListenerSocket = {
     send: (data) => void (bytes += typeof data === 'string' ? data.length : data.byteLength),
@@ -88,9 +89,9 @@ export function timeFanOut(source: AudioFormat, format: AudioFormat, listeners: 
   for (let i = 0; i < listeners; i++) fanOut.add('conversion', format, socket);
   const chunk = sourceChunk(source);
   const run = (utterance: number, chunks: number) => {
-    hub.publish('conversion', { type: 'utterance_start', utterance, utterance_id: `utt_${utterance}` });
-    for (let i = 0; i < chunks; i++) hub.publish('conversion', { type: 'audio', utterance, data: chunk });
-    hub.publish('conversion', { type: 'utterance_end', utterance, utterance_id: `utt_${utterance}`, reason: 'done' });
+    broker.publish('conversion', { type: 'utterance_start', utterance, utterance_id: `utt_${utterance}` });
+    for (let i = 0; i < chunks; i++) broker.publish('conversion', { type: 'audio', utterance, data: chunk });
+    broker.publish('conversion', { type: 'utterance_end', utterance, utterance_id: `utt_${utterance}`, reason: 'done' });
   };
   run(1, 40);
   const chunks = Math.round(seconds / CHUNK_SECONDS);
@@ -195,7 +196,7 @@ export async function measureConversion(ctx: BenchContext, runtime: Runtime, sou
   return result;
 }
 
-/** FanOut CPU for listeners of `key` beyond the same number of native listeners, by listener count. */
+/** ListenerHub CPU for listeners of `key` beyond the same number of native listeners, by listener count. */
 function conversionUs(result: ConversionResult, key: string): Record<number, number> {
   const cell = (format: string, listeners: number) => result.fanOut.find((c) => c.format === format && c.listeners === listeners)!.usPerAudioSecond;
   const native = formatKey(result.source);
@@ -213,7 +214,7 @@ export function conversionRows(result: ConversionResult): Row[] {
     rows.push(
       row({
         item: 5,
-        figure: `conversion to ${key}, ${many} listeners vs ${few} (relay FanOut, ${result.runtime})`,
+        figure: `conversion to ${key}, ${many} listeners vs ${few} (relay ListenerHub, ${result.runtime})`,
         unit: 'ms CPU per audio s',
         relay: conversion[many]! / 1000,
         baseline: conversion[few]! / 1000,

@@ -6,7 +6,7 @@ import { RelayError } from '../../../shared/errors.ts';
 import { createTranscoder, type Transcoder } from '../../../shared/transcoder.ts';
 import type { Logger } from '../../ops/logger.ts';
 import { SentenceAggregator } from '../../core/sentence-aggregator.ts';
-import type { StartWorker } from '../../runtime/worker-port.ts';
+import type { StartWorker } from '../../runtime/contract.ts';
 import { DEFAULT_ESPEAK_VOICE, ESPEAK_SAMPLE_RATE } from './engine.ts';
 import { type EspeakSynthesizer, openEspeakSynthesizer } from './synthesizer.ts';
 import type { ContextOptions, ProviderEvent, TTSContext, TTSProvider } from '../provider.ts';

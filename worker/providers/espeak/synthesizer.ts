@@ -1,6 +1,6 @@
 /** Where espeak-ng synthesizes: in a worker thread when the runtime can start one, else inline on the event loop. */
 import type { Logger } from '../../ops/logger.ts';
-import type { StartWorker, WorkerPort } from '../../runtime/worker-port.ts';
+import type { StartWorker, WorkerPort } from '../../runtime/contract.ts';
 import { type EspeakVoice, loadEspeakEngine, type SynthesisSummary } from './engine.ts';
 import { isThreadReply, type SpeakRequest } from './thread-messages.ts';
 

@@ -1,39 +1,19 @@
 /**
- * Listeners of every stream on this instance. Audio from the hub is converted and framed once per
+ * Listeners of every stream on this instance. Audio from the broker is converted and framed once per
  * distinct format, and the same bytes go to every listener of that format.
  */
-import { type AudioFormat, bytesPerSecond, formatKey, samplesIn } from '../../shared/audio-format.ts';
+import { type AudioFormat, bytesPerSecond, formatKey } from '../../shared/audio-format.ts';
 import { RelayError } from '../../shared/errors.ts';
 import { unrefTimer } from '../../shared/timers.ts';
-import {
-  encodeAudioFrame,
-  type Hello,
-  type ListenerMessage,
-  PROTOCOL_VERSION,
-} from '../../shared/protocol.ts';
-import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
-import type { Hub, HubEvent, ReplayedUtterance } from '../broker/broker.ts';
+import { type Hello, type ListenerMessage, PROTOCOL_VERSION } from '../../shared/protocol.ts';
+import type { Broker, BrokerEvent, ReplayedUtterance } from '../broker/broker.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
+import { FormatChannel } from './format-channel.ts';
+import type { Listener, ListenerRegistry, ListenerSocket } from './listener.ts';
 
-/** What the fan-out needs of a WebSocket; each runtime maps its native socket onto it. */
-export interface ListenerSocket {
-  send(data: string | Uint8Array): void;
-  close(code: number, reason: string): void;
-  /** Bytes queued in the socket and not yet written to the network. */
-  bufferedAmount(): number;
-  isOpen(): boolean;
-}
-
-export interface Listener {
-  readonly id: string;
-  readonly stream: string;
-  readonly format: AudioFormat;
-  readonly socket: ListenerSocket;
-}
-
-export interface FanOutOptions {
-  hub: Hub;
+export interface ListenerHubOptions {
+  broker: Broker;
   sourceFormat: AudioFormat;
   logger: Logger;
   heartbeatMs: number;
@@ -44,77 +24,9 @@ export interface FanOutOptions {
   metrics?: Metrics;
 }
 
-class FormatChannel {
-  readonly listeners = new Set<Listener>();
-  private transcoder: Transcoder | null = null;
-  private utterance = -1;
-  private samples = 0;
-  /** The current utterance's start message, for listeners that join in its middle. */
-  startMessage: string | null = null;
-
-  constructor(
-    readonly format: AudioFormat,
-    private readonly sourceFormat: AudioFormat,
-  ) {}
-
-  /** The utterance this channel is converting, or -1 between utterances. */
-  get current(): number {
-    return this.utterance;
-  }
-
-  /** After a replay that starts `sourceBytes` into the utterance: frames carry sample offsets from there. */
-  startAt(sourceBytes: number): void {
-    const sourceSamples = samplesIn(this.sourceFormat, sourceBytes);
-    this.samples = Math.round((sourceSamples * this.format.sampleRate) / this.sourceFormat.sampleRate);
-  }
-
-  /** Turns one hub event into the frames this format's listeners get, computed once for all of them. */
-  frames(event: HubEvent): Array<string | Uint8Array> {
-    switch (event.type) {
-      case 'utterance_start':
-        this.utterance = event.utterance;
-        this.samples = 0;
-        this.transcoder = createTranscoder(this.sourceFormat, this.format);
-        this.startMessage = JSON.stringify(event satisfies ListenerMessage);
-        return [this.startMessage];
-      case 'audio': {
-        if (event.utterance !== this.utterance || !this.transcoder) return [];
-        const frame = this.audioFrame(this.transcoder.push(event.data));
-        return frame ? [frame] : [];
-      }
-      case 'timestamps':
-      case 'phoneme_timestamps':
-        return event.utterance === this.utterance ? [JSON.stringify(event satisfies ListenerMessage)] : [];
-      case 'flush_done':
-        return [];
-      case 'utterance_end': {
-        if (event.utterance !== this.utterance) return [];
-        const out: Array<string | Uint8Array> = [];
-        if (this.transcoder) {
-          // A cancelled utterance's converter tail is stale audio: drop it rather than send it after the cut.
-          const tail = event.reason === 'cancelled' ? null : this.audioFrame(this.transcoder.flush());
-          if (tail) out.push(tail);
-        }
-        out.push(JSON.stringify({ ...event, samples: this.samples } satisfies ListenerMessage));
-        this.transcoder = null;
-        this.utterance = -1;
-        this.startMessage = null;
-        return out;
-      }
-    }
-  }
-
-  private audioFrame(payload: Uint8Array): Uint8Array | null {
-    if (payload.byteLength === 0) return null;
-    const frame = encodeAudioFrame(this.utterance, this.samples, payload);
-    this.samples += samplesIn(this.format, payload.byteLength);
-    return frame;
-  }
-}
-
 class StreamListeners {
   readonly channels = new Map<string, FormatChannel>();
-  /** Listeners that asked for `?from=utterance`, waiting for the hub's replay. */
+  /** Listeners that asked for `?from=utterance`, waiting for the broker's replay. */
   readonly pending = new Set<Listener>();
   /** Listeners replaying the current utterance through a converter of their own, until it ends. */
   readonly catchUps = new Map<Listener, FormatChannel>();
@@ -138,26 +50,26 @@ class StreamListeners {
 // socket in the current tick as buffered, so a burst of frames alone looks like a slow reader there.
 const SLOW_LISTENER_GRACE_MS = 500;
 
-export class FanOut {
+export class ListenerHub implements ListenerRegistry {
   private readonly streams = new Map<string, StreamListeners>();
   /** When each listener was first seen over its allowance, while it stays over (usually empty: checked by size first). */
   private readonly overSince = new Map<Listener, number>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
 
-  constructor(private readonly options: FanOutOptions) {
+  constructor(private readonly options: ListenerHubOptions) {
     this.heartbeat = setInterval(() => this.sendHeartbeats(), options.heartbeatMs);
     unrefTimer(this.heartbeat);
   }
 
   /**
    * Registers a listener and greets it with `hello`. With `from: 'utterance'` it first gets the current
-   * utterance from its beginning (as far as the hub kept it), then goes on live.
+   * utterance from its beginning (as far as the broker kept it), then goes on live.
    */
   add(stream: string, format: AudioFormat, socket: ListenerSocket, options: { from?: 'utterance' } = {}): Listener {
     let group = this.streams.get(stream);
     if (!group) {
       const created = new StreamListeners();
-      created.unsubscribe = this.options.hub.subscribe(stream, (event) => this.deliver(created, event));
+      created.unsubscribe = this.options.broker.subscribe(stream, (event) => this.deliver(created, event));
       this.streams.set(stream, (group = created));
     }
     const listener: Listener = { id: this.options.newId(), stream, format, socket };
@@ -174,7 +86,7 @@ export class FanOut {
     if (options.from === 'utterance') {
       const joined = group;
       joined.pending.add(listener);
-      this.options.hub.replay(stream, (replayed) => this.catchUp(joined, listener, replayed));
+      this.options.broker.replay(stream, (replayed) => this.catchUp(joined, listener, replayed));
     } else {
       this.join(group, listener);
     }
@@ -244,7 +156,7 @@ export class FanOut {
     for (const event of replayed.events) for (const frame of channel.frames(event)) this.send(listener, frame);
   }
 
-  private deliver(group: StreamListeners, event: HubEvent): void {
+  private deliver(group: StreamListeners, event: BrokerEvent): void {
     for (const channel of group.channels.values()) {
       const frames = channel.frames(event);
       for (const frame of frames) this.broadcast(channel.listeners, frame);

@@ -1,0 +1,77 @@
+/**
+ * One audio format's channel of a stream: converts the stream's events into that format's frames once, for
+ * every listener of the format (and, on its own, for one listener replaying the current utterance).
+ */
+import { type AudioFormat, samplesIn } from '../../shared/audio-format.ts';
+import { encodeAudioFrame, type ListenerMessage } from '../../shared/protocol.ts';
+import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
+import type { BrokerEvent } from '../broker/broker.ts';
+import type { Listener } from './listener.ts';
+
+export class FormatChannel {
+  readonly listeners = new Set<Listener>();
+  private transcoder: Transcoder | null = null;
+  private utterance: number | null = null;
+  private samples = 0;
+  /** The current utterance's start message, for listeners that join in its middle. */
+  startMessage: string | null = null;
+
+  constructor(
+    readonly format: AudioFormat,
+    private readonly sourceFormat: AudioFormat,
+  ) {}
+
+  /** The utterance this channel is converting, or null between utterances. */
+  get current(): number | null {
+    return this.utterance;
+  }
+
+  /** After a replay that starts `sourceBytes` into the utterance: frames carry sample offsets from there. */
+  startAt(sourceBytes: number): void {
+    const sourceSamples = samplesIn(this.sourceFormat, sourceBytes);
+    this.samples = Math.round((sourceSamples * this.format.sampleRate) / this.sourceFormat.sampleRate);
+  }
+
+  /** Turns one broker event into the frames this format's listeners get, computed once for all of them. */
+  frames(event: BrokerEvent): Array<string | Uint8Array> {
+    switch (event.type) {
+      case 'utterance_start':
+        this.utterance = event.utterance;
+        this.samples = 0;
+        this.transcoder = createTranscoder(this.sourceFormat, this.format);
+        this.startMessage = JSON.stringify(event satisfies ListenerMessage);
+        return [this.startMessage];
+      case 'audio': {
+        if (event.utterance !== this.utterance || !this.transcoder) return [];
+        const frame = this.audioFrame(this.transcoder.push(event.data));
+        return frame ? [frame] : [];
+      }
+      case 'timestamps':
+      case 'phoneme_timestamps':
+        return event.utterance === this.utterance ? [JSON.stringify(event satisfies ListenerMessage)] : [];
+      case 'flush_done':
+        return [];
+      case 'utterance_end': {
+        if (event.utterance !== this.utterance) return [];
+        const out: Array<string | Uint8Array> = [];
+        if (this.transcoder) {
+          // A cancelled utterance's converter tail is stale audio: drop it rather than send it after the cut.
+          const tail = event.reason === 'cancelled' ? null : this.audioFrame(this.transcoder.flush());
+          if (tail) out.push(tail);
+        }
+        out.push(JSON.stringify({ ...event, samples: this.samples } satisfies ListenerMessage));
+        this.transcoder = null;
+        this.utterance = null;
+        this.startMessage = null;
+        return out;
+      }
+    }
+  }
+
+  private audioFrame(payload: Uint8Array): Uint8Array | null {
+    if (payload.byteLength === 0 || this.utterance === null) return null;
+    const frame = encodeAudioFrame(this.utterance, this.samples, payload);
+    this.samples += samplesIn(this.format, payload.byteLength);
+    return frame;
+  }
+}

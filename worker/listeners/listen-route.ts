@@ -1,0 +1,59 @@
+/** GET /v1/streams/{stream}/listen: a WebSocket that joins this instance's listeners of the stream. */
+import type { Context } from 'hono';
+import type { WSContext } from 'hono/ws';
+import { type AudioFormat, isEncoding, isSampleRate } from '../../shared/audio-format.ts';
+import { RelayError } from '../../shared/errors.ts';
+import type { IngressContext } from '../ingress/context.ts';
+import { type Env, type RuntimeAdapter, SOCKET_STATE } from '../runtime/contract.ts';
+import { authorize } from '../security/auth.ts';
+import type { Listener, ListenerSocket } from './listener.ts';
+
+export function listenRoute({ directory, listeners, limits, sourceFormat }: IngressContext, runtime: RuntimeAdapter) {
+  return async (c: Context<Env>, name: string): Promise<Response> => {
+    authorize(c.get('principal'), 'listen', name);
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+      throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
+    }
+    const format = listenFormat(c.req.query('encoding'), c.req.query('sample_rate'), sourceFormat);
+    const from = c.req.query('from');
+    if (from !== undefined && from !== 'utterance' && from !== 'live') {
+      throw new RelayError('bad_request', 'from is `live` (the default) or `utterance` (start with the current utterance).');
+    }
+    if (listeners.count(name) >= limits.maxListenersPerStream) throw new RelayError('too_many_listeners');
+    await directory.open(name);
+    let listener: Listener | null = null;
+    const release = () => {
+      if (listener) listeners.remove(listener);
+      listener = null;
+    };
+    const response = await runtime.upgradeWebSocket(c, {
+      onOpen(_event, ws) {
+        listener = listeners.add(name, format, listenerSocket(ws, runtime), from === 'utterance' ? { from } : {});
+      },
+      onMessage(_event, ws) {
+        // Listeners only listen; anything they send is a protocol error.
+        const error = new RelayError('invalid_message', 'Listeners do not send messages.');
+        ws.close(error.closeCode, error.code);
+      },
+      onClose: release,
+      onError: release,
+    });
+    return response ?? new Response(null);
+  };
+}
+
+function listenFormat(encoding: string | undefined, sampleRate: string | undefined, fallback: AudioFormat): AudioFormat {
+  if (encoding !== undefined && !isEncoding(encoding)) throw new RelayError('unsupported_encoding');
+  const rate = sampleRate === undefined ? undefined : Number(sampleRate);
+  if (rate !== undefined && !isSampleRate(rate)) throw new RelayError('unsupported_sample_rate');
+  return { encoding: encoding ?? fallback.encoding, sampleRate: rate ?? fallback.sampleRate };
+}
+
+function listenerSocket(ws: WSContext<any>, runtime: RuntimeAdapter): ListenerSocket {
+  return {
+    send: (data) => ws.send(data as Uint8Array<ArrayBuffer> | string),
+    close: (code, reason) => ws.close(code, reason),
+    bufferedAmount: () => runtime.bufferedAmount(ws),
+    isOpen: () => ws.readyState === SOCKET_STATE.open,
+  };
+}

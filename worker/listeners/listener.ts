@@ -1,0 +1,26 @@
+/** A listener as this instance's registry holds it, the socket port it writes to, and the registry's interface. */
+import type { AudioFormat } from '../../shared/audio-format.ts';
+
+/** What the listener hub needs of a WebSocket; each runtime maps its native socket onto it. */
+export interface ListenerSocket {
+  send(data: string | Uint8Array): void;
+  close(code: number, reason: string): void;
+  /** Bytes queued in the socket and not yet written to the network. */
+  bufferedAmount(): number;
+  isOpen(): boolean;
+}
+
+export interface Listener {
+  readonly id: string;
+  readonly stream: string;
+  readonly format: AudioFormat;
+  readonly socket: ListenerSocket;
+}
+
+/** What an ingress may do with this instance's listeners: add and remove one, count them, see their formats. */
+export interface ListenerRegistry {
+  add(stream: string, format: AudioFormat, socket: ListenerSocket, options?: { from?: 'utterance' }): Listener;
+  remove(listener: Listener): void;
+  count(stream: string): number;
+  formats(stream: string): Array<{ format: AudioFormat; listeners: number }>;
+}

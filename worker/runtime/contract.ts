@@ -1,0 +1,47 @@
+/**
+ * The runtime contract: what each runtime's entry (bun.ts, deno.ts, node.ts) supplies to the app, and the
+ * Hono environment every route shares. It imports nothing of the app but the caller's type, so adapters
+ * and routes both depend on it and never on each other (hono's adapters over `helper/websocket`).
+ */
+import type { Context } from 'hono';
+import type { UpgradeWebSocket, WSContext } from 'hono/ws';
+import type { Principal } from '../security/principal.ts';
+
+/** What each runtime supplies: its WebSocket upgrade and how to read a socket's unsent bytes. */
+export interface RuntimeAdapter {
+  /** Runtime and version, e.g. `bun 1.4.5`: logged at start and in the tts_relay_info metric. */
+  name?: string;
+  upgradeWebSocket: UpgradeWebSocket<any>;
+  bufferedAmount(ws: WSContext<any>): number;
+  /** Lifts the server's idle timeout for a long streaming upload (Bun cuts quiet requests after 10 s). */
+  keepRequestAlive?(request: Request): void;
+  /** The client's network address, for the per-address connection limit; null when unknown. */
+  clientAddress?(c: Context): string | null;
+  /** Stops reading a socket, so TCP pushes back on a publisher that outruns speech; absent where the runtime cannot. */
+  pauseReading?(ws: WSContext<any>): void;
+  resumeReading?(ws: WSContext<any>): void;
+  /** Starts a worker thread, so CPU-bound work (the embedded engine) leaves the event loop; absent, it runs inline. */
+  startWorker?: StartWorker;
+}
+
+/** What the middleware sets on every request's context: its id and, under /v1, who sent it. */
+export type Env = { Variables: { principal: Principal; requestId: string } };
+
+/**
+ * The relay's side of a worker thread. The script it runs sees a Web Worker's global scope
+ * (`onmessage`, `postMessage(message, transfer)`), whatever the runtime.
+ */
+export interface WorkerPort {
+  /** Sends a structured-cloneable message; buffers listed in `transfer` move to the thread instead of being copied. */
+  postMessage(message: unknown, transfer?: ArrayBuffer[]): void;
+  onMessage(handler: (message: unknown) => void): void;
+  /** The thread could not start, threw outside any handler, or exited without being asked to. */
+  onError(handler: (error: Error) => void): void;
+  terminate(): Promise<void> | void;
+}
+
+/** Starts a worker thread on a module script (a TypeScript file URL); may throw where the runtime cannot. */
+export type StartWorker = (script: URL) => WorkerPort;
+
+/** WebSocket readyState values (the WHATWG numbering every runtime's socket and hono's WSContext use). */
+export const SOCKET_STATE = { connecting: 0, open: 1, closing: 2, closed: 3 } as const;
