@@ -10,6 +10,7 @@ import { ConnectionLimiter, guardWebSockets } from './security/connection-limit.
 import type { Relay } from './core/relay.ts';
 import { healthRoutes } from './ops/health-routes.ts';
 import { metricsRoutes } from './ops/metrics-routes.ts';
+import { playerRoutes } from './player/player-routes.ts';
 import { cartesiaCompatRoutes } from './ingress/cartesia-compat.ts';
 import { catalogRoutes } from './ingress/catalog-routes.ts';
 import type { IngressContext } from './ingress/context.ts';
@@ -41,6 +42,8 @@ export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<En
   app.notFound((c) => errorResponse(c, relay, new RelayError('not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
 
   app.route('/', healthRoutes(relay));
+  // Static and public: the page asks for a token and keeps it in the URL fragment.
+  app.route('/', playerRoutes());
 
   app.use('*', connections.middleware(runtime.clientAddress));
   app.use('/v1/*', requireAuth(relay.auth));

@@ -64,6 +64,19 @@ describe.each(RUNTIMES)('the relay under %s', (runtime) => {
     expect(await ready.json()).toMatchObject({ ready: true, provider: 'espeak' });
   });
 
+  it('serves the player page and its client module, with a strict CSP', async () => {
+    const page = await api.request('/', { key: null });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('<button id="play" type="submit">Play</button>');
+    for (const path of ['/player/client.js', '/player/worklet.js', '/player/page.js']) {
+      const script = await api.request(path, { key: null });
+      expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect(await script.text()).toContain('// @ts-check');
+    }
+  });
+
   it('speaks over HTTP to two listeners, who get the same binary audio byte for byte', async () => {
     const a = await listen('kitchen');
     const b = await listen('kitchen');

@@ -35,8 +35,25 @@ describe('Playout', () => {
     const playout = new Playout(0, (event) => types.push(event.type), () => now);
     playout.push(audio(0), 1);
     playout.push(audio(1), 1);
-    playout.push({ type: 'timestamps', utterance: 1, utterance_id: 'u', words: [] });
+    playout.push({ type: 'utterance_end', utterance: 1, utterance_id: 'u', reason: 'done' });
     expect(types).toEqual(['audio']);
+  });
+
+  it('sends word times ahead of the audio they describe, never ahead of their utterance', () => {
+    const types: string[] = [];
+    const playout = new Playout(0, (event) => types.push(`${event.type}:${event.utterance}`), () => 0);
+    playout.push(audio(0), 1);
+    playout.push(audio(1), 1);
+    playout.pushAhead({ type: 'timestamps', utterance: 1, utterance_id: 'u1', words: [{ word: 'hi', start: 1, end: 1.2 }] });
+    // The second chunk waits its turn; the words it holds go out at once.
+    expect(types).toEqual(['audio:1', 'timestamps:1']);
+    playout.push({ type: 'utterance_end', utterance: 1, utterance_id: 'u1', reason: 'done' });
+    playout.push({ type: 'utterance_start', utterance: 2, utterance_id: 'u2' });
+    playout.push({ type: 'audio', utterance: 2, data: new Uint8Array([2]) }, 1);
+    playout.pushAhead({ type: 'timestamps', utterance: 2, utterance_id: 'u2', words: [] });
+    // Utterance 2's words stay behind its start, which waits behind utterance 1's audio.
+    expect(types).toEqual(['audio:1', 'timestamps:1']);
+    playout.clear();
   });
 
   it('resolves drained when everything is out, or when cleared', async () => {

@@ -40,6 +40,18 @@ export class Playout {
     this.pump();
   }
 
+  /**
+   * Queues word times ahead of their utterance's unreleased audio (but behind its start): they carry times from the
+   * utterance's first sample, and a caption needs them before its words are heard, not after (providers send them
+   * after the audio they describe).
+   */
+  pushAhead(event: Extract<HubEvent, { type: 'timestamps' | 'phoneme_timestamps' }>): void {
+    const at = this.pending.findIndex((p) => p.event.type === 'audio' && p.event.utterance === event.utterance);
+    if (at < 0) return this.push(event);
+    this.pending.splice(at, 0, { event, seconds: 0 });
+    this.pump();
+  }
+
   /** Resolves once every queued event has been published (or dropped by `clear`). */
   drained(): Promise<void> {
     return this.wait('drained');

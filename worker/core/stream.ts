@@ -204,10 +204,10 @@ export class Stream {
             break;
           }
           case 'timestamps':
-            this.playout.push({ type: 'timestamps', utterance: utterance.number, utterance_id: utterance.id, words: event.words });
+            this.playout.pushAhead({ type: 'timestamps', utterance: utterance.number, utterance_id: utterance.id, words: event.words });
             break;
           case 'phoneme_timestamps':
-            this.playout.push({
+            this.playout.pushAhead({
               type: 'phoneme_timestamps',
               utterance: utterance.number,
               utterance_id: utterance.id,

@@ -1,0 +1,307 @@
+// @ts-check
+/**
+ * The relay's browser client: `connect({url, stream, token})` listens to a stream, plays it through an AudioWorklet
+ * jitter buffer, and tells what is heard, word by word. Plain ES module, no build step; types come from shared/.
+ */
+
+/**
+ * @typedef {import('../../../shared/protocol.ts').ListenerMessage} ListenerMessage
+ * @typedef {import('../../../shared/protocol.ts').Hello} Hello
+ * @typedef {import('../../../shared/protocol.ts').WordTimestamp} WordTimestamp
+ * @typedef {import('../../../shared/protocol.ts').ErrorInfo} ErrorInfo
+ * @typedef {import('../../../shared/api.ts').StreamStatus} StreamStatus
+ * @typedef {'connecting' | 'open' | 'reconnecting' | 'refused' | 'closed'} ConnectionState
+ * @typedef {{ type: 'position', time: number, utterance: number | null, sample: number | null,
+ *   state: 'idle' | 'buffering' | 'playing', bufferedMs: number, targetMs: number, underruns: number,
+ *   peak: number, rms: number, dropped: number, renderedSeconds: number }} PositionReport
+ *   From the worklet: source sample `sample` of `utterance` renders at context time `time`.
+ * @typedef {{ utterance: number, index: number, word: string, start: number, end: number }} WordEvent
+ * @typedef {{ utterance: number, frames: number, seconds: number, complete: boolean }} PlayedEvent
+ */
+
+// The wire constants of shared/protocol.ts, which imports zod and so cannot load here (a test pins them equal).
+export const RELAY_SUBPROTOCOL = 'tts-relay';
+export const TOKEN_SUBPROTOCOL_PREFIX = 'tts-relay.token.';
+export const AUDIO_HEADER_BYTES = 12;
+export const SAMPLE_RATES = [8000, 16000, 22050, 24000, 44100, 48000];
+/** Close codes after which reconnecting cannot help (shared/errors.ts: 4400 bad request, 4401 credentials, 4403 forbidden). */
+const FINAL_CLOSE_CODES = [4400, 4401, 4403];
+
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5000;
+
+/**
+ * @typedef {object} ConnectOptions
+ * @property {string} url the relay's base URL, e.g. `https://relay.example` (http and ws schemes both work)
+ * @property {string} stream
+ * @property {string} token a scoped token with `listen` (admin keys are refused outside headers)
+ * @property {AudioContext} [context] one to play into; by default one is made (call connect from a user gesture)
+ * @property {number} [sampleRate] the wire rate to ask for; by default the context's when the relay offers it
+ * @property {number} [volume] gain, 1 by default
+ * @property {boolean} [reconnect] true by default
+ */
+
+/** Opens a player and starts listening. Call it from a click or key handler: browsers start audio only after a gesture. */
+export async function connect(/** @type {ConnectOptions} */ options) {
+  const player = new RelayPlayer(options);
+  await player.start();
+  return player;
+}
+
+/**
+ * Events (CustomEvent, payload in `detail`): `state` (ConnectionState), `hello` (Hello), `utterancestart`,
+ * `timestamps`, `utteranceend` (the relay's messages), `word` (WordEvent, when a word starts being heard),
+ * `played` (PlayedEvent, when an utterance's audio has all been rendered), `position` (PositionReport),
+ * `underrun`, `error` (ErrorInfo).
+ */
+export class RelayPlayer extends EventTarget {
+  /** @param {ConnectOptions} options */
+  constructor(options) {
+    super();
+    this.options = { reconnect: true, volume: 1, ...options };
+    /** @type {ConnectionState} */
+    this.state = 'connecting';
+    /** @type {AudioContext | null} */
+    this.context = options.context ?? null;
+    /** @type {AudioWorkletNode | null} */
+    this.node = null;
+    /** @type {WebSocket | null} */
+    this.socket = null;
+    /** @type {Hello | null} */
+    this.hello = null;
+    /** @type {Map<number, WordTimestamp[]>} */
+    this.words = new Map();
+    /** @type {{ utterance: number, index: number } | null} */
+    this.currentWord = null;
+    /** @type {PositionReport | null} */
+    this.lastPosition = null;
+    this.attempt = 0;
+    this.closed = false;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.watchdog = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.retry = undefined;
+  }
+
+  async start() {
+    const context = this.context ?? new AudioContext({ latencyHint: 'interactive' });
+    this.context = context;
+    await context.resume();
+    await context.audioWorklet.addModule(new URL('./worklet.js', import.meta.url));
+    this.node = new AudioWorkletNode(context, 'relay-player', { numberOfInputs: 0, outputChannelCount: [1] });
+    this.node.port.onmessage = (event) => this.fromWorklet(event.data);
+    this.node.connect(context.destination);
+    this.volume = this.options.volume;
+    this.open();
+  }
+
+  /** Gain applied in the worklet (0 to 4). */
+  set volume(value) {
+    this.options.volume = value;
+    this.node?.port.postMessage({ type: 'volume', value });
+  }
+
+  get volume() {
+    return this.options.volume;
+  }
+
+  /** Drops everything buffered at once (the relay's own cancel arrives as `utteranceend` and flushes too). */
+  cancel() {
+    this.node?.port.postMessage({ type: 'flush' });
+  }
+
+  /** Seconds of audio rendered so far, underruns, buffer depth and level, from the latest worklet report. */
+  get stats() {
+    const p = this.lastPosition;
+    return {
+      secondsHeard: p?.renderedSeconds ?? 0,
+      underruns: p?.underruns ?? 0,
+      bufferedMs: p?.bufferedMs ?? 0,
+      targetMs: p?.targetMs ?? 0,
+      peak: p?.peak ?? 0,
+      rms: p?.rms ?? 0,
+    };
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.retry);
+    clearTimeout(this.watchdog);
+    this.socket?.close(1000);
+    this.node?.disconnect();
+    if (!this.options.context) this.context?.close().catch(() => {});
+    this.setState('closed');
+  }
+
+  open() {
+    const { url, stream, token } = this.options;
+    const listen = new URL(`/v1/streams/${stream.split('/').map(encodeURIComponent).join('/')}/listen`, url);
+    listen.protocol = listen.protocol === 'https:' || listen.protocol === 'wss:' ? 'wss:' : 'ws:';
+    listen.searchParams.set('encoding', 'pcm_f32le');
+    const rate = this.options.sampleRate ?? this.context?.sampleRate;
+    if (rate !== undefined && SAMPLE_RATES.includes(rate)) listen.searchParams.set('sample_rate', String(rate));
+    // The token rides as a subprotocol entry: never in the URL, so never in a log or the history.
+    const socket = new WebSocket(listen, [RELAY_SUBPROTOCOL, `${TOKEN_SUBPROTOCOL_PREFIX}${token}`]);
+    socket.binaryType = 'arraybuffer';
+    this.socket = socket;
+    let opened = false;
+    socket.onopen = () => void (opened = true);
+    socket.onmessage = (event) => {
+      this.feedWatchdog();
+      if (typeof event.data === 'string') this.fromRelay(event.data);
+      else this.audio(/** @type {ArrayBuffer} */ (event.data));
+    };
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      clearTimeout(this.watchdog);
+      this.hello = null;
+      if (this.closed) return;
+      if (FINAL_CLOSE_CODES.includes(event.code)) return this.refuse({ code: /** @type {any} */ (event.reason || 'unauthorized'), message: closeMessage(event.code) });
+      // A refused upgrade reaches a browser as a bare 1006: ask the status route why, with the same token.
+      if (!opened) this.diagnose().catch(() => this.scheduleReconnect());
+      else this.scheduleReconnect();
+    };
+  }
+
+  async diagnose() {
+    const { url, stream, token } = this.options;
+    const response = await fetch(new URL(`/v1/streams/${stream.split('/').map(encodeURIComponent).join('/')}`, url), {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (response.status === 401 || response.status === 403 || response.status === 400) {
+      const body = await response.json().catch(() => null);
+      return this.refuse(body?.error ?? { code: 'unauthorized', message: `The relay refused the token (HTTP ${response.status}).` });
+    }
+    this.scheduleReconnect();
+  }
+
+  /** @param {ErrorInfo} error */
+  refuse(error) {
+    this.dispatch('error', error);
+    this.setState('refused');
+  }
+
+  scheduleReconnect() {
+    if (!this.options.reconnect || this.closed) return this.setState('closed');
+    this.setState('reconnecting');
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt) * (0.75 + Math.random() * 0.5);
+    this.attempt++;
+    this.retry = setTimeout(() => this.open(), delay);
+  }
+
+  feedWatchdog() {
+    if (!this.hello) return;
+    clearTimeout(this.watchdog);
+    // Silence for twice the heartbeat means the link is dead even if the socket has not noticed.
+    this.watchdog = setTimeout(() => this.socket?.close(4000, 'heartbeat missed'), this.hello.heartbeat_ms * 2);
+  }
+
+  /** @param {string} text */
+  fromRelay(text) {
+    /** @type {ListenerMessage} */
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    switch (message.type) {
+      case 'hello':
+        this.hello = message;
+        this.attempt = 0;
+        this.feedWatchdog();
+        this.setState('open');
+        this.dispatch('hello', message);
+        break;
+      case 'utterance_start':
+        this.dispatch('utterancestart', message);
+        break;
+      case 'timestamps': {
+        const words = this.words.get(message.utterance) ?? [];
+        words.push(...message.words);
+        this.words.set(message.utterance, words);
+        this.dispatch('timestamps', message);
+        break;
+      }
+      case 'utterance_end':
+        this.node?.port.postMessage(message.reason === 'cancelled' ? { type: 'flush' } : { type: 'end', utterance: message.utterance });
+        this.dispatch('utteranceend', message);
+        break;
+      case 'error':
+        this.dispatch('error', message.error);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** @param {ArrayBuffer} buffer */
+  audio(buffer) {
+    const hello = this.hello;
+    if (!hello || buffer.byteLength < AUDIO_HEADER_BYTES || hello.format.encoding !== 'pcm_f32le') return;
+    const view = new DataView(buffer);
+    if (view.getUint8(0) !== 1 || view.getUint8(1) !== 1) return;
+    const samples = new Float32Array(buffer, AUDIO_HEADER_BYTES, (buffer.byteLength - AUDIO_HEADER_BYTES) >> 2);
+    const message = { type: 'audio', samples, rate: hello.format.sample_rate, utterance: view.getUint32(4, true), offset: view.getUint32(8, true) };
+    this.node?.port.postMessage(message, [buffer]);
+  }
+
+  /** @param {any} message */
+  fromWorklet(message) {
+    if (message.type === 'position') {
+      this.lastPosition = message;
+      this.dispatch('position', message);
+      this.trackWord(message);
+    } else if (message.type === 'played') {
+      this.dispatch('played', message);
+      this.words.delete(message.utterance);
+    } else if (message.type === 'underrun') {
+      this.dispatch('underrun', message);
+    }
+  }
+
+  /** The context time now coming out of the speakers: output latency included where the browser reports it. */
+  heardTime() {
+    const context = /** @type {AudioContext} */ (this.context);
+    const stamp = context.getOutputTimestamp?.();
+    if (stamp?.contextTime !== undefined && stamp.performanceTime !== undefined && stamp.performanceTime > 0) {
+      return stamp.contextTime + (performance.now() - stamp.performanceTime) / 1000;
+    }
+    return context.currentTime - (context.outputLatency || context.baseLatency || 0);
+  }
+
+  /** Emits `word` when the word under the heard position changes. @param {PositionReport} position */
+  trackWord(position) {
+    const rate = this.hello?.format.sample_rate;
+    if (position.state !== 'playing' || position.utterance === null || position.sample === null || !rate) return;
+    const words = this.words.get(position.utterance);
+    if (!words || words.length === 0) return;
+    const heardSeconds = (position.sample + (this.heardTime() - position.time) * rate) / rate;
+    let index = -1;
+    for (let i = 0; i < words.length; i++) if (/** @type {WordTimestamp} */ (words[i]).start <= heardSeconds) index = i;
+    const current = this.currentWord;
+    if (index < 0 || (current && current.utterance === position.utterance && current.index === index)) return;
+    this.currentWord = { utterance: position.utterance, index };
+    const word = /** @type {WordTimestamp} */ (words[index]);
+    this.dispatch('word', { utterance: position.utterance, index, word: word.word, start: word.start, end: word.end });
+  }
+
+  /** @param {ConnectionState} state */
+  setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.dispatch('state', state);
+  }
+
+  /** @param {string} type @param {unknown} detail */
+  dispatch(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+/** @param {number} code */
+function closeMessage(code) {
+  if (code === 4401) return 'The relay refused the token: it is unknown, expired or malformed.';
+  if (code === 4403) return 'The token does not allow listening to this stream.';
+  return 'The relay refused the request.';
+}
