@@ -45,7 +45,7 @@ export class Playout {
    * utterance's first sample, and a caption needs them before its words are heard, not after (providers send them
    * after the audio they describe).
    */
-  pushAhead(event: Extract<HubEvent, { type: 'timestamps' | 'phoneme_timestamps' }>): void {
+  pushAhead(event: Extract<BrokerEvent, { type: 'timestamps' | 'phoneme_timestamps' }>): void {
     const at = this.pending.findIndex((p) => p.event.type === 'audio' && p.event.utterance === event.utterance);
     if (at < 0) return this.push(event);
     this.pending.splice(at, 0, { event, seconds: 0 });
