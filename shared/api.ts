@@ -1,7 +1,7 @@
 /** HTTP API bodies: what `speak`, `cancel` and stream status accept and answer. */
 import { z } from 'zod';
 import { encodingSchema, sampleRateSchema } from './audio-format.ts';
-import { END_REASONS, errorInfoSchema, isValidStreamName } from './protocol.ts';
+import { END_REASONS, errorInfoSchema, heardSchema, isValidStreamName } from './protocol.ts';
 
 const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
@@ -51,6 +51,8 @@ export const speakCompletedSchema = speakAcceptedSchema.extend({
   /** From the request's arrival to the first audio sample published to listeners. */
   first_audio_ms: z.number().nonnegative().nullable(),
   total_ms: z.number().nonnegative(),
+  /** What listeners heard of it: the LLM history to keep after a barge-in is `heard.text`. */
+  heard: heardSchema.optional(),
   error: errorInfoSchema.optional(),
 });
 export type SpeakCompleted = z.infer<typeof speakCompletedSchema>;
@@ -68,6 +70,21 @@ export const streamStatusSchema = z.object({
   current: z.object({ utterance_id: z.string(), utterance: z.number().int(), started_at: z.string() }).nullable(),
   queue: z.array(z.object({ utterance_id: z.string(), utterance: z.number().int() })),
   provider: z.string(),
+  /**
+   * This instance's listeners and how far each reported playing: null fields for a listener that reports
+   * nothing. `lag_seconds` is audio sent to it and not yet reported played.
+   */
+  positions: z
+    .array(
+      z.object({
+        listener_id: z.string(),
+        utterance: z.number().int().nullable(),
+        seconds: z.number().nonnegative().nullable(),
+        lag_seconds: z.number().nonnegative().nullable(),
+        reported_ms_ago: z.number().nonnegative().nullable(),
+      }),
+    )
+    .optional(),
 });
 export type StreamStatus = z.infer<typeof streamStatusSchema>;
 

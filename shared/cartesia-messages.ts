@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ENCODINGS, SAMPLE_RATES } from './audio-format.ts';
+import { heardSchema } from './protocol.ts';
 
 /** Cartesia voices are `{mode: 'id', id}`, `{id}` or a bare id; embeddings are not accepted in this version. */
 export const cartesiaVoiceSchema = z.union([
@@ -131,6 +132,8 @@ export const cartesiaDoneSchema = z.object({
   context_id: z.string(),
   done: z.literal(true),
   status_code: z.number().int(),
+  /** The relay's extra field (Cartesia has none): what the stream's listeners heard of this context. */
+  heard: heardSchema.optional(),
 });
 
 /** Errors carry both the 2026 fields (`title`, `message`, `error_code`) and the older single `error` string. */

@@ -119,6 +119,59 @@ export type UtteranceEnd = z.infer<typeof utteranceEndSchema>;
 export type TimestampsMessage = z.infer<typeof timestampsSchema>;
 
 /**
+ * What an utterance's listeners heard: the words of its text whose audio at least one listener reported
+ * playing to the end (a word cut mid-way is not heard). Carried by `speak?wait=true` answers, publisher
+ * `utterance_end` messages and the Cartesia-compatible ingress's `done`.
+ */
+export const heardSchema = z.object({
+  /** The utterance's text up to and including the last word heard (its own spelling and spacing, trimmed). */
+  text: z.string(),
+  /** Whitespace-separated words in `text`. */
+  words: z.number().int().nonnegative(),
+  /** Furthest position any listener reported playing, in seconds from the utterance's first sample. */
+  seconds: z.number().nonnegative(),
+  /** Listeners that reported playing this utterance. */
+  listeners: z.number().int().nonnegative(),
+  /** Listeners connected while it played that reported nothing (old clients, raw sockets): never guessed. */
+  unconfirmed: z.number().int().nonnegative(),
+});
+export type Heard = z.infer<typeof heardSchema>;
+
+/** The longest a listener should wait between two `played` reports while it plays; the relay caps the rate. */
+export const PLAYED_REPORT_INTERVAL_MS = 250;
+
+/**
+ * Listener → relay: how far into an utterance this listener has played. Sent at most every
+ * PLAYED_REPORT_INTERVAL_MS while playing, and once with `final: true` when the utterance's end or a cut is
+ * played (0 samples if none of it was). A listener that never sends one is counted as unconfirmed.
+ */
+export const playedSchema = z.strictObject({
+  type: z.literal('played'),
+  utterance: z.number().int().nonnegative().max(0xffffffff),
+  /** Samples of the utterance played so far, in this listener's format, counted from its first sample. */
+  samples: z.number().int().nonnegative().max(0xffffffff),
+  /** The last report for this utterance: its end, or the cut, has been played. */
+  final: z.boolean().optional(),
+});
+export type Played = z.infer<typeof playedSchema>;
+
+/** Everything a listener may send; anything else closes its socket with `invalid_message`. */
+export const listenerReportSchema = z.discriminatedUnion('type', [playedSchema]);
+export type ListenerReport = z.infer<typeof listenerReportSchema>;
+
+/** Parses and validates a text frame from a listener. */
+export function parseListenerReport(text: string): ListenerReport | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = listenerReportSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
+
+/**
  * Binary audio frame: a 12-byte little-endian header, then raw samples in the listener's format.
  *
  *   offset 0  u8   protocol version (1)

@@ -4,7 +4,7 @@
  * in order, and reports when each of the publisher's utterances ends.
  */
 import { z } from 'zod';
-import { END_REASONS, errorInfoSchema } from './protocol.ts';
+import { END_REASONS, errorInfoSchema, heardSchema } from './protocol.ts';
 
 export const PUBLISH_PROTOCOL_VERSION = 1;
 
@@ -69,6 +69,8 @@ export const publishAckSchema = z.object({
   utterance: z.number().int().nonnegative().optional(),
   /** For cancel and interrupt: the utterances stopped. */
   cancelled: z.array(z.string()).optional(),
+  /** For cancel and interrupt: what listeners heard of each utterance stopped while speaking, by its id. */
+  heard: z.record(z.string(), heardSchema).optional(),
   dropped: z.literal(true).optional(),
 });
 
@@ -81,6 +83,8 @@ export const publishUtteranceEndSchema = z.object({
   characters: z.number().int().nonnegative(),
   audio_seconds: z.number().nonnegative(),
   first_audio_ms: z.number().nonnegative().nullable(),
+  /** What listeners heard of it (see `heardSchema`). */
+  heard: heardSchema.optional(),
   error: errorInfoSchema.optional(),
 });
 
