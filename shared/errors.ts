@@ -15,6 +15,11 @@ interface ErrorSpec {
    * 4xx are not, since the request itself is what the relay refused.
    */
   retryable: boolean;
+  /**
+   * An utterance whose provider context failed with this code goes on in a new context (the connection died
+   * or went silent; the same text would work again) rather than ending with the error.
+   */
+  resume?: true;
   message: string;
 }
 
@@ -52,8 +57,8 @@ export const ERRORS = {
   slow_listener: { status: 429, close: 4008, retryable: true, message: 'The listener did not keep up with real-time audio and was disconnected.' },
   upstream_rate_limited: { status: 429, close: 4429, retryable: true, message: 'The TTS provider is rate limiting; retry later.' },
   upstream_error: { status: 502, close: 1011, retryable: true, message: 'The TTS provider failed.' },
-  upstream_unavailable: { status: 503, close: 1013, retryable: true, message: 'The TTS provider cannot be reached.' },
-  upstream_timeout: { status: 504, close: 1011, retryable: true, message: 'The TTS provider stopped answering.' },
+  upstream_unavailable: { status: 503, close: 1013, retryable: true, resume: true, message: 'The TTS provider cannot be reached.' },
+  upstream_timeout: { status: 504, close: 1011, retryable: true, resume: true, message: 'The TTS provider stopped answering.' },
   hub_unavailable: { status: 503, close: 1013, retryable: true, message: 'This relay instance cannot reach Redis, which joins the instances; retry, or use another instance.' },
   instance_lost: { status: 503, close: 1011, retryable: true, message: 'The relay instance speaking this utterance stopped; the queue goes on from another instance.' },
   shutting_down: { status: 503, close: 1001, retryable: true, message: 'The relay is shutting down; reconnect elsewhere.' },
@@ -108,6 +113,12 @@ export function codeForStatus(status: number): ErrorCode | undefined {
 
 export function codeForClose(close: number): ErrorCode | undefined {
   return ERROR_CODES.find((code) => ERRORS[code].close === close);
+}
+
+/** Whether an utterance whose provider context failed with this code goes on in a new context. */
+export function isResumable(code: ErrorCode): boolean {
+  const entry: ErrorSpec = ERRORS[code];
+  return entry.resume === true;
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {

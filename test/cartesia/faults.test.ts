@@ -42,26 +42,29 @@ async function throughFault(listener: RecordedListener): Promise<{ first: End; q
 }
 
 describe('Cartesia faults: every stream keeps working', () => {
-  it('socket dropped mid-utterance: upstream_unavailable, then a reconnect plays the rest', async () => {
-    rig = await startCartesiaRig({ emulator: { faults: { dropAfterChunks: 3 } } });
+  it('socket dropped mid-utterance: the utterance resumes on a new socket, and the queue plays on', async () => {
+    // A busy machine may keep the emulator's first chunk for seconds: only the injected drop should interrupt.
+    rig = await startCartesiaRig({ emulator: { faults: { dropAfterChunks: 3 } }, env: { CARTESIA_CONTEXT_TIMEOUT_MS: '20000', RELAY_PROVIDER_TIMEOUT_MS: '30000' } });
     const listener = await rig.listen('desk');
     const { first, queued, next } = await throughFault(listener);
-    expect(first).toMatchObject({ reason: 'error', error: { code: 'upstream_unavailable' } });
-    expect(listener.audioOf(1).byteLength).toBeGreaterThan(0);
+    expect(first.reason).toBe('done');
+    expect(rig.logs.some((line) => line.includes('resuming an utterance on a new provider context'))).toBe(true);
     expect(queued.reason).toBe('done');
     expect(next.reason).toBe('done');
     expect(rig.emulator.stats.connections).toBe(2);
   });
 
-  it('upstream stalls: the context times out with upstream_timeout and the silent socket is replaced', async () => {
+  it('upstream stalls: the context times out, the silent socket is replaced and the utterance resumes on it', async () => {
     rig = await startCartesiaRig({ emulator: { faults: { stallAfterChunks: 2 } }, env: { CARTESIA_CONTEXT_TIMEOUT_MS: '2000' } });
     const listener = await rig.listen('desk');
     const { first, queued, next } = await throughFault(listener);
-    expect(first).toMatchObject({ reason: 'error', error: { code: 'upstream_timeout' } });
+    expect(first.reason).toBe('done');
+    expect(rig.logs.some((line) => line.includes('"reason":"upstream_timeout"') && line.includes('resuming an utterance'))).toBe(true);
     expect(queued.reason).toBe('done');
     expect(next.reason).toBe('done');
     expect(rig.logs.some((line) => line.includes('terminating a Cartesia socket'))).toBe(true);
-    expect(rig.emulator.stats.connections).toBe(2);
+    // Two at least: on a busy machine the resumed context may meet the short timeout too.
+    expect(rig.emulator.stats.connections).toBeGreaterThanOrEqual(2);
   });
 
   it('error frame: upstream_error with Cartesia’s title and message, the socket stays in use', async () => {

@@ -48,6 +48,8 @@ export interface EmulatorFaults {
   rejectUpgrades?: { status: number; times: number; retryAfterSeconds?: number };
   /** The next context: cut its socket (no close frame) after this many chunks. */
   dropAfterChunks?: number;
+  /** The next `times` contexts: each cuts its socket after `afterChunks` chunks. */
+  dropContexts?: { afterChunks: number; times: number };
   /** The next context: its socket stops sending anything after this many chunks, and keeps reading. */
   stallAfterChunks?: number;
   /** The next context: an error frame after this many chunks, and nothing more for it. */
@@ -395,6 +397,10 @@ export async function startCartesiaEmulator(options: EmulatorOptions = {}): Prom
   function claimFaults(): ContextFaults {
     const claimed: ContextFaults = {};
     if (faults.dropAfterChunks !== undefined) claimed.dropAfterChunks = faults.dropAfterChunks;
+    if (faults.dropContexts && faults.dropContexts.times > 0) {
+      claimed.dropAfterChunks = faults.dropContexts.afterChunks;
+      faults.dropContexts.times -= 1;
+    }
     if (faults.stallAfterChunks !== undefined) claimed.stallAfterChunks = faults.stallAfterChunks;
     if (faults.errorAfterChunks !== undefined) claimed.errorAfterChunks = faults.errorAfterChunks;
     if (faults.garbageBeforeChunks !== undefined) claimed.garbageBeforeChunks = faults.garbageBeforeChunks;

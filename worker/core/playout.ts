@@ -73,6 +73,30 @@ export class Playout {
     this.wakeWaiters();
   }
 
+  /**
+   * Drops up to `seconds` of the newest audio not yet released (events after it stay), cutting one event short
+   * with `shorten`, which returns the shortened event and its length; returns the seconds dropped.
+   */
+  dropNewestAudio(seconds: number, shorten: (event: BrokerEvent, keepSeconds: number) => { event: BrokerEvent; seconds: number }): number {
+    let dropped = 0;
+    for (let i = this.pending.length - 1; i >= 0 && seconds - dropped > 1e-9; i--) {
+      const item = this.pending[i]!;
+      if (item.seconds <= 0) continue;
+      const wanted = seconds - dropped;
+      if (item.seconds <= wanted) {
+        this.pending.splice(i, 1);
+        dropped += item.seconds;
+        continue;
+      }
+      const kept = shorten(item.event, item.seconds - wanted);
+      dropped += item.seconds - kept.seconds;
+      this.pending[i] = kept;
+    }
+    this.pendingSeconds -= dropped;
+    this.wakeWaiters();
+    return dropped;
+  }
+
   /** Milliseconds of published audio still to play. */
   get aheadMs(): number {
     return Math.max(0, this.timelineEnd - this.now());

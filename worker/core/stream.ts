@@ -1,5 +1,5 @@
 /** One named stream: a FIFO of utterances spoken one at a time through the provider, published to the broker. */
-import { type AudioFormat, secondsOf } from '../../shared/audio-format.ts';
+import { type AudioFormat, bytesFor, secondsOf } from '../../shared/audio-format.ts';
 import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
 import type { EndReason } from '../../shared/protocol.ts';
 import type { Broker } from '../broker/broker.ts';
@@ -7,6 +7,7 @@ import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { TTSContext, TTSProvider } from '../providers/provider.ts';
 import { Playout } from './playout.ts';
+import { ResumingContext } from './resuming-context.ts';
 import { SentenceAggregator } from './sentence-aggregator.ts';
 import type { QueueStatus } from './stream-directory.ts';
 import { Utterance, type UtteranceOptions } from './utterance.ts';
@@ -165,7 +166,7 @@ export class Stream {
     const { provider, broker, now } = this.deps;
     utterance.state = 'speaking';
     utterance.startedAt = now();
-    const context = provider.openContext({
+    const options = {
       format: this.format,
       voice: utterance.options.voice,
       language: utterance.options.language,
@@ -174,7 +175,8 @@ export class Stream {
       timestamps: true,
       buffering: utterance.options.buffering ?? 'relay',
       ...(utterance.options.generation ? { generation: utterance.options.generation } : {}),
-    });
+    };
+    const context = new ResumingContext(provider, options, { dropNewest: (seconds) => this.dropNewestAudio(utterance, seconds) }, this.deps.logger);
     this.context = context;
     broker.publish(this.name, { type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
 
@@ -237,6 +239,19 @@ export class Stream {
     } else if (!utterance.ended) {
       this.endUtterance(utterance, 'error', new RelayError('upstream_error', 'The provider ended the utterance without finishing it.'));
     }
+  }
+
+  /** Drops the newest audio of the speaking utterance not yet released (a resume speaks it again). */
+  private dropNewestAudio(utterance: Utterance, seconds: number): number {
+    const { sampleRate } = this.format;
+    const dropped = this.playout.dropNewestAudio(seconds, (event, keepSeconds) => {
+      // Only audio events have a length, so only they are cut.
+      if (event.type !== 'audio') return { event, seconds: 0 };
+      const samples = Math.floor(keepSeconds * sampleRate);
+      return { event: { ...event, data: event.data.subarray(0, bytesFor(this.format, samples)) }, seconds: samples / sampleRate };
+    });
+    utterance.audioSeconds -= dropped;
+    return dropped;
   }
 
   /** Moves the utterance's text into the provider context, aggregating it into sentences unless told not to. */
