@@ -5,10 +5,11 @@
  */
 import { type ErrorInfo, errorInfo, RelayError } from '../../shared/errors.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
+import { CharacterBudget, type TextInput } from '../core/text-input.ts';
 import type { Utterance, UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 
 /** What crosses Redis for one utterance's input, in order. */
-export type InputRecord = { type: 'text'; text: string } | { type: 'flush' } | { type: 'end' } | { type: 'fail'; error: RelayError };
+export type InputRecord = TextInput | { type: 'fail'; error: RelayError };
 
 /** How the owner reports an utterance's outcome to the instance that took it (clock-free durations only). */
 export interface RemoteResult {
@@ -24,21 +25,22 @@ export class RemoteUtterance implements UtteranceHandle {
   readonly result: Promise<UtteranceResult>;
   private settleResult!: (result: UtteranceResult) => void;
   private settled = false;
-  private characters = 0;
   private inputEnded = false;
   /** Everything written so far, replayed into the local utterance if this instance becomes its owner. */
   private written: InputRecord[] = [];
   private local: Utterance | null = null;
+  private readonly budget: CharacterBudget;
 
   constructor(
     readonly id: string,
     readonly stream: string,
     readonly options: UtteranceOptions,
-    private readonly maxCharacters: number,
+    maxCharacters: number,
     private readonly now: () => number,
     /** Appends to the utterance's input stream in Redis; fails the utterance when Redis refuses. */
     private readonly send: (record: InputRecord) => Promise<void>,
   ) {
+    this.budget = new CharacterBudget(maxCharacters);
     this.result = new Promise((resolve) => (this.settleResult = resolve));
   }
 
@@ -48,11 +50,10 @@ export class RemoteUtterance implements UtteranceHandle {
 
   write(text: string): void {
     if (this.settled || this.inputEnded || text === '') return;
-    this.characters += text.length;
-    if (this.characters > this.maxCharacters) {
-      const error = new RelayError('text_too_long', `The utterance passed the limit of ${this.maxCharacters} characters.`);
-      this.fail(error);
-      throw error;
+    const tooLong = this.budget.spend(text);
+    if (tooLong) {
+      this.fail(tooLong);
+      throw tooLong;
     }
     this.forward({ type: 'text', text });
   }
@@ -78,7 +79,7 @@ export class RemoteUtterance implements UtteranceHandle {
     this.local = local;
     for (const record of this.written) apply(local, record);
     this.written = [];
-    local.result.then((result) => this.settle({ ...result, characters: this.characters }), () => {});
+    local.result.then((result) => this.settle({ ...result, characters: this.budget.characters }), () => {});
   }
 
   /** The outcome, as the owner reported it over Redis. */
@@ -87,7 +88,7 @@ export class RemoteUtterance implements UtteranceHandle {
     this.settle({
       reason: result.reason,
       ...(result.error ? { error: new RelayError(result.error.code, result.error.message) } : {}),
-      characters: this.characters,
+      characters: this.budget.characters,
       audioSeconds: result.audioSeconds,
       firstAudioMs: result.firstAudioToEndMs === null ? null : Math.max(0, totalMs - result.firstAudioToEndMs),
       totalMs,
@@ -96,7 +97,7 @@ export class RemoteUtterance implements UtteranceHandle {
 
   /** Ends it here with a reason no owner will report (cancelled while queued, owner lost, Redis gone). */
   settleLocally(reason: UtteranceResult['reason'], error?: RelayError): void {
-    this.settle({ reason, ...(error ? { error } : {}), characters: this.characters, audioSeconds: 0, firstAudioMs: null, totalMs: this.now() - this.options.receivedAt });
+    this.settle({ reason, ...(error ? { error } : {}), characters: this.budget.characters, audioSeconds: 0, firstAudioMs: null, totalMs: this.now() - this.options.receivedAt });
   }
 
   private settle(result: UtteranceResult): void {

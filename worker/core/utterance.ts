@@ -2,8 +2,7 @@
 import { AsyncQueue } from '../../shared/async-queue.ts';
 import { RelayError } from '../../shared/errors.ts';
 import type { EndReason } from '../../shared/protocol.ts';
-
-export type TextInput = { type: 'text'; text: string } | { type: 'flush' } | { type: 'end' };
+import { CharacterBudget, type TextInput } from './text-input.ts';
 
 export interface UtteranceOptions {
   voice?: string;
@@ -34,22 +33,27 @@ export class Utterance {
   readonly input = new AsyncQueue<TextInput>();
   readonly result: Promise<UtteranceResult>;
   state: UtteranceState = 'queued';
-  characters = 0;
   audioSeconds = 0;
   firstAudioAt: number | null = null;
   startedAt: number | null = null;
   private settle!: (result: UtteranceResult) => void;
   private inputEnded = false;
+  private readonly budget: CharacterBudget;
 
   constructor(
     readonly id: string,
     readonly number: number,
     readonly options: UtteranceOptions,
-    private readonly maxCharacters: number,
+    maxCharacters: number,
     /** Called when the input side fails, so the stream can stop this utterance. */
     private readonly onInputError: (utterance: Utterance, error: RelayError) => void,
   ) {
+    this.budget = new CharacterBudget(maxCharacters);
     this.result = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  get characters(): number {
+    return this.budget.characters;
   }
 
   get ended(): boolean {
@@ -63,11 +67,10 @@ export class Utterance {
   /** Adds text; throws `text_too_long` past the character limit. */
   write(text: string): void {
     if (this.ended || this.inputEnded || text === '') return;
-    this.characters += text.length;
-    if (this.characters > this.maxCharacters) {
-      const error = new RelayError('text_too_long', `The utterance passed the limit of ${this.maxCharacters} characters.`);
-      this.fail(error);
-      throw error;
+    const tooLong = this.budget.spend(text);
+    if (tooLong) {
+      this.fail(tooLong);
+      throw tooLong;
     }
     this.input.push({ type: 'text', text });
   }

@@ -27,7 +27,7 @@ import {
 import { RelayError, toRelayError } from '../../shared/errors.ts';
 import { isValidStreamName } from '../../shared/protocol.ts';
 import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
-import type { Env, RuntimeAdapter } from '../runtime/contract.ts';
+import { type Env, type RuntimeAdapter, SOCKET_STATE } from '../runtime/contract.ts';
 import { authenticate, authorize, type Credential, credentialOf, type Principal } from '../security/auth.ts';
 import type { BrokerEvent } from '../broker/broker.ts';
 import type { IngressContext } from './context.ts';
@@ -325,7 +325,7 @@ class CompatSession {
   }
 
   private send(message: CartesiaServerMessage): void {
-    if (this.ws.readyState !== 1) return;
+    if (this.ws.readyState !== SOCKET_STATE.open) return;
     try {
       this.ws.send(JSON.stringify(message));
     } catch (error) {

@@ -23,7 +23,7 @@ import {
   type PublishClientMessage,
   type PublishServerMessage,
 } from '../../shared/publish-protocol.ts';
-import type { Env, RuntimeAdapter } from '../runtime/contract.ts';
+import { type Env, type RuntimeAdapter, SOCKET_STATE } from '../runtime/contract.ts';
 import { authorize, type Principal } from '../security/auth.ts';
 import type { BrokerEvent } from '../broker/broker.ts';
 import { SpokenProgress } from './spoken-progress.ts';
@@ -350,7 +350,7 @@ class PublishSession {
   }
 
   private send(message: PublishServerMessage): void {
-    if (this.ws.readyState !== 1) return;
+    if (this.ws.readyState !== SOCKET_STATE.open) return;
     try {
       this.ws.send(JSON.stringify(message));
     } catch (error) {

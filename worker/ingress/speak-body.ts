@@ -4,12 +4,12 @@ import { RelayError } from '../../shared/errors.ts';
 import { decodeUtf8, limitBytes, splitLines } from './body.ts';
 import { readSSE, textOfSSEData } from './sse.ts';
 
-export type SpeakInput = { type: 'text'; text: string } | { type: 'flush' };
+import type { BodyInput } from '../core/text-input.ts';
 
 export interface SpeakBody {
   voice?: string;
   language?: string;
-  inputs: AsyncIterable<SpeakInput>;
+  inputs: AsyncIterable<BodyInput>;
 }
 
 // curl's --data-binary sends form-urlencoded and -T sends octet-stream; both carry plain text here.
@@ -44,11 +44,11 @@ export async function readSpeakBody(
   throw new RelayError('unsupported_media_type', `Unsupported Content-Type ${JSON.stringify(type)}; send text/plain, application/json, application/x-ndjson or text/event-stream.`);
 }
 
-async function* plainInputs(texts: AsyncIterable<string>): AsyncGenerator<SpeakInput> {
+async function* plainInputs(texts: AsyncIterable<string>): AsyncGenerator<BodyInput> {
   for await (const text of texts) yield { type: 'text', text };
 }
 
-async function* ndjsonInputs(lines: AsyncIterable<string>): AsyncGenerator<SpeakInput> {
+async function* ndjsonInputs(lines: AsyncIterable<string>): AsyncGenerator<BodyInput> {
   let number = 0;
   for await (const line of lines) {
     number++;
@@ -66,7 +66,7 @@ async function* ndjsonInputs(lines: AsyncIterable<string>): AsyncGenerator<Speak
   }
 }
 
-async function* sseInputs(events: AsyncIterable<string>): AsyncGenerator<SpeakInput> {
+async function* sseInputs(events: AsyncIterable<string>): AsyncGenerator<BodyInput> {
   for await (const data of events) {
     if (data.trim() === '[DONE]') return;
     const text = textOfSSEData(data);

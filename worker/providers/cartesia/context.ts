@@ -7,7 +7,8 @@ import type { ContextOptions, ProviderEvent, TTSContext } from '../provider.ts';
 import type { CartesiaConnection, ContextRoute } from './connection.ts';
 import type { ContextSettings } from './context-settings.ts';
 import { LeadingWhitespace } from './leading-whitespace.ts';
-import { type Operation, OperationLog } from './operation-log.ts';
+import type { TextInput } from '../../core/text-input.ts';
+import { OperationLog } from './operation-log.ts';
 import type { CartesiaPool } from './pool.ts';
 import type { CartesiaErrorMessage, LenientCartesiaMessage } from './schema.ts';
 import type { TTSWSContext } from './sdk.ts';
@@ -58,7 +59,7 @@ export class CartesiaContext implements TTSContext {
   push(text: string): void {
     if (this.stopped || this.ended || text === '') return;
     const admitted = this.leading.admit(text);
-    if (admitted !== null) this.enqueue({ kind: 'text', text: admitted });
+    if (admitted !== null) this.enqueue({ type: 'text', text: admitted });
   }
 
   flush(): void {
@@ -70,7 +71,7 @@ export class CartesiaContext implements TTSContext {
       return;
     }
     this.pendingFlushes.push(flushId);
-    this.enqueue({ kind: 'flush' });
+    this.enqueue({ type: 'flush' });
   }
 
   end(): void {
@@ -80,7 +81,7 @@ export class CartesiaContext implements TTSContext {
       this.finish({ type: 'done' });
       return;
     }
-    this.enqueue({ kind: 'end' });
+    this.enqueue({ type: 'end' });
   }
 
   cancel(): void {
@@ -91,7 +92,7 @@ export class CartesiaContext implements TTSContext {
     this.releaseUpstream(true);
   }
 
-  private enqueue(operation: Operation): void {
+  private enqueue(operation: TextInput): void {
     this.log.add(operation);
     if (this.link) this.sendPending();
     else this.start();
@@ -126,7 +127,7 @@ export class CartesiaContext implements TTSContext {
     const link = this.link;
     if (!link) return;
     for (const operation of this.log.takeUnsent()) {
-      if (operation.kind === 'end') this.endSent = true;
+      if (operation.type === 'end') this.endSent = true;
       this.chain(async () => {
         if (this.stopped || this.link !== link) return;
         const ok = await link.connection.send(() => this.sendOperation(link.upstream, operation));
@@ -144,8 +145,8 @@ export class CartesiaContext implements TTSContext {
     this.sending = this.sending.then(send).catch((error: unknown) => this.logger.warn('Cartesia send failed', { context: this.id, error }));
   }
 
-  private sendOperation(upstream: TTSWSContext, operation: Operation): Promise<void> {
-    switch (operation.kind) {
+  private sendOperation(upstream: TTSWSContext, operation: TextInput): Promise<void> {
+    switch (operation.type) {
       case 'text':
         return upstream.push({
           transcript: operation.text,

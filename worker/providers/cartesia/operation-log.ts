@@ -1,22 +1,21 @@
 /** The operations asked of one Cartesia context, kept until Cartesia answers so they can be replayed. */
-
-export type Operation = { kind: 'text'; text: string } | { kind: 'flush' } | { kind: 'end' };
+import type { TextInput } from '../../core/text-input.ts';
 
 /**
  * What was asked of a context and not yet sent, plus, until Cartesia answers, what was sent: a context that
  * loses its socket before any answer is sent again from the start on a fresh one.
  */
 export class OperationLog {
-  private readonly operations: Operation[] = [];
+  private readonly operations: TextInput[] = [];
   private sent = 0;
   private answered = false;
 
-  add(operation: Operation): void {
+  add(operation: TextInput): void {
     this.operations.push(operation);
   }
 
   /** The operations not sent yet, in order; they count as sent from now on. */
-  takeUnsent(): Operation[] {
+  takeUnsent(): TextInput[] {
     const unsent = this.operations.slice(this.sent);
     this.sent = this.operations.length;
     this.forgetSentOnceAnswered();

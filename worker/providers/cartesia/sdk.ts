@@ -10,6 +10,7 @@ import type { Cartesia as CartesiaClient } from '@cartesia/cartesia-js';
 import type { ContextOptions as SDKContextOptions, TTSWS, TTSWSContext } from '@cartesia/cartesia-js/resources/tts/ws';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { ClientOptions, WebSocket as NodeWebSocket } from 'ws';
+import { SOCKET_STATE } from '../../runtime/contract.ts';
 
 export type { SDKContextOptions, TTSWSContext };
 
@@ -114,7 +115,7 @@ export class CartesiaSocket {
   }
 
   isOpen(): boolean {
-    return this.raw.readyState === 1;
+    return this.raw.readyState === SOCKET_STATE.open;
   }
 
   /** An SDK context bound to this socket, without the SDK's per-context queue (we route events ourselves). */
@@ -123,7 +124,7 @@ export class CartesiaSocket {
   }
 
   close(code = 1000, reason = 'recycled'): void {
-    if (this.raw.readyState === 0) this.raw.terminate();
+    if (this.raw.readyState === SOCKET_STATE.connecting) this.raw.terminate();
     else this.ws.close({ code, reason });
   }
 
