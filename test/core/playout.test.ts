@@ -88,6 +88,25 @@ describe('Playout under overload', () => {
     vi.useRealTimers();
   });
 
+  it('drained also waits for control events queued behind audio, where until() counts audio only', async () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const types: string[] = [];
+    const playout = new Playout(0, (event) => types.push(event.type), () => now);
+    playout.push(audio(0), 1);
+    playout.push(audio(1), 1);
+    playout.push({ type: 'utterance_end', utterance: 1, utterance_id: 'u', reason: 'done' });
+    let drained = false;
+    void playout.drained().then(() => (drained = true));
+    await playout.until(1);
+    expect(types).toEqual(['audio']);
+    expect(drained).toBe(false);
+    now = 1000;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(types).toEqual(['audio', 'audio', 'utterance_end']);
+    expect(drained).toBe(true);
+  });
+
   it('yields to the event loop when publishing takes longer than the audio plays, and keeps the order', () => {
     vi.useFakeTimers();
     let now = 0;

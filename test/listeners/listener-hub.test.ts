@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AudioFormat } from '../../shared/audio-format.ts';
+import { decodeAudioFrame } from '../../shared/protocol.ts';
+import { MemoryBroker } from '../../worker/broker/memory.ts';
+import { ListenerHub } from '../../worker/listeners/listener-hub.ts';
+import { silentLogger } from '../../worker/ops/logger.ts';
+import { RecordingSocket } from '../support/fakes.ts';
+
+const SOURCE: AudioFormat = { encoding: 'pcm_s16le', sampleRate: 16000 };
+
+let ids = 0;
+function hub(broker = new MemoryBroker()) {
+  return new ListenerHub({ broker, sourceFormat: SOURCE, logger: silentLogger, heartbeatMs: 3_600_000, maxBufferedSeconds: 2, newId: () => `lst_${++ids}` });
+}
+
+function speak(broker: MemoryBroker, stream: string, bytes: number) {
+  broker.publish(stream, { type: 'utterance_start', utterance: 1, utterance_id: 'utt_a' });
+  broker.publish(stream, { type: 'audio', utterance: 1, data: new Uint8Array(bytes) });
+  broker.publish(stream, { type: 'utterance_end', utterance: 1, utterance_id: 'utt_a', reason: 'done' });
+}
+
+describe('ListenerHub', () => {
+  let open: ListenerHub | null = null;
+  afterEach(() => {
+    open?.close(1001, 'test over');
+    open = null;
+  });
+
+  it('greets a listener with hello, then frames the stream in its format with sample offsets', () => {
+    const broker = new MemoryBroker();
+    const listeners = (open = hub(broker));
+    const socket = new RecordingSocket();
+    listeners.add('hall', SOURCE, socket);
+    speak(broker, 'hall', 640);
+    expect(socket.messages().map((message) => message.type)).toEqual(['hello', 'utterance_start', 'utterance_end']);
+    expect(socket.messages()[0]).toMatchObject({ stream: 'hall', format: { encoding: 'pcm_s16le', sample_rate: 16000, channels: 1 } });
+    const [frame] = socket.audioFrames();
+    expect(decodeAudioFrame(frame!)).toMatchObject({ utterance: 1, sampleOffset: 0 });
+    expect(decodeAudioFrame(frame!)!.payload.byteLength).toBe(640);
+    expect(socket.messages()[2]).toMatchObject({ utterance_id: 'utt_a', reason: 'done', samples: 320 });
+  });
+
+  it('encodes once per format: listeners of one format get the very same frame, another format its own conversion', () => {
+    const broker = new MemoryBroker();
+    const listeners = (open = hub(broker));
+    const a = new RecordingSocket();
+    const b = new RecordingSocket();
+    const f32 = new RecordingSocket();
+    listeners.add('hall', SOURCE, a);
+    listeners.add('hall', SOURCE, b);
+    listeners.add('hall', { encoding: 'pcm_f32le', sampleRate: 16000 }, f32);
+    speak(broker, 'hall', 640);
+    expect(a.audioFrames()[0]).toBe(b.audioFrames()[0]);
+    const converted = f32.audioFrames().reduce((total, frame) => total + decodeAudioFrame(frame)!.payload.byteLength, 0);
+    expect(converted).toBe(1280);
+    expect(listeners.formats('hall')).toEqual([
+      { format: SOURCE, listeners: 2 },
+      { format: { encoding: 'pcm_f32le', sampleRate: 16000 }, listeners: 1 },
+    ]);
+  });
+
+  it('counts listeners per stream and unsubscribes from the broker when the last one leaves', () => {
+    const broker = new MemoryBroker();
+    const listeners = (open = hub(broker));
+    const socket = new RecordingSocket();
+    const listener = listeners.add('hall', SOURCE, socket);
+    listeners.add('kitchen', SOURCE, new RecordingSocket());
+    expect([listeners.count('hall'), listeners.count('kitchen'), listeners.totalListeners]).toEqual([1, 1, 2]);
+    listeners.remove(listener);
+    expect(listeners.count('hall')).toBe(0);
+    speak(broker, 'hall', 64);
+    expect(socket.messages().map((message) => message.type)).toEqual(['hello']);
+  });
+
+  it('skips a closed socket, and drops one whose send fails (1011) while the others keep getting audio', () => {
+    const broker = new MemoryBroker();
+    const listeners = (open = hub(broker));
+    const closed = new RecordingSocket();
+    const failing = new RecordingSocket();
+    const healthy = new RecordingSocket();
+    listeners.add('hall', SOURCE, closed);
+    listeners.add('hall', SOURCE, failing);
+    listeners.add('hall', SOURCE, healthy);
+    closed.open = false;
+    failing.failSends = true;
+    speak(broker, 'hall', 64);
+    expect(closed.frames).toHaveLength(1);
+    expect(failing.closedWith).toEqual({ code: 1011, reason: 'send failed' });
+    expect(healthy.audioFrames()).toHaveLength(1);
+    expect(listeners.count('hall')).toBe(2);
+  });
+
+  it('closes every listener with the code it is given on close', () => {
+    const listeners = hub();
+    const socket = new RecordingSocket();
+    listeners.add('hall', SOURCE, socket);
+    listeners.close(1001, 'shutting_down');
+    expect(socket.closedWith).toEqual({ code: 1001, reason: 'shutting_down' });
+    expect(listeners.totalListeners).toBe(0);
+  });
+});
