@@ -5,12 +5,8 @@
  * Flow control: a text message is accepted (acked) at once, but the next one waits while the publisher's
  * utterance holds `RELAY_PUBLISH_MAX_PENDING_CHARS` characters not yet spoken (text queued, in synthesis, or
  * synthesized and not yet released), or while the stream's queue is full and a new utterance is needed.
- * Messages that arrive meanwhile wait in a small inbox; past the same bound the socket stops being read
- * (Node's `ws.pause()`, Bun's `pause()`: TCP pushes back on the publisher; frames already read, up to one
- * socket read, are still delivered and wait too). Runtimes that cannot pause a socket (Deno) keep reading and
- * close a publisher whose waiting text passes four times the bound, and RELAY_MAX_UTTERANCE_CHARS, with
- * `rate_limited`. Cancel and interrupt act on arrival, ahead of waiting text (which they drop), as long as
- * the socket is being read.
+ * Messages that arrive meanwhile wait in the inbox (publish-inbox.ts), which pushes back on the socket.
+ * Cancel and interrupt act on arrival, ahead of waiting text (which they drop), as long as the socket is read.
  */
 import type { Context } from 'hono';
 import type { WSContext } from 'hono/ws';
@@ -25,8 +21,8 @@ import {
 } from '../../shared/publish-protocol.ts';
 import { type Env, type RuntimeAdapter, SOCKET_STATE } from '../runtime/contract.ts';
 import { authorize, type Principal } from '../security/auth.ts';
-import type { BrokerEvent } from '../broker/broker.ts';
-import { SpokenProgress } from './spoken-progress.ts';
+import { type InboxItem, PublishInbox } from './publish-inbox.ts';
+import { PublisherUtterances, utteranceEnd } from './publisher-utterances.ts';
 import { newId } from '../core/ids.ts';
 import type { IngressContext } from './context.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
@@ -35,24 +31,8 @@ import { checkVoice } from './voice-check.ts';
 
 // How often a waiting publisher rechecks the stream's queue and its utterance's progress.
 const WAIT_POLL_MS = 20;
-// Queued messages cost their text plus this, so a flood of empty messages is bounded too.
-const MESSAGE_OVERHEAD_CHARS = 16;
-// Where the runtime cannot stop reading, a publisher this far past the bound (and past one utterance's worth
-// of text, which costs little memory) is cut off rather than buffered.
-const OVERRUN_FACTOR = 4;
 // A speaking utterance that released nothing for this long has nothing left in synthesis: count it all spoken.
 const STALL_MS = 1500;
-
-type InboxItem =
-  | { kind: 'message'; message: PublishClientMessage; dropped: boolean }
-  | { kind: 'invalid'; reason: string; seq?: number }
-  /** A cancel's or interrupt's reply, in the place of the message; it may still be on its way. */
-  | { kind: 'reply'; reply: Promise<PublishServerMessage> };
-
-interface Owned {
-  utterance: UtteranceHandle;
-  progress: SpokenProgress;
-}
 
 export function publishRoute(ingress: IngressContext, runtime: RuntimeAdapter) {
   return async (c: Context<Env>, name: string): Promise<Response> => {
@@ -69,18 +49,13 @@ export function publishRoute(ingress: IngressContext, runtime: RuntimeAdapter) {
 class PublishSession {
   private readonly id = newId('pub');
   private readonly maxPending: number;
-  private readonly maxInbox: number;
-  private readonly inbox: InboxItem[] = [];
-  private inboxCost = 0;
-  private draining = false;
-  private paused = false;
+  private readonly inbox: PublishInbox;
   private closed = false;
   /** Bumped by cancel and interrupt: work begun before them is dropped when it resumes. */
   private epoch = 0;
   /** The utterance text goes to; after an external cancel it stays here, ended, and swallows text until `end`. */
   private open: UtteranceHandle | null = null;
-  private readonly owned = new Map<string, Owned>();
-  private readonly byNumber = new Map<number, Owned>();
+  private readonly owned: PublisherUtterances;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -91,8 +66,15 @@ class PublishSession {
     private readonly principal: Principal,
   ) {
     this.maxPending = ingress.limits.publishMaxPendingChars;
-    this.maxInbox = Math.max(this.maxPending * OVERRUN_FACTOR, ingress.limits.maxUtteranceChars);
-    this.unsubscribe = ingress.events.subscribe(stream, (event) => this.observe(event));
+    this.inbox = new PublishInbox({
+      maxPending: this.maxPending,
+      maxUtteranceChars: ingress.limits.maxUtteranceChars,
+      reading: runtime.pauseReading ? { pause: () => runtime.pauseReading?.(ws), resume: () => runtime.resumeReading?.(ws) } : null,
+      handle: (item) => this.handle(item),
+      fail: (error) => this.fail(error),
+    });
+    this.owned = new PublisherUtterances(ingress.now);
+    this.unsubscribe = ingress.events.subscribe(stream, (event) => this.owned.observe(event));
     this.send({ type: 'ready', protocol: PUBLISH_PROTOCOL_VERSION, stream, publisher_id: this.id, max_pending_chars: this.maxPending });
   }
 
@@ -100,7 +82,7 @@ class PublishSession {
     if (this.closed) return;
     const parsed = parsePublishClientMessage(data);
     if (!parsed.ok) {
-      this.enqueue({ kind: 'invalid', reason: parsed.reason, ...(parsed.seq !== undefined ? { seq: parsed.seq } : {}) });
+      this.inbox.push({ kind: 'invalid', reason: parsed.reason, ...(parsed.seq !== undefined ? { seq: parsed.seq } : {}) });
       return;
     }
     const { message } = parsed;
@@ -108,53 +90,23 @@ class PublishSession {
       this.control(message);
       return;
     }
-    this.enqueue({ kind: 'message', message, dropped: false });
+    this.inbox.push({ kind: 'message', message, dropped: false });
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.epoch++;
-    this.inbox.length = 0;
+    this.inbox.close();
     this.unsubscribe();
     // What was accepted is spoken; the publisher going away only ends its open utterance.
     if (this.open && !this.open.ended) this.open.end();
   }
 
-  private enqueue(item: InboxItem): void {
-    this.inbox.push(item);
-    this.inboxCost += costOf(item);
-    if (this.inboxCost > this.maxPending && !this.paused) {
-      if (this.runtime.pauseReading) {
-        this.runtime.pauseReading(this.ws);
-        this.paused = true;
-      } else if (this.inboxCost > this.maxInbox) {
-        this.fail(new RelayError('rate_limited', `The publisher sent more than ${this.maxInbox} characters ahead of speech; wait for acks.`));
-        return;
-      }
-    }
-    if (!this.draining) {
-      this.draining = true;
-      this.drain().catch((error: unknown) => this.fail(toRelayError(error)));
-    }
-  }
-
-  private async drain(): Promise<void> {
-    // Cleared in the same turn as the inbox is found empty, so a message arriving next starts a new drain.
-    try {
-      for (let item = this.inbox.shift(); item && !this.closed; item = this.inbox.shift()) {
-        this.inboxCost -= costOf(item);
-        if (this.paused && this.inboxCost <= this.maxPending / 2) {
-          this.paused = false;
-          this.runtime.resumeReading?.(this.ws);
-        }
-        if (item.kind === 'reply') this.send(await item.reply);
-        else if (item.kind === 'invalid') this.sendError(new RelayError('invalid_message', item.reason), item.seq);
-        else await this.process(item.message, item.dropped);
-      }
-    } finally {
-      this.draining = false;
-    }
+  private async handle(item: InboxItem): Promise<void> {
+    if (item.kind === 'reply') this.send(await item.reply);
+    else if (item.kind === 'invalid') this.sendError(new RelayError('invalid_message', item.reason), item.seq);
+    else await this.process(item.message, item.dropped);
   }
 
   private async process(message: PublishClientMessage, dropped: boolean): Promise<void> {
@@ -211,7 +163,7 @@ class PublishSession {
       return;
     }
     open.write(message.text);
-    this.owned.get(open.id)?.progress.wrote(message.text);
+    this.owned.progressOf(open.id)?.wrote(message.text);
     this.ack({ for: 'text', seq, ...this.naming(open) });
     await this.roomAfter(open, epoch);
   }
@@ -247,33 +199,16 @@ class PublishSession {
   }
 
   private adopt(utterance: UtteranceHandle): void {
-    const owned: Owned = { utterance, progress: new SpokenProgress(this.ingress.now) };
     this.open = utterance;
-    this.owned.set(utterance.id, owned);
-    this.byNumber.set(utterance.number, owned);
-    utterance.result
-      .then((result) => {
-        this.owned.delete(utterance.id);
-        this.byNumber.delete(utterance.number);
-        this.send({
-          type: 'utterance_end',
-          utterance_id: utterance.id,
-          utterance: utterance.number,
-          reason: result.reason,
-          characters: result.characters,
-          audio_seconds: Math.round(result.audioSeconds * 1000) / 1000,
-          first_audio_ms: result.firstAudioMs === null ? null : Math.round(result.firstAudioMs * 10) / 10,
-          ...(result.error ? { error: errorInfo(result.error) } : {}),
-        });
-      })
+    this.owned
+      .adopt(utterance, (result) => this.send(utteranceEnd(utterance, result)))
       .catch((error: unknown) => this.ingress.logger.error('publisher utterance end failed', { stream: this.stream, error }));
   }
 
   /** Holds the inbox while the utterance has too much text unspoken. */
   private async roomAfter(utterance: UtteranceHandle, epoch: number): Promise<void> {
-    const owned = this.owned.get(utterance.id);
-    if (!owned) return;
-    const { progress } = owned;
+    const progress = this.owned.progressOf(utterance.id);
+    if (!progress) return;
     while (!this.closed && this.epoch === epoch && !utterance.ended && progress.unspoken >= this.maxPending) {
       if (progress.started && this.ingress.now() - progress.lastProgressAt > STALL_MS) progress.catchUp();
       else await sleep(WAIT_POLL_MS);
@@ -290,7 +225,7 @@ class PublishSession {
         if (this.open) this.open = null;
         return await this.ingress.directory.cancel(this.stream, true);
       }
-      const target = message.utterance_id !== undefined ? this.owned.get(message.utterance_id)?.utterance : this.defaultCancelTarget();
+      const target = message.utterance_id !== undefined ? this.owned.get(message.utterance_id) : this.defaultCancelTarget();
       if (message.utterance_id !== undefined && !target) throw new RelayError('utterance_not_found', `No utterance ${message.utterance_id} of this publisher is going.`);
       if (!target) return [];
       if (target === this.open) {
@@ -303,25 +238,18 @@ class PublishSession {
       (cancelled): PublishServerMessage => ({ type: 'ack', for: message.type, ...(seq !== undefined ? { seq } : {}), cancelled }),
       (error: unknown) => errorReply(toRelayError(error), seq),
     );
-    this.enqueue({ kind: 'reply', reply });
+    this.inbox.push({ kind: 'reply', reply });
   }
 
   private defaultCancelTarget(): UtteranceHandle | undefined {
     if (this.open && !this.open.ended) return this.open;
-    let last: UtteranceHandle | undefined;
-    for (const { utterance } of this.owned.values()) if (!utterance.ended) last = utterance;
-    return last;
+    return this.owned.latestGoing();
   }
 
   /** Everything waiting is dropped (acked as such, in order) and work in progress stops at its next check. */
   private dropWaiting(): void {
     this.epoch++;
-    for (const item of this.inbox) if (item.kind === 'message') item.dropped = true;
-  }
-
-  private observe(event: BrokerEvent): void {
-    if (event.type === 'timestamps') this.byNumber.get(event.utterance)?.progress.spoke(event.words.map((w) => w.word));
-    else if (event.type === 'audio') this.byNumber.get(event.utterance)?.progress.sounded();
+    this.inbox.dropWaiting();
   }
 
   private naming(utterance: UtteranceHandle | null): Pick<PublishAck, 'utterance_id' | 'utterance'> {
@@ -357,11 +285,6 @@ class PublishSession {
       this.ingress.logger.warn('publisher send failed', { stream: this.stream, publisher_id: this.id, error });
     }
   }
-}
-
-/** What an item weighs in the inbox: its text, plus an overhead so floods of empty messages count too. */
-function costOf(item: InboxItem): number {
-  return (item.kind === 'message' && item.message.type === 'text' ? item.message.text.length : 0) + MESSAGE_OVERHEAD_CHARS;
 }
 
 function errorReply(error: RelayError, seq?: number): PublishServerMessage {
