@@ -1,12 +1,14 @@
 /** The `tts-agent` command line: parses arguments, runs `listen` or `say`, maps failures to one line and an exit code. */
 import { Readable } from 'node:stream';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import packageJson from '../package.json' with { type: 'json' };
 import type { SpeakCompleted } from '../shared/api.ts';
 import { ENCODINGS, isEncoding, isSampleRate, SAMPLE_RATES, type Encoding, type SampleRate } from '../shared/audio-format.ts';
-import { isValidStreamName } from '../shared/protocol.ts';
+import { streamNameProblem } from '../shared/protocol.ts';
 import { AgentError, EXIT_FAILURE, EXIT_USAGE, usageError } from './agent-error.ts';
+import { parseCommandArgs } from './args.ts';
 import { PLAYERS, runListen, type PlayerChoice } from './listen-command.ts';
-import { DEFAULT_RELAY_URL, resolveEndpoint } from './relay-endpoint.ts';
+import { DEFAULT_RELAY_URL, endpointFrom } from './relay-endpoint.ts';
 import { describeCompletion, say } from './say.ts';
 import { StatusLine } from './status-line.ts';
 import { tokenCommand } from './token.ts';
@@ -21,12 +23,19 @@ Usage:
   tts-agent say <stream> <text | ->      speak text into a stream ("-" streams stdin)
   tts-agent token <stream>... [options]  mint a scoped, expiring token (needs the admin key)
   tts-agent <command> --help             options of one command
+  tts-agent --version                    the agent's version
 
 Connection (every command):
-  --url URL        relay URL (env TTS_RELAY_URL, default ${DEFAULT_RELAY_URL})
-  --token T        admin key or stream token (env TTS_RELAY_TOKEN)
+  --url URL          relay URL (env TTS_RELAY_URL, default ${DEFAULT_RELAY_URL})
+  --token T          admin key or stream token (env TTS_RELAY_TOKEN, else RELAY_ADMIN_KEY)
+  --token-file F     read the key or token from file F, or "-" for stdin: unlike --token,
+                     it does not show in ps
 
 Exit codes: 0 done, 1 failed, 2 bad arguments.`;
+
+const CONNECTION_HELP = `  --url URL            relay URL (env TTS_RELAY_URL, default ${DEFAULT_RELAY_URL})
+  --token T            admin key or stream token (env TTS_RELAY_TOKEN, else RELAY_ADMIN_KEY)
+  --token-file F       read it from file F ("-": stdin) instead, so it does not show in ps`;
 
 const LISTEN_USAGE = `Usage: tts-agent listen <stream> [options]
 
@@ -34,16 +43,17 @@ Plays every utterance spoken into <stream>, reconnecting (250 ms doubling to 10 
 whenever the link drops or heartbeats stop. Status goes to stderr.
 
 Options:
-  --url URL            relay URL (env TTS_RELAY_URL, default ${DEFAULT_RELAY_URL})
-  --token T            admin key or stream token (env TTS_RELAY_TOKEN)
+${CONNECTION_HELP}
   --player P           ffplay | stdout | none (default ffplay; none when --out is given)
                        stdout writes raw samples in the stream's format, no header
   --out FILE.wav       record a WAV file; until exit its header says "length unknown" (players read
                        to the end, so even a crash leaves it playable), on exit the sizes are patched.
                        Utterances cut short (cancelled or failed) are listed, with the sample where
                        the cut falls, in FILE.wav.cuts.json (written only when something was cut)
-  --encoding E         ${ENCODINGS.join(' | ')} (default: the relay's, pcm_f32le)
-  --sample-rate R      ${SAMPLE_RATES.join(' | ')} (default: the relay's, 44100)
+  --encoding E         ${ENCODINGS.join(' | ')} (default: the relay's own format,
+                       pcm_f32le on the embedded engine; Cartesia: CARTESIA_ENCODING)
+  --sample-rate R      ${SAMPLE_RATES.join(' | ')} (default: the relay's own rate,
+                       22050 on the embedded engine; Cartesia: CARTESIA_SAMPLE_RATE, 44100)
   --once               exit 0 after the first utterance has ended and played
   --count N            exit 0 after N utterances have ended and played
   -h, --help           this help
@@ -63,8 +73,9 @@ Speaks text into <stream> and prints the utterance id. With "-", stdin is sent a
 body as it is read, so speech starts before stdin ends (pipe an LLM into it).
 
 Options:
-  --url URL            relay URL (env TTS_RELAY_URL, default ${DEFAULT_RELAY_URL})
-  --token T            admin key or stream token (env TTS_RELAY_TOKEN)
+${CONNECTION_HELP}
+  --voice V            speak with voice V, an id from GET /v1/voices (default: the relay's,
+                       TTS_VOICE); the relay refuses an unknown one, naming the nearest
   --wait               return when the audio is complete and print its figures;
                        exit 1 unless the utterance ended "done"
   -h, --help           this help
@@ -73,11 +84,13 @@ Errors from the relay are printed as "error <code>: <message>" with exit code 1.
 
 Examples:
   tts-agent say kitchen "Dinner is ready."
+  tts-agent say kitchen "Tea is ready." --voice en-gb
   llm "write a haiku" | tts-agent say kitchen - --wait`;
 
 const CONNECTION_OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -91,7 +104,7 @@ const LISTEN_OPTIONS = {
   count: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
-const SAY_OPTIONS = { ...CONNECTION_OPTIONS, wait: { type: 'boolean' } } as const satisfies ParseArgsConfig['options'];
+const SAY_OPTIONS = { ...CONNECTION_OPTIONS, wait: { type: 'boolean' }, voice: { type: 'string' } } as const satisfies ParseArgsConfig['options'];
 
 interface IO {
   stdout: NodeJS.WriteStream;
@@ -111,6 +124,10 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
       io.stdout.write(`${USAGE}\n`);
       return 0;
     }
+    if (command === '--version' || command === '-V' || command === 'version') {
+      io.stdout.write(`tts-agent ${packageJson.version}\n`);
+      return 0;
+    }
     if (command === 'listen') return await listenCommand(rest, io);
     if (command === 'say') return await sayCommand(rest, io);
     if (command === 'token') return await tokenCommand(rest, io);
@@ -121,13 +138,13 @@ export async function main(argv: string[], io: IO = { stdout: process.stdout, st
 }
 
 async function listenCommand(args: string[], io: IO): Promise<number> {
-  const { values, positionals } = parse(args, LISTEN_OPTIONS);
+  const { values, positionals } = parseCommandArgs('listen', args, LISTEN_OPTIONS);
   if (values.help) {
     io.stdout.write(`${LISTEN_USAGE}\n`);
     return 0;
   }
   const stream = streamArgument(positionals, 1, 'listen <stream>');
-  const endpoint = resolveEndpoint(values, io.env);
+  const endpoint = await endpointFrom(values, io.env);
   const encoding = parseEncoding(values.encoding);
   const sampleRate = parseSampleRate(values['sample-rate']);
   const player = parsePlayer(values.player, values.out);
@@ -169,7 +186,7 @@ async function listenCommand(args: string[], io: IO): Promise<number> {
 }
 
 async function sayCommand(args: string[], io: IO): Promise<number> {
-  const { values, positionals } = parse(args, SAY_OPTIONS);
+  const { values, positionals } = parseCommandArgs('say', args, SAY_OPTIONS);
   if (values.help) {
     io.stdout.write(`${SAY_USAGE}\n`);
     return 0;
@@ -178,11 +195,13 @@ async function sayCommand(args: string[], io: IO): Promise<number> {
   const words = positionals.slice(1);
   if (words.length === 0) throw usageError('say needs the text to speak, or "-" to read stdin');
   const fromStdin = words.length === 1 && words[0] === '-';
+  if (fromStdin && values['token-file'] === '-') throw usageError('stdin cannot carry both the text and the token: give --token-file a file');
+  if (values.voice === '') throw usageError('--voice needs a voice id, e.g. --voice en-gb (GET /v1/voices lists them)');
   const text = fromStdin ? (Readable.toWeb(process.stdin) as ReadableStream<Uint8Array>) : words.join(' ');
   if (typeof text === 'string' && text.trim() === '') throw usageError('the text to speak is empty');
-  const endpoint = resolveEndpoint(values, io.env);
+  const endpoint = await endpointFrom(values, io.env);
 
-  const result = await say({ endpoint, stream, text, wait: values.wait === true });
+  const result = await say({ endpoint, stream, text, wait: values.wait === true, ...(values.voice !== undefined ? { voice: values.voice } : {}) });
   io.stdout.write(`${result.utterance_id}\n`);
   if (!values.wait) return 0;
   const completed = result as SpeakCompleted;
@@ -193,20 +212,12 @@ async function sayCommand(args: string[], io: IO): Promise<number> {
   return completed.reason === 'done' ? 0 : EXIT_FAILURE;
 }
 
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    // parseArgs explains well ("Unknown option '--x'"); only the usage hint is added.
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
-}
-
 function streamArgument(positionals: string[], max: number, shape: string): string {
   const stream = positionals[0];
   if (stream === undefined) throw usageError(`missing stream name: tts-agent ${shape}`);
-  if (!isValidStreamName(stream)) {
-    throw usageError(`invalid stream name "${stream}": 1-128 characters of A-Z a-z 0-9 . _ - /, not starting with / or a dot`);
+  const problem = streamNameProblem(stream);
+  if (problem !== null) {
+    throw usageError(`invalid stream name "${stream}": ${problem} (names are 1-128 characters of A-Z a-z 0-9 . _ - /, not starting with / or a dot)`);
   }
   if (max === 1 && positionals.length > 1) throw usageError(`unexpected argument "${positionals[1]}": tts-agent ${shape}`);
   return stream;

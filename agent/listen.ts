@@ -14,6 +14,7 @@ import { sleep, unrefTimer } from '../shared/timers.ts';
 import { AgentError } from './agent-error.ts';
 import { Backoff } from './backoff.ts';
 import { authHeaders, listenURL, type RelayEndpoint } from './relay-endpoint.ts';
+import { explainConnectFailure } from './connect-failure.ts';
 import { authHint, formatRelayError, parseRelayError } from './relay-error.ts';
 
 /** Covers the upgrade and the hello; a relay that accepts but stays mute this long is treated as down. */
@@ -51,6 +52,8 @@ export interface ListenOptions {
 interface ConnectionOutcome {
   helloSeen: boolean;
   reason: string;
+  /** The transport error, when the socket failed rather than closed. */
+  error?: Error;
 }
 
 /**
@@ -65,8 +68,15 @@ export async function listenToStream(options: ListenOptions, handlers: ListenHan
     const outcome = await connectOnce(url, options, handlers);
     if (options.signal.aborted) return;
     if (outcome.helloSeen) backoff.reset();
+    let reason = outcome.reason;
+    if (!outcome.helloSeen && outcome.error) {
+      // An untrusted certificate or a TLS relay behind an http:// URL fails the same way every time.
+      const explained = await explainConnectFailure(options.endpoint.baseURL, outcome.error);
+      if (explained.fatal) throw new AgentError('relay_unreachable', explained.message, { cause: outcome.error });
+      reason = explained.message;
+    }
     const delayMs = backoff.next();
-    handlers.onState({ kind: 'reconnecting', delayMs, reason: outcome.reason });
+    handlers.onState({ kind: 'reconnecting', delayMs, reason });
     await sleep(delayMs, options.signal);
   }
 }
@@ -80,6 +90,7 @@ class StreamConnection {
   private readonly ws: WebSocket;
   private hello: Hello | null = null;
   private failure: unknown = null;
+  private transportError: Error | null = null;
   private reason = 'connection closed';
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private readonly onAbort = (): void => this.stop('agent stopping', undefined, true);
@@ -183,6 +194,7 @@ class StreamConnection {
       this.failure = refusal(info.code, info.message, info.status, this.options.endpoint);
     }
     if (this.reason === 'connection closed') this.reason = describeSocketError(error);
+    this.transportError ??= error;
   }
 
   private closed(code: number, closeReason: string): void {
@@ -196,13 +208,13 @@ class StreamConnection {
     if (this.reason === 'connection closed' && code !== 1005 && code !== 1006) {
       this.reason = `closed by the relay (${code}${closeReason === '' ? '' : `: ${closeReason}`})`;
     }
-    this.resolve({ helloSeen: this.hello !== null, reason: this.reason });
+    this.resolve({ helloSeen: this.hello !== null, reason: this.reason, ...(this.transportError ? { error: this.transportError } : {}) });
   }
 }
 
 function refusal(code: string, message: string, status: number, endpoint: RelayEndpoint): AgentError {
-  const isAuth = status === 401 || status === 403 || status === 4401 || status === 4403;
-  const hint = isAuth ? ` (${authHint(endpoint.token !== undefined)})` : '';
+  const advice = authHint(status, message, endpoint.token !== undefined);
+  const hint = advice ? ` (${advice})` : '';
   const said = formatRelayError({ code, message: message.replace(/\.$/, '') });
   return new AgentError('relay_refused', `relay refused to let this agent listen: ${said}${hint}`);
 }

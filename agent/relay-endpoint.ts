@@ -1,4 +1,8 @@
-/** Where the relay is and how to authenticate to it: flags first, then TTS_RELAY_URL / TTS_RELAY_TOKEN. */
+/**
+ * Where the relay is and how to authenticate to it: flags first (--token, or --token-file, which keeps the
+ * key out of `ps`), then TTS_RELAY_URL / TTS_RELAY_TOKEN, then RELAY_ADMIN_KEY (set where the relay runs).
+ */
+import { readFile } from 'node:fs/promises';
 import type { Encoding, SampleRate } from '../shared/audio-format.ts';
 import { usageError } from './agent-error.ts';
 
@@ -28,8 +32,41 @@ export function resolveEndpoint(
   }
   url.search = '';
   url.hash = '';
-  const token = flags.token ?? env.TTS_RELAY_TOKEN;
-  return { baseURL: url.href.replace(/\/+$/, ''), token: token === '' ? undefined : token };
+  const token = [flags.token, env.TTS_RELAY_TOKEN, env.RELAY_ADMIN_KEY].find((value) => value !== undefined && value !== '');
+  return { baseURL: url.href.replace(/\/+$/, ''), token };
+}
+
+/**
+ * The key or token in `path` ("-": stdin), its first line trimmed; undefined without a path. Refuses a
+ * --token beside it, and an empty or unreadable file.
+ */
+export async function readTokenFile(path: string | undefined, token: string | undefined, stdin: () => Promise<string>): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  if (token !== undefined) throw usageError('pass --token or --token-file, not both');
+  let text: string;
+  try {
+    text = path === '-' ? await stdin() : await readFile(path, 'utf8');
+  } catch (error) {
+    throw usageError(`--token-file: cannot read ${path} (${(error as { code?: string }).code ?? String(error)})`);
+  }
+  const first = text.split(/\r?\n/).find((line) => line.trim() !== '')?.trim();
+  if (!first) throw usageError(`--token-file: ${path === '-' ? 'stdin' : path} holds no key or token`);
+  return first;
+}
+
+/** The endpoint from a command's --url, --token and --token-file, with the environment behind them. */
+export async function endpointFrom(
+  flags: { url?: string | undefined; token?: string | undefined; 'token-file'?: string | undefined },
+  env: Record<string, string | undefined>,
+): Promise<RelayEndpoint> {
+  const fromFile = await readTokenFile(flags['token-file'], flags.token, readStdin);
+  return resolveEndpoint({ ...(flags.url !== undefined ? { url: flags.url } : {}), ...((flags.token ?? fromFile) !== undefined ? { token: (flags.token ?? fromFile)! } : {}) }, env);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Stream names are URL-safe by construction (see STREAM_NAME_PATTERN), slashes included. */

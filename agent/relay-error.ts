@@ -32,9 +32,19 @@ export function formatRelayError(info: Pick<RelayErrorInfo, 'code' | 'message'>)
   return `error ${info.code}: ${info.message}`;
 }
 
-/** What to tell the user next to an auth failure. */
-export function authHint(hasToken: boolean): string {
-  return hasToken
-    ? 'check --token / TTS_RELAY_TOKEN: it must be the admin key or a token minted for this stream'
-    : 'pass --token or set TTS_RELAY_TOKEN';
+/**
+ * What to tell the user next to a 401 or 403 (null for other statuses): a missing credential, one the relay
+ * does not know, or a token that lacks the action or the stream (the relay's message says which).
+ */
+export function authHint(status: number, message: string, hasToken: boolean): string | null {
+  if (status === 401 || status === 4401) {
+    return hasToken
+      ? 'the relay does not know this key or token: check --token / --token-file / TTS_RELAY_TOKEN / RELAY_ADMIN_KEY (a relay started without RELAY_ADMIN_KEY makes a new key each start)'
+      : 'pass --token or --token-file, or set TTS_RELAY_TOKEN (or RELAY_ADMIN_KEY, where the relay runs)';
+  }
+  if (status !== 403 && status !== 4403) return null;
+  const action = /may not (\w+)/.exec(message)?.[1];
+  if (action) return `mint a token with that action: tts-agent token <stream> --actions ${action} (or use the admin key)`;
+  if (/does not cover stream/.test(message)) return 'mint a token that covers this stream: tts-agent token <stream> (or use the admin key)';
+  return 'this route needs the admin key';
 }

@@ -2,6 +2,7 @@
 import { speakAcceptedSchema, speakCompletedSchema, type SpeakAccepted, type SpeakCompleted } from '../shared/api.ts';
 import { AgentError } from './agent-error.ts';
 import { authHeaders, streamURL, type RelayEndpoint } from './relay-endpoint.ts';
+import { explainConnectFailure } from './connect-failure.ts';
 import { authHint, formatRelayError, readRelayError } from './relay-error.ts';
 
 export interface SayOptions {
@@ -11,6 +12,8 @@ export interface SayOptions {
   text: string | ReadableStream<Uint8Array>;
   /** Answer only when the audio is complete, with its figures. */
   wait: boolean;
+  /** A voice id from GET /v1/voices; the relay's default when absent. */
+  voice?: string;
   signal?: AbortSignal;
 }
 
@@ -20,6 +23,7 @@ type StreamingRequestInit = RequestInit & { duplex?: 'half' };
 export async function say(options: SayOptions): Promise<SpeakAccepted | SpeakCompleted> {
   const url = streamURL(options.endpoint, options.stream, 'speak');
   if (options.wait) url.searchParams.set('wait', 'true');
+  if (options.voice !== undefined) url.searchParams.set('voice', options.voice);
   const init: StreamingRequestInit = {
     method: 'POST',
     headers: { ...authHeaders(options.endpoint), 'Content-Type': 'text/plain; charset=utf-8' },
@@ -32,12 +36,12 @@ export async function say(options: SayOptions): Promise<SpeakAccepted | SpeakCom
   try {
     response = await fetch(url, init);
   } catch (error) {
-    throw unreachable(options.endpoint, error);
+    throw await unreachable(options.endpoint, error);
   }
   if (!response.ok) {
     const info = await readRelayError(response);
-    const hint = response.status === 401 || response.status === 403 ? `\nhint: ${authHint(options.endpoint.token !== undefined)}` : '';
-    throw new AgentError('relay_error', `${formatRelayError(info)}${hint}`);
+    const hint = authHint(response.status, info.message, options.endpoint.token !== undefined);
+    throw new AgentError('relay_error', `${formatRelayError(info)}${hint ? `\nhint: ${hint}` : ''}`);
   }
   const body: unknown = await response.json().catch(() => null);
   const parsed = (options.wait ? speakCompletedSchema : speakAcceptedSchema).safeParse(body);
@@ -53,13 +57,8 @@ export function describeCompletion(result: SpeakCompleted): string {
   return `${result.reason}: ${result.audio_seconds.toFixed(2)} s of audio from ${result.characters} characters; ${firstAudio}, complete after ${Math.round(result.total_ms)} ms`;
 }
 
-function unreachable(endpoint: RelayEndpoint, error: unknown): AgentError {
+async function unreachable(endpoint: RelayEndpoint, error: unknown): Promise<AgentError> {
   if (error instanceof Error && error.name === 'AbortError') return new AgentError('relay_unreachable', 'stopped before the relay answered', { cause: error });
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  const why = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
-  return new AgentError(
-    'relay_unreachable',
-    `cannot reach the relay at ${endpoint.baseURL} (${why}): start it with npm start, or pass --url / set TTS_RELAY_URL`,
-    { cause: error },
-  );
+  const { message } = await explainConnectFailure(endpoint.baseURL, error);
+  return new AgentError('relay_unreachable', message, { cause: error });
 }

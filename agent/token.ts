@@ -1,8 +1,9 @@
 /** `tts-agent token`: asks the relay (with an admin key) for a scoped, expiring token and prints it. */
-import { parseArgs } from 'node:util';
 import { isValidStreamScope, TOKEN_ACTIONS, type TokenAction, type TokenRequest, type TokenResponse, tokenResponseSchema } from '../shared/api.ts';
 import { AgentError, usageError } from './agent-error.ts';
-import { DEFAULT_RELAY_URL, type RelayEndpoint, resolveEndpoint } from './relay-endpoint.ts';
+import { parseCommandArgs } from './args.ts';
+import { explainConnectFailure } from './connect-failure.ts';
+import { DEFAULT_RELAY_URL, endpointFrom, type RelayEndpoint } from './relay-endpoint.ts';
 import { formatRelayError, readRelayError } from './relay-error.ts';
 
 export const TOKEN_USAGE = `Usage: tts-agent token <stream>... [options]
@@ -20,6 +21,7 @@ Options:
   --json             print the relay's whole answer as JSON instead
   --url URL          relay URL (env TTS_RELAY_URL, default ${DEFAULT_RELAY_URL})
   --token KEY        the admin key (env TTS_RELAY_TOKEN, else RELAY_ADMIN_KEY)
+  --token-file F     read the admin key from file F ("-": stdin), so it does not show in ps
   -h, --help         this help
 
 Examples:
@@ -29,6 +31,7 @@ Examples:
 const OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   actions: { type: 'string' },
   ttl: { type: 'string' },
   rate: { type: 'string' },
@@ -48,21 +51,15 @@ interface TokenIO {
 
 /** Runs `tts-agent token <args>`; resolves with the exit code, throws AgentError for the CLI to report. */
 export async function tokenCommand(args: string[], io: TokenIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs('token', args, OPTIONS);
   if (values.help) {
     io.stdout.write(`${TOKEN_USAGE}\n`);
     return 0;
   }
   const request = tokenRequest(positionals, values);
   // On the relay's own host the admin key is often in RELAY_ADMIN_KEY already.
-  const endpoint = resolveEndpoint({ url: values.url, token: values.token ?? io.env.TTS_RELAY_TOKEN ?? io.env.RELAY_ADMIN_KEY }, io.env);
-  if (endpoint.token === undefined) throw usageError('minting a token needs the admin key: pass --token or set TTS_RELAY_TOKEN (or RELAY_ADMIN_KEY)');
+  const endpoint = await endpointFrom(values, io.env);
+  if (endpoint.token === undefined) throw usageError('minting a token needs the admin key: pass --token or --token-file, or set TTS_RELAY_TOKEN (or RELAY_ADMIN_KEY)');
   const minted = await mintToken(endpoint, request);
   if (values.json) {
     io.stdout.write(`${JSON.stringify(minted, null, 2)}\n`);
@@ -84,12 +81,11 @@ export async function mintToken(endpoint: RelayEndpoint, request: TokenRequest, 
       ...(signal ? { signal } : {}),
     });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
-    throw new AgentError('relay_unreachable', `cannot reach the relay at ${endpoint.baseURL} (${cause}): pass --url or set TTS_RELAY_URL`, { cause: error });
+    throw new AgentError('relay_unreachable', (await explainConnectFailure(endpoint.baseURL, error)).message, { cause: error });
   }
   if (!response.ok) {
     const info = await readRelayError(response);
-    const hint = response.status === 401 || response.status === 403 ? '\nhint: minting needs the admin key (--token or TTS_RELAY_TOKEN), not a token' : '';
+    const hint = response.status === 401 || response.status === 403 ? '\nhint: minting needs the admin key (--token, --token-file, TTS_RELAY_TOKEN or RELAY_ADMIN_KEY), not a token' : '';
     throw new AgentError('relay_error', `${formatRelayError(info)}${hint}`);
   }
   const parsed = tokenResponseSchema.safeParse(await response.json().catch(() => null));

@@ -21,6 +21,29 @@ export function isValidStreamName(name: string): boolean {
   return !(STREAM_ACTIONS as readonly string[]).includes(last);
 }
 
+/** Why `name` is not a stream name, pointing at the part that breaks the rule; null when it is one. */
+export function streamNameProblem(name: string): string | null {
+  if (isValidStreamName(name)) return null;
+  const chars = Array.from(name);
+  if (chars.length === 0) return 'the name is empty';
+  if (name.length > 128) return `it has ${name.length} characters, more than 128`;
+  const bad = chars.findIndex((char) => !/[A-Za-z0-9._/-]/.test(char));
+  if (bad >= 0) return `character ${bad + 1}, ${JSON.stringify(chars[bad])}, is not one of A-Z a-z 0-9 . _ - /`;
+  if (name.startsWith('/') || name.startsWith('.')) return `it starts with "${name[0]}"`;
+  if (name.includes('..')) return 'it contains ".."';
+  if (name.includes('//') || name.endsWith('/')) return 'it has an empty segment ("//" or a trailing "/")';
+  return `it ends in "/${name.slice(name.lastIndexOf('/') + 1)}", a route word`;
+}
+
+/**
+ * The invalid_stream_name message for `name`: which part breaks the rule, then the rule. The name itself is
+ * not repeated: a key pasted in the wrong place must not come back in an answer.
+ */
+export function describeInvalidStreamName(name: string): string {
+  const problem = streamNameProblem(name) ?? 'it breaks the rule';
+  return `Not a stream name: ${problem}. Stream names are 1-128 characters of A-Z a-z 0-9 . _ - /, not starting with / or a dot, with no empty or .. segment, not ending in /speak, /cancel, /listen or /publish.`;
+}
+
 export const streamNameSchema = z.string().refine(isValidStreamName, 'invalid stream name');
 
 /** The WebSocket subprotocol the relay selects; browsers offer it first, before a token entry. */

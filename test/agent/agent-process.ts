@@ -19,12 +19,12 @@ export interface AgentProcess {
 const running = new Set<AgentProcess>();
 
 /**
- * Starts `tts-agent <args>`. The environment is the test's, minus TTS_RELAY_* (tests pass what they mean),
+ * Starts `tts-agent <args>`. The environment is the test's, minus TTS_RELAY_* and RELAY_ADMIN_KEY (tests pass what they mean),
  * with SDL_AUDIODRIVER=dummy so ffplay plays without a sound card.
  */
 export function spawnAgent(args: string[], env: Record<string, string | undefined> = {}): AgentProcess {
   const childEnv: Record<string, string | undefined> = { ...process.env, SDL_AUDIODRIVER: 'dummy', ...env };
-  for (const name of ['TTS_RELAY_URL', 'TTS_RELAY_TOKEN', 'FFPLAY_PATH'] as const) if (!(name in env)) delete childEnv[name];
+  for (const name of ['TTS_RELAY_URL', 'TTS_RELAY_TOKEN', 'RELAY_ADMIN_KEY', 'FFPLAY_PATH', 'NODE_EXTRA_CA_CERTS'] as const) if (!(name in env)) delete childEnv[name];
   const child = spawn(process.execPath, [AGENT_BIN, ...args], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
   const stdoutChunks: Buffer[] = [];
   let stderrText = '';

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import packageJson from '../../package.json' with { type: 'json' };
 import { within } from '../support/relay.ts';
 import { spawnAgent, STACK_FRAME, stopAgents } from './agent-process.ts';
 
 // Generous per test; the suite's own config may not be loaded (`npx vitest run test/agent`).
-describe('tts-agent command line', { timeout: 30_000 }, () => {
+describe('tts-agent command line', { timeout: 40_000 }, () => {
   afterEach(stopAgents);
 
   it('explains itself with --help, on stdout, exit 0', async () => {
@@ -18,15 +19,24 @@ describe('tts-agent command line', { timeout: 30_000 }, () => {
     for (const option of ['--url', '--token', '--out', '--player', '--encoding', '--sample-rate', '--once', '--count', 'FFPLAY_PATH', 'cuts.json']) {
       expect(listenHelp).toContain(option);
     }
-    expect(say.stdout().toString()).toMatch(/Usage: tts-agent say <stream> <text \| ->[\s\S]*--wait[\s\S]*error <code>: <message>/);
+    expect(say.stdout().toString()).toMatch(/Usage: tts-agent say <stream> <text \| ->[\s\S]*--voice[\s\S]*--wait[\s\S]*error <code>: <message>/);
+    // The default format is the relay's own: 22050 Hz on the embedded engine, not a fixed 44100.
+    expect(listenHelp).toMatch(/--sample-rate R .*\(default: the relay's own rate,\s+22050 on the embedded engine/);
+    for (const help of [top, listen, say]) expect(help.stdout().toString()).toMatch(/--token-file F .*(\n.*)?does not show in ps/);
+  });
+
+  it('prints its version with --version', async () => {
+    const agent = spawnAgent(['--version']);
+    expect((await within(agent.exited, 10_000, 'version')).code).toBe(0);
+    expect(agent.stdout().toString()).toBe(`tts-agent ${packageJson.version}\n`);
   });
 
   it('rejects bad arguments with one line, a pointer to --help and exit code 2', async () => {
-    const cases: Array<[string[], RegExp]> = [
+    await expectUsageErrors([
       [[], /Usage:/],
       [['frobnicate'], /unknown command "frobnicate"/],
       [['listen'], /missing stream name/],
-      [['listen', 'kitchen', '--bogus'], /Unknown option '--bogus'/],
+      [['listen', 'kitchen', '--bogus'], /unknown option --bogus for "tts-agent listen"\n/],
       [['listen', 'kitchen', '--encoding', 'mp3'], /--encoding must be one of pcm_f32le, pcm_s16le, pcm_mulaw, pcm_alaw; got "mp3"/],
       [['listen', 'kitchen', '--sample-rate', '12345'], /--sample-rate must be one of/],
       [['listen', 'kitchen', '--player', 'vlc'], /--player must be one of ffplay, stdout, none/],
@@ -36,16 +46,32 @@ describe('tts-agent command line', { timeout: 30_000 }, () => {
       [['listen', 'kitchen', '--player', 'none'], /would discard the audio/],
       [['listen', 'kitchen', '--url', 'ftp://relay'], /invalid relay URL/],
       [['say', 'kitchen'], /say needs the text to speak/],
-    ];
-    const agents = cases.map(([args]) => spawnAgent(args));
-    const results = await within(Promise.all(agents.map((agent) => agent.exited)), 15_000, 'usage errors');
+    ]);
+  });
 
-    cases.forEach(([args, message], i) => {
-      const stderr = agents[i]!.stderr();
-      expect({ args, code: results[i]!.code }).toEqual({ args, code: 2 });
-      expect(stderr).toMatch(message);
-      expect(stderr).not.toMatch(STACK_FRAME);
-      if (args.length > 0) expect(stderr).toMatch(/Run "tts-agent( listen| say)? --help" for usage\.\n$/);
-    });
+  it('says what to type instead: the nearest option, the missing value, the character a stream name may not have', async () => {
+    await expectUsageErrors([
+      [['say', 'kitchen', 'Hi.', '--voic', 'en-gb'], /unknown option --voic for "tts-agent say" \(did you mean --voice\?\)/],
+      [['listen', 'kitchen', '--url'], /--url needs a value, e\.g\. --url http:\/\/localhost:8787/],
+      [['say', 'kit chen', 'Hi.'], /invalid stream name "kit chen": character 4, " ", is not one of A-Z a-z 0-9 \. _ - \//],
+      [['say', 'kitchen', '-', '--token-file', '-'], /stdin cannot carry both the text and the token/],
+      [['listen', 'kitchen', '--token', 'x', '--token-file', 'f'], /pass --token or --token-file, not both/],
+      [['listen', 'kitchen', '--token-file', '/nonexistent/key'], /--token-file: cannot read \/nonexistent\/key \(ENOENT\)/],
+    ]);
   });
 });
+
+/** Runs each command line at once; each must exit 2 with its message, no stack, and a pointer to --help. */
+async function expectUsageErrors(cases: Array<[string[], RegExp]>): Promise<void> {
+  const agents = cases.map(([args]) => spawnAgent(args));
+  // Every agent is a Node process loading TypeScript: on a busy two-core machine a dozen take a while.
+  const results = await within(Promise.all(agents.map((agent) => agent.exited)), 25_000, 'usage errors');
+
+  cases.forEach(([args, message], i) => {
+    const stderr = agents[i]!.stderr();
+    expect({ args, code: results[i]!.code }).toEqual({ args, code: 2 });
+    expect(stderr).toMatch(message);
+    expect(stderr).not.toMatch(STACK_FRAME);
+    if (args.length > 0) expect(stderr).toMatch(/Run "tts-agent( listen| say)? --help" for usage\.\n$/);
+  });
+}

@@ -182,7 +182,7 @@ describe('tts-agent listen', { timeout: 30_000 }, () => {
     const { code } = await within(agent.exited, 10_000, 'agent exit');
 
     expect(code).toBe(1);
-    expect(agent.stderr()).toMatch(/relay refused to let this agent listen: error unauthorized: .+ \(check --token/);
+    expect(agent.stderr()).toMatch(/relay refused to let this agent listen: error unauthorized: .+ \(the relay does not know this key or token: check --token/);
     expect(agent.stderr()).not.toMatch(/reconnecting/);
     expect(agent.stderr()).not.toMatch(STACK_FRAME);
   });

@@ -62,7 +62,7 @@ describe('tts-agent say', { timeout: 30_000 }, () => {
     const { code } = await within(agent.exited, 10_000, 'say exit');
 
     expect(code).toBe(1);
-    expect(agent.stderr()).toMatch(/^error unauthorized: .+\nhint: check --token/);
+    expect(agent.stderr()).toMatch(/^error unauthorized: .+\nhint: the relay does not know this key or token: check --token/);
     expect(agent.stderr()).not.toMatch(STACK_FRAME);
     expect(agent.stdout().toString()).toBe('');
   });
@@ -74,6 +74,6 @@ describe('tts-agent say', { timeout: 30_000 }, () => {
     const { code } = await within(agent.exited, 10_000, 'say exit');
 
     expect(code).toBe(1);
-    expect(agent.stderr()).toMatch(/cannot reach the relay at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): start it with npm start, or pass --url/);
+    expect(agent.stderr()).toMatch(/nothing is listening at http:\/\/127\.0\.0\.1:\d+ \(connection refused\): start the relay with npm start, or pass --url/);
   });
 });

@@ -2,7 +2,7 @@
 import { type Context, Hono } from 'hono';
 import type { StreamStatus } from '../../shared/api.ts';
 import { RelayError } from '../../shared/errors.ts';
-import { isValidStreamName, STREAM_ACTIONS, type StreamAction } from '../../shared/protocol.ts';
+import { describeInvalidStreamName, isValidStreamName, STREAM_ACTIONS, type StreamAction } from '../../shared/protocol.ts';
 import type { Env, RuntimeAdapter } from '../runtime/contract.ts';
 import { authorize } from '../security/auth.ts';
 import { listenRoute } from '../listeners/listen-route.ts';
@@ -72,6 +72,6 @@ function parseStreamPath(path: string): { name: string; action: StreamAction | '
   const last = rest.slice(slash + 1);
   const isAction = slash > 0 && (STREAM_ACTIONS as readonly string[]).includes(last);
   const name = isAction ? rest.slice(0, slash) : rest;
-  if (!isValidStreamName(name)) throw new RelayError('invalid_stream_name');
+  if (!isValidStreamName(name)) throw new RelayError('invalid_stream_name', describeInvalidStreamName(name));
   return { name, action: isAction ? (last as StreamAction) : 'status' };
 }

@@ -1,5 +1,6 @@
 /** Finding a requested voice in a provider's list, and naming the nearest ones when it is not there. */
 import type { Voice } from '../../shared/api.ts';
+import { editDistance } from '../../shared/edit-distance.ts';
 import { RelayError } from '../../shared/errors.ts';
 
 /** How many near matches an `unknown_voice` error names. */
@@ -37,17 +38,4 @@ export function unknownVoiceError(voices: readonly Voice[], requested: string): 
   const hint = near.length > 0 ? ` Nearest: ${near.join(', ')}.` : '';
   const named = ECHOABLE.test(requested) ? ` "${requested}"` : ' by that name';
   return new RelayError('unknown_voice', `No voice${named} on this relay's provider.${hint} GET /v1/voices lists all ${voices.length}.`);
-}
-
-/** Levenshtein distance, two rows at a time; inputs are short (ids and names). */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = row;
-  }
-  return previous[b.length]!;
 }

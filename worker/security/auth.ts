@@ -113,9 +113,11 @@ export function authorize(principal: Principal, action: Action, stream?: string)
   if (principal.kind === 'admin') return;
   if (action === 'admin') throw new RelayError('forbidden', 'Only an admin key may do this.');
   const allowed = action === 'status' || principal.actions.includes(action);
-  if (!allowed) throw new RelayError('forbidden', `This token may not ${action}.`);
+  if (!allowed) {
+    throw new RelayError('forbidden', `This token may not ${action}: its actions are ${principal.actions.join(', ')}. Use a token minted with --actions ${action} (or the admin key).`);
+  }
   if (stream === undefined || !principal.streams.some((scope) => scopeCovers(scope, stream))) {
-    throw new RelayError('forbidden', `This token does not cover stream ${stream ?? '(none)'}.`);
+    throw new RelayError('forbidden', `This token does not cover stream ${stream ?? '(none)'}: it covers ${principal.streams.join(', ')}.`);
   }
 }
 
