@@ -4,7 +4,7 @@ import { within } from '../support/relay.ts';
 import { spawnAgent, STACK_FRAME, stopAgents } from './agent-process.ts';
 
 // Generous per test; the suite's own config may not be loaded (`npx vitest run test/agent`).
-describe('tts-agent command line', { timeout: 40_000 }, () => {
+describe('tts-agent command line', { timeout: 90_000 }, () => {
   afterEach(stopAgents);
 
   it('explains itself with --help, on stdout, exit 0', async () => {
@@ -61,17 +61,19 @@ describe('tts-agent command line', { timeout: 40_000 }, () => {
   });
 });
 
-/** Runs each command line at once; each must exit 2 with its message, no stack, and a pointer to --help. */
+/** Runs the command lines a few at a time; each must exit 2 with its message, no stack, and a pointer to --help. */
 async function expectUsageErrors(cases: Array<[string[], RegExp]>): Promise<void> {
-  const agents = cases.map(([args]) => spawnAgent(args));
-  // Every agent is a Node process loading TypeScript: on a busy two-core machine a dozen take a while.
-  const results = await within(Promise.all(agents.map((agent) => agent.exited)), 25_000, 'usage errors');
-
-  cases.forEach(([args, message], i) => {
-    const stderr = agents[i]!.stderr();
-    expect({ args, code: results[i]!.code }).toEqual({ args, code: 2 });
-    expect(stderr).toMatch(message);
-    expect(stderr).not.toMatch(STACK_FRAME);
-    if (args.length > 0) expect(stderr).toMatch(/Run "tts-agent( listen| say)? --help" for usage\.\n$/);
-  });
+  // Every agent is a Node process loading TypeScript: a dozen at once on a busy two-core machine take long.
+  for (let start = 0; start < cases.length; start += 4) {
+    const batch = cases.slice(start, start + 4);
+    const agents = batch.map(([args]) => spawnAgent(args));
+    const results = await within(Promise.all(agents.map((agent) => agent.exited)), 20_000, 'usage errors');
+    batch.forEach(([args, message], i) => {
+      const stderr = agents[i]!.stderr();
+      expect({ args, code: results[i]!.code }).toEqual({ args, code: 2 });
+      expect(stderr).toMatch(message);
+      expect(stderr).not.toMatch(STACK_FRAME);
+      if (args.length > 0) expect(stderr).toMatch(/Run "tts-agent( listen| say)? --help" for usage\.\n$/);
+    });
+  }
 }
