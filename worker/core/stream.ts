@@ -5,7 +5,7 @@ import type { EndReason } from '../../shared/protocol.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
-import type { TTSContext, TTSProvider } from '../providers/provider.ts';
+import type { ContextOptions, ProviderEvent, TTSContext, TTSProvider } from '../providers/provider.ts';
 import { Playout } from './playout.ts';
 import { ResumingContext } from './resuming-context.ts';
 import { SentenceAggregator } from './sentence-aggregator.ts';
@@ -166,17 +166,7 @@ export class Stream {
     const { provider, broker, now } = this.deps;
     utterance.state = 'speaking';
     utterance.startedAt = now();
-    const options = {
-      format: this.format,
-      voice: utterance.options.voice,
-      language: utterance.options.language,
-      ...(utterance.options.model ? { model: utterance.options.model } : {}),
-      ...(utterance.options.phonemeTimestamps ? { phonemeTimestamps: true } : {}),
-      timestamps: true,
-      buffering: utterance.options.buffering ?? 'relay',
-      ...(utterance.options.generation ? { generation: utterance.options.generation } : {}),
-    };
-    const context = new ResumingContext(provider, options, { dropNewest: (seconds) => this.dropNewestAudio(utterance, seconds) }, this.deps.logger);
+    const context = new ResumingContext(provider, this.contextOptions(utterance), { dropNewest: (seconds) => this.dropNewestAudio(utterance, seconds) }, this.deps.logger);
     this.context = context;
     broker.publish(this.name, { type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
 
@@ -194,41 +184,8 @@ export class Stream {
       for await (const event of context.events) {
         if (utterance.ended) break;
         lastEvent = now();
-        switch (event.type) {
-          case 'audio': {
-            utterance.firstAudioAt ??= lastEvent;
-            const seconds = secondsOf(this.format, event.data.byteLength);
-            utterance.audioSeconds += seconds;
-            this.playout.push({ type: 'audio', utterance: utterance.number, data: event.data }, seconds);
-            // Hold synthesis a bounded distance ahead of playback: memory stays flat however long the text.
-            await this.playout.until(SYNTHESIS_AHEAD_SECONDS);
-            lastEvent = now();
-            break;
-          }
-          case 'timestamps':
-            this.playout.pushAhead({ type: 'timestamps', utterance: utterance.number, utterance_id: utterance.id, words: event.words });
-            break;
-          case 'phoneme_timestamps':
-            this.playout.pushAhead({
-              type: 'phoneme_timestamps',
-              utterance: utterance.number,
-              utterance_id: utterance.id,
-              phonemes: event.phonemes.map(({ word, start, end }) => ({ phoneme: word, start, end })),
-            });
-            break;
-          case 'flush_done':
-            // After the flushed text's audio on the timeline, so whoever waits on it has heard that audio.
-            this.playout.push({ type: 'flush_done', utterance: utterance.number, utterance_id: utterance.id, flush_id: event.flushId });
-            break;
-          case 'done':
-            finished = true;
-            break;
-          case 'error':
-            this.endUtterance(utterance, 'error', event.error);
-            break;
-          default:
-            break;
-        }
+        finished = await this.release(utterance, event);
+        lastEvent = now();
       }
     } finally {
       clearInterval(watchdog);
@@ -240,6 +197,58 @@ export class Stream {
       this.endUtterance(utterance, 'error', new RelayError('upstream_error', 'The provider ended the utterance without finishing it.'));
     }
   }
+
+  private contextOptions(utterance: Utterance): ContextOptions {
+    const { options } = utterance;
+    return {
+      format: this.format,
+      voice: options.voice,
+      language: options.language,
+      ...(options.model ? { model: options.model } : {}),
+      ...(options.phonemeTimestamps ? { phonemeTimestamps: true } : {}),
+      timestamps: true,
+      buffering: options.buffering ?? 'relay',
+      ...(options.generation ? { generation: options.generation } : {}),
+    };
+  }
+
+  /** Puts one provider event on the playout timeline; true when it is the provider's `done`. */
+  private async release(utterance: Utterance, event: ProviderEvent): Promise<boolean> {
+    switch (event.type) {
+      case 'audio': {
+        utterance.firstAudioAt ??= this.deps.now();
+        const seconds = secondsOf(this.format, event.data.byteLength);
+        utterance.audioSeconds += seconds;
+        this.playout.push({ type: 'audio', utterance: utterance.number, data: event.data }, seconds);
+        // Hold synthesis a bounded distance ahead of playback: memory stays flat however long the text.
+        await this.playout.until(SYNTHESIS_AHEAD_SECONDS);
+        return false;
+      }
+      case 'timestamps':
+        this.playout.pushAhead({ type: 'timestamps', utterance: utterance.number, utterance_id: utterance.id, words: event.words });
+        return false;
+      case 'phoneme_timestamps':
+        this.playout.pushAhead({
+          type: 'phoneme_timestamps',
+          utterance: utterance.number,
+          utterance_id: utterance.id,
+          phonemes: event.phonemes.map(({ word, start, end }) => ({ phoneme: word, start, end })),
+        });
+        return false;
+      case 'flush_done':
+        // After the flushed text's audio on the timeline, so whoever waits on it has heard that audio.
+        this.playout.push({ type: 'flush_done', utterance: utterance.number, utterance_id: utterance.id, flush_id: event.flushId });
+        return false;
+      case 'done':
+        return true;
+      case 'error':
+        this.endUtterance(utterance, 'error', event.error);
+        return false;
+      default:
+        return false;
+    }
+  }
+
 
   /** Drops the newest audio of the speaking utterance not yet released (a resume speaks it again). */
   private dropNewestAudio(utterance: Utterance, seconds: number): number {
