@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { createLogger, type Logger } from '../../worker/ops/logger.ts';
+import { loadEspeakEngine } from '../../worker/providers/espeak/engine.ts';
 import { EspeakProvider, WARM_UP_TEXT } from '../../worker/providers/espeak/provider.ts';
 import type { ContextOptions, ProviderEvent } from '../../worker/providers/provider.ts';
 import { startNodeWorker } from '../../worker/runtime/node-worker.ts';
@@ -155,6 +156,24 @@ describe('the espeak-ng worker thread', () => {
       expect(actual.events.at(-1)).toBe('done');
     }
   }, 60_000);
+
+  it('sends a sentence’s words as the engine settles them, before the audio they describe has all come', async () => {
+    const provider = await openProvider(startNodeWorker);
+    const sentence = 'The quick brown fox jumps over the lazy dog, and every word of it is timed as it is made.';
+    const spoken = await speak(provider, [sentence]);
+    const firstWords = spoken.events.indexOf('timestamps');
+    // Words came before the last audio chunk, and together they are every word once, rising.
+    expect(firstWords).toBeGreaterThan(-1);
+    expect(firstWords).toBeLessThan(spoken.events.lastIndexOf('audio'));
+    expect(spoken.events.filter((e) => e === 'timestamps').length).toBeGreaterThan(1);
+    // The same words as the whole sentence synthesized in one go, each once, in order, their times rising.
+    const whole = (await loadEspeakEngine()).synthesize(sentence).words;
+    expect(spoken.words.map((w) => w.word)).toEqual(whole.map((w) => w.word));
+    spoken.words.forEach((w, i) => {
+      expect(w.end).toBeGreaterThanOrEqual(w.start);
+      if (i > 0) expect(w.start).toBeGreaterThanOrEqual(spoken.words[i - 1]!.end);
+    });
+  });
 
   it('serves several contexts at once through the one thread, each with its own words and audio', async () => {
     const threaded = await openProvider(startNodeWorker);

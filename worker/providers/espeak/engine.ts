@@ -38,6 +38,9 @@ interface EspeakModule {
   eSpeakNGWorker: new () => EspeakWorker;
 }
 
+/** Samples at ESPEAK_SAMPLE_RATE as the engine makes them, and the words whose times they settled. */
+export type ChunkHandler = (samples: Float32Array, words: WordTimestamp[]) => void;
+
 export interface Synthesis {
   /** Float samples at ESPEAK_SAMPLE_RATE. */
   samples: Float32Array;
@@ -64,11 +67,11 @@ export class EspeakEngine {
     this.files = new Map(this.voices.map((voice) => [voice.id, voice.file]));
   }
 
-  synthesize(text: string, voice = DEFAULT_ESPEAK_VOICE, onChunk?: (samples: Float32Array) => void): Synthesis {
+  synthesize(text: string, voice = DEFAULT_ESPEAK_VOICE, onChunk?: ChunkHandler): Synthesis {
     const chunks: Float32Array[] = [];
-    const { sampleCount, words } = this.synthesizeInChunks(text, voice, (chunk) => {
+    const { sampleCount, words } = this.synthesizeInChunks(text, voice, (chunk, settled) => {
       chunks.push(chunk);
-      onChunk?.(chunk);
+      onChunk?.(chunk, settled);
     });
     const samples = new Float32Array(sampleCount);
     let offset = 0;
@@ -81,17 +84,23 @@ export class EspeakEngine {
 
   /**
    * Hands each chunk to `onChunk` as the engine makes it and keeps none: every chunk is a fresh array
-   * over a buffer of its own, so the callee may transfer it to another thread.
+   * over a buffer of its own, so the callee may transfer it to another thread. With each chunk come the words
+   * whose times it settled (a word ends where the next begins), so captions need not wait for the whole piece;
+   * the summary lists every word, the last ones included.
    */
-  synthesizeInChunks(text: string, voice: string, onChunk: (samples: Float32Array) => void): SynthesisSummary {
+  synthesizeInChunks(text: string, voice: string, onChunk: ChunkHandler): SynthesisSummary {
     this.selectVoice(voice);
     const events: EspeakEvent[] = [];
     let total = 0;
+    let settled = 0;
     this.worker.synthesize(text, (pcm, chunkEvents) => {
       const chunk = int16ToFloat32(pcm);
       total += chunk.length;
       events.push(...chunkEvents);
-      onChunk(chunk);
+      // Every word but the last one begun has its end: the next word's start.
+      const words = wordTimestamps(text, events, Infinity).slice(settled, -1);
+      settled += words.length;
+      onChunk(chunk, words);
       return 0;
     });
     return { sampleCount: total, words: wordTimestamps(text, events, total / ESPEAK_SAMPLE_RATE) };

@@ -2,6 +2,7 @@
 import type { Voice } from '../../../shared/api.ts';
 import { AsyncQueue } from '../../../shared/async-queue.ts';
 import type { AudioFormat } from '../../../shared/audio-format.ts';
+import type { WordTimestamp } from '../../../shared/protocol.ts';
 import { RelayError } from '../../../shared/errors.ts';
 import { createTranscoder, type Transcoder } from '../../../shared/transcoder.ts';
 import type { Logger } from '../../ops/logger.ts';
@@ -174,16 +175,24 @@ class EspeakContext implements TTSContext {
     const synthesizer = await this.synthesizer;
     if (this.stopped) return;
     const offset = this.samplesOut / ESPEAK_SAMPLE_RATE;
-    const { sampleCount, words } = await synthesizer.synthesize(text, this.voice, (chunk) => {
-      if (!this.stopped) this.emitAudio(this.transcoder.push(floatBytes(chunk)));
+    let sent = 0;
+    const { sampleCount, words } = await synthesizer.synthesize(text, this.voice, (chunk, settled) => {
+      if (this.stopped) return;
+      // Words go out as the engine settles them, ahead of the audio: a caption can mark them as they are heard.
+      this.emitWords(settled, offset);
+      sent += settled.length;
+      this.emitAudio(this.transcoder.push(floatBytes(chunk)));
     }, this.cancelled.signal);
     this.samplesOut += sampleCount;
-    if (this.options.timestamps && words.length > 0 && !this.stopped) {
-      this.events.push({
-        type: 'timestamps',
-        words: words.map((w) => ({ word: w.word, start: round(w.start + offset), end: round(w.end + offset) })),
-      });
-    }
+    this.emitWords(words.slice(sent), offset);
+  }
+
+  private emitWords(words: WordTimestamp[], offset: number): void {
+    if (!this.options.timestamps || words.length === 0 || this.stopped) return;
+    this.events.push({
+      type: 'timestamps',
+      words: words.map((w) => ({ word: w.word, start: round(w.start + offset), end: round(w.end + offset) })),
+    });
   }
 
   private emitAudio(data: Uint8Array): void {

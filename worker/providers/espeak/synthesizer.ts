@@ -1,7 +1,7 @@
 /** Where espeak-ng synthesizes: in a worker thread when the runtime can start one, else inline on the event loop. */
 import type { Logger } from '../../ops/logger.ts';
 import type { StartWorker, WorkerPort } from '../../runtime/contract.ts';
-import { type EspeakVoice, loadEspeakEngine, type SynthesisSummary } from './engine.ts';
+import { type ChunkHandler, type EspeakVoice, loadEspeakEngine, type SynthesisSummary } from './engine.ts';
 import { isThreadReply, type SpeakRequest } from './thread-messages.ts';
 
 /**
@@ -25,7 +25,7 @@ export interface EspeakSynthesizer {
    * Speaks `text`, handing its samples (at ESPEAK_SAMPLE_RATE) to `onChunk` as they are made. Once `signal`
    * aborts, no chunk follows and a request not yet started never starts.
    */
-  synthesize(text: string, voice: string, onChunk: (samples: Float32Array) => void, signal: AbortSignal): Promise<SynthesisSummary>;
+  synthesize(text: string, voice: string, onChunk: ChunkHandler, signal: AbortSignal): Promise<SynthesisSummary>;
   close(): Promise<void>;
 }
 
@@ -66,7 +66,7 @@ interface Job {
   id: number;
   text: string;
   voice: string;
-  onChunk: (samples: Float32Array) => void;
+  onChunk: ChunkHandler;
   signal: AbortSignal;
   resolve(summary: SynthesisSummary): void;
   reject(error: Error): void;
@@ -108,7 +108,7 @@ class ThreadSynthesizer implements EspeakSynthesizer {
     });
   }
 
-  synthesize(text: string, voice: string, onChunk: (samples: Float32Array) => void, signal: AbortSignal): Promise<SynthesisSummary> {
+  synthesize(text: string, voice: string, onChunk: ChunkHandler, signal: AbortSignal): Promise<SynthesisSummary> {
     if (this.state === 'failed') return this.synthesizeInline(text, voice, onChunk, signal);
     if (this.state === 'closed') return Promise.reject(new Error('The espeak-ng thread is closed.'));
     return new Promise((resolve, reject) => {
@@ -161,7 +161,7 @@ class ThreadSynthesizer implements EspeakSynthesizer {
         return;
       case 'chunk':
         // A cancelled context's chunks, made before the thread could know, are dropped here.
-        if (job?.id === message.id && !job.signal.aborted) job.onChunk(message.samples);
+        if (job?.id === message.id && !job.signal.aborted) job.onChunk(message.samples, message.words);
         return;
       case 'spoken':
       case 'error':
@@ -192,7 +192,7 @@ class ThreadSynthesizer implements EspeakSynthesizer {
     }
   }
 
-  private async synthesizeInline(text: string, voice: string, onChunk: (samples: Float32Array) => void, signal: AbortSignal): Promise<SynthesisSummary> {
+  private async synthesizeInline(text: string, voice: string, onChunk: ChunkHandler, signal: AbortSignal): Promise<SynthesisSummary> {
     if (!this.inline) {
       this.inline = openInlineSynthesizer();
       this.inline.catch(() => (this.inline = null));

@@ -16,7 +16,8 @@ export type ThreadReply =
   /** The engine did not load; the thread answers nothing else. */
   | { type: 'failed'; message: string }
   /** Samples at ESPEAK_SAMPLE_RATE, their buffer transferred. */
-  | { type: 'chunk'; id: number; samples: Float32Array }
+  /** Samples at ESPEAK_SAMPLE_RATE, their buffer transferred, and the words whose times they settled. */
+  | { type: 'chunk'; id: number; samples: Float32Array; words: WordTimestamp[] }
   /** Word times in seconds from the request's first sample. */
   | { type: 'spoken'; id: number; sampleCount: number; words: WordTimestamp[] }
   | { type: 'error'; id: number; message: string };

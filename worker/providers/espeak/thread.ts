@@ -33,8 +33,8 @@ loadEspeakEngine().then(
 
 function speak(loaded: EspeakEngine, { id, text, voice }: SpeakRequest): void {
   try {
-    const { sampleCount, words } = loaded.synthesizeInChunks(text, voice, (samples) => {
-      scope.postMessage({ type: 'chunk', id, samples }, [samples.buffer as ArrayBuffer]);
+    const { sampleCount, words } = loaded.synthesizeInChunks(text, voice, (samples, settled) => {
+      scope.postMessage({ type: 'chunk', id, samples, words: settled }, [samples.buffer as ArrayBuffer]);
     });
     scope.postMessage({ type: 'spoken', id, sampleCount, words });
   } catch (error) {
