@@ -69,13 +69,14 @@ describe('the player page in Chromium', () => {
 
     const words = await record.wordTimings(utterance, hello.format.sample_rate);
     expect(words.length).toBeGreaterThan(10);
-    // A word whose times came before it was heard is marked within 100 ms of being heard. The embedded engine sends a
-    // clause's times once it has synthesized the whole clause, which playback paces: a word still being heard when
-    // they come (for 100 ms more at least) is marked within 100 ms of their arrival; one already over cannot be.
+    // A word whose times came before it was heard is marked within 100 ms of being heard. The embedded engine settles
+    // a word's times as it begins the next one, so on a busy machine (synthesis barely ahead of playback) they may come
+    // late: a word still being heard when they come (for 100 ms more at least) is marked within 100 ms of their
+    // arrival; one already over cannot be.
     const onTime = words.filter((w) => w.known <= w.due);
     const late = words.filter((w) => w.known > w.due && !(w.over <= w.known + 0.1));
     const table = words.map((w) => `${w.index}: due ${w.due.toFixed(3)} over ${w.over.toFixed(3)} known ${w.known.toFixed(3)} marked ${w.marked?.toFixed(3)}`);
-    expect(onTime.length, table.join('\n')).toBeGreaterThan(words.length / 2);
+    expect(onTime.length + late.length, table.join('\n')).toBeGreaterThan(words.length / 2);
     for (const word of onTime) expect(Math.abs((word.marked ?? Infinity) - word.due), table[word.index]).toBeLessThan(0.1);
     for (const word of late) expect((word.marked ?? Infinity) - word.known, table[word.index]).toBeLessThan(0.1);
     const offsets = onTime.map((w) => ((w.marked ?? NaN) - w.due) * 1000);
