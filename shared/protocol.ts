@@ -6,6 +6,12 @@ import { z } from 'zod';
 import { encodingSchema, sampleRateSchema } from './audio-format.ts';
 import { ERROR_CODES, type ErrorCode, type ErrorInfo } from './errors.ts';
 
+/**
+ * Version 1 grows only compatibly: the relay may add message types, optional fields and query options
+ * that a listener has to ask for, and a listener ignores message types it does not know. The number
+ * changes only for what an older listener would misplay: a different binary header, a field changing
+ * meaning, a message that must be obeyed. `hello.protocol` carries it; README "Listener protocol".
+ */
 export const PROTOCOL_VERSION = 1;
 
 /** Stream names: a path-like name safe in URLs, logs and Redis keys. */
@@ -73,6 +79,20 @@ export const wordTimestampSchema = z.object({
 });
 export type WordTimestamp = z.infer<typeof wordTimestampSchema>;
 
+/**
+ * The relay clock: milliseconds since the Unix epoch as the relay reads it (monotonic, sub-millisecond;
+ * instances of one cluster agree as far as their hosts' wall clocks do). Presentation times (`at`) and the
+ * clock pong's readings are on it; a listener estimates it from `clock_ping`/`clock_pong` and never trusts
+ * its own wall clock to match.
+ */
+export const relayClockSchema = z.object({
+  /** Added to every stream's playout timeline: a sample is presented `sync_delay_ms` after its place on it. */
+  sync_delay_ms: z.number().nonnegative(),
+  /** The relay clock when hello was sent. */
+  time: z.number(),
+});
+export type RelayClockInfo = z.infer<typeof relayClockSchema>;
+
 export const helloSchema = z.object({
   type: z.literal('hello'),
   protocol: z.literal(PROTOCOL_VERSION),
@@ -81,6 +101,8 @@ export const helloSchema = z.object({
   format: wireFormatSchema,
   /** The relay sends a heartbeat at least this often; silence for twice as long means the link is dead. */
   heartbeat_ms: z.number().int().positive(),
+  /** Present when the relay keeps presentation times and answers `clock_ping` (absent from older relays). */
+  clock: relayClockSchema.optional(),
 });
 
 export const utteranceStartSchema = z.object({
@@ -97,6 +119,24 @@ export const utteranceEndSchema = z.object({
   /** Samples of this utterance sent to this listener, in the listener's format. */
   samples: z.number().int().nonnegative(),
   error: errorInfoSchema.optional(),
+  /**
+   * Relay clock at which the utterance's audio ends for every listener in step: after the last sample for
+   * `done`; for `cancelled` and `error`, the cut: audio presented at or after it is not to be played.
+   */
+  at: z.number().optional(),
+});
+
+/**
+ * Only to listeners that asked with `?timing=true`, before the audio it places: sample `sample` of the
+ * utterance (in the listener's format) is presented at relay clock `at` (ms), and the samples after it follow
+ * at the sample rate until the next `timing` of the utterance or its end. A later `at` than that continuation
+ * is an explicit gap (a slow provider, an underrun): silence, never a drift. Every utterance's first audio has one.
+ */
+export const timingSchema = z.object({
+  type: z.literal('timing'),
+  utterance: z.number().int().nonnegative(),
+  sample: z.number().int().nonnegative(),
+  at: z.number(),
 });
 
 export const timestampsSchema = z.object({
@@ -126,6 +166,15 @@ export const errorMessageSchema = z.object({ type: z.literal('error'), error: er
 
 export const heartbeatSchema = z.object({ type: z.literal('heartbeat'), time: z.number() });
 
+/** The answer to a `clock_ping`: `t1` the relay clock when the ping arrived, `t2` when the pong left; `t0` echoed. */
+export const clockPongSchema = z.object({
+  type: z.literal('clock_pong'),
+  id: z.number().int().nonnegative(),
+  t0: z.number(),
+  t1: z.number(),
+  t2: z.number(),
+});
+
 export const listenerMessageSchema = z.discriminatedUnion('type', [
   helloSchema,
   utteranceStartSchema,
@@ -134,12 +183,39 @@ export const listenerMessageSchema = z.discriminatedUnion('type', [
   phonemeTimestampsSchema,
   errorMessageSchema,
   heartbeatSchema,
+  timingSchema,
+  clockPongSchema,
 ]);
 export type ListenerMessage = z.infer<typeof listenerMessageSchema>;
 export type Hello = z.infer<typeof helloSchema>;
 export type UtteranceStart = z.infer<typeof utteranceStartSchema>;
 export type UtteranceEnd = z.infer<typeof utteranceEndSchema>;
 export type TimestampsMessage = z.infer<typeof timestampsSchema>;
+export type TimingMessage = z.infer<typeof timingSchema>;
+export type ClockPong = z.infer<typeof clockPongSchema>;
+
+/**
+ * Listener → relay: asks for the relay clock. `t0` is the listener's own clock when sent (any unit-ms clock;
+ * echoed untouched). Send only to a relay whose hello has `clock`; an older relay closes on any message.
+ */
+export const clockPingSchema = z.object({
+  type: z.literal('clock_ping'),
+  id: z.number().int().nonnegative().max(2 ** 32),
+  t0: z.number().finite(),
+});
+export type ClockPing = z.infer<typeof clockPingSchema>;
+
+/** Everything a listener may send on its socket; anything else closes it with `invalid_message`. */
+export const listenerClientMessageSchema = z.discriminatedUnion('type', [clockPingSchema]);
+export type ListenerClientMessage = z.infer<typeof listenerClientMessageSchema>;
+
+/** Longest text frame a listener may send; longer ones close the socket. */
+export const MAX_LISTENER_MESSAGE_CHARS = 1024;
+
+/** Parses and validates a text frame from a listener; null for anything invalid or too long. */
+export function parseListenerClientMessage(text: string): ListenerClientMessage | null {
+  return text.length > MAX_LISTENER_MESSAGE_CHARS ? null : parseWith(listenerClientMessageSchema, text);
+}
 
 /**
  * What an utterance's listeners heard: the words of its text whose audio at least one listener reported
@@ -240,12 +316,16 @@ export function decodeAudioFrame(data: Uint8Array): AudioFrame | null {
 
 /** Parses and validates a text frame from the relay. */
 export function parseListenerMessage(text: string): ListenerMessage | null {
+  return parseWith(listenerMessageSchema, text);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, text: string): T | null {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return null;
   }
-  const parsed = listenerMessageSchema.safeParse(value);
+  const parsed = schema.safeParse(value);
   return parsed.success ? parsed.data : null;
 }

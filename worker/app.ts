@@ -73,6 +73,7 @@ function ingressContext(relay: Relay): IngressContext {
     auth: relay.auth,
     logger: relay.logger,
     now: relay.now,
+    clock: relay.clock,
   };
 }
 

@@ -36,7 +36,7 @@ describe('Playout', () => {
     playout.push(audio(0), 1);
     playout.push(audio(1), 1);
     playout.push({ type: 'utterance_end', utterance: 1, utterance_id: 'u', reason: 'done' });
-    expect(types).toEqual(['audio']);
+    expect(types).toEqual(['timing', 'audio']);
   });
 
   it('sends word times ahead of the audio they describe, never ahead of their utterance', () => {
@@ -46,13 +46,13 @@ describe('Playout', () => {
     playout.push(audio(1), 1);
     playout.pushAhead({ type: 'timestamps', utterance: 1, utterance_id: 'u1', words: [{ word: 'hi', start: 1, end: 1.2 }] });
     // The second chunk waits its turn; the words it holds go out at once.
-    expect(types).toEqual(['audio:1', 'timestamps:1']);
+    expect(types).toEqual(['timing:1', 'audio:1', 'timestamps:1']);
     playout.push({ type: 'utterance_end', utterance: 1, utterance_id: 'u1', reason: 'done' });
     playout.push({ type: 'utterance_start', utterance: 2, utterance_id: 'u2' });
     playout.push({ type: 'audio', utterance: 2, data: new Uint8Array([2]) }, 1);
     playout.pushAhead({ type: 'timestamps', utterance: 2, utterance_id: 'u2', words: [] });
     // Utterance 2's words stay behind its start, which waits behind utterance 1's audio.
-    expect(types).toEqual(['audio:1', 'timestamps:1']);
+    expect(types).toEqual(['timing:1', 'audio:1', 'timestamps:1']);
     playout.clear();
   });
 
@@ -64,6 +64,54 @@ describe('Playout', () => {
     const drained = playout.drained();
     playout.clear();
     await drained;
+  });
+});
+
+describe('Playout timeline', () => {
+  const timing = { syncDelayMs: 250, clockAt: (reading: number) => 1_000_000 + reading };
+  const record = () => {
+    const events: BrokerEvent[] = [];
+    return { events, timings: () => events.filter((e) => e.type === 'timing') };
+  };
+
+  // A clock that jumps by seconds within one turn would look like a publishing overload: let the turn end.
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('places each utterance and each stretch after an underrun with a presentation time', async () => {
+    let now = 0;
+    const { events, timings } = record();
+    const playout = new Playout(10_000, (event) => events.push(event), () => now, timing);
+    playout.push(audio(0), 0.5);
+    playout.push(audio(1), 0.5);
+    expect(timings()).toEqual([{ type: 'timing', utterance: 1, position: 0, at: 1_000_250 }]);
+    // Released 10 ms after the timeline ran dry (at 1000): still contiguous, no gap mid-word.
+    await nextTurn();
+    now = 1010;
+    playout.push(audio(2), 0.5);
+    expect(timings()).toHaveLength(1);
+    // 400 ms late: an explicit gap, 1.5 s into the utterance.
+    await nextTurn();
+    now = 1900;
+    playout.push(audio(3), 0.5);
+    expect(timings()[1]).toEqual({ type: 'timing', utterance: 1, position: 1.5, at: 1_000_000 + 1900 + 250 });
+    // The next utterance, released while this one still plays: it follows at once, from its own sample 0.
+    playout.push({ type: 'audio', utterance: 2, data: new Uint8Array(1) }, 1);
+    expect(timings()[2]).toEqual({ type: 'timing', utterance: 2, position: 0, at: 1_000_000 + 2400 + 250 });
+    expect(events.map((e) => e.type)).toEqual(['timing', 'audio', 'audio', 'audio', 'timing', 'audio', 'timing', 'audio']);
+  });
+
+  it('ends a finished utterance after its last sample, and a cut one now', async () => {
+    let now = 0;
+    const playout = new Playout(10_000, () => {}, () => now, timing);
+    playout.push(audio(0), 2);
+    expect(playout.end(false)).toBe(1_000_000 + 2000 + 250);
+    await nextTurn();
+    now = 3000;
+    playout.push(audio(1), 2);
+    now = 3500;
+    // Released up to 5000, cut at 3500: what was released beyond now is taken back.
+    expect(playout.end(true)).toBe(1_000_000 + 3500 + 250);
+    expect(playout.aheadMs).toBe(0);
   });
 });
 
@@ -99,11 +147,11 @@ describe('Playout under overload', () => {
     let drained = false;
     void playout.drained().then(() => (drained = true));
     await playout.until(1);
-    expect(types).toEqual(['audio']);
+    expect(types).toEqual(['timing', 'audio']);
     expect(drained).toBe(false);
     now = 1000;
     await vi.advanceTimersByTimeAsync(1000);
-    expect(types).toEqual(['audio', 'audio', 'utterance_end']);
+    expect(types).toEqual(['timing', 'audio', 'audio', 'utterance_end']);
     expect(drained).toBe(true);
   });
 

@@ -5,7 +5,7 @@ import { Stream, type StreamLimits } from '../../worker/core/stream.ts';
 import { silentLogger } from '../../worker/ops/logger.ts';
 import { ScriptedProvider } from '../support/fakes.ts';
 
-const LIMITS: StreamLimits = { maxQueue: 2, maxCharacters: 100, providerTimeoutMs: 60_000, idleFlushMs: 5, playoutLeadMs: 60_000 };
+const LIMITS: StreamLimits = { maxQueue: 2, maxCharacters: 100, providerTimeoutMs: 60_000, idleFlushMs: 5, playoutLeadMs: 60_000, syncDelayMs: 0 };
 
 interface Rig {
   stream: Stream;
@@ -50,8 +50,8 @@ describe('Stream', () => {
     await expect.poll(() => two.pushed).toEqual(['Two.']);
     two.done();
     expect((await second.result).reason).toBe('done');
-    expect(r.events.map((event) => event.type)).toEqual(['utterance_start', 'audio', 'utterance_end', 'utterance_start', 'utterance_end']);
-    expect(r.events.filter((event) => event.type !== 'audio').map((event) => event.utterance)).toEqual([1, 1, 2, 2]);
+    expect(r.events.map((event) => event.type)).toEqual(['utterance_start', 'timing', 'audio', 'utterance_end', 'utterance_start', 'utterance_end']);
+    expect(r.events.filter((event) => event.type !== 'audio').map((event) => event.utterance)).toEqual([1, 1, 1, 2, 2]);
   });
 
   it('refuses an utterance past the queue limit with queue_full', async () => {

@@ -10,7 +10,7 @@ const SOURCE: AudioFormat = { encoding: 'pcm_s16le', sampleRate: 16000 };
 
 let ids = 0;
 function hub(broker = new MemoryBroker()) {
-  return new ListenerHub({ broker, sourceFormat: SOURCE, logger: silentLogger, heartbeatMs: 3_600_000, maxBufferedSeconds: 2, newId: () => `lst_${++ids}` });
+  return new ListenerHub({ broker, sourceFormat: SOURCE, logger: silentLogger, heartbeatMs: 3_600_000, maxBufferedSeconds: 2, newId: () => `lst_${++ids}`, relayClock: () => Date.now(), syncDelayMs: 0 });
 }
 
 function speak(broker: MemoryBroker, stream: string, bytes: number) {

@@ -5,11 +5,17 @@ import type { EndReason, ErrorInfo, PhonemeTimestamp, WordTimestamp } from '../.
 export type BrokerEvent =
   | { type: 'utterance_start'; utterance: number; utterance_id: string }
   | { type: 'audio'; utterance: number; data: Uint8Array }
+  /**
+   * The audio after this event, `position` seconds into the utterance, is presented at relay clock `at`
+   * (shared/protocol.ts `timing`); published by the playout before the audio it places.
+   */
+  | { type: 'timing'; utterance: number; position: number; at: number }
   | { type: 'timestamps'; utterance: number; utterance_id: string; words: WordTimestamp[] }
   | { type: 'phoneme_timestamps'; utterance: number; utterance_id: string; phonemes: PhonemeTimestamp[] }
   /** The provider finished a flush of this utterance; listeners ignore it, the Cartesia ingress answers `flush_done`. */
   | { type: 'flush_done'; utterance: number; utterance_id: string; flush_id: number }
-  | { type: 'utterance_end'; utterance: number; utterance_id: string; reason: EndReason; error?: ErrorInfo };
+  /** `at`: the relay clock at which the audio ends for listeners in step (for a cancel, the cut). */
+  | { type: 'utterance_end'; utterance: number; utterance_id: string; reason: EndReason; error?: ErrorInfo; at?: number };
 
 export type BrokerHandler = (event: BrokerEvent) => void;
 

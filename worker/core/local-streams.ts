@@ -65,6 +65,7 @@ export class LocalStreams {
         providerTimeoutMs: limits.providerTimeoutMs,
         idleFlushMs: limits.idleFlushMs,
         playoutLeadMs: limits.playoutLeadMs,
+        syncDelayMs: limits.syncDelayMs,
       },
     });
     this.streams.set(name, stream);

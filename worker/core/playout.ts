@@ -1,11 +1,26 @@
 /**
  * Releases a stream's audio at the pace it plays, a bounded lead ahead of real time, so that what the
  * relay calls "current" is what listeners hear, and a cancel stops audio that has not yet gone out.
+ * The timeline it keeps is the listeners' too: each stretch of contiguous audio is placed on it by a
+ * `timing` event (presentation time = place on the timeline + the sync delay) published just before it.
  */
 import type { BrokerEvent } from '../broker/broker.ts';
+import { relayClockAt } from './relay-clock.ts';
 
 // Longest one turn of the event loop spends publishing before it yields to I/O.
 const MAX_TURN_MS = 50;
+/**
+ * Audio released this late after the timeline ran dry still continues it, so a provider that delivers in
+ * real time with a few milliseconds of jitter gets no gaps mid-word; it comes out of the sync delay.
+ */
+const GAP_TOLERANCE_MS = 20;
+
+export interface PlayoutTiming {
+  /** Added to a sample's place on the timeline to give its presentation time. */
+  syncDelayMs: number;
+  /** The relay clock at a reading of `now`. */
+  clockAt: (reading: number) => number;
+}
 
 /** Runs `fn` after pending I/O (setImmediate where the runtime has it). */
 const afterIO: (fn: () => void) => void =
@@ -26,11 +41,15 @@ export class Playout {
   /** Seconds of audio queued and not yet released. */
   private pendingSeconds = 0;
   private waiters: Array<{ until: Backlog; resolve: () => void }> = [];
+  /** The utterance whose audio was released last, and how many seconds of it. */
+  private utterance = -1;
+  private position = 0;
 
   constructor(
     private readonly leadMs: number,
     private readonly publish: (event: BrokerEvent) => void,
     private readonly now: () => number,
+    private readonly timing: PlayoutTiming = { syncDelayMs: 0, clockAt: relayClockAt },
   ) {}
 
   /** Queues an event; audio events carry their duration and wait their turn on the timeline. */
@@ -97,6 +116,19 @@ export class Playout {
     return dropped;
   }
 
+  /**
+   * Ends the current utterance's audio and returns the presentation time of its end. Whatever was not
+   * released is dropped; a cut also takes back the released audio that is not yet due (the lead), so the
+   * next utterance starts now rather than after audio nobody will hear.
+   */
+  end(cut: boolean): number {
+    this.clear();
+    if (cut) this.timelineEnd = Math.min(this.timelineEnd, this.now());
+    this.utterance = -1;
+    this.position = 0;
+    return this.presentationAt(this.timelineEnd);
+  }
+
   /** Milliseconds of published audio still to play. */
   get aheadMs(): number {
     return Math.max(0, this.timelineEnd - this.now());
@@ -125,7 +157,7 @@ export class Playout {
           this.timer = setTimeout(() => this.pump(), ahead - this.leadMs);
           return;
         }
-        this.timelineEnd = Math.max(this.timelineEnd, now) + head.seconds * 1000;
+        this.place(head.event, head.seconds, now);
       }
       this.pending.shift();
       this.pendingSeconds -= head.seconds;
@@ -133,6 +165,23 @@ export class Playout {
       this.wakeWaiters();
     }
     this.wakeWaiters();
+  }
+
+  /** Puts released audio on the timeline, announcing its presentation time when it starts a new stretch. */
+  private place(event: BrokerEvent, seconds: number, now: number): void {
+    const restart = now - this.timelineEnd > GAP_TOLERANCE_MS;
+    const start = restart ? now : this.timelineEnd;
+    if (event.utterance !== this.utterance || restart) {
+      if (event.utterance !== this.utterance) this.position = 0;
+      this.utterance = event.utterance;
+      this.publish({ type: 'timing', utterance: event.utterance, position: this.position, at: this.presentationAt(start) });
+    }
+    this.position += seconds;
+    this.timelineEnd = start + seconds * 1000;
+  }
+
+  private presentationAt(reading: number): number {
+    return this.timing.clockAt(reading) + this.timing.syncDelayMs;
   }
 
   /** Whether this turn of the event loop has published for longer than MAX_TURN_MS (each push pumps anew). */

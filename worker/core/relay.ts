@@ -11,6 +11,7 @@ import type { Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
 import type { TTSProvider } from '../providers/provider.ts';
 import { newId } from './ids.ts';
+import { relayClockAt } from './relay-clock.ts';
 import { LocalStreams } from './local-streams.ts';
 import { MemoryDirectory } from './memory-directory.ts';
 import type { Stream } from './stream.ts';
@@ -35,6 +36,8 @@ export class Relay {
   /** This instance's listeners, by stream. */
   readonly listeners: ListenerHub;
   readonly now: () => number;
+  /** The listener protocol's relay clock (shared/protocol.ts relayClockSchema) now. */
+  readonly clock: () => number;
   /** Admin keys, token verifier and per-token rate limits: what `authenticate` needs. */
   readonly auth: Authenticator;
   readonly metrics: Metrics;
@@ -49,6 +52,7 @@ export class Relay {
     this.broker = deps.broker;
     this.logger = deps.logger;
     this.now = deps.now ?? (() => performance.now());
+    this.clock = () => relayClockAt(this.now());
     this.auth = createAuthenticator(deps.config, { now: this.now });
     this.metrics = deps.metrics ?? new Metrics();
     const { limits } = deps.config;
@@ -59,6 +63,8 @@ export class Relay {
       heartbeatMs: limits.heartbeatMs,
       maxBufferedSeconds: limits.listenerMaxBufferedSeconds,
       newId: () => newId('lst'),
+      relayClock: this.clock,
+      syncDelayMs: limits.syncDelayMs,
       metrics: this.metrics,
     });
     this.streams = new LocalStreams({

@@ -8,6 +8,7 @@ import type { Metrics } from '../ops/metrics.ts';
 import type { ContextOptions, ProviderEvent, TTSContext, TTSProvider } from '../providers/provider.ts';
 import { Playout } from './playout.ts';
 import { ResumingContext } from './resuming-context.ts';
+import { relayClockAt } from './relay-clock.ts';
 import { SentenceAggregator } from './sentence-aggregator.ts';
 import type { QueueStatus } from './stream-directory.ts';
 import { Utterance, type UtteranceOptions } from './utterance.ts';
@@ -24,6 +25,8 @@ export interface StreamLimits {
   idleFlushMs: number;
   /** How far ahead of real time audio may be released to listeners. */
   playoutLeadMs: number;
+  /** Presentation time = place on the playout timeline + this. */
+  syncDelayMs: number;
 }
 
 export interface StreamDeps {
@@ -52,7 +55,10 @@ export class Stream {
   ) {
     this.format = deps.provider.preferredFormat;
     this.lastActivity = deps.now();
-    this.playout = new Playout(deps.limits.playoutLeadMs, (event) => deps.broker.publish(name, event), deps.now);
+    this.playout = new Playout(deps.limits.playoutLeadMs, (event) => deps.broker.publish(name, event), deps.now, {
+      syncDelayMs: deps.limits.syncDelayMs,
+      clockAt: relayClockAt,
+    });
   }
 
   get busy(): boolean {
@@ -129,13 +135,15 @@ export class Stream {
     if (queued >= 0) this.queue.splice(queued, 1);
     if (!wasSpeaking) return;
     if (this.current === utterance) this.context?.cancel();
-    // Done: everything was released already. Cancel or error: audio not yet released never will be.
-    this.playout.clear();
+    // Done: everything was released already. Cancel or error: audio not yet released never will be, and
+    // listeners in step stop at the cut.
+    const at = this.playout.end(reason !== 'done');
     this.deps.broker.publish(this.name, {
       type: 'utterance_end',
       utterance: utterance.number,
       utterance_id: utterance.id,
       reason,
+      at,
       ...(error ? { error: errorInfo(error) } : {}),
     });
     this.deps.logger.info('utterance ended', {

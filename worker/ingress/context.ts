@@ -24,4 +24,6 @@ export interface IngressContext {
   readonly auth: Authenticator;
   readonly logger: Logger;
   readonly now: () => number;
+  /** The listener protocol's relay clock now (clock pongs). */
+  readonly clock: () => number;
 }

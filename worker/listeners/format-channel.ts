@@ -15,6 +15,8 @@ export class FormatChannel {
   private samples = 0;
   /** The current utterance's start message, for listeners that join in its middle. */
   startMessage: string | null = null;
+  /** The current utterance's latest `timing`, for listeners in step that join in its middle. */
+  timingMessage: string | null = null;
 
   constructor(
     readonly format: AudioFormat,
@@ -40,11 +42,18 @@ export class FormatChannel {
         this.samples = 0;
         this.transcoder = createTranscoder(this.sourceFormat, this.format);
         this.startMessage = JSON.stringify(event satisfies ListenerMessage);
+        this.timingMessage = null;
         return [this.startMessage];
       case 'audio': {
         if (event.utterance !== this.utterance || !this.transcoder) return [];
         const frame = this.audioFrame(this.transcoder.push(event.data));
         return frame ? [frame] : [];
+      }
+      case 'timing': {
+        if (event.utterance !== this.utterance) return [];
+        const sample = Math.round(event.position * this.format.sampleRate);
+        this.timingMessage = JSON.stringify({ type: 'timing', utterance: event.utterance, sample, at: event.at } satisfies ListenerMessage);
+        return [this.timingMessage];
       }
       case 'timestamps':
       case 'phoneme_timestamps':
@@ -63,6 +72,7 @@ export class FormatChannel {
         this.transcoder = null;
         this.utterance = null;
         this.startMessage = null;
+        this.timingMessage = null;
         return out;
       }
     }

@@ -7,8 +7,9 @@ import type { IngressContext } from '../ingress/context.ts';
 import { type Env, type RuntimeAdapter, SOCKET_STATE } from '../runtime/contract.ts';
 import { authorize } from '../security/auth.ts';
 import type { Listener, ListenerSocket } from './listener.ts';
+import { type ListenerInbox, listenerInbox } from './listener-inbox.ts';
 
-export function listenRoute({ directory, listeners, limits, sourceFormat }: IngressContext, runtime: RuntimeAdapter) {
+export function listenRoute({ directory, listeners, limits, sourceFormat, clock, now }: IngressContext, runtime: RuntimeAdapter) {
   return async (c: Context<Env>, name: string): Promise<Response> => {
     authorize(c.get('principal'), 'listen', name);
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
@@ -19,21 +20,27 @@ export function listenRoute({ directory, listeners, limits, sourceFormat }: Ingr
     if (from !== undefined && from !== 'utterance' && from !== 'live') {
       throw new RelayError('bad_request', 'from is `live` (the default) or `utterance` (start with the current utterance).');
     }
+    const timing = c.req.query('timing');
+    if (timing !== undefined && timing !== 'true' && timing !== 'false') {
+      throw new RelayError('bad_request', 'timing is `true` (send presentation times) or `false` (the default).');
+    }
     if (listeners.count(name) >= limits.maxListenersPerStream) throw new RelayError('too_many_listeners');
     await directory.open(name);
     let listener: Listener | null = null;
+    let inbox: ListenerInbox | null = null;
     const release = () => {
       if (listener) listeners.remove(listener);
       listener = null;
     };
     const response = await runtime.upgradeWebSocket(c, {
       onOpen(_event, ws) {
-        listener = listeners.add(name, format, listenerSocket(ws, runtime), from === 'utterance' ? { from } : {});
+        const options = { ...(from === 'utterance' ? { from: 'utterance' as const } : {}), timing: timing === 'true' };
+        listener = listeners.add(name, format, listenerSocket(ws, runtime), options);
+        inbox = listenerInbox((text) => ws.send(text), clock, now);
       },
-      onMessage(_event, ws) {
-        // Listeners only listen; anything they send is a protocol error.
-        const error = new RelayError('invalid_message', 'Listeners do not send messages.');
-        ws.close(error.closeCode, error.code);
+      onMessage(event, ws) {
+        const error = inbox ? inbox(event.data) : new RelayError('invalid_message', 'Nothing may be sent before the socket opened.');
+        if (error) ws.close(error.closeCode, error.code);
       },
       onClose: release,
       onError: release,

@@ -10,7 +10,7 @@ import type { Broker, BrokerEvent, ReplayedUtterance } from '../broker/broker.ts
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import { FormatChannel } from './format-channel.ts';
-import type { Listener, ListenerRegistry, ListenerSocket } from './listener.ts';
+import type { Listener, ListenerRegistry, ListenerSocket, ListenOptions } from './listener.ts';
 
 export interface ListenerHubOptions {
   broker: Broker;
@@ -20,6 +20,9 @@ export interface ListenerHubOptions {
   /** A listener is dropped when its socket holds more than this many seconds of its audio unsent. */
   maxBufferedSeconds: number;
   newId: () => string;
+  /** The relay clock (listener protocol) now, and the sync delay every stream adds to its timeline. */
+  relayClock: () => number;
+  syncDelayMs: number;
   onSlowListener?: (listener: Listener) => void;
   metrics?: Metrics;
 }
@@ -65,14 +68,14 @@ export class ListenerHub implements ListenerRegistry {
    * Registers a listener and greets it with `hello`. With `from: 'utterance'` it first gets the current
    * utterance from its beginning (as far as the broker kept it), then goes on live.
    */
-  add(stream: string, format: AudioFormat, socket: ListenerSocket, options: { from?: 'utterance' } = {}): Listener {
+  add(stream: string, format: AudioFormat, socket: ListenerSocket, options: ListenOptions = {}): Listener {
     let group = this.streams.get(stream);
     if (!group) {
       const created = new StreamListeners();
       created.unsubscribe = this.options.broker.subscribe(stream, (event) => this.deliver(created, event));
       this.streams.set(stream, (group = created));
     }
-    const listener: Listener = { id: this.options.newId(), stream, format, socket };
+    const listener: Listener = { id: this.options.newId(), stream, format, socket, timing: options.timing ?? false };
     const hello: Hello = {
       type: 'hello',
       protocol: PROTOCOL_VERSION,
@@ -80,6 +83,7 @@ export class ListenerHub implements ListenerRegistry {
       listener_id: listener.id,
       format: { encoding: format.encoding, sample_rate: format.sampleRate, channels: 1 },
       heartbeat_ms: this.options.heartbeatMs,
+      clock: { sync_delay_ms: this.options.syncDelayMs, time: this.options.relayClock() },
     };
     this.options.metrics?.listenerConnected();
     this.send(listener, JSON.stringify(hello));
@@ -140,6 +144,7 @@ export class ListenerHub implements ListenerRegistry {
     if (!channel) group.channels.set(key, (channel = new FormatChannel(listener.format, this.options.sourceFormat)));
     channel.listeners.add(listener);
     if (channel.startMessage) this.send(listener, channel.startMessage);
+    if (channel.timingMessage && listener.timing) this.send(listener, channel.timingMessage);
   }
 
   /** Replays the current utterance to one listener through a converter of its own; live events follow in deliver(). */
@@ -153,13 +158,14 @@ export class ListenerHub implements ListenerRegistry {
     group.catchUps.set(listener, channel);
     for (const frame of channel.frames(replayed.start)) this.send(listener, frame);
     channel.startAt(replayed.skippedBytes);
-    for (const event of replayed.events) for (const frame of channel.frames(event)) this.send(listener, frame);
+    for (const event of replayed.events) this.sendConverted(listener, channel, event);
   }
 
   private deliver(group: StreamListeners, event: BrokerEvent): void {
     for (const channel of group.channels.values()) {
       const frames = channel.frames(event);
-      for (const frame of frames) this.broadcast(channel.listeners, frame);
+      const to = event.type === 'timing' ? inStep(channel.listeners) : channel.listeners;
+      for (const frame of frames) this.broadcast(to, frame);
     }
     // After the shared channels, so a listener whose replay ends here joins them for the next event only.
     for (const [listener, channel] of group.catchUps) {
@@ -168,9 +174,16 @@ export class ListenerHub implements ListenerRegistry {
         this.join(group, listener);
         continue;
       }
-      for (const frame of channel.frames(event)) this.send(listener, frame);
+      this.sendConverted(listener, channel, event);
       if (event.type === 'utterance_end' && group.catchUps.delete(listener)) this.join(group, listener);
     }
+  }
+
+  /** One event through a listener's own converter (a catch-up); `timing` only to a listener that asked. */
+  private sendConverted(listener: Listener, channel: FormatChannel, event: BrokerEvent): void {
+    const frames = channel.frames(event);
+    if (event.type === 'timing' && !listener.timing) return;
+    for (const frame of frames) this.send(listener, frame);
   }
 
   /** Sends one frame to many listeners; the metrics count it once, with its number of copies. */
@@ -226,6 +239,11 @@ export class ListenerHub implements ListenerRegistry {
       this.broadcast(group.all(), beat);
     }
   }
+}
+
+/** The listeners that asked for presentation times. */
+function* inStep(listeners: Iterable<Listener>): Iterable<Listener> {
+  for (const listener of listeners) if (listener.timing) yield listener;
 }
 
 function safeClose(socket: ListenerSocket, code: number, reason: string): void {

@@ -15,11 +15,20 @@ export interface Listener {
   readonly stream: string;
   readonly format: AudioFormat;
   readonly socket: ListenerSocket;
+  /** Asked for presentation times (`?timing=true`): gets the `timing` messages. */
+  readonly timing: boolean;
+}
+
+export interface ListenOptions {
+  /** `utterance`: start with the current utterance from its beginning, as far as the broker kept it. */
+  from?: 'utterance';
+  /** Send this listener `timing` messages. */
+  timing?: boolean;
 }
 
 /** What an ingress may do with this instance's listeners: add and remove one, count them, see their formats. */
 export interface ListenerRegistry {
-  add(stream: string, format: AudioFormat, socket: ListenerSocket, options?: { from?: 'utterance' }): Listener;
+  add(stream: string, format: AudioFormat, socket: ListenerSocket, options?: ListenOptions): Listener;
   remove(listener: Listener): void;
   count(stream: string): number;
   formats(stream: string): Array<{ format: AudioFormat; listeners: number }>;

@@ -21,6 +21,8 @@ export interface RelayLimits {
   idleFlushMs: number;
   /** Audio is released to listeners at most this far ahead of real time. */
   playoutLeadMs: number;
+  /** Presentation time of a sample = its place on the stream's playout timeline + this (listener protocol `at`). */
+  syncDelayMs: number;
   /** A listener whose socket holds more than this many seconds of unsent audio is dropped. */
   listenerMaxBufferedSeconds: number;
   /** A stream with no listeners and no utterances is forgotten after this long. */
@@ -227,6 +229,7 @@ function limitsOf(v: Values): RelayLimits {
     providerTimeoutMs: v.RELAY_PROVIDER_TIMEOUT_MS,
     idleFlushMs: v.RELAY_IDLE_FLUSH_MS,
     playoutLeadMs: v.RELAY_PLAYOUT_LEAD_MS,
+    syncDelayMs: v.RELAY_SYNC_DELAY_MS,
     listenerMaxBufferedSeconds: v.RELAY_LISTENER_MAX_BUFFERED_SECONDS,
     streamIdleMs: v.RELAY_STREAM_IDLE_MS,
     heartbeatMs: v.RELAY_HEARTBEAT_MS,
