@@ -5,9 +5,7 @@
  * its lease runs out, another instance's sweep takes the stream over, ends the utterance that was speaking
  * with `instance_lost`, and goes on with the queue, whose text is all in Redis.
  */
-import { z } from 'zod';
 import { errorInfo, RelayError } from '../../shared/errors.ts';
-import { END_REASONS, errorInfoSchema } from '../../shared/protocol.ts';
 import { unrefTimer } from '../../shared/timers.ts';
 import type { RedisKeys } from '../broker/redis-keys.ts';
 import { type Reply, type RedisLink, text } from '../broker/redis-link.ts';
@@ -20,7 +18,9 @@ import type { RelayLimits } from '../ops/config.ts';
 import type { UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 import { type InputRecord, RemoteUtterance, toRemoteResult } from './remote-utterance.ts';
 import { CANCEL, CANCEL_ONE, ENQUEUE, FORGET, RENEW, STATUS, SWEEP } from './scripts.ts';
-import { encodeInput, parseRecord, StreamOwner } from './stream-owner.ts';
+import { InstanceChannel } from './instance-channel.ts';
+import { type CurrentRecord, encodeInput, parseCurrent, parseRecord } from './records.ts';
+import { StreamOwner } from './stream-owner.ts';
 
 // Input streams of utterances nobody finished (an origin and an owner both gone) leave Redis after this.
 const INPUT_TTL_MS = 60 * 60_000;
@@ -40,20 +40,6 @@ export interface ClusterOptions {
   logger: Logger;
 }
 
-/** What instances tell each other on their command channels. */
-const instanceMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('cancel'), stream: z.string(), utterance_id: z.string() }),
-  z.object({
-    type: z.literal('result'),
-    utterance_id: z.string(),
-    reason: z.enum(END_REASONS),
-    error: errorInfoSchema.optional(),
-    audio_seconds: z.number(),
-    first_audio_to_end_ms: z.number().nullable(),
-  }),
-]);
-type InstanceMessage = z.infer<typeof instanceMessageSchema>;
-
 export class ClusterDirectory implements StreamDirectory {
   private readonly owners = new Map<string, StreamOwner>();
   /** Utterances whose speak request came to this instance, until they end. */
@@ -61,17 +47,23 @@ export class ClusterDirectory implements StreamDirectory {
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private sweeper: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
+  private readonly channel: InstanceChannel;
 
   constructor(
     /** This instance's streams: an owned stream's utterances speak through them. */
     private readonly streams: LocalStreams,
     private readonly options: ClusterOptions,
-  ) {}
+  ) {
+    this.channel = new InstanceChannel(options.link, options.keys, options.instanceId, options.logger);
+  }
 
   /** Joins the cluster: listens on this instance's command channel and starts the lease heartbeat and sweep. */
   async start(): Promise<void> {
     const { link, keys, instanceId, leaseMs } = this.options;
-    await link.subscribe(keys.instance(instanceId), (message) => this.onMessage(message));
+    await this.channel.listen({
+      cancel: (stream, id) => this.owners.get(stream)?.cancel(id),
+      result: (id, result) => this.origins.get(id)?.settleRemote(result),
+    });
     await link.command(['SET', keys.instance(instanceId), '1', 'PX', String(leaseMs)]);
     this.heartbeat = setInterval(() => this.beat(), Math.max(50, Math.floor(leaseMs / 3)));
     unrefTimer(this.heartbeat);
@@ -132,7 +124,7 @@ export class ClusterDirectory implements StreamDirectory {
       const id = text(queued[i]);
       stopped.push(id);
       const record = parseRecord(text(queued[i + 1]));
-      if (record) this.report(record.origin, id, { reason: 'cancelled', characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 });
+      if (record) this.report(record.origin, id, unspoken('cancelled'));
     }
     return stopped;
   }
@@ -149,7 +141,7 @@ export class ClusterDirectory implements StreamDirectory {
     if (text(verdict) !== 'queued') return false;
     // Out of the queue before any owner took it: nobody else will report it, so its origin hears from here.
     const record = parseRecord(text(detail));
-    if (record) this.report(record.origin, id, { reason: 'cancelled', characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 });
+    if (record) this.report(record.origin, id, unspoken('cancelled'));
     return true;
   }
 
@@ -187,14 +179,14 @@ export class ClusterDirectory implements StreamDirectory {
     await Promise.all(stopped);
     const { link, keys, instanceId } = this.options;
     await link.command(['DEL', keys.instance(instanceId)]).catch(() => {});
-    await link.unsubscribe(keys.instance(instanceId));
+    await this.channel.leave();
     for (const handle of this.origins.values()) handle.settleLocally('error', new RelayError('shutting_down'));
   }
 
   /** Cancels the utterance a stream's owner is speaking: here, or through the owner's command channel. */
   private cancelSpeaking(stream: string, current: CurrentRecord): void {
     if (current.owner === this.options.instanceId) this.owners.get(stream)?.cancel(current.id);
-    else this.sendTo(current.owner, { type: 'cancel', stream, utterance_id: current.id });
+    else this.channel.cancel(current.owner, stream, current.id);
   }
 
   private own(stream: string): void {
@@ -229,44 +221,8 @@ export class ClusterDirectory implements StreamDirectory {
 
   /** Tells an utterance's origin how it ended: directly when it is this instance, else on its channel. */
   private report(origin: string, id: string, result: UtteranceResult): void {
-    if (origin === this.options.instanceId) {
-      const handle = this.origins.get(id);
-      handle?.settleRemote(toRemoteResult(result));
-      return;
-    }
-    const remote = toRemoteResult(result);
-    this.sendTo(origin, {
-      type: 'result',
-      utterance_id: id,
-      reason: remote.reason,
-      ...(remote.error ? { error: remote.error } : {}),
-      audio_seconds: remote.audioSeconds,
-      first_audio_to_end_ms: remote.firstAudioToEndMs,
-    });
-  }
-
-  private sendTo(instance: string, message: InstanceMessage): void {
-    this.options.link.send(['PUBLISH', this.options.keys.instance(instance), JSON.stringify(message)]);
-  }
-
-  private onMessage(data: Uint8Array): void {
-    let parsed: InstanceMessage;
-    try {
-      parsed = instanceMessageSchema.parse(JSON.parse(new TextDecoder().decode(data)));
-    } catch (error) {
-      this.options.logger.warn('invalid cluster message skipped', { error });
-      return;
-    }
-    if (parsed.type === 'cancel') {
-      this.owners.get(parsed.stream)?.cancel(parsed.utterance_id);
-      return;
-    }
-    this.origins.get(parsed.utterance_id)?.settleRemote({
-      reason: parsed.reason,
-      ...(parsed.error ? { error: parsed.error } : {}),
-      audioSeconds: parsed.audio_seconds,
-      firstAudioToEndMs: parsed.first_audio_to_end_ms,
-    });
+    if (origin === this.options.instanceId) this.origins.get(id)?.settleRemote(toRemoteResult(result));
+    else this.channel.result(origin, id, toRemoteResult(result));
   }
 
   /** Keeps this instance's presence key and its streams' leases alive; a lease found lost stops its owner. */
@@ -325,27 +281,13 @@ export class ClusterDirectory implements StreamDirectory {
         error: errorInfo(error),
       });
       this.options.link.script(FORGET, [this.options.keys.utterances(stream), this.options.keys.input(stream, current.id)], [current.id]).catch(() => {});
-      if (current.origin) this.report(current.origin, current.id, { reason: 'error', error, characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 });
+      if (current.origin) this.report(current.origin, current.id, unspoken('error', error));
     }
     this.own(stream);
   }
 }
 
-interface CurrentRecord {
-  id: string;
-  number: number;
-  origin: string;
-  owner: string;
-  startedAt: string;
-}
-
-function parseCurrent(json: string): CurrentRecord | null {
-  if (!json) return null;
-  try {
-    const value = JSON.parse(json) as { id: string; meta: string; owner: string; started_at: string };
-    const record = parseRecord(value.meta);
-    return { id: value.id, number: record?.number ?? 0, origin: record?.origin ?? '', owner: value.owner, startedAt: value.started_at };
-  } catch {
-    return null;
-  }
+/** The result of an utterance that ended before any of it was spoken here. */
+function unspoken(reason: UtteranceResult['reason'], error?: RelayError): UtteranceResult {
+  return { reason, ...(error ? { error } : {}), characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 };
 }

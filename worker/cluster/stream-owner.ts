@@ -3,7 +3,7 @@
  * stream's queue in Redis one at a time and speaks them through the local Stream; with the queue empty it
  * gives the stream up.
  */
-import { errorInfo, RelayError } from '../../shared/errors.ts';
+import { RelayError } from '../../shared/errors.ts';
 import { sleep } from '../../shared/timers.ts';
 import type { RedisKeys } from '../broker/redis-keys.ts';
 import { type Reply, type RedisLink, text } from '../broker/redis-link.ts';
@@ -11,6 +11,7 @@ import type { Logger } from '../ops/logger.ts';
 import type { LocalStreams } from '../core/local-streams.ts';
 import type { Utterance, UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 import { apply, type InputRecord, type RemoteUtterance } from './remote-utterance.ts';
+import { inputRecords, parseRecord, type UtteranceRecord } from './records.ts';
 import { CLAIM, RELEASE } from './scripts.ts';
 
 /** A blocked read of an utterance's input gives up this often to check its origin is still alive. */
@@ -34,24 +35,6 @@ export interface OwnerContext {
   report(origin: string, id: string, result: UtteranceResult): void;
   /** Whether the origin instance is still running. */
   isAlive(instanceId: string): Promise<boolean>;
-}
-
-/** An utterance's record in Redis: "number|JSON" with its origin instance and options. */
-export interface UtteranceRecord {
-  number: number;
-  origin: string;
-  options: Omit<UtteranceOptions, 'receivedAt'>;
-}
-
-export function parseRecord(meta: string): UtteranceRecord | null {
-  const bar = meta.indexOf('|');
-  if (bar < 0) return null;
-  try {
-    const { origin, options } = JSON.parse(meta.slice(bar + 1)) as { origin: string; options: UtteranceRecord['options'] };
-    return { number: Number(meta.slice(0, bar)), origin, options: options ?? {} };
-  } catch {
-    return null;
-  }
 }
 
 export class StreamOwner {
@@ -212,48 +195,5 @@ export class StreamOwner {
     await link
       .script(RELEASE, [keys.owner(this.stream), keys.queue(this.stream), keys.current(this.stream), keys.leases], [instanceId, this.stream])
       .catch((error: unknown) => this.context.logger.warn('stream release failed; its lease will expire', { stream: this.stream, error }));
-  }
-}
-
-/** The entries of an XREAD reply (RESP3: a map from key to entries) as input records. */
-function inputRecords(reply: Reply): Array<[string, InputRecord]> {
-  const streams = reply && typeof reply === 'object' && !Array.isArray(reply) && !(reply instanceof Uint8Array) ? Object.values(reply) : [];
-  const out: Array<[string, InputRecord]> = [];
-  for (const entries of streams) {
-    for (const entry of Array.isArray(entries) ? entries : []) {
-      if (!Array.isArray(entry)) continue;
-      const [entryId, fields] = entry;
-      const values = Array.isArray(fields) ? fields.map((field) => text(field)) : [];
-      const field = (name: string) => values[values.indexOf(name) + 1] ?? '';
-      const record = decodeInput(field('k'), field('v'));
-      if (record) out.push([text(entryId), record]);
-    }
-  }
-  return out;
-}
-
-export function encodeInput(record: InputRecord): string[] {
-  switch (record.type) {
-    case 'text':
-      return ['k', 't', 'v', record.text];
-    case 'flush':
-      return ['k', 'f'];
-    case 'end':
-      return ['k', 'e'];
-    case 'fail':
-      return ['k', 'x', 'v', JSON.stringify(errorInfo(record.error))];
-  }
-}
-
-function decodeInput(kind: string, value: string): InputRecord | null {
-  if (kind === 't') return { type: 'text', text: value };
-  if (kind === 'f') return { type: 'flush' };
-  if (kind === 'e') return { type: 'end' };
-  if (kind !== 'x') return null;
-  try {
-    const { code, message } = JSON.parse(value) as { code: RelayError['code']; message: string };
-    return { type: 'fail', error: new RelayError(code, message) };
-  } catch {
-    return { type: 'fail', error: new RelayError('bad_request') };
   }
 }

@@ -1,0 +1,87 @@
+/**
+ * What instances tell each other on their command channels (a Redis channel per instance): cancel the
+ * utterance you are speaking, and how an utterance whose speak request came to you ended.
+ */
+import { z } from 'zod';
+import { END_REASONS, errorInfoSchema } from '../../shared/protocol.ts';
+import type { RedisKeys } from '../broker/redis-keys.ts';
+import type { RedisLink } from '../broker/redis-link.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { RemoteResult } from './remote-utterance.ts';
+
+const instanceMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('cancel'), stream: z.string(), utterance_id: z.string() }),
+  z.object({
+    type: z.literal('result'),
+    utterance_id: z.string(),
+    reason: z.enum(END_REASONS),
+    error: errorInfoSchema.optional(),
+    audio_seconds: z.number(),
+    first_audio_to_end_ms: z.number().nullable(),
+  }),
+]);
+type InstanceMessage = z.infer<typeof instanceMessageSchema>;
+
+export interface InstanceHandlers {
+  /** Another instance asks this one, the stream's owner, to cancel the utterance it is speaking. */
+  cancel(stream: string, utteranceId: string): void;
+  /** The owner of an utterance this instance took reports how it ended. */
+  result(utteranceId: string, result: RemoteResult): void;
+}
+
+export class InstanceChannel {
+  constructor(
+    private readonly link: RedisLink,
+    private readonly keys: RedisKeys,
+    private readonly instanceId: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Listens on this instance's channel; invalid messages are logged and skipped. */
+  async listen(handlers: InstanceHandlers): Promise<void> {
+    await this.link.subscribe(this.keys.instance(this.instanceId), (data) => this.receive(data, handlers));
+  }
+
+  async leave(): Promise<void> {
+    await this.link.unsubscribe(this.keys.instance(this.instanceId));
+  }
+
+  cancel(instance: string, stream: string, utteranceId: string): void {
+    this.send(instance, { type: 'cancel', stream, utterance_id: utteranceId });
+  }
+
+  result(instance: string, utteranceId: string, result: RemoteResult): void {
+    this.send(instance, {
+      type: 'result',
+      utterance_id: utteranceId,
+      reason: result.reason,
+      ...(result.error ? { error: result.error } : {}),
+      audio_seconds: result.audioSeconds,
+      first_audio_to_end_ms: result.firstAudioToEndMs,
+    });
+  }
+
+  private send(instance: string, message: InstanceMessage): void {
+    this.link.send(['PUBLISH', this.keys.instance(instance), JSON.stringify(message)]);
+  }
+
+  private receive(data: Uint8Array, handlers: InstanceHandlers): void {
+    let parsed: InstanceMessage;
+    try {
+      parsed = instanceMessageSchema.parse(JSON.parse(new TextDecoder().decode(data)));
+    } catch (error) {
+      this.logger.warn('invalid cluster message skipped', { error });
+      return;
+    }
+    if (parsed.type === 'cancel') {
+      handlers.cancel(parsed.stream, parsed.utterance_id);
+      return;
+    }
+    handlers.result(parsed.utterance_id, {
+      reason: parsed.reason,
+      ...(parsed.error ? { error: parsed.error } : {}),
+      audioSeconds: parsed.audio_seconds,
+      firstAudioToEndMs: parsed.first_audio_to_end_ms,
+    });
+  }
+}
