@@ -1,12 +1,13 @@
 /** `tts-agent listen`: wires the stream connection to the chosen sinks, the status line and the stop conditions. */
 import type { Writable } from 'node:stream';
-import { secondsOf, type AudioFormat, type Encoding, type SampleRate } from '../shared/audio-format.ts';
+import { samplesIn, secondsOf, type AudioFormat, type Encoding, type SampleRate } from '../shared/audio-format.ts';
 import type { AudioFrame, Hello, ListenerMessage, WireFormat } from '../shared/protocol.ts';
 import { AgentError } from './agent-error.ts';
 import type { Backoff } from './backoff.ts';
 import { type ListenHandlers, listenToStream, type ListenState } from './listen.ts';
 import type { RelayEndpoint } from './relay-endpoint.ts';
 import { checkFfplay, FfplaySink } from './sinks/ffplay.ts';
+import { PlayedReporter, WrittenMinusHeld } from './played-reporter.ts';
 import type { AudioSink } from './sinks/sink.ts';
 import { StdoutSink } from './sinks/stdout.ts';
 import { WavSink } from './sinks/wav.ts';
@@ -91,6 +92,8 @@ class ListenSession implements ListenHandlers {
   private current: { utterance: number; bytes: number } | null = null;
   /** Late frames of an utterance that already ended (a cancel races the audio) are dropped. */
   private ended = new Set<number>();
+  /** Only a player hears: with ffplay the agent reports what it played, so the relay knows what was heard. */
+  private reporter: PlayedReporter | null = null;
 
   constructor(
     private readonly options: ListenCommandOptions,
@@ -122,8 +125,12 @@ class ListenSession implements ListenHandlers {
       this.status.state(state.attempt === 1 ? `connecting to ${state.url}` : `connecting (attempt ${state.attempt})`);
     } else if (state.kind === 'connected') {
       this.connected(state.hello);
+      this.reporter?.stop();
+      this.reporter = this.ffplay ? new PlayedReporter(new WrittenMinusHeld(state.hello.format.sample_rate), state.send) : null;
     } else {
       for (const sink of this.sinks) sink.disconnected();
+      this.reporter?.stop();
+      this.reporter = null;
       this.current = null;
       this.status.state(`reconnecting in ${(state.delayMs / 1000).toFixed(1)} s (${state.reason})`);
     }
@@ -146,6 +153,7 @@ class ListenSession implements ListenHandlers {
     const format = this.format;
     if (this.ended.has(frame.utterance) || format === null) return;
     for (const sink of this.sinks) sink.write(frame);
+    this.reporter?.wrote(frame.utterance, samplesIn(format, frame.payload.byteLength));
     this.audioBytes += frame.payload.byteLength;
     this.audioSeconds += secondsOf(format, frame.payload.byteLength);
     if (this.current === null || this.current.utterance !== frame.utterance) this.current = { utterance: frame.utterance, bytes: 0 };
@@ -160,6 +168,7 @@ class ListenSession implements ListenHandlers {
 
   /** Lets the audio play out after a count stop, cuts it otherwise; throws the first failure. */
   async finish(aborted: boolean): Promise<ListenSummary> {
+    this.reporter?.stop();
     const graceful = this.failure === null && this.stoppedBy === 'count' && !aborted;
     const results = await Promise.allSettled(this.sinks.map((sink) => (graceful ? sink.finish() : sink.abort())));
     this.status.clear();
@@ -189,6 +198,8 @@ class ListenSession implements ListenHandlers {
   private utteranceEnded(message: Extract<ListenerMessage, { type: 'utterance_end' }>): void {
     this.ended.add(message.utterance);
     for (const sink of this.sinks) sink.utteranceEnd(message);
+    // ffplay is killed at a cancel only; after an error it plays out what it holds.
+    this.reporter?.ended(message.utterance, message.reason === 'cancelled');
     this.utterances++;
     const seconds = this.format === null ? 0 : message.samples / this.format.sampleRate;
     const why = message.error === undefined ? '' : ` (${message.error.code}: ${message.error.message})`;

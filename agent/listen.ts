@@ -8,6 +8,7 @@ import {
   type AudioFrame,
   type Hello,
   type ListenerMessage,
+  type ListenerReport,
 } from '../shared/protocol.ts';
 import { codeForClose, isRetryableClose, isRetryableStatus } from '../shared/errors.ts';
 import { sleep, unrefTimer } from '../shared/timers.ts';
@@ -27,7 +28,8 @@ const CLOSE_GRACE_MS = 1000;
 
 export type ListenState =
   | { kind: 'connecting'; attempt: number; url: string }
-  | { kind: 'connected'; hello: Hello }
+  /** `send` writes a listener report (shared/protocol.ts) on this connection; a no-op once it closed. */
+  | { kind: 'connected'; hello: Hello; send: (report: ListenerReport) => void }
   | { kind: 'reconnecting'; delayMs: number; reason: string };
 
 export interface ListenHandlers {
@@ -179,7 +181,10 @@ class StreamConnection {
     if (message.type === 'hello') {
       this.hello = message;
       this.armHeartbeat(message);
-      return this.guard(() => handlers.onState({ kind: 'connected', hello: message }));
+      const send = (report: ListenerReport): void => {
+        if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(report));
+      };
+      return this.guard(() => handlers.onState({ kind: 'connected', hello: message, send }));
     }
     if (this.hello === null) return this.guard(() => handlers.onWarning(`skipped "${message.type}" received before hello`));
     this.guard(() => handlers.onMessage(message));
