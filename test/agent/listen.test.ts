@@ -40,9 +40,9 @@ describe('tts-agent listen', { timeout: 30_000 }, () => {
     const agent = spawnAgent(['listen', 'play', '--once'], env());
     await agent.waitForLine(CONNECTED);
 
+    const askedAt = Date.now();
     const answer = await relay.speak('play', SENTENCE, { query: 'wait=true' });
     const completed = speakCompletedSchema.parse(await answer.json());
-    const endedAt = Date.now();
     const { code } = await within(agent.exited, 15_000, 'agent exit');
 
     expect(code).toBe(0);
@@ -50,9 +50,10 @@ describe('tts-agent listen', { timeout: 30_000 }, () => {
     expect(agent.stderr()).toMatch(/playing utterance \d+/);
     expect(agent.stderr()).toMatch(/utterance \d+ done: \d+\.\d\d s of audio/);
     expect(agent.stderr()).toMatch(/stopped: 1 utterance, \d+\.\d\d s of audio/);
-    // The relay paces audio near real time, so part of it is still to be heard when speak?wait answers;
-    // an agent that exits at once dropped it instead of letting ffplay finish.
-    expect(Date.now() - endedAt).toBeGreaterThan(150);
+    // ffplay plays in real time: an agent that exits before the audio's length has passed dropped some of it
+    // instead of letting ffplay finish (speak?wait itself answers once the agent reported the end played).
+    expect(Date.now() - askedAt).toBeGreaterThan(completed.audio_seconds * 1000 * 0.9);
+    expect(completed.heard?.listeners).toBe(1);
   });
 
   it('records a WAV with --out whose length and loudness show speech', async () => {
