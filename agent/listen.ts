@@ -8,7 +8,7 @@ import {
   type AudioFrame,
   type Hello,
   type ListenerMessage,
-  type ListenerReport,
+  type ListenerClientMessage,
 } from '../shared/protocol.ts';
 import { codeForClose, isRetryableClose, isRetryableStatus } from '../shared/errors.ts';
 import { sleep, unrefTimer } from '../shared/timers.ts';
@@ -29,7 +29,7 @@ const CLOSE_GRACE_MS = 1000;
 export type ListenState =
   | { kind: 'connecting'; attempt: number; url: string }
   /** `send` writes a listener report (shared/protocol.ts) on this connection; a no-op once it closed. */
-  | { kind: 'connected'; hello: Hello; send: (report: ListenerReport) => void }
+  | { kind: 'connected'; hello: Hello; send: (report: ListenerClientMessage) => void }
   | { kind: 'reconnecting'; delayMs: number; reason: string };
 
 export interface ListenHandlers {
@@ -181,7 +181,7 @@ class StreamConnection {
     if (message.type === 'hello') {
       this.hello = message;
       this.armHeartbeat(message);
-      const send = (report: ListenerReport): void => {
+      const send = (report: ListenerClientMessage): void => {
         if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(report));
       };
       return this.guard(() => handlers.onState({ kind: 'connected', hello: message, send }));

@@ -205,8 +205,26 @@ export const clockPingSchema = z.object({
 });
 export type ClockPing = z.infer<typeof clockPingSchema>;
 
+/** The longest a listener should wait between two `played` reports while it plays; the relay caps the rate. */
+export const PLAYED_REPORT_INTERVAL_MS = 250;
+
+/**
+ * Listener → relay: how far into an utterance this listener has played. Sent at most every
+ * PLAYED_REPORT_INTERVAL_MS while playing, and once with `final: true` when the utterance's end or a cut is
+ * played (0 samples if none of it was). A listener that never sends one is counted as unconfirmed.
+ */
+export const playedSchema = z.strictObject({
+  type: z.literal('played'),
+  utterance: z.number().int().nonnegative().max(0xffffffff),
+  /** Samples of the utterance played so far, in this listener's format, counted from its first sample. */
+  samples: z.number().int().nonnegative().max(0xffffffff),
+  /** The last report for this utterance: its end, or the cut, has been played. */
+  final: z.boolean().optional(),
+});
+export type Played = z.infer<typeof playedSchema>;
+
 /** Everything a listener may send on its socket; anything else closes it with `invalid_message`. */
-export const listenerClientMessageSchema = z.discriminatedUnion('type', [clockPingSchema]);
+export const listenerClientMessageSchema = z.discriminatedUnion('type', [clockPingSchema, playedSchema]);
 export type ListenerClientMessage = z.infer<typeof listenerClientMessageSchema>;
 
 /** Longest text frame a listener may send; longer ones close the socket. */
@@ -236,39 +254,6 @@ export const heardSchema = z.object({
 });
 export type Heard = z.infer<typeof heardSchema>;
 
-/** The longest a listener should wait between two `played` reports while it plays; the relay caps the rate. */
-export const PLAYED_REPORT_INTERVAL_MS = 250;
-
-/**
- * Listener → relay: how far into an utterance this listener has played. Sent at most every
- * PLAYED_REPORT_INTERVAL_MS while playing, and once with `final: true` when the utterance's end or a cut is
- * played (0 samples if none of it was). A listener that never sends one is counted as unconfirmed.
- */
-export const playedSchema = z.strictObject({
-  type: z.literal('played'),
-  utterance: z.number().int().nonnegative().max(0xffffffff),
-  /** Samples of the utterance played so far, in this listener's format, counted from its first sample. */
-  samples: z.number().int().nonnegative().max(0xffffffff),
-  /** The last report for this utterance: its end, or the cut, has been played. */
-  final: z.boolean().optional(),
-});
-export type Played = z.infer<typeof playedSchema>;
-
-/** Everything a listener may send; anything else closes its socket with `invalid_message`. */
-export const listenerReportSchema = z.discriminatedUnion('type', [playedSchema]);
-export type ListenerReport = z.infer<typeof listenerReportSchema>;
-
-/** Parses and validates a text frame from a listener. */
-export function parseListenerReport(text: string): ListenerReport | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const parsed = listenerReportSchema.safeParse(value);
-  return parsed.success ? parsed.data : null;
-}
 
 /**
  * Binary audio frame: a 12-byte little-endian header, then raw samples in the listener's format.

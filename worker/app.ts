@@ -67,6 +67,8 @@ function ingressContext(relay: Relay): IngressContext {
     limits: relay.config.limits,
     directory: relay.directory,
     listeners: relay.listeners,
+    played: relay.played,
+    outcomes: relay.outcomes,
     events: relay.broker,
     sourceFormat: relay.provider.preferredFormat,
     provider: relay.provider,

@@ -5,6 +5,8 @@
 export interface RedisKeys {
   /** Pub/sub channel carrying a stream's broker events (binary envelopes). */
   events(stream: string): string;
+  /** Pub/sub channel carrying listeners' playback summaries to the stream's speaking instance (JSON). */
+  played(stream: string): string;
   /** The current utterance's start envelope, for replays. */
   replayStart(stream: string): string;
   /** The current utterance's later envelopes (a list, trimmed from the head to the replay bound). */
@@ -35,6 +37,7 @@ export function redisKeys(prefix: string): RedisKeys {
   return {
     prefix,
     events: (stream) => key(stream, 'events'),
+    played: (stream) => key(stream, 'played'),
     replayStart: (stream) => key(stream, 'replay:start'),
     replayEvents: (stream) => key(stream, 'replay:events'),
     owner: (stream) => key(stream, 'owner'),

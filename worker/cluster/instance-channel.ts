@@ -3,7 +3,7 @@
  * utterance you are speaking, and how an utterance whose speak request came to you ended.
  */
 import { z } from 'zod';
-import { END_REASONS, errorInfoSchema } from '../../shared/protocol.ts';
+import { END_REASONS, errorInfoSchema, heardSchema } from '../../shared/protocol.ts';
 import type { RedisKeys } from '../broker/redis-keys.ts';
 import type { RedisLink } from '../broker/redis-link.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -18,6 +18,7 @@ const instanceMessageSchema = z.discriminatedUnion('type', [
     error: errorInfoSchema.optional(),
     audio_seconds: z.number(),
     first_audio_to_end_ms: z.number().nullable(),
+    heard: heardSchema.optional(),
   }),
 ]);
 type InstanceMessage = z.infer<typeof instanceMessageSchema>;
@@ -58,6 +59,7 @@ export class InstanceChannel {
       ...(result.error ? { error: result.error } : {}),
       audio_seconds: result.audioSeconds,
       first_audio_to_end_ms: result.firstAudioToEndMs,
+      ...(result.heard ? { heard: result.heard } : {}),
     });
   }
 
@@ -82,6 +84,7 @@ export class InstanceChannel {
       ...(parsed.error ? { error: parsed.error } : {}),
       audioSeconds: parsed.audio_seconds,
       firstAudioToEndMs: parsed.first_audio_to_end_ms,
+      ...(parsed.heard ? { heard: parsed.heard } : {}),
     });
   }
 }

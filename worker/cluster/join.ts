@@ -3,6 +3,7 @@ import type { RelayConfig } from '../ops/config.ts';
 import { toHex } from '../broker/envelope.ts';
 import { RedisBroker } from '../broker/redis.ts';
 import { redisKeys } from '../broker/redis-keys.ts';
+import { RedisPlaybackExchange } from '../broker/playback-exchange.ts';
 import { RedisLink } from '../broker/redis-link.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { TTSProvider } from '../providers/provider.ts';
@@ -29,6 +30,8 @@ export async function joinCluster({ config, provider, logger, replayBytes }: Joi
     provider,
     broker,
     logger,
+    exchange: new RedisPlaybackExchange(link, keys, log),
+    instanceId,
     directory: (streams) =>
       (made.cluster = new ClusterDirectory(streams, { link, keys, instanceId, leaseMs: config.hub.leaseMs, broker, limits: config.limits, now: () => performance.now(), logger: log })),
   });

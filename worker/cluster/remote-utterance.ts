@@ -6,6 +6,7 @@
 import { type ErrorInfo, errorInfo, RelayError } from '../../shared/errors.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
 import { CharacterBudget, type TextInput } from '../core/text-input.ts';
+import type { Heard } from '../../shared/protocol.ts';
 import type { Utterance, UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 
 /** What crosses Redis for one utterance's input, in order. */
@@ -18,6 +19,7 @@ export interface RemoteResult {
   audioSeconds: number;
   /** Milliseconds from the first audio to the end, or null when there was none. */
   firstAudioToEndMs: number | null;
+  heard?: Heard;
 }
 
 export class RemoteUtterance implements UtteranceHandle {
@@ -92,6 +94,7 @@ export class RemoteUtterance implements UtteranceHandle {
       audioSeconds: result.audioSeconds,
       firstAudioMs: result.firstAudioToEndMs === null ? null : Math.max(0, totalMs - result.firstAudioToEndMs),
       totalMs,
+      ...(result.heard ? { heard: result.heard } : {}),
     });
   }
 
@@ -137,5 +140,6 @@ export function toRemoteResult(result: UtteranceResult): RemoteResult {
     ...(result.error ? { error: errorInfo(result.error) } : {}),
     audioSeconds: result.audioSeconds,
     firstAudioToEndMs: result.firstAudioMs === null ? null : Math.max(0, result.totalMs - result.firstAudioMs),
+    ...(result.heard ? { heard: result.heard } : {}),
   };
 }

@@ -116,13 +116,15 @@ export class StreamOwner {
         this.context.logger.error('queued utterance without a record skipped', { stream, utterance_id: id });
         continue;
       }
-      const result = await this.speak(id, record);
-      // An utterance taken here settled itself through attach(); another instance hears over Redis.
-      if (record.origin !== instanceId) this.context.report(record.origin, id, result);
+      const { result } = await this.speak(id, record);
+      // An utterance taken here settled itself through attach(); another instance hears over Redis, once
+      // what listeners heard is known (the next utterance does not wait for that).
+      if (record.origin !== instanceId) void result.then((settled) => this.context.report(record.origin, id, settled));
     }
   }
 
-  private async speak(id: string, record: UtteranceRecord): Promise<UtteranceResult> {
+  /** Speaks one utterance; resolves when it ended, with its outcome still to settle. */
+  private async speak(id: string, record: UtteranceRecord): Promise<{ result: Promise<UtteranceResult> }> {
     const { streams, now } = this.context;
     const local = this.context.origin(id);
     let utterance: Utterance;
@@ -132,14 +134,14 @@ export class StreamOwner {
     } catch (error) {
       const relayError = error instanceof RelayError ? error : new RelayError('internal_error', undefined, { cause: error });
       local?.settleLocally('error', relayError);
-      return { reason: 'error', error: relayError, characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 };
+      return { result: Promise.resolve({ reason: 'error', error: relayError, characters: 0, audioSeconds: 0, firstAudioMs: null, totalMs: 0 }) };
     }
     this.current = { id, utterance };
     if (local) local.attach(utterance);
     else this.readInput(id, record.origin, utterance).catch((error: unknown) => utterance.fail(error instanceof RelayError ? error : new RelayError('internal_error', undefined, { cause: error })));
-    const result = await utterance.result;
+    await utterance.finished;
     this.current = null;
-    return result;
+    return { result: utterance.result };
   }
 
   /** Moves the utterance's text from its input stream in Redis into the local utterance, in order. */

@@ -7,6 +7,7 @@ import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { TTSProvider } from '../providers/provider.ts';
 import { newId } from './ids.ts';
+import type { HeardTracker } from './heard.ts';
 import { Stream } from './stream.ts';
 
 export interface LocalStreamsDeps {
@@ -16,6 +17,7 @@ export interface LocalStreamsDeps {
   logger: Logger;
   now: () => number;
   metrics?: Metrics;
+  heard?: HeardTracker;
   /** Whether the stream has listeners here: a heard stream is kept however long it stays quiet. */
   isHeard(stream: string): boolean;
 }
@@ -58,6 +60,7 @@ export class LocalStreams {
       logger: this.deps.logger,
       now: this.deps.now,
       ...(this.deps.metrics ? { metrics: this.deps.metrics } : {}),
+      ...(this.deps.heard ? { heard: this.deps.heard } : {}),
       newId: () => newId('utt'),
       limits: {
         maxQueue: limits.maxQueue,

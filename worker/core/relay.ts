@@ -6,6 +6,9 @@
 import { createAuthenticator, type Authenticator } from '../security/auth.ts';
 import type { Broker } from '../broker/broker.ts';
 import { ListenerHub } from '../listeners/listener-hub.ts';
+import { PlayedReports } from '../listeners/played-reports.ts';
+import { MemoryPlaybackExchange, type PlaybackExchange } from '../broker/playback-exchange.ts';
+import { HeardTracker, type RecentOutcomes } from './heard.ts';
 import type { RelayConfig } from '../ops/config.ts';
 import type { Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
@@ -26,7 +29,14 @@ export interface RelayDeps {
   metrics?: Metrics;
   /** Where speak and cancel go, given this instance's streams; by default those streams. The Redis cluster passes its own. */
   directory?: (streams: LocalStreams) => StreamDirectory;
+  /** Carries listeners' playback summaries to the instance speaking a stream; in-process by default. */
+  exchange?: PlaybackExchange;
+  /** This instance's name in playback summaries. */
+  instanceId?: string;
 }
+
+// A listener's instance waits at most this long for it to play out what it holds (the playout lead, bounded).
+const MAX_PLAYOUT_WAIT_MS = 30_000;
 
 export class Relay {
   readonly config: RelayConfig;
@@ -43,6 +53,10 @@ export class Relay {
   readonly metrics: Metrics;
   /** Open, speak, cancel and status by stream name, wherever the stream's queue lives. */
   readonly directory: StreamDirectory;
+  /** This instance's listeners' `played` reports. */
+  readonly played: PlayedReports;
+  /** Recent utterances' outcomes here, by stream and id. */
+  readonly outcomes: RecentOutcomes;
   private readonly streams: LocalStreams;
   private closed = false;
 
@@ -67,7 +81,18 @@ export class Relay {
       syncDelayMs: limits.syncDelayMs,
       metrics: this.metrics,
     });
+    const exchange = deps.exchange ?? new MemoryPlaybackExchange();
+    this.played = new PlayedReports({
+      broker: deps.broker,
+      fanout: this.listeners,
+      exchange,
+      instanceId: deps.instanceId ?? 'local',
+      now: this.now,
+      closeAfterMs: Math.min(limits.playoutLeadMs, MAX_PLAYOUT_WAIT_MS) + limits.heardWaitMs,
+      metrics: this.metrics,
+    });
     this.streams = new LocalStreams({
+      heard: new HeardTracker({ exchange, now: this.now, graceMs: limits.heardWaitMs, metrics: this.metrics }),
       provider: deps.provider,
       broker: deps.broker,
       limits,
@@ -77,6 +102,7 @@ export class Relay {
       isHeard: (stream) => this.listeners.count(stream) > 0,
     });
     this.directory = deps.directory?.(this.streams) ?? new MemoryDirectory(this.streams);
+    this.outcomes = { of: (stream, id) => this.streams.get(stream)?.resultOf(id) };
   }
 
   get isClosed(): boolean {
@@ -125,6 +151,7 @@ export class Relay {
     await this.directory.close().catch((error: unknown) => this.logger.warn('stream directory close failed', { error }));
     this.streams.close();
     this.listeners.close(closeCode, reason);
+    this.played.stop();
     await Promise.allSettled([this.provider.close(), this.broker.close()]);
   }
 }

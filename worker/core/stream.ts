@@ -1,17 +1,18 @@
 /** One named stream: a FIFO of utterances spoken one at a time through the provider, published to the broker. */
 import { type AudioFormat, bytesFor, secondsOf } from '../../shared/audio-format.ts';
 import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
-import type { EndReason } from '../../shared/protocol.ts';
-import type { Broker } from '../broker/broker.ts';
+import type { EndReason, Heard } from '../../shared/protocol.ts';
+import type { Broker, BrokerEvent } from '../broker/broker.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { ContextOptions, ProviderEvent, TTSContext, TTSProvider } from '../providers/provider.ts';
+import { type HeardTracker, NOTHING_HEARD, type UtteranceHearing } from './heard.ts';
 import { Playout } from './playout.ts';
 import { ResumingContext } from './resuming-context.ts';
 import { relayClockAt } from './relay-clock.ts';
 import { SentenceAggregator } from './sentence-aggregator.ts';
 import type { QueueStatus } from './stream-directory.ts';
-import { Utterance, type UtteranceOptions } from './utterance.ts';
+import { Utterance, type UtteranceOptions, type UtteranceResult } from './utterance.ts';
 
 /** Audio synthesized but not yet released, per stream: at f32 44.1 kHz about 3.5 MB. */
 const SYNTHESIS_AHEAD_SECONDS = 20;
@@ -37,7 +38,14 @@ export interface StreamDeps {
   now: () => number;
   newId: () => string;
   metrics?: Metrics;
+  /** Collects listeners' playback reports into each utterance's `heard`. */
+  heard?: HeardTracker;
 }
+
+/** `heard` waits at most this long for released audio to play out (the playout lead may be set far higher). */
+const MAX_PLAYOUT_WAIT_MS = 30_000;
+/** Outcomes of this many recent utterances stay findable by id (for a barge-in's ack of what was heard). */
+const RECENT_RESULTS = 64;
 
 export class Stream {
   readonly format: AudioFormat;
@@ -47,6 +55,9 @@ export class Stream {
   private sequence = 0;
   private running = false;
   private readonly playout: Playout;
+  /** What listeners report of the utterance speaking now. */
+  private hearing: UtteranceHearing | null = null;
+  private readonly recent = new Map<string, Promise<UtteranceResult>>();
   lastActivity: number;
 
   constructor(
@@ -55,7 +66,7 @@ export class Stream {
   ) {
     this.format = deps.provider.preferredFormat;
     this.lastActivity = deps.now();
-    this.playout = new Playout(deps.limits.playoutLeadMs, (event) => deps.broker.publish(name, event), deps.now, {
+    this.playout = new Playout(deps.limits.playoutLeadMs, (event) => this.publish(event), deps.now, {
       syncDelayMs: deps.limits.syncDelayMs,
       clockAt: relayClockAt,
     });
@@ -84,6 +95,8 @@ export class Stream {
       (failed, error) => this.endUtterance(failed, 'error', error),
     );
     this.queue.push(utterance);
+    this.recent.set(utterance.id, utterance.result);
+    if (this.recent.size > RECENT_RESULTS) this.recent.delete(this.recent.keys().next().value!);
     const { metrics } = this.deps;
     if (metrics) void utterance.result.then((result) => metrics.utteranceEnded(result));
     this.lastActivity = this.deps.now();
@@ -110,6 +123,11 @@ export class Stream {
     return stopped;
   }
 
+  /** The outcome of one of the stream's recent utterances (it settles once what was heard is known). */
+  resultOf(id: string): Promise<UtteranceResult> | undefined {
+    return this.recent.get(id);
+  }
+
   /** Cancels one utterance, queued or speaking, leaving the others; false when it is neither (it had ended). */
   cancelUtterance(id: string): boolean {
     const utterance = this.current?.id === id ? this.current : this.queue.find((queued) => queued.id === id);
@@ -129,8 +147,9 @@ export class Stream {
 
   /** Ends an utterance: publishes its end and stops its synthesis if it is speaking, or drops it from the queue. */
   private endUtterance(utterance: Utterance, reason: EndReason, error?: RelayError): void {
+    if (utterance.ended) return;
     const wasSpeaking = utterance.state === 'speaking';
-    if (!utterance.finish(reason, this.deps.now(), error)) return;
+    utterance.finish(reason, this.deps.now(), error, wasSpeaking ? this.heardOf(utterance, reason) : Promise.resolve(NOTHING_HEARD));
     const queued = this.queue.indexOf(utterance);
     if (queued >= 0) this.queue.splice(queued, 1);
     if (!wasSpeaking) return;
@@ -156,6 +175,22 @@ export class Stream {
     });
   }
 
+  /** Publishes what the playout releases; its `timing` events place the utterance's audio for the heard latency. */
+  private publish(event: BrokerEvent): void {
+    this.deps.broker.publish(this.name, event);
+    const hearing = this.hearing;
+    if (event.type === 'timing' && hearing?.utterance === event.utterance) hearing.placed(event.position, event.at);
+  }
+
+  /** Ends the hearing of a speaking utterance: after `done`, its released audio still has to play out. */
+  private heardOf(utterance: Utterance, reason: EndReason): Promise<Heard> | undefined {
+    const hearing = this.hearing?.utterance === utterance.number ? this.hearing : null;
+    if (!hearing) return undefined;
+    this.hearing = null;
+    const spoken = { text: utterance.text, audioSeconds: utterance.audioSeconds, complete: reason === 'done' };
+    return hearing.end(spoken, reason === 'done' ? Math.min(this.playout.aheadMs, MAX_PLAYOUT_WAIT_MS) : 0);
+  }
+
   private async run(): Promise<void> {
     try {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
@@ -176,6 +211,7 @@ export class Stream {
     utterance.startedAt = now();
     const context = new ResumingContext(provider, this.contextOptions(utterance), { dropNewest: (seconds) => this.dropNewestAudio(utterance, seconds) }, this.deps.logger);
     this.context = context;
+    this.hearing = this.deps.heard?.open(this.name, utterance.number) ?? null;
     broker.publish(this.name, { type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
 
     let lastEvent = now();
@@ -233,6 +269,7 @@ export class Stream {
         return false;
       }
       case 'timestamps':
+        this.hearing?.stamped(event.words);
         this.playout.pushAhead({ type: 'timestamps', utterance: utterance.number, utterance_id: utterance.id, words: event.words });
         return false;
       case 'phoneme_timestamps':

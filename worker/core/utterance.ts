@@ -1,7 +1,7 @@
 /** One request's text on its way to speech: its input channel, its state and its outcome. */
 import { AsyncQueue } from '../../shared/async-queue.ts';
 import { RelayError } from '../../shared/errors.ts';
-import type { EndReason } from '../../shared/protocol.ts';
+import type { EndReason, Heard } from '../../shared/protocol.ts';
 import { CharacterBudget, type TextInput } from './text-input.ts';
 
 export interface UtteranceOptions {
@@ -25,6 +25,8 @@ export interface UtteranceResult {
   audioSeconds: number;
   firstAudioMs: number | null;
   totalMs: number;
+  /** What listeners heard of it; absent where no instance could tell (an owner lost). */
+  heard?: Heard;
 }
 
 export type UtteranceState = 'queued' | 'speaking' | 'ended';
@@ -32,11 +34,16 @@ export type UtteranceState = 'queued' | 'speaking' | 'ended';
 export class Utterance {
   readonly input = new AsyncQueue<TextInput>();
   readonly result: Promise<UtteranceResult>;
+  /** Settles the moment it ends, before `result` (which waits for what listeners heard). */
+  readonly finished: Promise<void>;
   state: UtteranceState = 'queued';
+  /** Everything written, for mapping what was heard to words (bounded by the character limit). */
+  text = '';
   audioSeconds = 0;
   firstAudioAt: number | null = null;
   startedAt: number | null = null;
   private settle!: (result: UtteranceResult) => void;
+  private markFinished!: () => void;
   private inputEnded = false;
   private readonly budget: CharacterBudget;
 
@@ -50,6 +57,7 @@ export class Utterance {
   ) {
     this.budget = new CharacterBudget(maxCharacters);
     this.result = new Promise((resolve) => (this.settle = resolve));
+    this.finished = new Promise((resolve) => (this.markFinished = resolve));
   }
 
   get characters(): number {
@@ -72,6 +80,7 @@ export class Utterance {
       this.fail(tooLong);
       throw tooLong;
     }
+    this.text += text;
     this.input.push({ type: 'text', text });
   }
 
@@ -94,20 +103,26 @@ export class Utterance {
     this.onInputError(this, error);
   }
 
-  /** Records the outcome once; later calls are ignored. */
-  finish(reason: EndReason, now: number, error?: RelayError): boolean {
+  /**
+   * Records the outcome once; later calls are ignored. With `heard`, the result settles when it is known
+   * (listeners' last reports come after the end); its figures are those of this moment.
+   */
+  finish(reason: EndReason, now: number, error?: RelayError, heard?: Promise<Heard>): boolean {
     if (this.ended) return false;
     this.state = 'ended';
     this.inputEnded = true;
     this.input.clear();
-    this.settle({
+    this.markFinished();
+    const result: UtteranceResult = {
       reason,
       ...(error ? { error } : {}),
       characters: this.characters,
       audioSeconds: this.audioSeconds,
       firstAudioMs: this.firstAudioAt === null ? null : this.firstAudioAt - this.options.receivedAt,
       totalMs: now - this.options.receivedAt,
-    });
+    };
+    if (heard) void heard.then((known) => this.settle({ ...result, heard: known }));
+    else this.settle(result);
     return true;
   }
 }

@@ -1,7 +1,9 @@
 /** What the ingress routes (speak, listen, publish, Cartesia-compatible) may use of the relay, and nothing more. */
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import type { Broker } from '../broker/broker.ts';
+import type { RecentOutcomes } from '../core/heard.ts';
 import type { StreamDirectory } from '../core/stream-directory.ts';
+import type { PlaybackReports } from '../listeners/played-reports.ts';
 import type { ListenerRegistry } from '../listeners/listener.ts';
 import type { RelayLimits } from '../ops/config.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -14,6 +16,10 @@ export interface IngressContext {
   readonly directory: StreamDirectory;
   /** This instance's listeners. */
   readonly listeners: ListenerRegistry;
+  /** Their `played` reports, and the positions they give. */
+  readonly played: PlaybackReports;
+  /** Recent utterances' outcomes on this instance, with what was heard. */
+  readonly outcomes: RecentOutcomes;
   /** A stream's events as its listeners get them (utterance start and end, flush_done, audio): for spoken progress. */
   readonly events: Pick<Broker, 'subscribe'>;
   /** The format streams are synthesized in: a listener's default, and what is converted from. */

@@ -12,6 +12,7 @@ import type { Context } from 'hono';
 import type { WSContext } from 'hono/ws';
 import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
 import { sleep } from '../../shared/timers.ts';
+import type { Heard } from '../../shared/protocol.ts';
 import {
   parsePublishClientMessage,
   PUBLISH_PROTOCOL_VERSION,
@@ -235,10 +236,23 @@ class PublishSession {
       return (await this.ingress.directory.cancelUtterance(this.stream, target.id)) ? [target.id] : [];
     };
     const reply = act().then(
-      (cancelled): PublishServerMessage => ({ type: 'ack', for: message.type, ...(seq !== undefined ? { seq } : {}), cancelled }),
+      async (cancelled): Promise<PublishServerMessage> => {
+        const heard = await this.heardOf(cancelled);
+        return { type: 'ack', for: message.type, ...(seq !== undefined ? { seq } : {}), cancelled, ...(heard ? { heard } : {}) };
+      },
       (error: unknown) => errorReply(toRelayError(error), seq),
     );
     this.inbox.push({ kind: 'reply', reply });
+  }
+
+  /** What listeners heard of the utterances a cancel stopped, where this instance can tell (its own streams). */
+  private async heardOf(ids: string[]): Promise<Record<string, Heard> | null> {
+    const results = await Promise.all(ids.map((id) => this.owned.get(id)?.result ?? this.ingress.outcomes.of(this.stream, id)));
+    const heard: Record<string, Heard> = {};
+    results.forEach((result, i) => {
+      if (result?.heard) heard[ids[i]!] = result.heard;
+    });
+    return Object.keys(heard).length > 0 ? heard : null;
   }
 
   private defaultCancelTarget(): UtteranceHandle | undefined {

@@ -61,6 +61,7 @@ export function utteranceEnd(utterance: UtteranceHandle, result: UtteranceResult
     characters: result.characters,
     audio_seconds: Math.round(result.audioSeconds * 1000) / 1000,
     first_audio_ms: result.firstAudioMs === null ? null : Math.round(result.firstAudioMs * 10) / 10,
+    ...(result.heard ? { heard: result.heard } : {}),
     ...(result.error ? { error: errorInfo(result.error) } : {}),
   };
 }

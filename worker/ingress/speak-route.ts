@@ -85,6 +85,7 @@ function completed(accepted: SpeakAccepted, result: UtteranceResult): SpeakCompl
     audio_seconds: round(result.audioSeconds, 3),
     first_audio_ms: result.firstAudioMs === null ? null : round(result.firstAudioMs, 1),
     total_ms: round(result.totalMs, 1),
+    ...(result.heard ? { heard: result.heard } : {}),
     ...(result.error ? { error: errorInfo(result.error) } : {}),
   };
 }

@@ -45,7 +45,7 @@ function cancelRoute({ directory }: IngressContext): StreamHandler {
   };
 }
 
-function statusRoute({ directory, listeners, provider }: IngressContext): StreamHandler {
+function statusRoute({ directory, listeners, played, provider }: IngressContext): StreamHandler {
   return async (c, name) => {
     authorize(c.get('principal'), 'status', name);
     const queue = await directory.status(name);
@@ -56,6 +56,7 @@ function statusRoute({ directory, listeners, provider }: IngressContext): Stream
       formats: listeners.formats(name).map(({ format, listeners }) => ({ encoding: format.encoding, sample_rate: format.sampleRate, listeners })),
       ...queue,
       provider: provider.name,
+      positions: played.positions(name),
     };
     return c.json(body);
   };

@@ -8,6 +8,12 @@ import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
 import type { BrokerEvent } from '../broker/broker.ts';
 import type { Listener } from './listener.ts';
 
+/** How much of an utterance a listener was sent, and whether that was all of it. */
+export interface SentSamples {
+  samples: number;
+  ended: boolean;
+}
+
 export class FormatChannel {
   readonly listeners = new Set<Listener>();
   private transcoder: Transcoder | null = null;
@@ -17,6 +23,8 @@ export class FormatChannel {
   startMessage: string | null = null;
   /** The current utterance's latest `timing`, for listeners in step that join in its middle. */
   timingMessage: string | null = null;
+  /** The last utterance that ended here and the samples sent of it, for listeners' late playback reports. */
+  private ended = { utterance: -1, samples: 0 };
 
   constructor(
     readonly format: AudioFormat,
@@ -26,6 +34,12 @@ export class FormatChannel {
   /** The utterance this channel is converting, or null between utterances. */
   get current(): number | null {
     return this.utterance;
+  }
+
+  /** Samples of `utterance` sent to this channel's listeners so far, or null when it is neither current nor last ended. */
+  sentOf(utterance: number): SentSamples | null {
+    if (utterance === this.utterance) return { samples: this.samples, ended: false };
+    return utterance === this.ended.utterance ? { samples: this.ended.samples, ended: true } : null;
   }
 
   /** After a replay that starts `sourceBytes` into the utterance: frames carry sample offsets from there. */
@@ -69,6 +83,7 @@ export class FormatChannel {
           if (tail) out.push(tail);
         }
         out.push(JSON.stringify({ ...event, samples: this.samples } satisfies ListenerMessage));
+        this.ended = { utterance: event.utterance, samples: this.samples };
         this.transcoder = null;
         this.utterance = null;
         this.startMessage = null;

@@ -9,7 +9,7 @@ import { authorize } from '../security/auth.ts';
 import type { Listener, ListenerSocket } from './listener.ts';
 import { type ListenerInbox, listenerInbox } from './listener-inbox.ts';
 
-export function listenRoute({ directory, listeners, limits, sourceFormat, clock, now }: IngressContext, runtime: RuntimeAdapter) {
+export function listenRoute({ directory, listeners, played, limits, sourceFormat, clock, now }: IngressContext, runtime: RuntimeAdapter) {
   return async (c: Context<Env>, name: string): Promise<Response> => {
     authorize(c.get('principal'), 'listen', name);
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
@@ -29,14 +29,19 @@ export function listenRoute({ directory, listeners, limits, sourceFormat, clock,
     let listener: Listener | null = null;
     let inbox: ListenerInbox | null = null;
     const release = () => {
-      if (listener) listeners.remove(listener);
+      if (listener) {
+        listeners.remove(listener);
+        played.detach(listener);
+      }
       listener = null;
     };
     const response = await runtime.upgradeWebSocket(c, {
       onOpen(_event, ws) {
         const options = { ...(from === 'utterance' ? { from: 'utterance' as const } : {}), timing: timing === 'true' };
         listener = listeners.add(name, format, listenerSocket(ws, runtime), options);
-        inbox = listenerInbox((text) => ws.send(text), clock, now);
+        played.attach(listener);
+        const joined = listener;
+        inbox = listenerInbox((text) => ws.send(text), clock, now, (report) => played.report(joined, report));
       },
       onMessage(event, ws) {
         const error = inbox ? inbox(event.data) : new RelayError('invalid_message', 'Nothing may be sent before the socket opened.');

@@ -9,7 +9,7 @@ import { type Hello, type ListenerMessage, PROTOCOL_VERSION } from '../../shared
 import type { Broker, BrokerEvent, ReplayedUtterance } from '../broker/broker.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
-import { FormatChannel } from './format-channel.ts';
+import { FormatChannel, type SentSamples } from './format-channel.ts';
 import type { Listener, ListenerRegistry, ListenerSocket, ListenOptions } from './listener.ts';
 
 export interface ListenerHubOptions {
@@ -109,6 +109,14 @@ export class ListenerHub implements ListenerRegistry {
       group.unsubscribe();
       this.streams.delete(listener.stream);
     }
+  }
+
+  /** Samples of `utterance` sent to this listener (its current or last ended one), else null. */
+  sentTo(listener: Listener, utterance: number): SentSamples | null {
+    const group = this.streams.get(listener.stream);
+    if (!group) return null;
+    const channel = group.catchUps.get(listener) ?? group.channels.get(formatKey(listener.format));
+    return channel && (group.catchUps.has(listener) || channel.listeners.has(listener)) ? channel.sentOf(utterance) : null;
   }
 
   count(stream: string): number {

@@ -44,6 +44,7 @@ const VARIABLES = {
   RELAY_PLAYOUT_LEAD_MS: int(0, 3_600_000).default(1500),
   // A jittery home link (150 ± 40 ms) plus the agent's own 40-60 ms output queue, with room to spare; Snapcast's floor is 400.
   RELAY_SYNC_DELAY_MS: int(0, 10_000).default(250),
+  RELAY_HEARD_WAIT_MS: int(0, 60_000).default(1500),
   RELAY_LISTENER_MAX_BUFFERED_SECONDS: int(1, 3600).default(30),
   RELAY_STREAM_IDLE_MS: int(1000, 86_400_000).default(600_000),
   RELAY_HEARTBEAT_MS: int(100, 600_000).default(15_000),

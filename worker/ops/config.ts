@@ -23,6 +23,8 @@ export interface RelayLimits {
   playoutLeadMs: number;
   /** Presentation time of a sample = its place on the stream's playout timeline + this (listener protocol `at`). */
   syncDelayMs: number;
+  /** After an utterance's audio should have played (or after a cut), how long its `heard` waits for listeners' last reports. */
+  heardWaitMs: number;
   /** A listener whose socket holds more than this many seconds of unsent audio is dropped. */
   listenerMaxBufferedSeconds: number;
   /** A stream with no listeners and no utterances is forgotten after this long. */
@@ -230,6 +232,7 @@ function limitsOf(v: Values): RelayLimits {
     idleFlushMs: v.RELAY_IDLE_FLUSH_MS,
     playoutLeadMs: v.RELAY_PLAYOUT_LEAD_MS,
     syncDelayMs: v.RELAY_SYNC_DELAY_MS,
+    heardWaitMs: v.RELAY_HEARD_WAIT_MS,
     listenerMaxBufferedSeconds: v.RELAY_LISTENER_MAX_BUFFERED_SECONDS,
     streamIdleMs: v.RELAY_STREAM_IDLE_MS,
     heartbeatMs: v.RELAY_HEARTBEAT_MS,

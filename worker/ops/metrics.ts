@@ -4,6 +4,12 @@ import type { EndReason } from '../../shared/protocol.ts';
 /** Seconds from a speak request's arrival to the provider's first audio. */
 const FIRST_AUDIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10];
 
+/**
+ * Seconds from a sample's place on the stream's playout timeline to a listener reporting it played (it may
+ * be below zero for a listener that plays audio the moment it arrives, ahead of the timeline).
+ */
+const HEARD_LATENCY_BUCKETS = [-0.5, -0.1, 0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5];
+
 type Labels = Record<string, string>;
 
 class Counter {
@@ -85,6 +91,15 @@ export class Metrics {
   private readonly listenerConnections = new Counter('tts_relay_listener_connections_total', 'Listener WebSockets accepted.');
   private readonly slowListeners = new Counter('tts_relay_slow_listeners_dropped_total', 'Listeners dropped for falling behind real time (close 4008).');
   private readonly requests = new Counter('tts_relay_http_requests_total', 'HTTP requests answered, by method and status.');
+  private readonly heardLatency = new Histogram(
+    'tts_relay_heard_latency_seconds',
+    "Seconds from a sample's time on the playout timeline to a listener reporting it played.",
+    HEARD_LATENCY_BUCKETS,
+  );
+  private readonly playedReports = new Counter(
+    'tts_relay_played_reports_total',
+    'Playback reports from listeners, by outcome (accepted, capped: past what was sent, refused: wrong utterance, dropped: over the rate).',
+  );
 
   constructor() {
     // Known series start at zero, so a rate() sees their first increment.
@@ -92,6 +107,15 @@ export class Metrics {
     for (const kind of ['audio', 'control']) this.sentBytes.inc({ kind }, 0);
     this.listenerConnections.inc({}, 0);
     this.slowListeners.inc({}, 0);
+    for (const outcome of ['accepted', 'capped', 'refused', 'dropped']) this.playedReports.inc({ outcome }, 0);
+  }
+
+  playedReport(outcome: 'accepted' | 'capped' | 'refused' | 'dropped'): void {
+    this.playedReports.inc({ outcome });
+  }
+
+  heardAfter(seconds: number): void {
+    this.heardLatency.observe(seconds);
   }
 
   utteranceEnded(outcome: UtteranceOutcome): void {
@@ -142,6 +166,8 @@ export class Metrics {
       ...this.upstreamErrors.render(),
       ...this.slowListeners.render(),
       ...this.requests.render(),
+      ...this.playedReports.render(),
+      ...this.heardLatency.render(),
     ];
     return `${lines.join('\n')}\n`;
   }

@@ -1,0 +1,285 @@
+/**
+ * Playback reports from this instance's listeners. Each `played` message is checked against what that
+ * listener was sent (a report past it is capped, one for another utterance refused), rate-capped per
+ * listener, kept for the status route, and summed per utterance into a few summaries for the instance that
+ * speaks the stream. Nothing here runs per audio frame: only per report and per utterance start and end.
+ */
+import type { Played } from '../../shared/protocol.ts';
+import { RelayError } from '../../shared/errors.ts';
+import type { Broker, BrokerEvent } from '../broker/broker.ts';
+import { MAX_SUMMARY_SAMPLES, type PlaybackExchange } from '../broker/playback-exchange.ts';
+import type { Metrics } from '../ops/metrics.ts';
+import type { SentSamples } from './format-channel.ts';
+import type { Listener } from './listener.ts';
+
+/** Summaries of one utterance leave this instance at most this often while reports come in. */
+const SUMMARY_INTERVAL_MS = 100;
+/** Reports a listener may send in a burst, and one more every this many milliseconds (the agent sends 4/s). */
+const REPORT_BURST = 8;
+const REPORT_REFILL_MS = 100;
+/** A listener that goes on sending this many reports over its allowance is closed with `rate_limited`. */
+const FLOOD_LIMIT = 200;
+
+/** What the reports need of the listener hub: how much of an utterance a listener was sent. */
+export interface SentLedger {
+  sentTo(listener: Listener, utterance: number): SentSamples | null;
+}
+
+export interface ListenerPosition {
+  listener_id: string;
+  utterance: number | null;
+  seconds: number | null;
+  lag_seconds: number | null;
+  reported_ms_ago: number | null;
+}
+
+/** What the listen route and the status route use of the reports. */
+export interface PlaybackReports {
+  attach(listener: Listener): void;
+  detach(listener: Listener): void;
+  report(listener: Listener, played: Played): void;
+  positions(stream: string): ListenerPosition[];
+}
+
+export interface PlayedReportsOptions {
+  broker: Pick<Broker, 'subscribe'>;
+  fanout: SentLedger;
+  exchange: PlaybackExchange;
+  instanceId: string;
+  now: () => number;
+  /** How long after an utterance's end this instance waits for its listeners' final reports. */
+  closeAfterMs: number;
+  metrics?: Metrics;
+}
+
+interface ListenerState {
+  readonly listener: Listener;
+  /** Sent at least one report on this connection: it is a player that reports, so its finals are awaited. */
+  reporting: boolean;
+  position: { utterance: number; seconds: number; at: number } | null;
+  tokens: number;
+  refilledAt: number;
+  overAllowance: number;
+}
+
+class UtteranceTally {
+  readonly present = new Set<ListenerState>();
+  readonly reported = new Map<ListenerState, { seconds: number; final: boolean }>();
+  furthest = 0;
+  ended = false;
+  samples: Array<[number, number]> = [];
+  flushTimer: ReturnType<typeof setTimeout> | null = null;
+  closeTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(readonly utterance: number) {}
+
+  /** Every reporting listener still here has sent its final report. */
+  get settled(): boolean {
+    for (const state of this.present) if (state.reporting && !this.reported.get(state)?.final) return false;
+    return true;
+  }
+}
+
+class StreamTally {
+  readonly listeners = new Map<Listener, ListenerState>();
+  readonly utterances = new Map<number, UtteranceTally>();
+  /** Utterances up to this number are summed up and closed: a late report for them is refused. */
+  closedUpTo = -1;
+  unsubscribe: () => void = () => {};
+}
+
+export class PlayedReports implements PlaybackReports {
+  private readonly streams = new Map<string, StreamTally>();
+
+  constructor(private readonly options: PlayedReportsOptions) {}
+
+  /** A listener joined: it counts for the utterance playing now and those after. */
+  attach(listener: Listener): void {
+    let tally = this.streams.get(listener.stream);
+    if (!tally) {
+      const created = new StreamTally();
+      created.unsubscribe = this.options.broker.subscribe(listener.stream, (event: BrokerEvent) => this.onEvent(listener.stream, created, event));
+      this.streams.set(listener.stream, (tally = created));
+    }
+    const state: ListenerState = { listener, reporting: false, position: null, tokens: REPORT_BURST, refilledAt: this.options.now(), overAllowance: 0 };
+    tally.listeners.set(listener, state);
+    for (const utterance of tally.utterances.values()) if (!utterance.ended) utterance.present.add(state);
+  }
+
+  /** A listener left: its finals are no longer awaited. */
+  detach(listener: Listener): void {
+    const tally = this.streams.get(listener.stream);
+    const state = tally?.listeners.get(listener);
+    if (!tally || !state) return;
+    tally.listeners.delete(listener);
+    for (const utterance of [...tally.utterances.values()]) {
+      if (!utterance.reported.has(state)) utterance.present.delete(state);
+      if (utterance.ended && utterance.settled) this.close(listener.stream, tally, utterance);
+    }
+    if (tally.listeners.size === 0 && tally.utterances.size === 0) this.forget(listener.stream, tally);
+  }
+
+  /**
+   * Takes one `played` message. Throws `rate_limited` for a listener that floods (its socket is then closed);
+   * anything else wrong is refused or capped quietly, and never reaches another listener.
+   */
+  report(listener: Listener, played: Played): void {
+    const tally = this.streams.get(listener.stream);
+    const state = tally?.listeners.get(listener);
+    if (!tally || !state) return;
+    const sent = this.options.fanout.sentTo(listener, played.utterance);
+    const utterance = tally.utterances.get(played.utterance) ?? (sent ? this.lateStart(listener.stream, tally, played.utterance, sent.ended) : undefined);
+    const previous = utterance?.reported.get(state);
+    // A first final is always taken (once per utterance), so a listener at its allowance still closes the utterance.
+    const firstFinal = played.final === true && previous?.final !== true;
+    if (!firstFinal && !this.allow(state)) {
+      this.count('dropped');
+      if (++state.overAllowance > FLOOD_LIMIT) throw new RelayError('rate_limited', 'Too many played reports: send one every 250 ms at most.');
+      return;
+    }
+    state.overAllowance = Math.max(0, state.overAllowance - 1);
+    if (!utterance || sent === null || previous?.final) {
+      this.count('refused');
+      return;
+    }
+    if (played.samples > sent.samples) this.count('capped');
+    else this.count('accepted');
+    const seconds = Math.max(previous?.seconds ?? 0, Math.min(played.samples, sent.samples) / listener.format.sampleRate);
+    const now = this.options.now();
+    state.reporting = true;
+    state.position = { utterance: played.utterance, seconds, at: now };
+    utterance.present.add(state);
+    utterance.reported.set(state, { seconds, final: played.final === true });
+    utterance.furthest = Math.max(utterance.furthest, seconds);
+    if (utterance.samples.length < MAX_SUMMARY_SAMPLES) utterance.samples.push([seconds, now]);
+    if (utterance.ended && utterance.settled) this.close(listener.stream, tally, utterance);
+    else this.scheduleSummary(listener.stream, utterance);
+  }
+
+  /** Each listener of the stream on this instance: how far it reported playing, and how far behind what it was sent. */
+  positions(stream: string): ListenerPosition[] {
+    const tally = this.streams.get(stream);
+    if (!tally) return [];
+    const now = this.options.now();
+    return [...tally.listeners.values()].map(({ listener, position }) => {
+      if (!position) return { listener_id: listener.id, utterance: null, seconds: null, lag_seconds: null, reported_ms_ago: null };
+      const sent = this.options.fanout.sentTo(listener, position.utterance);
+      return {
+        listener_id: listener.id,
+        utterance: position.utterance,
+        seconds: round(position.seconds),
+        lag_seconds: sent === null ? null : round(Math.max(0, sent.samples / listener.format.sampleRate - position.seconds)),
+        reported_ms_ago: Math.round(now - position.at),
+      };
+    });
+  }
+
+  /** Stops every timer (shutdown). */
+  stop(): void {
+    for (const [stream, tally] of this.streams) {
+      for (const utterance of tally.utterances.values()) clearTimers(utterance);
+      tally.unsubscribe();
+      this.streams.delete(stream);
+    }
+  }
+
+  private onEvent(stream: string, tally: StreamTally, event: BrokerEvent): void {
+    if (event.type === 'utterance_start') {
+      if (!tally.utterances.has(event.utterance)) this.open(stream, tally, event.utterance);
+    } else if (event.type === 'utterance_end') {
+      const utterance = tally.utterances.get(event.utterance);
+      if (utterance) this.ended(stream, tally, utterance);
+    }
+  }
+
+  private open(stream: string, tally: StreamTally, number: number): UtteranceTally | undefined {
+    if (number <= tally.closedUpTo) return undefined;
+    const utterance = new UtteranceTally(number);
+    for (const state of tally.listeners.values()) utterance.present.add(state);
+    tally.utterances.set(number, utterance);
+    // At once, so the speaking instance knows this one has listeners and waits for its word at the end.
+    this.summarize(stream, utterance, false);
+    return utterance;
+  }
+
+  /** The first report of an utterance whose start this instance saw before it was watching the stream. */
+  private lateStart(stream: string, tally: StreamTally, number: number, ended: boolean): UtteranceTally | undefined {
+    const utterance = this.open(stream, tally, number);
+    if (utterance && ended) this.ended(stream, tally, utterance);
+    return tally.utterances.get(number);
+  }
+
+  private ended(stream: string, tally: StreamTally, utterance: UtteranceTally): void {
+    if (utterance.ended) return;
+    utterance.ended = true;
+    if (utterance.settled) return this.close(stream, tally, utterance);
+    utterance.closeTimer = setTimeout(() => this.close(stream, tally, utterance), this.options.closeAfterMs);
+    (utterance.closeTimer as { unref?: () => void }).unref?.();
+  }
+
+  private scheduleSummary(stream: string, utterance: UtteranceTally): void {
+    if (utterance.flushTimer) return;
+    utterance.flushTimer = setTimeout(() => {
+      utterance.flushTimer = null;
+      this.summarize(stream, utterance, false);
+    }, SUMMARY_INTERVAL_MS);
+    (utterance.flushTimer as { unref?: () => void }).unref?.();
+  }
+
+  private close(stream: string, tally: StreamTally, utterance: UtteranceTally): void {
+    if (tally.utterances.get(utterance.utterance) !== utterance) return;
+    tally.utterances.delete(utterance.utterance);
+    tally.closedUpTo = Math.max(tally.closedUpTo, utterance.utterance);
+    clearTimers(utterance);
+    this.summarize(stream, utterance, true);
+    if (tally.listeners.size === 0 && tally.utterances.size === 0) this.forget(stream, tally);
+  }
+
+  private summarize(stream: string, utterance: UtteranceTally, closed: boolean): void {
+    const now = this.options.now();
+    this.options.exchange.send({
+      instance: this.options.instanceId,
+      stream,
+      utterance: utterance.utterance,
+      listeners: utterance.present.size,
+      reporters: utterance.reported.size,
+      furthest: utterance.furthest,
+      closed,
+      reports: utterance.samples.map(([seconds, at]) => [seconds, Math.max(0, now - at)]),
+    });
+    utterance.samples = [];
+  }
+
+  private forget(stream: string, tally: StreamTally): void {
+    if (this.streams.get(stream) !== tally) return;
+    tally.unsubscribe();
+    this.streams.delete(stream);
+  }
+
+  /** Token bucket per listener. */
+  private allow(state: ListenerState): boolean {
+    const now = this.options.now();
+    const refill = Math.floor((now - state.refilledAt) / REPORT_REFILL_MS);
+    if (refill > 0) {
+      state.tokens = Math.min(REPORT_BURST, state.tokens + refill);
+      state.refilledAt += refill * REPORT_REFILL_MS;
+    }
+    if (state.tokens < 1) return false;
+    state.tokens--;
+    return true;
+  }
+
+  private count(outcome: 'accepted' | 'capped' | 'refused' | 'dropped'): void {
+    this.options.metrics?.playedReport(outcome);
+  }
+}
+
+function clearTimers(utterance: UtteranceTally): void {
+  if (utterance.flushTimer) clearTimeout(utterance.flushTimer);
+  if (utterance.closeTimer) clearTimeout(utterance.closeTimer);
+  utterance.flushTimer = utterance.closeTimer = null;
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
