@@ -28,6 +28,11 @@ export const SAMPLE_RATES = [8000, 16000, 22050, 24000, 44100, 48000];
 const FINAL_CLOSE_CODES = [4400, 4401, 4403];
 
 const RECONNECT_MIN_MS = 250;
+
+/** A stream's routes on the relay: `/v1/streams/<name>` with each path segment escaped (names may hold slashes). @param {string} stream */
+export function streamPath(stream) {
+  return `/v1/streams/${stream.split('/').map(encodeURIComponent).join('/')}`;
+}
 const RECONNECT_MAX_MS = 5000;
 
 /**
@@ -135,7 +140,7 @@ export class RelayPlayer extends EventTarget {
 
   open() {
     const { url, stream, token } = this.options;
-    const listen = new URL(`/v1/streams/${stream.split('/').map(encodeURIComponent).join('/')}/listen`, url);
+    const listen = new URL(`${streamPath(stream)}/listen`, url);
     listen.protocol = listen.protocol === 'https:' || listen.protocol === 'wss:' ? 'wss:' : 'ws:';
     listen.searchParams.set('encoding', 'pcm_f32le');
     const rate = this.options.sampleRate ?? this.context?.sampleRate;
@@ -165,7 +170,7 @@ export class RelayPlayer extends EventTarget {
 
   async diagnose() {
     const { url, stream, token } = this.options;
-    const response = await fetch(new URL(`/v1/streams/${stream.split('/').map(encodeURIComponent).join('/')}`, url), {
+    const response = await fetch(new URL(streamPath(stream), url), {
       headers: { authorization: `Bearer ${token}` },
     });
     if (response.status === 401 || response.status === 403 || response.status === 400) {

@@ -1,6 +1,6 @@
 // @ts-check
 /** The player page: stream and token from the URL fragment (or this device's storage), one Play button, captions. */
-import { RelayPlayer } from './client.js';
+import { RelayPlayer, streamPath } from './client.js';
 
 /** @typedef {import('./client.js').WordEvent} WordEvent @typedef {import('./client.js').PositionReport} PositionReport */
 
@@ -184,7 +184,7 @@ async function refreshQueue() {
   const current = player;
   if (!current || current.state !== 'open') return;
   const { stream, token } = current.options;
-  const response = await fetch(`/v1/streams/${stream.split('/').map(encodeURIComponent).join('/')}`, { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+  const response = await fetch(streamPath(stream), { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
   if (!response || current !== player) return;
   /** @type {import('./client.js').StreamStatus | null} */
   const status = response.ok ? await response.json() : null;
@@ -209,7 +209,7 @@ async function speak(interrupt) {
   const result = $('speak-result');
   if (!current || !text) return;
   const { stream, token } = current.options;
-  const path = `/v1/streams/${stream.split('/').map(encodeURIComponent).join('/')}/speak${interrupt ? '?interrupt=true' : ''}`;
+  const path = `${streamPath(stream)}/speak${interrupt ? '?interrupt=true' : ''}`;
   const response = await fetch(path, { method: 'POST', body: text, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } });
   const body = await response.json().catch(() => null);
   result.textContent = response.ok ? `${interrupt ? 'Barged in' : 'Queued'}: utterance ${body?.utterance}` : `Refused: ${body?.error?.message ?? response.status}`;
