@@ -7,6 +7,7 @@ import { ENCODINGS, isEncoding, isSampleRate, SAMPLE_RATES, type Encoding, type 
 import { streamNameProblem } from '../shared/protocol.ts';
 import { AgentError, EXIT_FAILURE, EXIT_USAGE, usageError } from './agent-error.ts';
 import { parseCommandArgs } from './args.ts';
+import type { ClockEstimate } from './clock-sync.ts';
 import { PLAYERS, runListen, type PlayerChoice } from './listen-command.ts';
 import { DEFAULT_RELAY_URL, endpointFrom } from './relay-endpoint.ts';
 import { describeCompletion, say } from './say.ts';
@@ -54,6 +55,11 @@ ${CONNECTION_HELP}
                        pcm_f32le on the embedded engine; Cartesia: CARTESIA_ENCODING)
   --sample-rate R      ${SAMPLE_RATES.join(' | ')} (default: the relay's own rate,
                        22050 on the embedded engine; Cartesia: CARTESIA_SAMPLE_RATE, 44100)
+  --sync on|off        on (default): ask the relay for presentation times and keep estimating its
+                       clock (shown in the status line); off: play whatever arrives, at once
+  --json               print each relay-clock estimate as a JSON line
+                       {"type":"clock","offset_ms","uncertainty_ms","rtt_ms","samples","used"}
+                       on stdout (on stderr with --player stdout)
   --once               exit 0 after the first utterance has ended and played
   --count N            exit 0 after N utterances have ended and played
   -h, --help           this help
@@ -102,6 +108,8 @@ const LISTEN_OPTIONS = {
   'sample-rate': { type: 'string' },
   once: { type: 'boolean' },
   count: { type: 'string' },
+  sync: { type: 'string' },
+  json: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
 const SAY_OPTIONS = { ...CONNECTION_OPTIONS, wait: { type: 'boolean' }, voice: { type: 'string' } } as const satisfies ParseArgsConfig['options'];
@@ -151,6 +159,8 @@ async function listenCommand(args: string[], io: IO): Promise<number> {
   if (values.out === '') throw usageError('--out needs a file name');
   const count = parseCount(values.count, values.once);
   if (player === 'none' && values.out === undefined) throw usageError('--player none without --out would discard the audio; add --out FILE.wav');
+  if (values.sync !== undefined && values.sync !== 'on' && values.sync !== 'off') throw usageError(`--sync is on or off; got "${values.sync}"`);
+  const jsonOut = player === 'stdout' ? io.stderr : io.stdout;
 
   const status = new StatusLine(io.stderr);
   const stop = new AbortController();
@@ -174,6 +184,8 @@ async function listenCommand(args: string[], io: IO): Promise<number> {
       status,
       stdout: io.stdout,
       signal: stop.signal,
+      sync: values.sync !== 'off',
+      ...(values.json ? { onClock: (estimate: ClockEstimate) => jsonOut.write(`${JSON.stringify(clockJSON(estimate))}\n`) } : {}),
     });
     const plural = summary.utterances === 1 ? '' : 's';
     const saved = values.out === undefined || summary.format === null ? '' : `; saved ${values.out}`;
@@ -183,6 +195,18 @@ async function listenCommand(args: string[], io: IO): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function clockJSON(estimate: ClockEstimate) {
+  const round = (ms: number) => Math.round(ms * 1000) / 1000;
+  return {
+    type: 'clock',
+    offset_ms: round(estimate.offsetMs),
+    uncertainty_ms: round(estimate.uncertaintyMs),
+    rtt_ms: round(estimate.rttMs),
+    samples: estimate.samples,
+    used: estimate.used,
+  };
 }
 
 async function sayCommand(args: string[], io: IO): Promise<number> {

@@ -1,7 +1,8 @@
 /** `tts-agent listen`: wires the stream connection to the chosen sinks, the status line and the stop conditions. */
 import type { Writable } from 'node:stream';
 import { samplesIn, secondsOf, type AudioFormat, type Encoding, type SampleRate } from '../shared/audio-format.ts';
-import type { AudioFrame, Hello, ListenerMessage, WireFormat } from '../shared/protocol.ts';
+import type { AudioFrame, ClockPong, Hello, ListenerMessage, WireFormat } from '../shared/protocol.ts';
+import { type ClockEstimate, ClockSync, formatEstimate } from './clock-sync.ts';
 import { AgentError } from './agent-error.ts';
 import type { Backoff } from './backoff.ts';
 import { type ListenHandlers, listenToStream, type ListenState } from './listen.ts';
@@ -12,6 +13,11 @@ import type { AudioSink } from './sinks/sink.ts';
 import { StdoutSink } from './sinks/stdout.ts';
 import { WavSink } from './sinks/wav.ts';
 import type { StatusLine } from './status-line.ts';
+
+/** The status line shows the clock estimate at most this often. */
+const CLOCK_STATUS_INTERVAL_MS = 1000;
+/** After the connect burst (clock-sync.ts), the estimate is worth a line in the log. */
+const CLOCK_SETTLED_SAMPLES = 8;
 
 export type PlayerChoice = 'ffplay' | 'stdout' | 'none';
 export const PLAYERS: readonly PlayerChoice[] = ['ffplay', 'stdout', 'none'];
@@ -33,6 +39,10 @@ export interface ListenCommandOptions {
   /** Aborting stops at once: players are killed, files finalised, the socket closed. */
   signal: AbortSignal;
   backoff?: Backoff;
+  /** Keep in step with the relay clock (default true): ask for presentation times and estimate the clock. */
+  sync?: boolean;
+  /** Called with every new clock estimate (the CLI's --json prints them). */
+  onClock?(estimate: ClockEstimate): void;
   /** Sees every frame after the sinks did; the demo measures with it. */
   observer?: {
     onHello?(hello: Hello): void;
@@ -65,6 +75,7 @@ export async function runListen(options: ListenCommandOptions): Promise<ListenSu
         format: { encoding: options.encoding, sampleRate: options.sampleRate },
         signal: stop.signal,
         backoff: options.backoff,
+        timing: options.sync ?? true,
       },
       session,
     );
@@ -94,6 +105,8 @@ class ListenSession implements ListenHandlers {
   private ended = new Set<number>();
   /** Only a player hears: with ffplay the agent reports what it played, so the relay knows what was heard. */
   private reporter: PlayedReporter | null = null;
+  private readonly clock = new ClockSync();
+  private lastClockNote = 0;
 
   constructor(
     private readonly options: ListenCommandOptions,
@@ -124,10 +137,12 @@ class ListenSession implements ListenHandlers {
     if (state.kind === 'connecting') {
       this.status.state(state.attempt === 1 ? `connecting to ${state.url}` : `connecting (attempt ${state.attempt})`);
     } else if (state.kind === 'connected') {
+      if (this.options.sync ?? true) this.clock.connected(state.hello, state.send);
       this.connected(state.hello);
       this.reporter?.stop();
       this.reporter = this.ffplay ? new PlayedReporter(new WrittenMinusHeld(state.hello.format.sample_rate), state.send) : null;
     } else {
+      this.clock.disconnected();
       for (const sink of this.sinks) sink.disconnected();
       this.reporter?.stop();
       this.reporter = null;
@@ -145,6 +160,8 @@ class ListenSession implements ListenHandlers {
       this.utteranceEnded(message);
     } else if (message.type === 'error') {
       this.status.note(`relay error ${message.error.code}: ${message.error.message}`);
+    } else if (message.type === 'clock_pong') {
+      this.clockUpdated(message);
     }
     this.options.observer?.onMessage?.(message);
   }
@@ -177,6 +194,20 @@ class ListenSession implements ListenHandlers {
     if (failure !== null) throw failure instanceof AgentError ? failure : new AgentError('output_failed', String(failure), { cause: failure });
     const { utterances, audioBytes, audioSeconds, wireFormat: format, stoppedBy } = this;
     return { utterances, audioBytes, audioSeconds, format, stoppedBy, ffplayRestarts: this.ffplay?.restarts ?? 0 };
+  }
+
+  /** The status line says the estimate while idle (and once a burst has settled it, in a log); --json gets each. */
+  private clockUpdated(pong: ClockPong): void {
+    this.clock.receive(pong);
+    const estimate = this.clock.estimate();
+    if (estimate === null) return;
+    this.options.onClock?.(estimate);
+    const now = Date.now();
+    if (this.current === null && now - this.lastClockNote >= CLOCK_STATUS_INTERVAL_MS) {
+      this.lastClockNote = now;
+      this.status.progress(`waiting for speech; ${formatEstimate(estimate)} (${estimate.used}/${estimate.samples} exchanges)`);
+    }
+    if (estimate.samples === CLOCK_SETTLED_SAMPLES) this.status.state(`in step: ${formatEstimate(estimate)}`);
   }
 
   private fail(error: unknown): void {

@@ -49,6 +49,8 @@ export interface ListenOptions {
   signal: AbortSignal;
   backoff?: Backoff;
   connectTimeoutMs?: number;
+  /** Ask for presentation times (`timing` messages). */
+  timing?: boolean;
 }
 
 interface ConnectionOutcome {
@@ -64,7 +66,7 @@ interface ConnectionOutcome {
  */
 export async function listenToStream(options: ListenOptions, handlers: ListenHandlers): Promise<void> {
   const backoff = options.backoff ?? new Backoff();
-  const url = listenURL(options.endpoint, options.stream, options.format);
+  const url = listenURL(options.endpoint, options.stream, options.format, { timing: options.timing ?? false });
   for (let attempt = 1; !options.signal.aborted; attempt++) {
     handlers.onState({ kind: 'connecting', attempt, url: url.href });
     const outcome = await connectOnce(url, options, handlers);

@@ -78,9 +78,11 @@ export function listenURL(
   endpoint: RelayEndpoint,
   stream: string,
   format: { encoding?: Encoding; sampleRate?: SampleRate },
+  options: { timing?: boolean } = {},
 ): URL {
   const url = streamURL(endpoint, stream, 'listen');
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  if (options.timing) url.searchParams.set('timing', 'true');
   if (format.encoding) url.searchParams.set('encoding', format.encoding);
   if (format.sampleRate) url.searchParams.set('sample_rate', String(format.sampleRate));
   return url;
