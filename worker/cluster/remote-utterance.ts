@@ -5,7 +5,7 @@
  */
 import { type ErrorInfo, errorInfo, RelayError } from '../../shared/errors.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
-import { CharacterBudget, type TextInput } from '../core/text-input.ts';
+import { TextInlet, type TextInput } from '../core/text-input.ts';
 import type { Heard } from '../../shared/protocol.ts';
 import type { Utterance, UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 
@@ -27,11 +27,10 @@ export class RemoteUtterance implements UtteranceHandle {
   readonly result: Promise<UtteranceResult>;
   private settleResult!: (result: UtteranceResult) => void;
   private settled = false;
-  private inputEnded = false;
   /** Everything written so far, replayed into the local utterance if this instance becomes its owner. */
   private written: InputRecord[] = [];
   private local: Utterance | null = null;
-  private readonly budget: CharacterBudget;
+  private readonly inlet: TextInlet;
 
   constructor(
     readonly id: string,
@@ -42,7 +41,11 @@ export class RemoteUtterance implements UtteranceHandle {
     /** Appends to the utterance's input stream in Redis; fails the utterance when Redis refuses. */
     private readonly send: (record: InputRecord) => Promise<void>,
   ) {
-    this.budget = new CharacterBudget(maxCharacters);
+    this.inlet = new TextInlet(maxCharacters, {
+      isSettled: () => this.settled,
+      deliver: (input) => this.forward(input),
+      failed: (error) => this.forward({ type: 'fail', error }),
+    });
     this.result = new Promise((resolve) => (this.settleResult = resolve));
   }
 
@@ -51,29 +54,19 @@ export class RemoteUtterance implements UtteranceHandle {
   }
 
   write(text: string): void {
-    if (this.settled || this.inputEnded || text === '') return;
-    const tooLong = this.budget.spend(text);
-    if (tooLong) {
-      this.fail(tooLong);
-      throw tooLong;
-    }
-    this.forward({ type: 'text', text });
+    this.inlet.write(text);
   }
 
   flush(): void {
-    if (!this.settled && !this.inputEnded) this.forward({ type: 'flush' });
+    this.inlet.flush();
   }
 
   end(): void {
-    if (this.settled || this.inputEnded) return;
-    this.inputEnded = true;
-    this.forward({ type: 'end' });
+    this.inlet.end();
   }
 
   fail(error: RelayError): void {
-    if (this.settled) return;
-    this.inputEnded = true;
-    this.forward({ type: 'fail', error });
+    this.inlet.fail(error);
   }
 
   /** This instance owns the stream now and speaks this utterance: its text goes straight in from here on. */
@@ -81,7 +74,7 @@ export class RemoteUtterance implements UtteranceHandle {
     this.local = local;
     for (const record of this.written) apply(local, record);
     this.written = [];
-    local.result.then((result) => this.settle({ ...result, characters: this.budget.characters }), () => {});
+    local.result.then((result) => this.settle({ ...result, characters: this.inlet.characters }), () => {});
   }
 
   /** The outcome, as the owner reported it over Redis. */
@@ -90,7 +83,7 @@ export class RemoteUtterance implements UtteranceHandle {
     this.settle({
       reason: result.reason,
       ...(result.error ? { error: new RelayError(result.error.code, result.error.message) } : {}),
-      characters: this.budget.characters,
+      characters: this.inlet.characters,
       audioSeconds: result.audioSeconds,
       firstAudioMs: result.firstAudioToEndMs === null ? null : Math.max(0, totalMs - result.firstAudioToEndMs),
       totalMs,
@@ -100,13 +93,13 @@ export class RemoteUtterance implements UtteranceHandle {
 
   /** Ends it here with a reason no owner will report (cancelled while queued, owner lost, Redis gone). */
   settleLocally(reason: UtteranceResult['reason'], error?: RelayError): void {
-    this.settle({ reason, ...(error ? { error } : {}), characters: this.budget.characters, audioSeconds: 0, firstAudioMs: null, totalMs: this.now() - this.options.receivedAt });
+    this.settle({ reason, ...(error ? { error } : {}), characters: this.inlet.characters, audioSeconds: 0, firstAudioMs: null, totalMs: this.now() - this.options.receivedAt });
   }
 
   private settle(result: UtteranceResult): void {
     if (this.settled) return;
     this.settled = true;
-    this.inputEnded = true;
+    this.inlet.close();
     this.written = [];
     this.settleResult(result);
   }

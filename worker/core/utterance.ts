@@ -2,7 +2,7 @@
 import { AsyncQueue } from '../../shared/async-queue.ts';
 import { RelayError } from '../../shared/errors.ts';
 import type { EndReason, Heard } from '../../shared/protocol.ts';
-import { CharacterBudget, type TextInput } from './text-input.ts';
+import { TextInlet, type TextInput } from './text-input.ts';
 
 export interface UtteranceOptions {
   voice?: string;
@@ -44,8 +44,7 @@ export class Utterance {
   startedAt: number | null = null;
   private settle!: (result: UtteranceResult) => void;
   private markFinished!: () => void;
-  private inputEnded = false;
-  private readonly budget: CharacterBudget;
+  private readonly inlet: TextInlet;
 
   constructor(
     readonly id: string,
@@ -53,15 +52,26 @@ export class Utterance {
     readonly options: UtteranceOptions,
     maxCharacters: number,
     /** Called when the input side fails, so the stream can stop this utterance. */
-    private readonly onInputError: (utterance: Utterance, error: RelayError) => void,
+    onInputError: (utterance: Utterance, error: RelayError) => void,
   ) {
-    this.budget = new CharacterBudget(maxCharacters);
+    this.inlet = new TextInlet(maxCharacters, {
+      isSettled: () => this.ended,
+      deliver: (next) => {
+        if (next.type === 'text') this.text += next.text;
+        this.input.push(next);
+        if (next.type === 'end') this.input.close();
+      },
+      failed: (error) => {
+        this.input.clear();
+        onInputError(this, error);
+      },
+    });
     this.result = new Promise((resolve) => (this.settle = resolve));
     this.finished = new Promise((resolve) => (this.markFinished = resolve));
   }
 
   get characters(): number {
-    return this.budget.characters;
+    return this.inlet.characters;
   }
 
   get ended(): boolean {
@@ -69,38 +79,25 @@ export class Utterance {
   }
 
   get inputComplete(): boolean {
-    return this.inputEnded;
+    return this.inlet.isClosed;
   }
 
   /** Adds text; throws `text_too_long` past the character limit. */
   write(text: string): void {
-    if (this.ended || this.inputEnded || text === '') return;
-    const tooLong = this.budget.spend(text);
-    if (tooLong) {
-      this.fail(tooLong);
-      throw tooLong;
-    }
-    this.text += text;
-    this.input.push({ type: 'text', text });
+    this.inlet.write(text);
   }
 
   flush(): void {
-    if (!this.ended && !this.inputEnded) this.input.push({ type: 'flush' });
+    this.inlet.flush();
   }
 
   end(): void {
-    if (this.ended || this.inputEnded) return;
-    this.inputEnded = true;
-    this.input.push({ type: 'end' });
-    this.input.close();
+    this.inlet.end();
   }
 
   /** The input broke (bad body, client gone): the utterance ends with this error. */
   fail(error: RelayError): void {
-    if (this.ended) return;
-    this.inputEnded = true;
-    this.input.clear();
-    this.onInputError(this, error);
+    this.inlet.fail(error);
   }
 
   /**
@@ -110,7 +107,7 @@ export class Utterance {
   finish(reason: EndReason, now: number, error?: RelayError, heard?: Promise<Heard>): boolean {
     if (this.ended) return false;
     this.state = 'ended';
-    this.inputEnded = true;
+    this.inlet.close();
     this.input.clear();
     this.markFinished();
     const result: UtteranceResult = {
