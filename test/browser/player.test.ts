@@ -141,9 +141,13 @@ describe('the player page in Chromium', () => {
     await page.locator('#connection[data-state="reconnecting"]').waitFor({ timeout: 15_000 });
     await startRelay();
     await page.locator('#connection[data-state="open"]').waitFor({ timeout: 20_000 });
-    const { utterance } = await speak('porch', 'Back again after the restart.');
-    const played = await within(record.played(utterance), 20_000, 'audio after the restart');
+    const response = await admin('/v1/streams/porch/speak?wait=true', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'Back again after the restart, and the page says what it heard.' });
+    const completed = (await response.json()) as { utterance: number; heard?: { listeners: number; seconds: number } };
+    const played = await within(record.played(completed.utterance), 20_000, 'audio after the restart');
     expect(played.seconds).toBeGreaterThan(0.5);
+    // The page reported what it played: the relay counts it among the listeners that heard the utterance.
+    expect(completed.heard?.listeners).toBe(1);
+    expect(completed.heard?.seconds).toBeGreaterThan(0);
     await page.close();
   });
 

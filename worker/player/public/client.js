@@ -24,6 +24,7 @@ export const RELAY_SUBPROTOCOL = 'tts-relay';
 export const TOKEN_SUBPROTOCOL_PREFIX = 'tts-relay.token.';
 export const AUDIO_HEADER_BYTES = 12;
 export const SAMPLE_RATES = [8000, 16000, 22050, 24000, 44100, 48000];
+export const PLAYED_REPORT_INTERVAL_MS = 250;
 /** Close codes after which reconnecting cannot help (shared/errors.ts: 4400 bad request, 4401 credentials, 4403 forbidden). */
 const FINAL_CLOSE_CODES = [4400, 4401, 4403];
 
@@ -86,6 +87,7 @@ export class RelayPlayer extends EventTarget {
     this.watchdog = undefined;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retry = undefined;
+    this.lastReportAt = 0;
   }
 
   async start() {
@@ -258,6 +260,8 @@ export class RelayPlayer extends EventTarget {
       this.dispatch('position', message);
       this.trackWord(message);
     } else if (message.type === 'played') {
+      const rate = this.hello?.format.sample_rate;
+      if (rate) this.report({ type: 'played', utterance: message.utterance, samples: Math.round(message.seconds * rate), final: true });
       this.dispatch('played', message);
       this.words.delete(message.utterance);
     } else if (message.type === 'underrun') {
@@ -282,6 +286,10 @@ export class RelayPlayer extends EventTarget {
     const words = this.words.get(position.utterance);
     if (!words || words.length === 0) return;
     const heardSeconds = (position.sample + (this.heardTime() - position.time) * rate) / rate;
+    if (heardSeconds > 0 && performance.now() - this.lastReportAt >= PLAYED_REPORT_INTERVAL_MS) {
+      this.lastReportAt = performance.now();
+      this.report({ type: 'played', utterance: position.utterance, samples: Math.floor(heardSeconds * rate) });
+    }
     let index = -1;
     for (let i = 0; i < words.length; i++) if (/** @type {WordTimestamp} */ (words[i]).start <= heardSeconds) index = i;
     const current = this.currentWord;
@@ -289,6 +297,15 @@ export class RelayPlayer extends EventTarget {
     this.currentWord = { utterance: position.utterance, index };
     const word = /** @type {WordTimestamp} */ (words[index]);
     this.dispatch('word', { utterance: position.utterance, index, word: word.word, start: word.start, end: word.end });
+  }
+
+  /**
+   * Tells the relay how far into an utterance this page has played, for the `heard` of its speakers. Only to a relay
+   * whose hello has `clock` (one that takes listener messages; an older one closes on any).
+   * @param {import('../../../shared/protocol.ts').Played} played
+   */
+  report(played) {
+    if (this.hello?.clock && this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(played));
   }
 
   /** @param {ConnectionState} state */
