@@ -68,7 +68,7 @@ async function main(): Promise<number> {
     );
     const relayFirst = completed.first_audio_ms === null ? 'none' : `${Math.round(completed.first_audio_ms)} ms at the relay`;
     const listenerFirst = run.listenerFirstAudioMs === null ? 'none at the listener' : `${run.listenerFirstAudioMs} ms at the listener`;
-    out.write(`latency   first audio after ${relayFirst}, ${listenerFirst}; synthesis complete after ${Math.round(completed.total_ms)} ms\n`);
+    out.write(`latency   first audio after ${relayFirst}, ${listenerFirst}; audio goes out at speaking speed, the last of it after ${Math.round(completed.total_ms)} ms\n`);
     out.write(player === 'ffplay' ? 'result    played through ffplay\n' : `result    wrote ${resolve(WAV_PATH)}: play it with "ffplay -autoexit ${WAV_PATH}" or any audio player\n`);
     return completed.reason === 'done' && summary.audioBytes > 0 ? 0 : 1;
   } finally {
