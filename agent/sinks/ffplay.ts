@@ -59,7 +59,10 @@ class Player {
     this.format = format;
     // -autoexit: a graceful finish closes stdin and waits for the last sample to play, instead of guessing.
     const args = ffplayArgs(format, { autoexit: true });
-    this.process = spawn(path, args, { stdio: ['pipe', 'ignore', 'pipe'], env });
+    // Its own process group: Ctrl-C in a terminal reaches the agent, which stops ffplay itself, instead of
+    // killing ffplay first (which the agent would report as "ffplay exited early"). With -autoexit and its
+    // stdin a pipe from the agent, ffplay still ends when the agent does.
+    this.process = spawn(path, args, { stdio: ['pipe', 'ignore', 'pipe'], env, detached: true });
     this.queue = new WriteQueue(this.process.stdin);
     // EPIPE after a kill is expected; the exit handler reports what matters.
     this.process.stdin.on('error', () => this.queue.close());
