@@ -8,7 +8,8 @@
  * - OpenAI is a stand-in on loopback streaming chat-completion chunks (OPENAI_BASE_URL, OPENAI_API_KEY);
  * - `npm install` (done before the suite runs) and `npm test` (this suite) are not run again;
  * - terminal 1's `npm start` and terminal 2's `npx tts-agent listen` keep running as they would; each listener
- *   of the Listening section runs in turn, hears one utterance spoken for it, and is stopped with Ctrl-C (SIGINT).
+ *   of the Listening section runs in turn, hears one utterance spoken for it, and is stopped with Ctrl-C (SIGINT);
+ *   `npm run demo:browser` runs until its player page answers, then gets its Ctrl-C.
  * Terminals keep their shell variables from one block to the next; a block fails on its first failing command
  * (`set -e -o pipefail`), and an answer with an `"error"` in it fails it too.
  */
@@ -25,7 +26,8 @@ import { commandLines, readmeShellBlocks, type ShellBlock, withoutComment } from
 
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const NOT_RERUN = new Set(['npm install', 'npm test']);
-const LONG_RUNNING = /^(npm start|npx tts-agent listen)\b/;
+/** Commands that run until Ctrl-C: the relay, a listener, the browser demo. */
+const LONG_RUNNING = /^(npm start|npx tts-agent listen|npm run demo:browser)\b/;
 /** Bounds hangs only: a block waits for queued speech (`?wait=true`) on a machine shared with other suites. */
 const BLOCK_TIMEOUT_MS = 120_000;
 const START_TIMEOUT_MS = 60_000;
@@ -76,12 +78,20 @@ describe('README, as a newcomer pastes it', () => {
     let listener: Terminal2Listener | null = null;
     for (const block of blocks) {
       const where = `README line ${block.line} (terminal ${block.terminal})`;
+      const commands = commandLines(withPort(block.text)).filter((command) => !NOT_RERUN.has(withoutComment(command)));
+      if (block.terminal === 3 && commands.some((command) => LONG_RUNNING.test(command))) {
+        for (const command of commands) {
+          if (LONG_RUNNING.test(command)) await browserDemo(command, where);
+          else await runBlock({ ...block, text: command }, where);
+        }
+        continue;
+      }
       if (block.terminal === 3) {
         const { stdout } = await runBlock(block, where);
         expect(stdout, `${where} answered an error:\n${stdout}`).not.toMatch(/"error"\s*:/);
         continue;
       }
-      for (const command of commandLines(withPort(block.text))) {
+      for (const command of commands) {
         if (!LONG_RUNNING.test(command)) {
           await runBlock({ ...block, text: command }, where);
         } else if (block.terminal === 1) {
@@ -174,6 +184,20 @@ async function startListener(command: string, where: string): Promise<Terminal2L
       expectStoppedCleanly(stderr, where);
     },
   };
+}
+
+/** `npm run demo:browser`: its player page answers at the address it prints; Ctrl-C ends it. */
+async function browserDemo(command: string, where: string): Promise<void> {
+  const child = startLong(3, command);
+  running.push(child);
+  const output = collect(child);
+  await until(() => /player\s+http\S+/.test(output().stdout), `${where}: "${command}" to print its address`, () => output().stdout + output().stderr);
+  const address = /player\s+(http\S+)/.exec(output().stdout)![1]!;
+  const page = await fetch(new URL(address).origin + '/');
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-type')).toMatch(/text\/html/);
+  await stop(child);
+  running.splice(running.indexOf(child), 1);
 }
 
 /** A Listening example: connect, hear one utterance spoken for it, stop with Ctrl-C. */
