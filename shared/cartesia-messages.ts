@@ -19,24 +19,39 @@ export const cartesiaOutputFormatSchema = z.object({
   sample_rate: z.union(SAMPLE_RATES.map((rate) => z.literal(rate)) as [z.ZodLiteral<number>, z.ZodLiteral<number>, ...z.ZodLiteral<number>[]]),
 });
 
-export const cartesiaGenerationConfigSchema = z.looseObject({
-  speed: z.number().optional(),
-  volume: z.number().optional(),
-  emotion: z.union([z.string(), z.array(z.string())]).optional(),
+/** The languages Cartesia's TTS models speak (the SDK's `SupportedLanguage`). */
+export const CARTESIA_LANGUAGES = [
+  'en', 'fr', 'de', 'es', 'pt', 'zh', 'ja', 'hi', 'it', 'ko', 'nl', 'pl', 'ru', 'sv', 'tr', 'tl', 'bg', 'ro', 'ar', 'cs', 'el', 'fi',
+  'hr', 'ms', 'sk', 'da', 'ta', 'uk', 'hu', 'no', 'vi', 'bn', 'th', 'he', 'ka', 'id', 'te', 'gu', 'kn', 'ml', 'mr', 'pa', 'or', 'ur',
+] as const;
+
+/** The SDK's `Emotion` primaries and their graded forms are open-ended upstream; the relay checks only the shape. */
+export const cartesiaGenerationConfigSchema = z.object({
+  speed: z.number().min(0.6).max(1.5).optional(),
+  volume: z.number().min(0.5).max(2).optional(),
+  emotion: z.string().min(1).max(64).optional(),
 });
 
+/** Fields the relay cannot honour: refused with this reason rather than dropped. */
+export const CARTESIA_REFUSED_FIELDS = {
+  pronunciation_dict_id: 'pronunciation dictionaries are not available through the relay',
+  use_normalized_timestamps: 'normalized timestamps are not available through the relay',
+  duration: 'a target duration is not available through the relay',
+  normalization: 'text normalization options are not available through the relay',
+} as const;
+
 /**
- * A generation request: the first one for a context opens it; with `continue: true` more follow (each a
- * continuation), an empty transcript with `flush: true` flushes, and `continue: false` (the default) ends it.
- * Unknown fields are ignored, as Cartesia does.
+ * A generation request, as the SDK's `GenerationRequest` types it: the first one for a context opens it; with
+ * `continue: true` more follow (each a continuation), an empty transcript with `flush: true` flushes, and
+ * `continue: false` (the default) ends it. Unknown fields are ignored, as Cartesia does.
  */
 export const cartesiaGenerationRequestSchema = z.object({
-  context_id: z.string().min(1).max(256).optional(),
+  context_id: z.string().min(1).max(256),
   transcript: z.string(),
-  model_id: z.string().optional(),
-  voice: cartesiaVoiceSchema.optional(),
-  output_format: cartesiaOutputFormatSchema.optional(),
-  language: z.string().max(16).nullish(),
+  model_id: z.string().min(1).max(128),
+  voice: cartesiaVoiceSchema,
+  output_format: cartesiaOutputFormatSchema,
+  language: z.enum(CARTESIA_LANGUAGES).nullish(),
   locale: z.string().max(16).nullish(),
   continue: z.boolean().nullish(),
   flush: z.boolean().nullish(),
@@ -46,9 +61,37 @@ export const cartesiaGenerationRequestSchema = z.object({
   max_buffer_delay_ms: z.number().int().min(0).max(5000).nullish(),
   generation_config: cartesiaGenerationConfigSchema.optional(),
   pronunciation_dict_id: z.string().nullish(),
-  speed: z.string().optional(),
+  normalization: z.string().nullish(),
+  duration: z.number().nullish(),
+  speed: z.enum(['slow', 'normal', 'fast']).optional(),
 });
 export type CartesiaGenerationRequest = z.infer<typeof cartesiaGenerationRequestSchema>;
+
+/**
+ * The first field a continuation changes among those a context keeps from its first request (all but
+ * transcript, continue, flush and duration), or null. A field the continuation leaves out is not a change.
+ */
+export function cartesiaChangedField(first: CartesiaGenerationRequest, next: CartesiaGenerationRequest): string | null {
+  const { transcript: _t, continue: _c, flush: _f, duration: _d, context_id: _id, ...fixed } = next;
+  for (const [field, value] of Object.entries(fixed)) {
+    if (value === undefined) continue;
+    if (JSON.stringify(value) !== JSON.stringify(first[field as keyof CartesiaGenerationRequest] ?? null)) return field;
+  }
+  return null;
+}
+
+/** Why the relay refuses a request it parsed (a field it cannot honour, a model it does not know), or null. */
+export function cartesiaRefusal(
+  request: { model_id: string; speed?: string | undefined } & Partial<Record<keyof typeof CARTESIA_REFUSED_FIELDS, unknown>>,
+): string | null {
+  for (const [field, reason] of Object.entries(CARTESIA_REFUSED_FIELDS)) {
+    const value = request[field as keyof typeof CARTESIA_REFUSED_FIELDS];
+    if (value !== undefined && value !== null && value !== false) return `${field}: ${reason}.`;
+  }
+  if (request.speed !== undefined && request.speed !== 'normal') return 'speed: use generation_config.speed (0.6 to 1.5).';
+  if (!/^sonic(-[a-z0-9.-]+)?$/.test(request.model_id)) return `model_id: ${request.model_id} is not a Cartesia TTS model (e.g. sonic-3).`;
+  return null;
+}
 
 export const cartesiaCancelRequestSchema = z.object({ context_id: z.string().min(1), cancel: z.literal(true) });
 export type CartesiaCancelRequest = z.infer<typeof cartesiaCancelRequestSchema>;
@@ -84,9 +127,8 @@ export function cartesiaVoiceId(voice: CartesiaGenerationRequest['voice']): stri
   return typeof voice === 'string' ? voice : voice.id;
 }
 
-// Cartesia's status codes: 206 on each partial result, 200 on done.
+// Cartesia's status code on every result message, `done` included (API reference).
 export const CARTESIA_PARTIAL = 206;
-export const CARTESIA_DONE = 200;
 
 export const cartesiaChunkSchema = z.object({
   type: z.literal('chunk'),
@@ -136,16 +178,16 @@ export const cartesiaDoneSchema = z.object({
   heard: heardSchema.optional(),
 });
 
-/** Errors carry both the 2026 fields (`title`, `message`, `error_code`) and the older single `error` string. */
+/** An error as the SDK's `WebsocketResponse.Error` types it; `request_id` names the connection. */
 export const cartesiaErrorSchema = z.object({
   type: z.literal('error'),
   context_id: z.string().optional(),
   status_code: z.number().int(),
   title: z.string(),
   message: z.string(),
-  error_code: z.string(),
-  error: z.string(),
-  done: z.literal(true),
+  error_code: z.string().optional(),
+  done: z.boolean().optional(),
+  doc_url: z.string().optional(),
   request_id: z.string().optional(),
 });
 

@@ -11,7 +11,7 @@ import type { Relay } from './core/relay.ts';
 import { healthRoutes } from './ops/health-routes.ts';
 import { metricsRoutes } from './ops/metrics-routes.ts';
 import { playerRoutes } from './player/player-routes.ts';
-import { cartesiaCompatRoutes } from './ingress/cartesia-compat.ts';
+import { cartesiaCompatRoutes } from './ingress/cartesia-compat/routes.ts';
 import { catalogRoutes } from './ingress/catalog-routes.ts';
 import type { IngressContext } from './ingress/context.ts';
 import { streamRoutes } from './ingress/stream-routes.ts';
@@ -56,7 +56,7 @@ export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<En
   app.route('/', catalogRoutes(ingress));
   app.route('/v1/streams', streamRoutes(ingress, runtime));
   // Outside /v1: it authenticates the ways Cartesia's SDKs do (X-API-Key, ?api_key=, ?access_token=) itself.
-  app.route('/', cartesiaCompatRoutes(ingress, runtime));
+  app.route('/', cartesiaCompatRoutes({ ...ingress, synthesizer: relay.provider, audioHeld: (delta) => relay.metrics.audioHeld(delta) }, runtime));
 
   return app;
 }

@@ -97,7 +97,7 @@ describe('the Cartesia SDK against /tts/websocket over TLS', () => {
     const { ws } = await sdkSocket(relay.url);
     const events: WebsocketResponse[] = [];
     for await (const event of ws.generate({ model_id: 'sonic-3', transcript: 'One request, the whole utterance.', voice: VOICE, output_format: FORMAT })) events.push(event);
-    expect(events.at(-1)).toMatchObject({ type: 'done', done: true, status_code: 200 });
+    expect(events.at(-1)).toMatchObject({ type: 'done', done: true, status_code: 206 });
     expect(events.some((e) => e.type === 'timestamps')).toBe(false);
     const end = (await listener.waitFor(isEnd)) as Extract<ListenerMessage, { type: 'utterance_end' }>;
     const sdkAudio = Buffer.concat(events.flatMap((e) => (e.type === 'chunk' ? [e.audio!] : [])));

@@ -1,4 +1,5 @@
 /** The stream directory of a single process: every stream's queue is here, and speaks where the request lands. */
+import type { TTSContext } from '../providers/provider.ts';
 import type { UtteranceOptions } from './utterance.ts';
 import type { LocalStreams } from './local-streams.ts';
 import type { Placement, QueueStatus, StreamDirectory, UtteranceHandle } from './stream-directory.ts';
@@ -12,6 +13,10 @@ export class MemoryDirectory implements StreamDirectory {
 
   async enqueue(stream: string, options: UtteranceOptions, placement: Placement = {}): Promise<UtteranceHandle> {
     return this.streams.open(stream).enqueue(options, placement);
+  }
+
+  async enqueueSynthesized(stream: string, options: UtteranceOptions, source: TTSContext): Promise<UtteranceHandle> {
+    return this.streams.open(stream).enqueue(options, { source });
   }
 
   async cancel(stream: string, all: boolean): Promise<string[]> {

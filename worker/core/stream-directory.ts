@@ -4,6 +4,7 @@
  * directly, so a speak request landing on any instance joins the one FIFO of its stream.
  */
 import type { RelayError } from '../../shared/errors.ts';
+import type { TTSContext } from '../providers/provider.ts';
 import type { UtteranceOptions, UtteranceResult } from './utterance.ts';
 
 /** One request's utterance as its ingress sees it: text goes in, the outcome comes back. */
@@ -39,6 +40,12 @@ export interface StreamDirectory {
   open(stream: string): Promise<void>;
   /** Adds an utterance at the back of the stream's queue (`queue_full` when it is full); see `Placement`. */
   enqueue(stream: string, options: UtteranceOptions, placement?: Placement): Promise<UtteranceHandle>;
+  /**
+   * Present where the stream's queue is in this process: queues an utterance whose audio `source` already
+   * synthesizes (a Cartesia-compatible context, served on the provider's timing); the stream plays it in its turn.
+   * Across instances audio cannot follow the queue, so the cluster's directory has no such method.
+   */
+  enqueueSynthesized?(stream: string, options: UtteranceOptions, source: TTSContext): Promise<UtteranceHandle>;
   /** Stops the current utterance, and with `all` the queue too; returns the ids stopped. */
   cancel(stream: string, all: boolean): Promise<string[]>;
   /**

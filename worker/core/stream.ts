@@ -79,9 +79,11 @@ export class Stream {
   /**
    * Adds an utterance at the back of the queue; its text arrives through the returned object. With
    * `interrupt` (barge-in) it first cancels what is playing and clears the queue, so it is next. `id` and
-   * `number` come from the cluster's queue when another instance took the request.
+   * `number` come from the cluster's queue when another instance took the request. With `source` the audio is
+   * already being synthesized (a Cartesia-compatible client's context): the stream plays that context's events
+   * in its turn instead of opening one of its own.
    */
-  enqueue(options: UtteranceOptions, placement: { interrupt?: boolean; id?: string; number?: number } = {}): Utterance {
+  enqueue(options: UtteranceOptions, placement: { interrupt?: boolean; id?: string; number?: number; source?: TTSContext } = {}): Utterance {
     if (placement.interrupt) this.cancel(true);
     if (this.queue.length >= this.deps.limits.maxQueue) {
       throw new RelayError('queue_full', `Stream ${this.name} already has ${this.queue.length} utterances queued.`);
@@ -94,6 +96,7 @@ export class Stream {
       this.deps.limits.maxCharacters,
       (failed, error) => this.endUtterance(failed, 'error', error),
     );
+    utterance.source = placement.source ?? null;
     this.queue.push(utterance);
     this.recent.set(utterance.id, utterance.result);
     if (this.recent.size > RECENT_RESULTS) this.recent.delete(this.recent.keys().next().value!);
@@ -152,7 +155,10 @@ export class Stream {
     utterance.finish(reason, this.deps.now(), error, wasSpeaking ? this.heardOf(utterance, reason) : Promise.resolve(NOTHING_HEARD));
     const queued = this.queue.indexOf(utterance);
     if (queued >= 0) this.queue.splice(queued, 1);
-    if (!wasSpeaking) return;
+    if (!wasSpeaking) {
+      utterance.source?.cancel();
+      return;
+    }
     if (this.current === utterance) this.context?.cancel();
     // Done: everything was released already. Cancel or error: audio not yet released never will be, and
     // listeners in step stop at the cut.

@@ -2,6 +2,7 @@
 import { AsyncQueue } from '../../shared/async-queue.ts';
 import { RelayError } from '../../shared/errors.ts';
 import type { EndReason, Heard } from '../../shared/protocol.ts';
+import type { TTSContext } from '../providers/provider.ts';
 import { TextInlet, type TextInput } from './text-input.ts';
 
 export interface UtteranceOptions {
@@ -42,6 +43,8 @@ export class Utterance {
   audioSeconds = 0;
   firstAudioAt: number | null = null;
   startedAt: number | null = null;
+  /** Synthesis already under way for this utterance (set by the stream), played in place of a provider context. */
+  source: TTSContext | null = null;
   private settle!: (result: UtteranceResult) => void;
   private markFinished!: () => void;
   private readonly inlet: TextInlet;

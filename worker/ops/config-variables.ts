@@ -56,6 +56,8 @@ const VARIABLES = {
   RELAY_UPLOAD_IDLE_MS: int(100, 3_600_000).default(30_000),
   RELAY_MAX_CONNECTIONS: int(1, 1_000_000).default(10_000),
   RELAY_MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(256),
+  RELAY_COMPAT_MAX_CONTEXTS: int(1, 1000).default(32),
+  RELAY_COMPAT_CONTEXT_IDLE_MS: int(100, 600_000).default(5000),
   RELAY_TOKEN_SECRET: z.string().optional(),
   RELAY_TOKEN_TTL_S: int(1, 31_536_000).default(900),
   RELAY_TOKEN_MAX_TTL_S: int(1, 31_536_000).default(86_400),

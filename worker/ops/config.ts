@@ -39,6 +39,10 @@ export interface RelayLimits {
   /** Open HTTP requests plus WebSockets, for the whole instance and per client address. */
   maxConnections: number;
   maxConnectionsPerIP: number;
+  /** Contexts one Cartesia-compatible connection may have generating at once (past it: 429). */
+  compatMaxContexts: number;
+  /** An open Cartesia-compatible context with no input for this long ends as if `continue: false` came. */
+  compatContextIdleMs: number;
 }
 
 /** Scoped tokens: how they are signed, how long they may live, how fast they may be used. */
@@ -241,6 +245,8 @@ function limitsOf(v: Values): RelayLimits {
     uploadIdleMs: v.RELAY_UPLOAD_IDLE_MS,
     maxConnections: v.RELAY_MAX_CONNECTIONS,
     maxConnectionsPerIP: v.RELAY_MAX_CONNECTIONS_PER_IP,
+    compatMaxContexts: v.RELAY_COMPAT_MAX_CONTEXTS,
+    compatContextIdleMs: v.RELAY_COMPAT_CONTEXT_IDLE_MS,
   };
 }
 

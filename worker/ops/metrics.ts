@@ -100,6 +100,7 @@ export class Metrics {
     'tts_relay_played_reports_total',
     'Playback reports from listeners, by outcome (accepted, capped: past what was sent, refused: wrong utterance, dropped: over the rate).',
   );
+  private heldBytes = 0;
 
   constructor() {
     // Known series start at zero, so a rate() sees their first increment.
@@ -143,6 +144,11 @@ export class Metrics {
     this.slowListeners.inc();
   }
 
+  /** Audio synthesized for a Cartesia-compatible client and held until its stream plays it grew by `delta` bytes. */
+  audioHeld(delta: number): void {
+    this.heldBytes += delta;
+  }
+
   requestAnswered(method: string, status: number): void {
     this.requests.inc({ method, status: String(status) });
   }
@@ -159,6 +165,7 @@ export class Metrics {
       ...gauge('tts_relay_ready', '1 when the instance takes work (provider healthy, not shutting down).', snapshot.ready ? 1 : 0),
       ...gauge('tts_relay_listeners', 'Listener WebSockets open now.', snapshot.listeners),
       ...gauge('tts_relay_streams', 'Streams known to this instance now.', snapshot.streams),
+      ...gauge('tts_relay_held_audio_bytes', 'Audio synthesized for Cartesia-compatible clients, waiting its turn on its stream.', this.heldBytes),
       ...this.listenerConnections.render(),
       ...this.utterances.render(),
       ...this.firstAudio.render(),

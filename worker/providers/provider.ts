@@ -21,6 +21,8 @@ export interface ContextOptions {
    * `provider`: the caller pushes raw fragments; the provider buffers as it sees fit.
    */
   buffering?: 'relay' | 'provider';
+  /** With `provider` buffering, how long the provider may hold text waiting for more (Cartesia `max_buffer_delay_ms`). */
+  maxBufferDelayMs?: number;
 }
 
 export type ProviderEvent =

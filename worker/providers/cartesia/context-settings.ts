@@ -25,7 +25,7 @@ export function contextSettings(config: CartesiaConfig, options: ContextOptions)
     output_format: { container: 'raw', encoding: options.format.encoding, sample_rate: options.format.sampleRate },
     language: cartesiaLanguage(options.language) ?? config.language,
     // The relay aggregates sentences itself, or lets Cartesia buffer: never both.
-    max_buffer_delay_ms: buffering === 'relay' ? 0 : config.maxBufferDelayMs,
+    max_buffer_delay_ms: buffering === 'relay' ? 0 : (options.maxBufferDelayMs ?? config.maxBufferDelayMs),
     ...(options.timestamps ? { add_timestamps: true } : {}),
     ...(options.phonemeTimestamps ? { add_phoneme_timestamps: true } : {}),
     generation: generationConfig(config.generation, options.generation),

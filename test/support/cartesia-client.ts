@@ -1,0 +1,69 @@
+/**
+ * A Cartesia TTS WebSocket client written by hand, as browser code, pipecat's or LiveKit's services are: it
+ * records every frame (validated against the API reference's shapes) and waits on them.
+ */
+import WebSocket from 'ws';
+import { type CartesiaServerMessage, cartesiaServerMessageSchema } from '../../shared/cartesia-messages.ts';
+
+export interface RawCartesiaClient {
+  socket: WebSocket;
+  messages: CartesiaServerMessage[];
+  /** Arrival time (performance.now) of each message, index for index. */
+  times: number[];
+  send(message: Record<string, unknown>): void;
+  waitFor(predicate: (m: CartesiaServerMessage) => boolean, ms?: number): Promise<CartesiaServerMessage>;
+  close(): void;
+}
+
+export async function rawCartesiaClient(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<RawCartesiaClient> {
+  const socket = new WebSocket(new URL(path, baseUrl.replace(/^http/, 'ws')), { headers });
+  const messages: CartesiaServerMessage[] = [];
+  const times: number[] = [];
+  const watchers = new Set<() => void>();
+  socket.on('message', (data) => {
+    messages.push(cartesiaServerMessageSchema.parse(JSON.parse(data.toString())));
+    times.push(performance.now());
+    for (const watch of watchers) watch();
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode} ${res.headers['x-error-code']}`)));
+  });
+  return {
+    socket,
+    messages,
+    times,
+    send: (message) => socket.send(JSON.stringify(message)),
+    close: () => socket.close(),
+    waitFor: (predicate, ms = 15_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const found = messages.find(predicate);
+          if (!found) return;
+          clearTimeout(timer);
+          watchers.delete(check);
+          resolve(found);
+        };
+        const timer = setTimeout(() => reject(new Error(`no matching Cartesia message within ${ms} ms; got ${messages.map((m) => m.type).join(', ')}`)), ms);
+        watchers.add(check);
+        check();
+      }),
+  };
+}
+
+/** A generation request with every field the API reference requires. */
+export function generation(contextId: string, transcript: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    context_id: contextId,
+    model_id: 'sonic-3',
+    transcript,
+    voice: { mode: 'id', id: 'a0e99841-438c-4a64-b679-ae501e7d6091' },
+    output_format: { container: 'raw', encoding: 'pcm_s16le', sample_rate: 24000 },
+    language: 'en',
+    ...extra,
+  };
+}
+
+export const isDoneOf = (id: string) => (m: CartesiaServerMessage) => m.type === 'done' && m.context_id === id;
+export const isErrorOf = (id: string) => (m: CartesiaServerMessage) => m.type === 'error' && m.context_id === id;
