@@ -215,7 +215,9 @@ export class Stream {
     const { provider, broker, now } = this.deps;
     utterance.state = 'speaking';
     utterance.startedAt = now();
-    const context = new ResumingContext(provider, this.contextOptions(utterance), { dropNewest: (seconds) => this.dropNewestAudio(utterance, seconds) }, this.deps.logger);
+    // A synthesis already under way (a Cartesia-compatible context) is played as it is; the provider's own is resumable.
+    const context =
+      utterance.source ?? new ResumingContext(provider, this.contextOptions(utterance), { dropNewest: (seconds) => this.dropNewestAudio(utterance, seconds) }, this.deps.logger);
     this.context = context;
     this.hearing = this.deps.heard?.open(this.name, utterance.number) ?? null;
     broker.publish(this.name, { type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
