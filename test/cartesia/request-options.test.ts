@@ -14,12 +14,12 @@ describe('per-request Cartesia options on speak', () => {
   it('sends ?model, ?voice, ?language and generation settings upstream, and phoneme timestamps reach listeners', async () => {
     rig = await startCartesiaRig();
     const listener = await rig.listen('options');
-    const response = await rig.speak('options', 'Phonemes for this one, please.', 'wait=true&model=sonic-2&voice=other-voice&language=fr&speed=1.2&volume=0.8&emotion=calm&phoneme_timestamps=true');
+    const response = await rig.speak('options', 'Phonemes for this one, please.', 'wait=true&model=sonic-2&voice=65b25c5d-ff07-4687-a04c-da2f43ef6fa9&language=fr&speed=1.2&volume=0.8&emotion=calm&phoneme_timestamps=true');
     expect(await response.json()).toMatchObject({ reason: 'done' });
     const [first] = rig.emulator.requestsOf().filter((r) => r.cancel !== true);
     expect(first).toMatchObject({
       model_id: 'sonic-2',
-      voice: 'other-voice',
+      voice: '65b25c5d-ff07-4687-a04c-da2f43ef6fa9',
       language: 'fr',
       add_phoneme_timestamps: true,
       generation_config: { speed: 1.2, volume: 0.8, emotion: 'calm' },
