@@ -269,6 +269,44 @@ describe('three relay instances over one Redis', () => {
   });
 });
 
+describe('results and cancels across a Redis blip', () => {
+  // Off Redis this long, every message published meanwhile lost to it. An origin may stay away 3 s; an owner
+  // must be back within its lease (3 s here, renewed every second; 5 s by default), or another instance takes
+  // its stream over and ends the utterance with instance_lost.
+  const ORIGIN_BLIP_MS = 3000;
+  const OWNER_BLIP_MS = 1000;
+
+  it('answers ?wait=true on the origin cut off from Redis while another instance finished its utterance', async () => {
+    const [a, b] = relays as [RelayProcess, RelayProcess];
+    const listener = await listen(b, 'mail');
+    void b.speak('mail', 'This one makes instance B the owner.');
+    await listener.waitFor(isStart);
+    const waiting = a.speak('mail', 'Queued from instance A, spoken by B.', 'wait=true');
+    await listener.waitFor((m) => isStart(m) && m.utterance === 2, 20_000);
+    proxies[0]!.cut();
+    const end = (await listener.waitFor((m) => isEnd(m) && m.utterance === 2, 20_000)) as UtteranceEnd;
+    expect(end.reason).toBe('done');
+    await new Promise((resolve) => setTimeout(resolve, ORIGIN_BLIP_MS));
+    proxies[0]!.restore();
+    const result = await within(waiting, 15_000, 'the answer after the blip');
+    expect(((await result.json()) as SpeakCompleted).reason).toBe('done');
+  });
+
+  it('applies a cancel sent while the owner was cut off from Redis once it is back', async () => {
+    const [a, b] = relays as [RelayProcess, RelayProcess];
+    const listener = await listen(a, 'mail-cancel');
+    const speaking = b.speak('mail-cancel', `${LONG_TEXT} ${LONG_TEXT}`, 'wait=true');
+    await listener.waitFor(isStart, 20_000);
+    proxies[1]!.cut();
+    expect((await a.request('/v1/streams/mail-cancel/cancel', { method: 'POST' })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, OWNER_BLIP_MS));
+    proxies[1]!.restore();
+    const answered = (await (await within(speaking, 20_000, 'the cancelled answer')).json()) as SpeakCompleted;
+    expect(answered.reason).toBe('cancelled');
+    expect((await listener.waitFor(isEnd, 20_000)).reason).toBe('cancelled');
+  });
+});
+
 describe('starting without Redis', () => {
   it('exits non-zero with an error that names REDIS_URL', async () => {
     const port = await freePort();

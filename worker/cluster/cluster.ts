@@ -54,7 +54,7 @@ export class ClusterDirectory implements StreamDirectory {
     private readonly streams: LocalStreams,
     private readonly options: ClusterOptions,
   ) {
-    this.channel = new InstanceChannel(options.link, options.keys, options.instanceId, options.logger);
+    this.channel = new InstanceChannel(options.link, options.keys, options.instanceId, options.logger, options.leaseMs);
   }
 
   /** Joins the cluster: listens on this instance's command channel and starts the lease heartbeat and sweep. */
@@ -63,6 +63,9 @@ export class ClusterDirectory implements StreamDirectory {
     await this.channel.listen({
       cancel: (stream, id) => this.owners.get(stream)?.cancel(id),
       result: (id, result) => this.origins.get(id)?.settleRemote(result),
+      lost: () => {
+        for (const handle of this.origins.values()) handle.settleLocally('error', new RelayError('hub_unavailable', 'Redis was unreachable too long to learn how this utterance ended.'));
+      },
     });
     await link.command(['SET', keys.instance(instanceId), '1', 'PX', String(leaseMs)]);
     this.heartbeat = setInterval(() => this.beat(), Math.max(50, Math.floor(leaseMs / 3)));

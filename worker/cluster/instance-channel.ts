@@ -1,13 +1,17 @@
 /**
- * What instances tell each other on their command channels (a Redis channel per instance): cancel the
- * utterance you are speaking, and how an utterance whose speak request came to you ended.
+ * What instances tell each other (through each instance's mailbox in Redis, which survives a blip): cancel
+ * the utterance you are speaking, and how an utterance whose speak request came to you ended.
  */
 import { z } from 'zod';
 import { END_REASONS, errorInfoSchema, heardSchema } from '../../shared/protocol.ts';
 import type { RedisKeys } from '../broker/redis-keys.ts';
 import type { RedisLink } from '../broker/redis-link.ts';
 import type { Logger } from '../ops/logger.ts';
+import { Mailbox } from './mailbox.ts';
 import type { RemoteResult } from './remote-utterance.ts';
+
+// Redis unreachable this long (or two leases): an utterance whose result another instance owes ends with hub_unavailable.
+const RESULT_LOST_MS = 15_000;
 
 const instanceMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cancel'), stream: z.string(), utterance_id: z.string() }),
@@ -28,23 +32,37 @@ export interface InstanceHandlers {
   cancel(stream: string, utteranceId: string): void;
   /** The owner of an utterance this instance took reports how it ended. */
   result(utteranceId: string, result: RemoteResult): void;
+  /** Redis was unreachable too long: results owed to this instance may never come. */
+  lost(): void;
 }
 
 export class InstanceChannel {
-  constructor(
-    private readonly link: RedisLink,
-    private readonly keys: RedisKeys,
-    private readonly instanceId: string,
-    private readonly logger: Logger,
-  ) {}
+  private readonly mailbox: Mailbox;
+  private handlers: InstanceHandlers | null = null;
 
-  /** Listens on this instance's channel; invalid messages are logged and skipped. */
+  constructor(link: RedisLink, keys: RedisKeys, instanceId: string, private readonly logger: Logger, leaseMs: number) {
+    this.mailbox = new Mailbox({
+      link,
+      keys,
+      instanceId,
+      pollMs: Math.max(250, Math.floor(leaseMs / 3)),
+      lostAfterMs: Math.max(RESULT_LOST_MS, leaseMs * 2),
+      logger,
+      receive: (message) => {
+        if (this.handlers) this.receive(message, this.handlers);
+      },
+      lost: () => this.handlers?.lost(),
+    });
+  }
+
+  /** Reads this instance's mailbox; invalid messages are logged and skipped. */
   async listen(handlers: InstanceHandlers): Promise<void> {
-    await this.link.subscribe(this.keys.instance(this.instanceId), (data) => this.receive(data, handlers));
+    this.handlers = handlers;
+    await this.mailbox.start();
   }
 
   async leave(): Promise<void> {
-    await this.link.unsubscribe(this.keys.instance(this.instanceId));
+    await this.mailbox.close();
   }
 
   cancel(instance: string, stream: string, utteranceId: string): void {
@@ -64,13 +82,13 @@ export class InstanceChannel {
   }
 
   private send(instance: string, message: InstanceMessage): void {
-    this.link.send(['PUBLISH', this.keys.instance(instance), JSON.stringify(message)]);
+    this.mailbox.send(instance, JSON.stringify(message));
   }
 
-  private receive(data: Uint8Array, handlers: InstanceHandlers): void {
+  private receive(data: string, handlers: InstanceHandlers): void {
     let parsed: InstanceMessage;
     try {
-      parsed = instanceMessageSchema.parse(JSON.parse(new TextDecoder().decode(data)));
+      parsed = instanceMessageSchema.parse(JSON.parse(data));
     } catch (error) {
       this.logger.warn('invalid cluster message skipped', { error });
       return;
