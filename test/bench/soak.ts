@@ -42,8 +42,9 @@ const SAMPLE_MS = 5000;
 const WARM_UP_MS = Math.min(60_000, MINUTES * 60_000 * 0.1);
 const OVERLOAD_MS = 60_000;
 const MAX_TREND_MB_PER_MIN = 2;
-// A listener that stops reading is first absorbed by the kernel's socket buffers (about 10 MB on loopback,
-// a minute of f32 audio), then by RELAY_LISTENER_MAX_BUFFERED_SECONDS (30 s) in the relay, which then drops it.
+// A listener that stops reading is first absorbed by the kernel's socket buffers (up to tcp_rmem's and
+// tcp_wmem's maximum: 32 + 4 MB on this machine, over three minutes of f32 audio), and only then by
+// RELAY_LISTENER_MAX_BUFFERED_SECONDS (30 s) in the relay, which then drops it (4008).
 const STALL_LIMIT_MS = 180_000;
 const PARAGRAPH =
   'The relay keeps speaking while listeners come and go. Some of them leave politely, some vanish without a word, ' +
@@ -106,7 +107,7 @@ async function listenerLoop(kind: 'polite' | 'dropper' | 'staller'): Promise<voi
       // Stops reading: the kernel buffers fill and the relay's own buffer grows until it drops the listener.
       (socket as unknown as { _socket: { pause(): void } })._socket.pause();
       const code = await Promise.race([closed, sleep(STALL_LIMIT_MS).then(() => -1)]);
-      count(code === 4008 ? 'staller_dropped_by_relay' : 'staller_not_dropped');
+      count(code === -1 ? 'staller_still_open' : `staller_closed_by_relay_${code}`);
       socket.terminate();
     }
     await closed;
