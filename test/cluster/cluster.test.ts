@@ -52,7 +52,7 @@ function bytesReceived(listener: RecordedListener): number {
 beforeAll(async () => {
   redis = await startRedisServer();
   await Promise.all([0, 1, 2].map((index) => startInstance(index)));
-}, 60_000);
+}, 120_000);
 
 afterEach((context) => {
   for (const listener of listeners.splice(0)) listener.close();

@@ -42,7 +42,7 @@ export const RUNTIME_COMMANDS = {
 } as const;
 
 /** Starts the relay and resolves once it logs where it listens; rejects with its output if it exits first. */
-export async function startRelayProcess(env: Record<string, string>, timeoutMs = 20_000, runtime: keyof typeof RUNTIME_COMMANDS = 'node'): Promise<RelayProcess> {
+export async function startRelayProcess(env: Record<string, string>, timeoutMs = 60_000, runtime: keyof typeof RUNTIME_COMMANDS = 'node'): Promise<RelayProcess> {
   const [command, ...args] = RUNTIME_COMMANDS[runtime];
   const child = spawn(command, args, {
     cwd: ROOT,
