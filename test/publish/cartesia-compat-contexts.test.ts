@@ -152,3 +152,31 @@ describe('Cartesia-compatible context lifetimes', () => {
     expect(await client.waitFor((m) => m.type === 'error' && m.context_id === 'open')).toMatchObject({ status_code: 400 });
   });
 });
+
+describe('Cartesia-compatible validation and ended contexts', () => {
+  it('refuses what Cartesia refuses: limits, reused ids, changed fields, fields the relay cannot honour', async () => {
+    const relay = await startTestRelay({ RELAY_COMPAT_MAX_CONTEXTS: '2' });
+    server = { url: relay.url, key: TEST_ADMIN_KEY, listen: (s) => relay.listen(s), mintToken: tokenFor(relay), close: () => relay.close() };
+    const client = await connect(`/tts/websocket?stream=rules&api_key=${encodeURIComponent(await server.mintToken('rules'))}`);
+    const errorOf = async (id: string) => (await client.waitFor((m) => m.type === 'error' && m.context_id === id)) as Extract<CartesiaServerMessage, { type: 'error' }>;
+    client.send(generation('a', 'One.', { continue: true }));
+    client.send(generation('b', 'Two.', { continue: true }));
+    client.send(generation('c', 'Three.', { continue: true }));
+    expect((await errorOf('c')).status_code).toBe(429);
+    client.send(generation('a', 'Other voice.', { continue: true, voice: { mode: 'id', id: 'another' } }));
+    expect((await errorOf('a')).message).toMatch(/^voice:/);
+    client.send(generation('b', '', { continue: false }));
+    client.send(generation('b', 'Stray.', { continue: true }));
+    await client.waitFor(isDoneOf('b'));
+    expect(client.messages.some((m) => m.type === 'chunk' && m.context_id === 'b')).toBe(true);
+    client.send(generation('b', 'Reused.'));
+    await client.waitFor((m) => m.type === 'error' && m.context_id === 'b' && /already finished/.test(m.message));
+    for (const [id, extra] of [['p', { pronunciation_dict_id: 'dict' }], ['l', { language: 'xx' }], ['g', { generation_config: { speed: 3 } }], ['m', { model_id: 'whisper-1' }], ['s', {}]] as const) {
+      client.send(generation(id, id === 's' ? ' ' : 'Refused.', extra));
+      expect((await errorOf(id)).status_code).toBe(400);
+    }
+    const { model_id: _m, ...noModel } = generation('n', 'No model.');
+    client.send(noModel);
+    expect((await errorOf('n')).error_code).toBe('invalid_message');
+  });
+});
