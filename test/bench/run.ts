@@ -31,7 +31,7 @@ type Section = (typeof SECTIONS)[number];
 const SYNTHESIS_DELAY_MS = 20;
 /** Pause between an utterance's 50 ms chunks from the latency emulator: 25× real time. */
 const PACED_CHUNK_INTERVAL_MS = 2;
-const RESULTS_DIR = fileURLToPath(new URL('./results', import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 const { values } = parseArgs({
   options: {
