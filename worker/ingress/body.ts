@@ -1,4 +1,4 @@
-/** Reading a request body as it streams: byte limits counted on the fly, strict UTF-8, lines. */
+/** Reading a request body as it streams: byte limits counted on the fly, strict UTF-8, lines, whole JSON. */
 import { RelayError } from '../../shared/errors.ts';
 
 /**
@@ -71,4 +71,15 @@ export async function* splitLines(texts: AsyncIterable<string>, maxLineChars: nu
     if (pending.length > maxLineChars) throw new RelayError('payload_too_large', `A line passed the limit of ${maxLineChars} characters.`);
   }
   if (pending !== '') yield pending.replace(/\r$/, '');
+}
+
+/** The whole text as one JSON value; `invalid_json` when it does not parse. */
+export async function readJson(texts: AsyncIterable<string>): Promise<unknown> {
+  let whole = '';
+  for await (const text of texts) whole += text;
+  try {
+    return JSON.parse(whole) as unknown;
+  } catch {
+    throw new RelayError('invalid_json');
+  }
 }

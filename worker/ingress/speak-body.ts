@@ -1,7 +1,7 @@
 /** Turns a speak request body of any supported content type into a stream of text and flush inputs. */
 import { ndjsonLineSchema, speakJsonSchema } from '../../shared/api.ts';
 import { RelayError } from '../../shared/errors.ts';
-import { decodeUtf8, limitBytes, splitLines } from './body.ts';
+import { decodeUtf8, limitBytes, readJson, splitLines } from './body.ts';
 import { readSSE, textOfSSEData } from './sse.ts';
 
 import type { BodyInput } from '../core/text-input.ts';
@@ -28,15 +28,7 @@ export async function readSpeakBody(
   }
   if (type === 'text/event-stream') return { inputs: sseInputs(readSSE(splitLines(texts(), limits.maxLineChars))) };
   if (type === 'application/json') {
-    let whole = '';
-    for await (const text of texts()) whole += text;
-    let value: unknown;
-    try {
-      value = JSON.parse(whole);
-    } catch {
-      throw new RelayError('invalid_json');
-    }
-    const parsed = speakJsonSchema.safeParse(value);
+    const parsed = speakJsonSchema.safeParse(await readJson(texts()));
     if (!parsed.success) throw new RelayError('invalid_json', `The JSON body must be {"text": string, "voice"?: string, "language"?: string}.`);
     const { text, voice, language } = parsed.data;
     return { ...(voice ? { voice } : {}), ...(language ? { language } : {}), inputs: once({ type: 'text', text }) };

@@ -4,7 +4,7 @@ import { type TokenResponse, tokenRequestSchema } from '../../shared/api.ts';
 import { RelayError } from '../../shared/errors.ts';
 import type { Env } from '../runtime/contract.ts';
 import { authorize } from './auth.ts';
-import { decodeUtf8, limitBytes } from '../ingress/body.ts';
+import { decodeUtf8, limitBytes, readJson } from '../ingress/body.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { TokenService } from './tokens.ts';
 
@@ -18,15 +18,7 @@ export function tokenRoutes(tokens: TokenService, logger: Logger): Hono<Env> {
     authorize(c.get('principal'), 'admin');
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') throw new RelayError('unsupported_media_type', 'Send the token request as application/json.');
-    let text = '';
-    for await (const chunk of decodeUtf8(limitBytes(c.req.raw.body, MAX_BODY_BYTES))) text += chunk;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new RelayError('invalid_json');
-    }
-    const parsed = tokenRequestSchema.safeParse(value);
+    const parsed = tokenRequestSchema.safeParse(await readJson(decodeUtf8(limitBytes(c.req.raw.body, MAX_BODY_BYTES))));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';

@@ -2,6 +2,7 @@
 import { AsyncQueue } from '../../../shared/async-queue.ts';
 import { decodeBase64 } from '../../../shared/base64.ts';
 import { RelayError } from '../../../shared/errors.ts';
+import type { WordTimestamp } from '../../../shared/protocol.ts';
 import type { Logger } from '../../ops/logger.ts';
 import type { ContextOptions, ProviderEvent, TTSContext } from '../provider.ts';
 import type { CartesiaConnection, ContextRoute } from './connection.ts';
@@ -193,16 +194,12 @@ export class CartesiaContext implements TTSContext {
         return;
       }
       case 'timestamps': {
-        const spans = message.word_timestamps;
-        if (!this.options.timestamps || !spans) return;
-        const words = this.timeline.place('word', { labels: spans.words, starts: spans.start, ends: spans.end });
+        const words = this.place('word', this.options.timestamps, message.word_timestamps?.words, message.word_timestamps);
         if (words.length > 0) this.events.push({ type: 'timestamps', words });
         return;
       }
       case 'phoneme_timestamps': {
-        const spans = message.phoneme_timestamps;
-        if (!this.options.phonemeTimestamps || !spans) return;
-        const phonemes = this.timeline.place('phoneme', { labels: spans.phonemes, starts: spans.start, ends: spans.end });
+        const phonemes = this.place('phoneme', this.options.phonemeTimestamps, message.phoneme_timestamps?.phonemes, message.phoneme_timestamps);
         if (phonemes.length > 0) this.events.push({ type: 'phoneme_timestamps', phonemes });
         return;
       }
@@ -221,6 +218,12 @@ export class CartesiaContext implements TTSContext {
         this.finish({ type: 'error', error: this.upstreamFailed(message) });
         return;
     }
+  }
+
+  /** A timestamps frame on the utterance's timeline; nothing when the request did not ask for it or it is empty. */
+  private place(kind: 'word' | 'phoneme', asked: boolean | undefined, labels: string[] | undefined, times: { start: number[]; end: number[] } | null | undefined): WordTimestamp[] {
+    if (!asked || !labels || !times) return [];
+    return this.timeline.place(kind, { labels, starts: times.start, ends: times.end });
   }
 
   private upstreamFailed(message: CartesiaErrorMessage): RelayError {
