@@ -10,8 +10,8 @@ import { type HeardTracker, NOTHING_HEARD, type UtteranceHearing } from './heard
 import { Playout } from './playout.ts';
 import { ResumingContext } from './resuming-context.ts';
 import { relayClockAt } from './relay-clock.ts';
-import { SentenceAggregator } from './sentence-aggregator.ts';
 import type { QueueStatus } from './stream-directory.ts';
+import { feedText } from './text-feed.ts';
 import { Utterance, type UtteranceOptions, type UtteranceResult } from './utterance.ts';
 
 /** Audio synthesized but not yet released, per stream: at f32 44.1 kHz about 3.5 MB. */
@@ -229,7 +229,7 @@ export class Stream {
         this.endUtterance(utterance, 'error', new RelayError('upstream_timeout', `The provider sent nothing for ${Math.round(silentFor)} ms.`));
       }
     }, Math.min(1000, this.deps.limits.providerTimeoutMs));
-    this.feed(utterance, context).catch((error: unknown) => this.endUtterance(utterance, 'error', toRelayError(error)));
+    feedText(utterance, context, this.deps.limits.idleFlushMs).catch((error: unknown) => this.endUtterance(utterance, 'error', toRelayError(error)));
 
     let finished = false;
     try {
@@ -302,7 +302,6 @@ export class Stream {
     }
   }
 
-
   /** Drops the newest audio of the speaking utterance not yet released (a resume speaks it again). */
   private dropNewestAudio(utterance: Utterance, seconds: number): number {
     const { sampleRate } = this.format;
@@ -314,41 +313,6 @@ export class Stream {
     });
     utterance.audioSeconds -= dropped;
     return dropped;
-  }
-
-  /** Moves the utterance's text into the provider context, aggregating it into sentences unless told not to. */
-  private async feed(utterance: Utterance, context: TTSContext): Promise<void> {
-    const relayBuffering = (utterance.options.buffering ?? 'relay') === 'relay';
-    const aggregator = new SentenceAggregator();
-    let idleTimer: ReturnType<typeof setTimeout> | undefined;
-    const pushPiece = (piece: string) => {
-      if (piece !== '' && !utterance.ended) context.push(`${piece} `);
-    };
-    const flushPending = () => pushPiece(aggregator.flush());
-
-    try {
-      for await (const input of utterance.input) {
-        if (utterance.ended) return;
-        clearTimeout(idleTimer);
-        if (input.type === 'text') {
-          if (!relayBuffering) {
-            context.push(input.text);
-            continue;
-          }
-          for (const piece of aggregator.push(input.text)) pushPiece(piece);
-          if (aggregator.pending.trim() !== '') idleTimer = setTimeout(flushPending, this.deps.limits.idleFlushMs);
-        } else if (input.type === 'flush') {
-          flushPending();
-          context.flush();
-        } else {
-          flushPending();
-          context.end();
-          return;
-        }
-      }
-    } finally {
-      clearTimeout(idleTimer);
-    }
   }
 }
 
