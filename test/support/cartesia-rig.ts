@@ -47,25 +47,7 @@ export async function startCartesiaRig(options: RigOptions = {}): Promise<Cartes
     port: 0,
     host: '127.0.0.1',
     writeLog: (line) => logs.push(line),
-    env: {
-      TTS_PROVIDER: 'cartesia',
-      CARTESIA_API_KEY: RIG_CARTESIA_KEY,
-      CARTESIA_BASE_URL: emulator.url,
-      CARTESIA_CA_FILE: emulator.caFile,
-      CARTESIA_VOICE_ID: 'rig-voice',
-      RELAY_ADMIN_KEY: RIG_ADMIN_KEY,
-      LOG_LEVEL: 'debug',
-      // Audio goes out as fast as it comes: the tests measure the provider, not real-time pacing.
-      RELAY_PLAYOUT_LEAD_MS: '3600000',
-      RELAY_PROVIDER_TIMEOUT_MS: '8000',
-      CARTESIA_CONTEXT_TIMEOUT_MS: '5000',
-      CARTESIA_BACKOFF_BASE_MS: '50',
-      CARTESIA_BACKOFF_MAX_MS: '1000',
-      CARTESIA_CONNECT_TIMEOUT_MS: '3000',
-      CARTESIA_MAX_WAIT_MS: '3000',
-      CARTESIA_RATE_LIMIT_COOLDOWN_MS: '300',
-      ...options.env,
-    },
+    env: { ...rigEnvironment(emulator), ...options.env },
   });
   const responses: string[] = [];
   const speak = (stream: string, body: BodyInit, query?: string, contentType = 'text/plain') => {
@@ -114,5 +96,27 @@ export async function startCartesiaRig(options: RigOptions = {}): Promise<Cartes
       await relay.close();
       if (!options.existingEmulator) await emulator.close();
     },
+  };
+}
+
+/** The relay's environment for the rig: the emulator as Cartesia, short timeouts, no playout pacing. */
+function rigEnvironment(emulator: CartesiaEmulator): Record<string, string> {
+  return {
+    TTS_PROVIDER: 'cartesia',
+    CARTESIA_API_KEY: RIG_CARTESIA_KEY,
+    CARTESIA_BASE_URL: emulator.url,
+    CARTESIA_CA_FILE: emulator.caFile,
+    CARTESIA_VOICE_ID: 'rig-voice',
+    RELAY_ADMIN_KEY: RIG_ADMIN_KEY,
+    LOG_LEVEL: 'debug',
+    // Audio goes out as fast as it comes: the tests measure the provider, not real-time pacing.
+    RELAY_PLAYOUT_LEAD_MS: '3600000',
+    RELAY_PROVIDER_TIMEOUT_MS: '8000',
+    CARTESIA_CONTEXT_TIMEOUT_MS: '5000',
+    CARTESIA_BACKOFF_BASE_MS: '50',
+    CARTESIA_BACKOFF_MAX_MS: '1000',
+    CARTESIA_CONNECT_TIMEOUT_MS: '3000',
+    CARTESIA_MAX_WAIT_MS: '3000',
+    CARTESIA_RATE_LIMIT_COOLDOWN_MS: '300',
   };
 }

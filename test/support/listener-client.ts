@@ -50,29 +50,9 @@ export async function connectListener(
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   );
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-  });
+  await opened(socket);
 
-  const waitFor = (predicate: (m: ListenerMessage) => boolean, ms = 15_000): Promise<ListenerMessage> => {
-    const seen = messages.find(predicate);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        watchers.delete(watch);
-        reject(new Error(`no matching listener message within ${ms} ms; got ${messages.map((m) => m.type).join(', ')}`));
-      }, ms);
-      const watch = (m: ListenerMessage) => {
-        if (!predicate(m)) return;
-        clearTimeout(timer);
-        watchers.delete(watch);
-        resolve(m);
-      };
-      watchers.add(watch);
-    });
-  };
+  const waitFor = (predicate: (m: ListenerMessage) => boolean, ms = 15_000) => waitForMessage(messages, watchers, predicate, ms);
 
   return {
     socket,
@@ -81,20 +61,54 @@ export async function connectListener(
     events,
     closed,
     waitFor: waitFor as RecordedListener['waitFor'],
-    audioOf(utterance) {
-      const parts = frames.filter((f) => f.utterance === utterance).map((f) => f.payload);
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-      let offset = 0;
-      for (const p of parts) {
-        out.set(p, offset);
-        offset += p.byteLength;
-      }
-      return out;
-    },
+    audioOf: (utterance) => audioOf(frames, utterance),
     close() {
       socket.close();
     },
   };
+}
+
+function opened(socket: WebSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+  });
+}
+
+/** The first message matching `predicate`, among those received or those to come within `ms`. */
+function waitForMessage(
+  messages: ListenerMessage[],
+  watchers: Set<(m: ListenerMessage) => void>,
+  predicate: (m: ListenerMessage) => boolean,
+  ms: number,
+): Promise<ListenerMessage> {
+  const seen = messages.find(predicate);
+  if (seen) return Promise.resolve(seen);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      watchers.delete(watch);
+      reject(new Error(`no matching listener message within ${ms} ms; got ${messages.map((m) => m.type).join(', ')}`));
+    }, ms);
+    const watch = (m: ListenerMessage) => {
+      if (!predicate(m)) return;
+      clearTimeout(timer);
+      watchers.delete(watch);
+      resolve(m);
+    };
+    watchers.add(watch);
+  });
+}
+
+function audioOf(frames: AudioFrame[], utterance: number): Uint8Array {
+  const parts = frames.filter((f) => f.utterance === utterance).map((f) => f.payload);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.byteLength;
+  }
+  return out;
 }
 
 /** Requests an upgrade the relay should refuse; returns the status and the error code header. */
