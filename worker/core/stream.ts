@@ -5,13 +5,13 @@ import type { EndReason, Heard } from '../../shared/protocol.ts';
 import type { Broker, BrokerEvent } from '../broker/broker.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
-import type { ContextOptions, ProviderEvent, TTSContext, TTSProvider } from '../providers/provider.ts';
+import type { ProviderEvent, TTSContext, TTSProvider } from '../providers/provider.ts';
 import { type HeardTracker, NOTHING_HEARD, type UtteranceHearing } from './heard.ts';
 import { Playout } from './playout.ts';
 import { ResumingContext } from './resuming-context.ts';
 import { relayClockAt } from './relay-clock.ts';
 import type { QueueStatus } from './stream-directory.ts';
-import { feedText } from './text-feed.ts';
+import { contextOptions, feedText, watchProvider } from './provider-feed.ts';
 import { Utterance, type UtteranceOptions, type UtteranceResult } from './utterance.ts';
 
 /** Audio synthesized but not yet released, per stream: at f32 44.1 kHz about 3.5 MB. */
@@ -217,30 +217,24 @@ export class Stream {
     utterance.startedAt = now();
     // A synthesis already under way (a Cartesia-compatible context) is played as it is; the provider's own is resumable.
     const context =
-      utterance.source ?? new ResumingContext(provider, this.contextOptions(utterance), { dropNewest: (seconds) => this.dropNewestAudio(utterance, seconds) }, this.deps.logger);
+      utterance.source ?? new ResumingContext(provider, contextOptions(utterance.options, this.format), { dropNewest: (seconds) => this.dropNewestAudio(utterance, seconds) }, this.deps.logger);
     this.context = context;
     this.hearing = this.deps.heard?.open(this.name, utterance.number) ?? null;
     broker.publish(this.name, { type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
 
-    let lastEvent = now();
-    const watchdog = setInterval(() => {
-      const silentFor = now() - lastEvent;
-      if (utterance.inputComplete && silentFor > this.deps.limits.providerTimeoutMs) {
-        this.endUtterance(utterance, 'error', new RelayError('upstream_timeout', `The provider sent nothing for ${Math.round(silentFor)} ms.`));
-      }
-    }, Math.min(1000, this.deps.limits.providerTimeoutMs));
+    const watchdog = watchProvider(utterance, this.deps.limits.providerTimeoutMs, now, (error) => this.endUtterance(utterance, 'error', error));
     feedText(utterance, context, this.deps.limits.idleFlushMs).catch((error: unknown) => this.endUtterance(utterance, 'error', toRelayError(error)));
 
     let finished = false;
     try {
       for await (const event of context.events) {
         if (utterance.ended) break;
-        lastEvent = now();
+        watchdog.heard();
         finished = await this.release(utterance, event);
-        lastEvent = now();
+        watchdog.heard();
       }
     } finally {
-      clearInterval(watchdog);
+      watchdog.stop();
     }
     if (finished) {
       await this.playout.drained();
@@ -248,20 +242,6 @@ export class Stream {
     } else if (!utterance.ended) {
       this.endUtterance(utterance, 'error', new RelayError('upstream_error', 'The provider ended the utterance without finishing it.'));
     }
-  }
-
-  private contextOptions(utterance: Utterance): ContextOptions {
-    const { options } = utterance;
-    return {
-      format: this.format,
-      voice: options.voice,
-      language: options.language,
-      ...(options.model ? { model: options.model } : {}),
-      ...(options.phonemeTimestamps ? { phonemeTimestamps: true } : {}),
-      timestamps: true,
-      buffering: options.buffering ?? 'relay',
-      ...(options.generation ? { generation: options.generation } : {}),
-    };
   }
 
   /** Puts one provider event on the playout timeline; true when it is the provider's `done`. */

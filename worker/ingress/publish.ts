@@ -12,7 +12,6 @@ import type { Context } from 'hono';
 import type { WSContext } from 'hono/ws';
 import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
 import { sleep } from '../../shared/timers.ts';
-import type { Heard } from '../../shared/protocol.ts';
 import {
   parsePublishClientMessage,
   PUBLISH_PROTOCOL_VERSION,
@@ -23,7 +22,7 @@ import {
 import { type Env, type RuntimeAdapter, SOCKET_STATE } from '../runtime/contract.ts';
 import { authorize, type Principal } from '../security/auth.ts';
 import { type InboxItem, PublishInbox } from './publish-inbox.ts';
-import { PublisherUtterances, utteranceEnd } from './publisher-utterances.ts';
+import { naming, PublisherUtterances, utteranceEnd } from './publisher-utterances.ts';
 import { newId } from '../core/ids.ts';
 import type { IngressContext } from './context.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
@@ -124,14 +123,14 @@ class PublishSession {
         case 'flush': {
           const open = this.open && !this.open.ended ? this.open : null;
           open?.flush();
-          this.ack({ for: 'flush', seq, ...this.naming(open) });
+          this.ack({ for: 'flush', seq, ...naming(open) });
           return;
         }
         case 'end': {
           const open = this.open;
           open?.end();
           this.open = null;
-          this.ack({ for: 'end', seq, ...this.naming(open) });
+          this.ack({ for: 'end', seq, ...naming(open) });
           return;
         }
         default:
@@ -160,12 +159,12 @@ class PublishSession {
     const open = this.open!;
     if (open.ended) {
       // Cancelled from elsewhere (another publisher's interrupt, HTTP cancel): the rest of it is not spoken.
-      this.ack({ for: 'text', seq, ...this.naming(open), dropped: true });
+      this.ack({ for: 'text', seq, ...naming(open), dropped: true });
       return;
     }
     open.write(message.text);
     this.owned.progressOf(open.id)?.wrote(message.text);
-    this.ack({ for: 'text', seq, ...this.naming(open) });
+    this.ack({ for: 'text', seq, ...naming(open) });
     await this.roomAfter(open, epoch);
   }
 
@@ -237,22 +236,12 @@ class PublishSession {
     };
     const reply = act().then(
       async (cancelled): Promise<PublishServerMessage> => {
-        const heard = await this.heardOf(cancelled);
+        const heard = await this.owned.heardOf(cancelled, (id) => this.ingress.outcomes.of(this.stream, id));
         return { type: 'ack', for: message.type, ...(seq !== undefined ? { seq } : {}), cancelled, ...(heard ? { heard } : {}) };
       },
       (error: unknown) => errorReply(toRelayError(error), seq),
     );
     this.inbox.push({ kind: 'reply', reply });
-  }
-
-  /** What listeners heard of the utterances a cancel stopped, where this instance can tell (its own streams). */
-  private async heardOf(ids: string[]): Promise<Record<string, Heard> | null> {
-    const results = await Promise.all(ids.map((id) => this.owned.get(id)?.result ?? this.ingress.outcomes.of(this.stream, id)));
-    const heard: Record<string, Heard> = {};
-    results.forEach((result, i) => {
-      if (result?.heard) heard[ids[i]!] = result.heard;
-    });
-    return Object.keys(heard).length > 0 ? heard : null;
   }
 
   private defaultCancelTarget(): UtteranceHandle | undefined {
@@ -264,10 +253,6 @@ class PublishSession {
   private dropWaiting(): void {
     this.epoch++;
     this.inbox.dropWaiting();
-  }
-
-  private naming(utterance: UtteranceHandle | null): Pick<PublishAck, 'utterance_id' | 'utterance'> {
-    return utterance ? { utterance_id: utterance.id, utterance: utterance.number } : {};
   }
 
   private ack(fields: Omit<PublishAck, 'type'>): void {

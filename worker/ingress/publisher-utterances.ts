@@ -1,6 +1,7 @@
 /** The utterances one WebSocket publisher opened, each with how far its text has been spoken. */
 import { errorInfo } from '../../shared/errors.ts';
-import type { PublishServerMessage } from '../../shared/publish-protocol.ts';
+import type { Heard } from '../../shared/protocol.ts';
+import type { PublishAck, PublishServerMessage } from '../../shared/publish-protocol.ts';
 import type { BrokerEvent } from '../broker/broker.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
 import type { UtteranceResult } from '../core/utterance.ts';
@@ -44,6 +45,19 @@ export class PublisherUtterances {
     return last;
   }
 
+  /**
+   * What listeners heard of the utterances a cancel stopped, where this instance can tell: this
+   * publisher's own, else the stream's recent outcomes (`outcomeOf`).
+   */
+  async heardOf(ids: string[], outcomeOf: (id: string) => Promise<UtteranceResult> | undefined): Promise<Record<string, Heard> | null> {
+    const results = await Promise.all(ids.map((id) => this.get(id)?.result ?? outcomeOf(id)));
+    const heard: Record<string, Heard> = {};
+    results.forEach((result, i) => {
+      if (result?.heard) heard[ids[i]!] = result.heard;
+    });
+    return Object.keys(heard).length > 0 ? heard : null;
+  }
+
   /** Words timed and audio released on the stream count as progress of the utterance they belong to. */
   observe(event: BrokerEvent): void {
     if (event.type === 'timestamps') this.byNumber.get(event.utterance)?.progress.spoke(event.words.map((w) => w.word));
@@ -64,4 +78,9 @@ export function utteranceEnd(utterance: UtteranceHandle, result: UtteranceResult
     ...(result.heard ? { heard: result.heard } : {}),
     ...(result.error ? { error: errorInfo(result.error) } : {}),
   };
+}
+
+/** The fields that name an utterance in an ack, when there is one. */
+export function naming(utterance: UtteranceHandle | null): Pick<PublishAck, 'utterance_id' | 'utterance'> {
+  return utterance ? { utterance_id: utterance.id, utterance: utterance.number } : {};
 }
