@@ -1,6 +1,6 @@
 /** One named stream: a FIFO of utterances spoken one at a time through the provider, published to the broker. */
 import { type AudioFormat, bytesFor, secondsOf } from '../../shared/audio-format.ts';
-import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
+import { RelayError, toRelayError } from '../../shared/errors.ts';
 import type { EndReason, Heard } from '../../shared/protocol.ts';
 import type { Broker, BrokerEvent } from '../broker/broker.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -12,6 +12,7 @@ import { ResumingContext } from './resuming-context.ts';
 import { relayClockAt } from './relay-clock.ts';
 import type { QueueStatus } from './stream-directory.ts';
 import { contextOptions, feedText, watchProvider } from './provider-feed.ts';
+import { utteranceEndEvent, utteranceEndLog } from './utterance-end.ts';
 import { Utterance, type UtteranceOptions, type UtteranceResult } from './utterance.ts';
 
 /** Audio synthesized but not yet released, per stream: at f32 44.1 kHz about 3.5 MB. */
@@ -163,22 +164,8 @@ export class Stream {
     // Done: everything was released already. Cancel or error: audio not yet released never will be, and
     // listeners in step stop at the cut.
     const at = this.playout.end(reason !== 'done');
-    this.deps.broker.publish(this.name, {
-      type: 'utterance_end',
-      utterance: utterance.number,
-      utterance_id: utterance.id,
-      reason,
-      at,
-      ...(error ? { error: errorInfo(error) } : {}),
-    });
-    this.deps.logger.info('utterance ended', {
-      stream: this.name,
-      utterance_id: utterance.id,
-      reason,
-      ...(error ? { code: error.code } : {}),
-      characters: utterance.characters,
-      audio_seconds: Math.round(utterance.audioSeconds * 1000) / 1000,
-    });
+    this.deps.broker.publish(this.name, utteranceEndEvent(utterance, reason, at, error));
+    this.deps.logger.info('utterance ended', utteranceEndLog(this.name, utterance, reason, error));
   }
 
   /** Publishes what the playout releases; its `timing` events place the utterance's audio for the heard latency. */
