@@ -4,6 +4,7 @@
  * least asymmetry: the offset is the median of the fastest quarter of recent exchanges, the rest dropped.
  */
 import type { ClockPing, ClockPong, Hello } from '../shared/protocol.ts';
+import { unrefTimer } from '../shared/timers.ts';
 
 /** Exchanges kept, and how old one may be: long enough to ride out a jittery spell, short enough to follow drift. */
 const WINDOW_SAMPLES = 64;
@@ -122,7 +123,7 @@ export class ClockPinger {
       }
       this.schedule(this.next < BURST_PINGS ? BURST_INTERVAL_MS : PING_INTERVAL_MS);
     }, delayMs);
-    (this.timer as { unref?: () => void }).unref?.();
+    unrefTimer(this.timer);
   }
 }
 

@@ -9,6 +9,7 @@ import type { Metrics } from '../ops/metrics.ts';
 import { heardWords } from './heard-text.ts';
 import { relayClockAt } from './relay-clock.ts';
 import type { UtteranceResult } from './utterance.ts';
+import { unrefTimer } from '../../shared/timers.ts';
 
 export interface HeardTrackerOptions {
   exchange: PlaybackExchange;
@@ -72,7 +73,7 @@ export class UtteranceHearing {
     if (this.ending) return Promise.resolve(this.heard(this.ending.spoken));
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.finish(), remainingMs + this.options.graceMs);
-      (timer as { unref?: () => void }).unref?.();
+      unrefTimer(timer);
       this.ending = { spoken, resolve, timer };
       this.check();
     });

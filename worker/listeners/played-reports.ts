@@ -11,6 +11,7 @@ import { MAX_SUMMARY_SAMPLES, type PlaybackExchange } from '../broker/playback-e
 import type { Metrics } from '../ops/metrics.ts';
 import type { SentSamples } from './format-channel.ts';
 import type { Listener } from './listener.ts';
+import { unrefTimer } from '../../shared/timers.ts';
 
 /** Summaries of one utterance leave this instance at most this often while reports come in. */
 const SUMMARY_INTERVAL_MS = 100;
@@ -214,7 +215,7 @@ export class PlayedReports implements PlaybackReports {
     utterance.ended = true;
     if (utterance.settled) return this.close(stream, tally, utterance);
     utterance.closeTimer = setTimeout(() => this.close(stream, tally, utterance), this.options.closeAfterMs);
-    (utterance.closeTimer as { unref?: () => void }).unref?.();
+    unrefTimer(utterance.closeTimer);
   }
 
   private scheduleSummary(stream: string, utterance: UtteranceTally): void {
@@ -223,7 +224,7 @@ export class PlayedReports implements PlaybackReports {
       utterance.flushTimer = null;
       this.summarize(stream, utterance, false);
     }, SUMMARY_INTERVAL_MS);
-    (utterance.flushTimer as { unref?: () => void }).unref?.();
+    unrefTimer(utterance.flushTimer);
   }
 
   private close(stream: string, tally: StreamTally, utterance: UtteranceTally): void {
