@@ -110,7 +110,10 @@ export class PlayedReporter {
   private startReporting(utterance: number): void {
     this.stopReporting();
     this.playing = utterance;
-    this.lastSent = -1;
+    // Report at once, before the first interval: the relay awaits the finals only of listeners that report, and
+    // a short utterance can end at the relay (all of it released) before a first report 250 ms in.
+    this.lastSent = 0;
+    this.send({ type: 'played', utterance, samples: 0 });
     this.timer = setInterval(() => {
       const samples = this.clock.played(utterance);
       if (samples === this.lastSent) return;
