@@ -22,7 +22,7 @@ interface Client {
 }
 
 async function open(url: string): Promise<Client> {
-  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/tts/websocket?stream=bench`, { headers: { 'x-api-key': ADMIN_KEY } });
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/tts/websocket?stream=bench&cartesia_version=2026-03-01`, { headers: { 'x-api-key': ADMIN_KEY } });
   const firsts = new Map<string, number>();
   const waiters = new Map<string, (at: number) => void>();
   socket.on('message', (data) => {

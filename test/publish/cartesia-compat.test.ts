@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { type CartesiaServerMessage, cartesiaServerMessageSchema } from '../../shared/cartesia-messages.ts';
+import type { CartesiaServerMessage } from '../../shared/cartesia-messages.ts';
+import { rawCartesiaClient, type RawCartesiaClient, TEST_CARTESIA_VERSION } from '../support/cartesia-client.ts';
 import { connectListener, isEnd, refusedUpgrade, type RecordedListener } from '../support/listener-client.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay } from '../support/relay.ts';
 import { mint } from '../security/tokens.ts';
@@ -17,46 +17,11 @@ afterEach(async () => {
   await relay.close();
 });
 
-interface RawClient {
-  socket: WebSocket;
-  messages: CartesiaServerMessage[];
-  send(message: Record<string, unknown>): void;
-  waitFor(predicate: (m: CartesiaServerMessage) => boolean, ms?: number): Promise<CartesiaServerMessage>;
-}
-
-/** A Cartesia client written by hand, as browser code or another language's SDK would be. */
-async function rawClient(path: string, headers: Record<string, string> = {}): Promise<RawClient> {
-  const socket = new WebSocket(new URL(path, relay.url.replace(/^http/, 'ws')), { headers });
-  const messages: CartesiaServerMessage[] = [];
-  const watchers = new Set<() => void>();
-  socket.on('message', (data) => {
-    messages.push(cartesiaServerMessageSchema.parse(JSON.parse(data.toString())));
-    for (const watch of watchers) watch();
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode} ${res.headers['x-error-code']}`)));
-  });
-  sockets.push(socket);
-  return {
-    socket,
-    messages,
-    send: (message) => socket.send(JSON.stringify(message)),
-    waitFor: (predicate, ms = 15_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const found = messages.find(predicate);
-          if (!found) return;
-          clearTimeout(timer);
-          watchers.delete(check);
-          resolve(found);
-        };
-        const timer = setTimeout(() => reject(new Error(`no matching Cartesia message within ${ms} ms; got ${messages.map((m) => m.type).join(', ')}`)), ms);
-        watchers.add(check);
-        check();
-      }),
-  };
+/** A Cartesia client written by hand (test/support), as browser code or another language's SDK would be; closed after each test. */
+async function rawClient(path: string, headers: Record<string, string> = {}): Promise<RawCartesiaClient> {
+  const client = await rawCartesiaClient(relay.url, path, headers);
+  sockets.push(client.socket);
+  return client;
 }
 
 async function listen(stream: string): Promise<RecordedListener> {
@@ -104,8 +69,8 @@ describe('Cartesia-compatible ingress: authentication and stream choice', () => 
     expect(await refusedUpgrade(relay.url, '/tts/websocket', { 'x-api-key': 'not-the-key-0123456789' })).toEqual({ status: 401, code: 'unauthorized' });
     expect((await refusedUpgrade(relay.url, `/tts/websocket?api_key=${TEST_ADMIN_KEY}`)).status).toBe(401);
     const { token } = await mint(relay, { streams: ['lobby'], actions: ['speak'] });
-    expect(await refusedUpgrade(relay.url, '/tts/websocket?stream=kitchen', { authorization: `Bearer ${token}` })).toEqual({ status: 403, code: 'forbidden' });
-    expect(await refusedUpgrade(relay.url, '/cartesia/bad..name/tts/websocket', { authorization: `Bearer ${TEST_ADMIN_KEY}` })).toEqual({ status: 400, code: 'invalid_stream_name' });
+    expect(await refusedUpgrade(relay.url, '/tts/websocket?stream=kitchen', { authorization: `Bearer ${token}`, 'cartesia-version': TEST_CARTESIA_VERSION })).toEqual({ status: 403, code: 'forbidden' });
+    expect(await refusedUpgrade(relay.url, '/cartesia/bad..name/tts/websocket', { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'cartesia-version': TEST_CARTESIA_VERSION })).toEqual({ status: 400, code: 'invalid_stream_name' });
   });
 
   it('picks the stream from ?stream=, else from the base URL path /cartesia/{stream}, else "default"', async () => {

@@ -95,7 +95,7 @@ it('answers each hostile input with its code while another stream speaks on, its
   const unknownType = await frames('/v1/streams/victim/publish', [JSON.stringify({ type: 'rm -rf', seq: 7 }), 'not json at all']);
   expect(unknownType.replies.filter((r) => r.includes('"error"')).map((r) => (JSON.parse(r) as { error: { code: string } }).error.code)).toEqual(['invalid_message', 'invalid_message']);
   expect((await frames('/v1/streams/victim/publish', [Buffer.alloc(65 * 1024, 0x61).toString()])).close).toBe(1009);
-  expect((await frames('/tts/websocket', [Buffer.alloc(65 * 1024)])).close).toBe(1009);
+  expect((await frames('/tts/websocket?cartesia_version=2026-03-01', [Buffer.alloc(65 * 1024)])).close).toBe(1009);
   expect((await frames('/v1/streams/victim/listen', ['{"type":"hello"}'])).close).toBe(4400);
   expect(await refusedUpgrade(relay.url, '/v1/streams/victim/listen?encoding=../../x', { authorization: `Bearer ${TEST_ADMIN_KEY}` })).toEqual({ status: 400, code: 'unsupported_encoding' });
 

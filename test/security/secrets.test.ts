@@ -139,7 +139,7 @@ async function exercise(c: Capture, adminKey: string, oldAdminKey?: string): Pro
   await recordSocket(c, '/v1/streams/kitchen/publish', { headers: { authorization: `Bearer ${token}` }, send: JSON.stringify({ type: 'text', text: 'Published.', voice: token }) });
   await recordSocket(c, '/v1/streams/kitchen/publish', { headers: { authorization: `Bearer ${token}` }, send: `{"type":"${adminKey}"}` });
   await recordSocket(c, `/tts/websocket?api_key=${adminKey}`);
-  await recordSocket(c, `/tts/websocket?access_token=${token}`, { send: JSON.stringify({ transcript: 'Hello.', context_id: 'c1', continue: false, model_id: 'sonic-3.5', voice: { mode: 'id', id: 'v' }, output_format: { container: 'raw', encoding: 'pcm_f32le', sample_rate: 44100 } }) });
+  await recordSocket(c, `/tts/websocket?access_token=${token}&cartesia_version=2026-03-01`, { send: JSON.stringify({ transcript: 'Hello.', context_id: 'c1', continue: false, model_id: 'sonic-3.5', voice: { mode: 'id', id: 'v' }, output_format: { container: 'raw', encoding: 'pcm_f32le', sample_rate: 44100 } }) });
   await recordSocket(c, '/tts/websocket', { headers: { 'x-api-key': `${adminKey}-wrong` } });
 }
 

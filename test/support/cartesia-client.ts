@@ -15,8 +15,14 @@ export interface RawCartesiaClient {
   close(): void;
 }
 
+/** The API version these clients were written against, sent as Cartesia's clients send it. */
+export const TEST_CARTESIA_VERSION = '2026-03-01';
+
+/** Opens the socket with `Cartesia-Version` unless the path or `headers` name one (pass `cartesia-version: ''` to send none). */
 export async function rawCartesiaClient(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<RawCartesiaClient> {
-  const socket = new WebSocket(new URL(path, baseUrl.replace(/^http/, 'ws')), { headers });
+  const versioned = { 'cartesia-version': TEST_CARTESIA_VERSION, ...headers };
+  if (versioned['cartesia-version'] === '') delete (versioned as Record<string, string>)['cartesia-version'];
+  const socket = new WebSocket(new URL(path, baseUrl.replace(/^http/, 'ws')), { headers: versioned });
   const messages: CartesiaServerMessage[] = [];
   const times: number[] = [];
   const watchers = new Set<() => void>();

@@ -9,7 +9,8 @@ import { RelayError } from '../../../shared/errors.ts';
 import { createTranscoder, type Transcoder } from '../../../shared/transcoder.ts';
 import type { CompatIngress } from './ingress.ts';
 import type { ProviderEvent } from '../../providers/provider.ts';
-import { chunkFrame, doneFrame, errorFrame, flushDoneFrame, phonemesFrame, wordsFrame } from './frames.ts';
+import { chunkFrame, doneFrame, flushDoneFrame, phonemesFrame, wordsFrame } from './frames.ts';
+import { errorFrame } from './errors.ts';
 import { Synthesis, synthesisRequestOf } from './synthesis.ts';
 
 export interface ContextHost {

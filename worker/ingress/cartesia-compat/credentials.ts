@@ -4,6 +4,7 @@ import { RelayError } from '../../../shared/errors.ts';
 import { isValidStreamName } from '../../../shared/protocol.ts';
 import type { Env } from '../../runtime/contract.ts';
 import type { CompatIngress } from './ingress.ts';
+import { cartesiaVersionOf } from './version.ts';
 import { authenticate, type Credential, credentialOf, type Principal } from '../../security/auth.ts';
 
 /** The stream a connection speaks on when neither the URL nor a single-stream token names one. */
@@ -20,11 +21,15 @@ export function compatCredentialOf(request: Request): Credential | null {
   return value ? { value, source: 'query' } : null;
 }
 
-/** Authenticates a Cartesia-style request and picks its stream: named, else the token's one stream, else `default`. */
+/**
+ * Authenticates a Cartesia-style request, checks its `Cartesia-Version` (after the key, as Cartesia does) and picks
+ * its stream: named, else the credential's one stream, else `default`.
+ */
 export async function compatPrincipal(c: Context<Env>, ingress: CompatIngress, named: string | null): Promise<{ principal: Principal; stream: string }> {
   const credential = compatCredentialOf(c.req.raw);
   if (!credential) throw new RelayError('unauthorized', 'Send the relay key or token as Authorization: Bearer, X-API-Key, ?api_key= or ?access_token=.');
   const principal = await authenticate(credential, ingress.auth);
+  cartesiaVersionOf(c.req.raw);
   const stream = named ?? claimedStream(principal) ?? DEFAULT_COMPAT_STREAM;
   if (!isValidStreamName(stream)) throw new RelayError('invalid_stream_name');
   return { principal, stream };

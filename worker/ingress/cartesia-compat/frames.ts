@@ -1,36 +1,7 @@
-/** The frames a Cartesia-compatible client receives, built as Cartesia's API reference shapes them. */
+/** The frames a Cartesia-compatible client receives, built as Cartesia's API reference shapes them (errors: errors.ts). */
 import { CARTESIA_PARTIAL, type CartesiaServerMessage } from '../../../shared/cartesia-messages.ts';
 import { encodeBase64 } from '../../../shared/base64.ts';
-import type { RelayError } from '../../../shared/errors.ts';
 import type { PhonemeTimestamp, WordTimestamp } from '../../../shared/protocol.ts';
-
-/** Cartesia's titles: the HTTP reason phrase of the error's status. */
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  413: 'Payload Too Large',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
-export function errorFrame(error: RelayError, requestId: string, contextId?: string): CartesiaServerMessage {
-  return {
-    type: 'error',
-    ...(contextId !== undefined ? { context_id: contextId } : {}),
-    status_code: error.status,
-    title: TITLES[error.status] ?? 'Error',
-    message: error.message,
-    error_code: error.code,
-    done: true,
-    request_id: requestId,
-  };
-}
 
 export function chunkFrame(contextId: string, data: Uint8Array, stepTime: number, flushId: number): CartesiaServerMessage {
   return { type: 'chunk', context_id: contextId, data: encodeBase64(data), done: false, status_code: CARTESIA_PARTIAL, step_time: stepTime, flush_id: flushId };

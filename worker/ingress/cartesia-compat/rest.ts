@@ -23,7 +23,8 @@ import type { CompatIngress } from './ingress.ts';
 import type { ProviderEvent } from '../../providers/provider.ts';
 import { authorize } from '../../security/auth.ts';
 import { decodeUtf8, limitBytes } from '../body.ts';
-import { errorFrame, phonemesFrame, wordsFrame } from './frames.ts';
+import { phonemesFrame, wordsFrame } from './frames.ts';
+import { errorFrame } from './errors.ts';
 import { compatPrincipal } from './credentials.ts';
 import { Synthesis, synthesisRequestOf } from './synthesis.ts';
 
@@ -117,7 +118,9 @@ export async function sse(c: Context<Env>, ingress: CompatIngress, named: string
   const requestId = c.get('requestId');
   let last = ingress.now();
   const events = generationBody(ingress, stream, body, (event, out) => {
-    const send = (data: Record<string, unknown>) => out.enqueue(encoder.encode(`data: ${JSON.stringify(sseEvent(body, data))}\n\n`));
+    // Cartesia names error events (`event: error`); the others go unnamed.
+    const send = (data: Record<string, unknown>) =>
+      out.enqueue(encoder.encode(`${data.type === 'error' ? 'event: error\n' : ''}data: ${JSON.stringify(sseEvent(body, data))}\n\n`));
     if (event.type === 'audio' || event.type === 'done') {
       const data = event.type === 'audio' ? transcoder.push(event.data) : transcoder.flush();
       const now = ingress.now();

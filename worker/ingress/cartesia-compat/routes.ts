@@ -14,6 +14,7 @@ import { compatPrincipal } from './credentials.ts';
 import { upgradeTextSession } from '../text-session.ts';
 import { accessToken, bytes, sse } from './rest.ts';
 import { getVoice, listVoices } from './voices.ts';
+import { cartesiaErrorResponse } from './errors.ts';
 import { CompatSession } from './session.ts';
 
 const PATH_PREFIX = '/cartesia/';
@@ -37,25 +38,37 @@ export function cartesiaCompatRoutes(ingress: CompatIngress, runtime: RuntimeAda
     app.on(endpoint.method, ['/tts/*', '/access-token', '/voices', '/voices/*'], async (c, next) => {
       const match = endpoint.path.exec(c.req.path);
       if (!match) return next();
-      return endpoint.handle(c, ingress, runtime, c.req.query('stream') ?? null, decodeURIComponent(match[1] ?? ''));
+      return answer(c, ingress, () => endpoint.handle(c, ingress, runtime, c.req.query('stream') ?? null, decodeURIComponent(match[1] ?? '')));
     });
   }
-  app.all(`${PATH_PREFIX}*`, (c) => {
-    const rest = c.req.path.slice(PATH_PREFIX.length);
-    for (const endpoint of ENDPOINTS) {
-      const match = new RegExp(`^(.+?)${endpoint.path.source.slice(1)}`).exec(rest);
-      if (!match || c.req.method !== endpoint.method) continue;
-      let name: string;
-      try {
-        name = decodeURIComponent(match[1]!);
-      } catch {
-        throw new RelayError('invalid_stream_name');
-      }
-      return endpoint.handle(c, ingress, runtime, name, decodeURIComponent(match[2] ?? ''));
-    }
-    throw new RelayError('not_found', `No route for ${c.req.method} ${c.req.path}; the Cartesia endpoints are under ${PATH_PREFIX}{stream}/ (tts/websocket, tts/bytes, tts/sse, voices, access-token).`);
-  });
+  app.all(`${PATH_PREFIX}*`, (c) => answer(c, ingress, () => prefixed(c, ingress, runtime)));
   return app;
+}
+
+/** Runs a handler; whatever it throws is answered in Cartesia's error shape, with the request's id. */
+async function answer(c: Context<Env>, ingress: CompatIngress, handle: () => Promise<Response>): Promise<Response> {
+  try {
+    return await handle();
+  } catch (error) {
+    return cartesiaErrorResponse(c, error, ingress.logger);
+  }
+}
+
+/** `/cartesia/{stream}/…`: the endpoint after the stream name. */
+async function prefixed(c: Context<Env>, ingress: CompatIngress, runtime: RuntimeAdapter): Promise<Response> {
+  const rest = c.req.path.slice(PATH_PREFIX.length);
+  for (const endpoint of ENDPOINTS) {
+    const match = new RegExp(`^(.+?)${endpoint.path.source.slice(1)}`).exec(rest);
+    if (!match || c.req.method !== endpoint.method) continue;
+    let name: string;
+    try {
+      name = decodeURIComponent(match[1]!);
+    } catch {
+      throw new RelayError('invalid_stream_name');
+    }
+    return endpoint.handle(c, ingress, runtime, name, decodeURIComponent(match[2] ?? ''));
+  }
+  throw new RelayError('not_found', `No route for ${c.req.method} ${c.req.path}; the Cartesia endpoints are under ${PATH_PREFIX}{stream}/ (tts/websocket, tts/bytes, tts/sse, voices, access-token).`);
 }
 
 async function connect(c: Context<Env>, ingress: CompatIngress, runtime: RuntimeAdapter, named: string | null): Promise<Response> {

@@ -17,7 +17,7 @@ import { RelayError, toRelayError } from '../../../shared/errors.ts';
 import type { RuntimeAdapter } from '../../runtime/contract.ts';
 import type { CompatIngress } from './ingress.ts';
 import { ClientContext, type ContextHost } from './context.ts';
-import { errorFrame } from './frames.ts';
+import { errorFrame } from './errors.ts';
 
 /** Ids of finished contexts remembered per socket, so a reuse is refused as Cartesia refuses it. */
 const FINISHED_IDS_KEPT = 1024;
