@@ -16,6 +16,7 @@ import { catalogRoutes } from './ingress/catalog-routes.ts';
 import type { IngressContext } from './ingress/context.ts';
 import { streamRoutes } from './ingress/stream-routes.ts';
 import { tokenRoutes } from './security/token-routes.ts';
+import { keyRoutes } from './security/key-routes.ts';
 import type { Env, RuntimeAdapter } from './runtime/contract.ts';
 
 export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<Env> {
@@ -51,6 +52,7 @@ export function createApp(relay: Relay, runtimeAdapter: RuntimeAdapter): Hono<En
   app.route('/', metricsRoutes(relay, runtime.name ?? 'unknown'));
 
   app.route('/v1/tokens', tokenRoutes(relay.auth.tokens, relay.logger));
+  app.route('/v1/keys', keyRoutes(relay.auth.apiKeys, relay.logger));
   const ingress = ingressContext(relay);
   // Before the stream routes, which would take /v1/streams for a stream name.
   app.route('/', catalogRoutes(ingress));

@@ -1,4 +1,5 @@
 /** Builds a relay from configuration: picks the provider and broker once, then the app over them. */
+import { API_KEY_PATTERN } from './security/api-keys.ts';
 import type { Hono } from 'hono';
 import { bytesPerSecond } from '../shared/audio-format.ts';
 import { createApp } from './app.ts';
@@ -92,5 +93,5 @@ const JWT_PATTERN = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 /** Replaces every secret and every token in a log line, so no code path can leak one by accident. */
 export function redactor(secrets: string[]): (line: string) => string {
   const present = secrets.filter((secret) => secret.length >= 8);
-  return (line) => present.reduce((out, secret) => out.split(secret).join('[redacted]'), line).replace(JWT_PATTERN, '[token]');
+  return (line) => present.reduce((out, secret) => out.split(secret).join('[redacted]'), line).replace(JWT_PATTERN, '[token]').replace(API_KEY_PATTERN, '[api key]');
 }

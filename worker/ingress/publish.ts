@@ -20,7 +20,7 @@ import {
   type PublishServerMessage,
 } from '../../shared/publish-protocol.ts';
 import { type Env, type RuntimeAdapter, SOCKET_STATE } from '../runtime/contract.ts';
-import { authorize, type Principal } from '../security/auth.ts';
+import { authorize, type Principal, watchRevocation } from '../security/auth.ts';
 import { type InboxItem, PublishInbox } from './publish-inbox.ts';
 import { naming, PublisherUtterances, utteranceEnd } from './publisher-utterances.ts';
 import { newId } from '../core/ids.ts';
@@ -42,7 +42,8 @@ export function publishRoute(ingress: IngressContext, runtime: RuntimeAdapter) {
       throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
     }
     await ingress.directory.open(name);
-    return upgradeTextSession(c, runtime, (ws) => new PublishSession(ingress, runtime, ws, name, principal), 'Publishers send JSON text frames.');
+    const watch = (onRevoked: () => void) => watchRevocation(ingress.auth, principal, onRevoked);
+    return upgradeTextSession(c, runtime, (ws) => new PublishSession(ingress, runtime, ws, name, principal), 'Publishers send JSON text frames.', watch);
   };
 }
 

@@ -5,11 +5,11 @@ import { type AudioFormat, isEncoding, isSampleRate } from '../../shared/audio-f
 import { RelayError } from '../../shared/errors.ts';
 import type { IngressContext } from '../ingress/context.ts';
 import { type Env, type RuntimeAdapter, SOCKET_STATE } from '../runtime/contract.ts';
-import { authorize } from '../security/auth.ts';
+import { authorize, watchRevocation } from '../security/auth.ts';
 import type { Listener, ListenerSocket } from './listener.ts';
 import { type ListenerInbox, listenerInbox } from './listener-inbox.ts';
 
-export function listenRoute({ directory, listeners, played, limits, sourceFormat, clock, now }: IngressContext, runtime: RuntimeAdapter) {
+export function listenRoute({ directory, listeners, played, limits, sourceFormat, clock, now, auth }: IngressContext, runtime: RuntimeAdapter) {
   return async (c: Context<Env>, name: string): Promise<Response> => {
     authorize(c.get('principal'), 'listen', name);
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
@@ -28,7 +28,9 @@ export function listenRoute({ directory, listeners, played, limits, sourceFormat
     await directory.open(name);
     let listener: Listener | null = null;
     let inbox: ListenerInbox | null = null;
+    let unwatch = () => {};
     const release = () => {
+      unwatch();
       if (listener) {
         listeners.remove(listener);
         played.detach(listener);
@@ -42,6 +44,8 @@ export function listenRoute({ directory, listeners, played, limits, sourceFormat
         played.attach(listener);
         const joined = listener;
         inbox = listenerInbox((text) => ws.send(text), clock, now, (report) => played.report(joined, report));
+        // A revoked API key ends the socket at once.
+        unwatch = watchRevocation(auth, c.get('principal'), () => ws.close(new RelayError('unauthorized').closeCode, 'unauthorized'));
       },
       onMessage(event, ws) {
         const error = inbox ? inbox(event.data) : new RelayError('invalid_message', 'Nothing may be sent before the socket opened.');

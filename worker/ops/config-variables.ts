@@ -59,6 +59,7 @@ const VARIABLES = {
   RELAY_COMPAT_MAX_CONTEXTS: int(1, 1000).default(32),
   RELAY_COMPAT_CONTEXT_IDLE_MS: int(100, 600_000).default(5000),
   RELAY_TOKEN_SECRET: z.string().optional(),
+  RELAY_API_KEYS: z.string().optional(),
   RELAY_TOKEN_TTL_S: int(1, 31_536_000).default(900),
   RELAY_TOKEN_MAX_TTL_S: int(1, 31_536_000).default(86_400),
   RELAY_TOKEN_RATE: int(1, 100_000).default(10),

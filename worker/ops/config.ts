@@ -1,4 +1,5 @@
 /** Configuration: read from the environment once at start, validated, with errors that name the variable. */
+import { type ConfiguredApiKey, parseApiKeyList } from '../security/api-keys.ts';
 import type { Encoding, SampleRate } from '../../shared/audio-format.ts';
 import { encodeBase64Url } from '../../shared/base64.ts';
 import { ConfigError } from './config-error.ts';
@@ -65,6 +66,8 @@ export interface RelayConfig {
   /** True when no key was configured and one was generated for this process. */
   adminKeyGenerated: boolean;
   tokens: TokenConfig;
+  /** RELAY_API_KEYS: long-lived scoped keys for URLs (digested at start, never logged). */
+  apiKeys: ConfiguredApiKey[];
   /** Origins allowed by CORS; empty means CORS is off. `*` allows any. */
   corsOrigins: string[];
   provider: 'espeak' | 'cartesia';
@@ -130,6 +133,8 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
   const adminKeyGenerated = adminKeys.length === 0;
   if (adminKeyGenerated) adminKeys.push(generateKey());
   const tokens = tokenConfig(v);
+  const apiKeys = parseApiKeyList(v.RELAY_API_KEYS);
+  if (apiKeys.some(({ key }) => adminKeys.includes(key))) throw new ConfigError('RELAY_API_KEYS', 'an API key must not be an admin key');
   const corsOrigins = corsOriginsOf(v);
   const tls = tlsOf(v);
   return {
@@ -139,6 +144,7 @@ export function loadConfig(env: Record<string, string | undefined>, generateKey:
     adminKeys,
     adminKeyGenerated,
     tokens,
+    apiKeys,
     corsOrigins,
     provider,
     ...(v.TTS_VOICE ? { voice: v.TTS_VOICE } : {}),

@@ -8,12 +8,13 @@ import type { RelayConfig } from '../ops/config.ts';
 import { RateLimiter } from './rate-limit.ts';
 import type { Principal } from './principal.ts';
 import { scopeCovers, TokenService } from './tokens.ts';
+import { API_KEY_PREFIX, ApiKeys } from './api-keys.ts';
 
 export type Action = TokenAction | 'status' | 'admin';
 
 export type { Principal };
 
-/** Where a credential came from: headers may carry admin keys, URLs and subprotocols only tokens. */
+/** Where a credential came from: headers may carry admin keys, URLs and subprotocols only tokens and API keys. */
 export type CredentialSource = 'header' | 'query' | 'subprotocol';
 
 export interface Credential {
@@ -21,10 +22,11 @@ export interface Credential {
   source: CredentialSource;
 }
 
-/** What `authenticate` needs: the admin keys, the token verifier and the per-token request buckets. */
+/** What `authenticate` needs: the admin keys, the token verifier, the API keys and the per-credential request buckets. */
 export interface Authenticator {
   readonly adminKeys: readonly string[];
   readonly tokens: TokenService;
+  readonly apiKeys: ApiKeys;
   readonly rateLimiter: RateLimiter;
 }
 
@@ -32,6 +34,7 @@ export function createAuthenticator(config: RelayConfig, options: { now?: () => 
   return {
     adminKeys: config.adminKeys,
     tokens: new TokenService(config.tokens, config.adminKeys, options.wallClock),
+    apiKeys: new ApiKeys(config.apiKeys, { perSecond: config.tokens.ratePerSecond, burst: config.tokens.burst }),
     rateLimiter: new RateLimiter(options.now ?? (() => performance.now())),
   };
 }
@@ -75,8 +78,8 @@ export function selectSubprotocol(offered: Iterable<string>): string | undefined
 }
 
 /**
- * Turns a credential (admin key or token) into a principal: the one way any route authenticates.
- * A token's request is counted against its rate limit here. Throws 401 `unauthorized` / `token_invalid` /
+ * Turns a credential (admin key, API key or token) into a principal: the one way any route authenticates.
+ * A token's or key's request is counted against its rate limit here. Throws 401 `unauthorized` / `token_invalid` /
  * `token_expired` / `token_not_yet_valid`, or 429 `rate_limited`.
  */
 export async function authenticate(credential: Credential, auth: Authenticator): Promise<Principal> {
@@ -85,6 +88,11 @@ export async function authenticate(credential: Credential, auth: Authenticator):
     // An admin key in a URL ends up in proxy logs and browser history: refuse it so nobody gets used to it.
     if (source !== 'header') throw new RelayError('unauthorized', 'Admin keys are accepted only in the Authorization header; mint a token for URLs and subprotocols.');
     return { kind: 'admin' };
+  }
+  if (value.startsWith(API_KEY_PREFIX)) {
+    const key = await auth.apiKeys.verify(value);
+    auth.rateLimiter.take(key.id, key.rate);
+    return { kind: 'key', ...key };
   }
   if (!looksLikeToken(value)) throw new RelayError('unauthorized', 'The key or token is not valid.');
   const token = await auth.tokens.verify(value);
@@ -119,6 +127,14 @@ export function authorize(principal: Principal, action: Action, stream?: string)
   if (stream === undefined || !principal.streams.some((scope) => scopeCovers(scope, stream))) {
     throw new RelayError('forbidden', `This token does not cover stream ${stream ?? '(none)'}: it covers ${principal.streams.join(', ')}.`);
   }
+}
+
+/**
+ * Calls `onRevoked` when the principal's API key is revoked, so sockets it opened close at once (tokens expire
+ * instead, and admin keys are not revocable one by one); returns the way to stop watching.
+ */
+export function watchRevocation(auth: Authenticator, principal: Principal, onRevoked: () => void): () => void {
+  return principal.kind === 'key' ? auth.apiKeys.watch(principal.id, onRevoked) : () => {};
 }
 
 /** Three base64url parts: worth verifying as a token (anything else is a wrong key). */

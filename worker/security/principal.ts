@@ -19,4 +19,5 @@ export interface VerifiedToken {
   subject?: string;
 }
 
-export type Principal = { kind: 'admin' } | ({ kind: 'token' } & VerifiedToken);
+/** A token, or an API key (RELAY_API_KEYS or minted at /v1/keys), which grants the same but never expires. */
+export type Principal = { kind: 'admin' } | ({ kind: 'token' | 'key' } & VerifiedToken);

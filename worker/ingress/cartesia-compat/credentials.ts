@@ -35,9 +35,9 @@ export async function compatPrincipal(c: Context<Env>, ingress: CompatIngress, n
   return { principal, stream };
 }
 
-/** The one stream a token covers, when it names exactly one (no wildcard). */
+/** The one stream a token or API key covers, when it names exactly one (no wildcard). */
 function claimedStream(principal: Principal): string | null {
-  if (principal.kind !== 'token' || principal.streams.length !== 1) return null;
+  if (principal.kind === 'admin' || principal.streams.length !== 1) return null;
   const [scope] = principal.streams;
   return scope !== undefined && !scope.endsWith('*') ? scope : null;
 }

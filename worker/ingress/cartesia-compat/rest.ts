@@ -152,7 +152,7 @@ export async function accessToken(c: Context<Env>, ingress: CompatIngress, named
   if (body.grants?.stt || body.grants?.agent) throw new RelayError('bad_request', 'grants: the relay serves text to speech only (grants.tts).');
   let seconds = Math.min(body.expires_in ?? ACCESS_TOKEN_DEFAULT_SECONDS, ACCESS_TOKEN_MAX_SECONDS);
   // A token never outlives the token that minted it.
-  if (principal.kind === 'token') seconds = Math.min(seconds, Math.max(1, Math.floor((principal.expiresAt - Date.now()) / 1000)));
+  if (principal.kind !== 'admin') seconds = Math.min(seconds, Math.max(1, Math.floor((principal.expiresAt - Date.now()) / 1000)));
   const minted = await ingress.auth.tokens.mint({ streams: [stream], actions: ['speak'], expires_in: seconds });
   ingress.logger.info('access token minted', { token_id: minted.claims.jti, streams: [stream], expires_in: seconds });
   c.header('Cache-Control', 'no-store');

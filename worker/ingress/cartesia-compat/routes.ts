@@ -9,7 +9,7 @@ import { type Context, Hono } from 'hono';
 import { RelayError } from '../../../shared/errors.ts';
 import type { Env, RuntimeAdapter } from '../../runtime/contract.ts';
 import type { CompatIngress } from './ingress.ts';
-import { authorize } from '../../security/auth.ts';
+import { authorize, watchRevocation } from '../../security/auth.ts';
 import { compatPrincipal } from './credentials.ts';
 import { upgradeTextSession } from '../text-session.ts';
 import { accessToken, bytes, sse } from './rest.ts';
@@ -78,5 +78,6 @@ async function connect(c: Context<Env>, ingress: CompatIngress, runtime: Runtime
     throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
   }
   await ingress.directory.open(stream);
-  return upgradeTextSession(c, runtime, (ws) => new CompatSession(ingress, runtime, ws, stream), 'Cartesia clients send JSON text frames.');
+  const watch = (onRevoked: () => void) => watchRevocation(ingress.auth, principal, onRevoked);
+  return upgradeTextSession(c, runtime, (ws) => new CompatSession(ingress, runtime, ws, stream), 'Cartesia clients send JSON text frames.', watch);
 }

@@ -63,6 +63,11 @@ export class CompatSession implements ContextHost {
     this.active.clear();
   }
 
+  /** Its API key was revoked: Cartesia's 401 error event, then the socket closes (and its contexts are cancelled). */
+  revoked(): void {
+    this.send(errorFrame(new RelayError('unauthorized', 'The API key of this connection was revoked.'), this.requestId));
+  }
+
   finished(context: ClientContext): void {
     if (this.active.get(context.id) !== context) return;
     this.active.delete(context.id);
