@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SpeakCompleted, StreamStatus } from '../../shared/api.ts';
 import { samplesIn } from '../../shared/audio-format.ts';
 import type { Played, WordTimestamp } from '../../shared/protocol.ts';
+import { generation, isDoneOf, rawCartesiaClient } from '../support/cartesia-client.ts';
 import { isEnd, isStart, type RecordedListener } from '../support/listener-client.ts';
-import { startTestRelay, type TestRelay, within } from '../support/relay.ts';
+import { startTestRelay, TEST_ADMIN_KEY, type TestRelay, within } from '../support/relay.ts';
 
 const LONG = 'This answer is long and it rambles on, sentence after sentence, until somebody interrupts it. '.repeat(4);
 const RATE = 22050;
@@ -11,7 +12,8 @@ const RATE = 22050;
 let relay: TestRelay;
 
 beforeEach(async () => {
-  relay = await startTestRelay({ RELAY_HEARD_WAIT_MS: '1000' });
+  // Compat contexts stay open (no idle end) for as long as a barge-in test takes on a busy machine.
+  relay = await startTestRelay({ RELAY_HEARD_WAIT_MS: '1000', RELAY_COMPAT_CONTEXT_IDLE_MS: '60000' });
 });
 
 afterEach(async () => {
@@ -119,6 +121,32 @@ describe('what listeners heard', () => {
     expect(metrics).toMatch(/tts_relay_played_reports_total\{outcome="capped"\} [1-9]/);
     expect(metrics).toMatch(/tts_relay_played_reports_total\{outcome="dropped"\} [1-9]/);
     expect(metrics).toMatch(/tts_relay_heard_latency_seconds_count [1-9]/);
+  });
+
+  it('tells a Cartesia-compatible client, in its cut context’s done, what was heard before a barge-in', async () => {
+    const listener = await relay.listen('compat');
+    const client = await rawCartesiaClient(relay.url, '/tts/websocket?stream=compat', { authorization: `Bearer ${TEST_ADMIN_KEY}` });
+    // Still open (continue: true), as a voice agent's context is while its LLM streams the reply.
+    client.send(generation('answer', LONG, { continue: true, max_buffer_delay_ms: 0, output_format: { container: 'raw', encoding: 'pcm_f32le', sample_rate: 44100 } }));
+    const start = await listener.waitFor(isStart);
+    await listener.waitFor((m) => m.type === 'timestamps');
+    await received(listener, start.utterance, 1.2);
+    report(listener, { type: 'played', utterance: start.utterance, samples: RATE });
+    expect((await relay.speak('compat', 'Sorry.', { query: 'interrupt=true' })).status).toBe(202);
+    await listener.waitFor(isEnd);
+    report(listener, { type: 'played', utterance: start.utterance, samples: RATE, final: true });
+    const done = await client.waitFor(isDoneOf('answer'), 20_000);
+    client.close();
+    expect(done).toMatchObject({ context_id: 'answer', status_code: 206, heard: { listeners: 1, seconds: 1, text: expect.stringMatching(/^This answer/) } });
+    expect(LONG.startsWith((done as { heard: { text: string } }).heard.text)).toBe(true);
+  });
+
+  it('keeps Cartesia’s done, without heard, for a context that finished before any cut', async () => {
+    const client = await rawCartesiaClient(relay.url, '/tts/websocket?stream=compat-done', { authorization: `Bearer ${TEST_ADMIN_KEY}` });
+    client.send(generation('short', 'A short reply.'));
+    const done = await client.waitFor(isDoneOf('short'));
+    client.close();
+    expect(done).toEqual({ type: 'done', context_id: 'short', done: true, status_code: 206 });
   });
 
   it('closes a listener that sends something other than a playback report', async () => {

@@ -9,6 +9,7 @@ import { RelayError } from '../../../shared/errors.ts';
 import { createTranscoder, type Transcoder } from '../../../shared/transcoder.ts';
 import type { CompatIngress } from './ingress.ts';
 import type { ProviderEvent } from '../../providers/provider.ts';
+import type { UtteranceResult } from '../../core/utterance.ts';
 import { chunkFrame, doneFrame, flushDoneFrame, phonemesFrame, wordsFrame } from './frames.ts';
 import { errorFrame } from './errors.ts';
 import { Synthesis, synthesisRequestOf } from './synthesis.ts';
@@ -85,8 +86,23 @@ export class ClientContext {
   private open(): Promise<Synthesis> {
     this.opening ??= Synthesis.open(this.host.ingress, this.host.stream, synthesisRequestOf(this.first, this.lastSentAt), (event) =>
       this.deliver(event),
-    ).then((synthesis) => (this.synthesis = synthesis));
+    ).then((synthesis) => {
+      synthesis.utterance.result.then((result) => this.cut(result), () => {});
+      return (this.synthesis = synthesis);
+    });
     return this.opening;
+  }
+
+  /**
+   * The stream's utterance was cut from elsewhere (a barge-in, an HTTP cancel) while the client's context was
+   * still generating: it ends with `done` carrying the relay's extra field `heard`, what the stream's listeners
+   * heard before the cut (known once their last reports are in). A context already done keeps Cartesia's timing.
+   */
+  private cut(result: UtteranceResult): void {
+    if (this.over || result.reason !== 'cancelled') return;
+    this.stop();
+    this.synthesis?.cancel();
+    this.host.send({ ...doneFrame(this.id), ...(result.heard ? { heard: result.heard } : {}) });
   }
 
   private deliver(event: ProviderEvent): void {
