@@ -185,7 +185,8 @@ export const cartesiaErrorSchema = z.object({
   status_code: z.number().int(),
   title: z.string(),
   message: z.string(),
-  error_code: z.string().optional(),
+  // Nullable, as the API reference has it: Cartesia sends null when no specific code applies.
+  error_code: z.string().nullable().optional(),
   done: z.boolean().optional(),
   doc_url: z.string().optional(),
   request_id: z.string().optional(),

@@ -125,6 +125,14 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERRORS, value);
 }
 
+/** What an upstream provider (Cartesia) answered when it refused a request: the Cartesia-compatible ingress passes it on. */
+export interface UpstreamRefusal {
+  status: number;
+  title?: string;
+  message?: string;
+  errorCode?: string | null;
+}
+
 /** The one error type of the relay: a stable code, a human message, an HTTP status and a close code. */
 export class RelayError extends Error {
   readonly code: ErrorCode;
@@ -132,14 +140,17 @@ export class RelayError extends Error {
   readonly closeCode: number;
   /** Seconds a client should wait before retrying, when the error is retryable. */
   readonly retryAfter?: number;
+  /** The provider's own refusal (a 4xx), when the error is one: kept for clients of the provider's API. */
+  readonly upstream?: UpstreamRefusal;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; retryAfter?: number }) {
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; retryAfter?: number; upstream?: UpstreamRefusal }) {
     super(message ?? ERRORS[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RelayError';
     this.code = code;
     this.status = ERRORS[code].status;
     this.closeCode = ERRORS[code].close;
     if (options?.retryAfter !== undefined) this.retryAfter = options.retryAfter;
+    if (options?.upstream !== undefined) this.upstream = options.upstream;
   }
 
   toJSON(): ErrorBody {

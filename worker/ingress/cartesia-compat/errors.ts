@@ -1,5 +1,6 @@
 /** Errors as Cartesia's API sends them: the HTTP error object and the WebSocket/SSE error event, both with `request_id`. */
 import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { CartesiaServerMessage } from '../../../shared/cartesia-messages.ts';
 import { type RelayError, toRelayError } from '../../../shared/errors.ts';
 import type { Env } from '../../runtime/contract.ts';
@@ -28,6 +29,18 @@ export function cartesiaTitle(status: number): string {
   return TITLES[status] ?? 'Error';
 }
 
+/** How Cartesia would have put an error: an upstream 4xx in Cartesia's own status and words, else the relay's. */
+function asCartesia(error: RelayError): { status: number; title: string; message: string; error_code: string | null } {
+  const upstream = error.upstream;
+  if (!upstream) return { status: error.status, title: cartesiaTitle(error.status), message: error.message, error_code: error.code };
+  return {
+    status: upstream.status,
+    title: upstream.title ?? cartesiaTitle(upstream.status),
+    message: upstream.message ?? error.message,
+    error_code: upstream.errorCode ?? null,
+  };
+}
+
 /** Cartesia's HTTP error object: `{error_code, title, message, request_id}` with the error's status. */
 export function cartesiaErrorResponse(c: Context<Env>, error: unknown, logger: Logger): Response {
   const relayError = toRelayError(error);
@@ -36,20 +49,12 @@ export function cartesiaErrorResponse(c: Context<Env>, error: unknown, logger: L
   // A refused WebSocket upgrade may reach the client without its body (Node's adapter drops it): the code rides in a header too.
   c.header('X-Error-Code', relayError.code);
   c.header('Cache-Control', 'no-store');
-  const body = { error_code: relayError.code, title: cartesiaTitle(relayError.status), message: relayError.message, request_id: c.get('requestId') };
-  return c.json(body, relayError.status);
+  const { status, ...shown } = asCartesia(relayError);
+  return c.json({ ...shown, request_id: c.get('requestId') }, status as ContentfulStatusCode);
 }
 
 /** Cartesia's error event (WebSocket frame, SSE `event: error`): the HTTP object plus type, status_code and done. */
 export function errorFrame(error: RelayError, requestId: string, contextId?: string): CartesiaServerMessage {
-  return {
-    type: 'error',
-    ...(contextId !== undefined ? { context_id: contextId } : {}),
-    status_code: error.status,
-    title: cartesiaTitle(error.status),
-    message: error.message,
-    error_code: error.code,
-    done: true,
-    request_id: requestId,
-  };
+  const { status, ...shown } = asCartesia(error);
+  return { type: 'error', ...(contextId !== undefined ? { context_id: contextId } : {}), status_code: status, ...shown, done: true, request_id: requestId };
 }

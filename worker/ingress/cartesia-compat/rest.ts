@@ -59,19 +59,31 @@ async function jsonBody<T extends z.ZodType>(c: Context<Env>, maxBytes: number, 
   return parsed.data;
 }
 
-/** A response body fed by one generation; the caller going away cancels it. */
-function generationBody(
+/**
+ * A response body fed by one generation, once its first event came (`started`): a generation refused before any
+ * audio (an upstream 4xx, a full queue) rejects `started`, so the answer carries that status. The caller going
+ * away cancels the generation.
+ */
+async function generationBody(
   ingress: CompatIngress,
   stream: string,
   fields: Parameters<typeof synthesisRequestOf>[0] & { transcript: string },
   onEvent: (event: ProviderEvent, out: ReadableStreamDefaultController<Uint8Array>) => void,
   prefix?: Uint8Array,
-): ReadableStream<Uint8Array> {
+): Promise<ReadableStream<Uint8Array>> {
   let synthesis: Promise<Synthesis> | null = null;
-  return new ReadableStream<Uint8Array>({
+  let settle!: { resolve: () => void; reject: (error: unknown) => void };
+  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  let first = true;
+  const body = new ReadableStream<Uint8Array>({
     start: async (out) => {
       if (prefix) out.enqueue(prefix);
       synthesis = Synthesis.open(ingress, stream, synthesisRequestOf(fields, ingress.now()), (event) => {
+        if (first) {
+          first = false;
+          if (event.type === 'error') return settle.reject(event.error);
+          settle.resolve();
+        }
         try {
           onEvent(event, out);
           if (event.type === 'done' || event.type === 'error') out.close();
@@ -79,7 +91,10 @@ function generationBody(
           // The caller went away; cancel() below stops the synthesis.
         }
       });
-      const opened = await synthesis;
+      const opened = await synthesis.catch((error: unknown) => {
+        settle.reject(error);
+        throw error;
+      });
       opened.write(fields.transcript);
       opened.end();
     },
@@ -87,6 +102,8 @@ function generationBody(
       (await synthesis)?.cancel();
     },
   });
+  await started;
+  return body;
 }
 
 /** `POST /tts/bytes`: the audio as one streamed body, raw or WAV (a streaming header: sizes unknown). */
@@ -95,7 +112,7 @@ export async function bytes(c: Context<Env>, ingress: CompatIngress, named: stri
   const format = { encoding: body.output_format.encoding, sampleRate: body.output_format.sample_rate } as AudioFormat;
   const transcoder = createTranscoder(ingress.sourceFormat, format);
   const wav = body.output_format.container === 'wav';
-  const audio = generationBody(
+  const audio = await generationBody(
     ingress,
     stream,
     body,
@@ -117,7 +134,7 @@ export async function sse(c: Context<Env>, ingress: CompatIngress, named: string
   const encoder = new TextEncoder();
   const requestId = c.get('requestId');
   let last = ingress.now();
-  const events = generationBody(ingress, stream, body, (event, out) => {
+  const events = await generationBody(ingress, stream, body, (event, out) => {
     // Cartesia names error events (`event: error`); the others go unnamed.
     const send = (data: Record<string, unknown>) =>
       out.enqueue(encoder.encode(`${data.type === 'error' ? 'event: error\n' : ''}data: ${JSON.stringify(sseEvent(body, data))}\n\n`));

@@ -22,11 +22,13 @@ export function backoffDelay(failures: number, settings: BackoffSettings, random
 /** A failed connect as the relay error it maps to: 401/403 credentials, other statuses, network failures. */
 export function refusalError(info: SocketClosed): RelayError {
   const status = info.upgradeStatus;
+  // A 4xx keeps Cartesia's status for the Cartesia-compatible ingress to pass on.
+  const upstream = status !== undefined && status >= 400 && status < 500 ? { upstream: { status } } : {};
   if (status === 401 || status === 403) {
-    return new RelayError('upstream_error', `Cartesia refused the credentials (HTTP ${status}); check CARTESIA_API_KEY.`);
+    return new RelayError('upstream_error', `Cartesia refused the credentials (HTTP ${status}); check CARTESIA_API_KEY.`, upstream);
   }
   if (status !== undefined) {
-    return new RelayError(status >= 500 ? 'upstream_unavailable' : 'upstream_error', `Cartesia refused the connection (HTTP ${status}).`);
+    return new RelayError(status >= 500 ? 'upstream_unavailable' : 'upstream_error', `Cartesia refused the connection (HTTP ${status}).`, upstream);
   }
   return new RelayError('upstream_unavailable', `Cannot connect to Cartesia${info.error ? `: ${info.error}` : ''}.`);
 }

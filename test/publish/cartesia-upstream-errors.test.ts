@@ -1,0 +1,56 @@
+/**
+ * Upstream refusals reach a Cartesia-compatible client as Cartesia would have sent them: a 4xx error frame from
+ * Cartesia (the emulator's injected fault) keeps its status, title, message and error code through the relay, while
+ * the relay's own routes keep its vocabulary (502 `upstream_error`).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generation, isErrorOf, rawCartesiaClient } from '../support/cartesia-client.ts';
+import { type CartesiaRig, RIG_ADMIN_KEY, startCartesiaRig } from '../support/cartesia-rig.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const REFUSALS = [
+  { status_code: 402, title: 'Payment Required', message: 'You have run out of credits.', error_code: 'credits_exhausted' },
+  { status_code: 400, title: 'Bad Request', message: 'Voice not found.', error_code: null },
+  { status_code: 429, title: 'Too many concurrent requests', message: "You have exceeded your plan's concurrency limit.", error_code: 'concurrency_limited' },
+];
+
+let rig: CartesiaRig;
+
+beforeAll(async () => {
+  rig = await startCartesiaRig();
+});
+
+afterAll(async () => {
+  await rig.close();
+});
+
+describe('upstream 4xx through the Cartesia-compatible ingress', () => {
+  it.each(REFUSALS)('an upstream $status_code error frame reaches the WebSocket client with its status and words', async (refusal) => {
+    rig.emulator.setFaults({ errorAfterChunks: { chunks: 1, ...refusal } });
+    const client = await rawCartesiaClient(rig.relay.url, `/tts/websocket?stream=up-${refusal.status_code}`, { authorization: `Bearer ${RIG_ADMIN_KEY}` });
+    client.send(generation('c', 'Refused upstream after a chunk.'));
+    const error = await client.waitFor(isErrorOf('c'));
+    client.close();
+    expect(error).toEqual({ type: 'error', context_id: 'c', done: true, request_id: expect.stringMatching(UUID), ...refusal });
+  });
+
+  it('an upstream 402 ends a /tts/sse answer with an error event carrying it', async () => {
+    rig.emulator.setFaults({ errorAfterChunks: { chunks: 1, ...REFUSALS[0]! } });
+    const response = await fetch(new URL('/tts/sse?stream=up-sse', rig.relay.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${RIG_ADMIN_KEY}`, 'cartesia-version': '2026-03-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ ...generation('s', 'Refused over SSE.'), context_id: undefined }),
+    });
+    const text = await response.text();
+    expect(text).toMatch(/^event: error$/m);
+    const event = JSON.parse(/^event: error\ndata: (.*)$/m.exec(text)![1]!) as Record<string, unknown>;
+    expect(event).toMatchObject({ type: 'error', status_code: 402, title: 'Payment Required', message: 'You have run out of credits.', error_code: 'credits_exhausted' });
+  });
+
+  it("keeps the relay's own vocabulary on its own routes: 502 upstream_error naming Cartesia's answer", async () => {
+    rig.emulator.setFaults({ errorAfterChunks: { chunks: 1, ...REFUSALS[0]! } });
+    const result = await rig.speakAndWait('up-relay', 'Refused for the relay route.');
+    expect(result.reason).toBe('error');
+    expect(result.error).toMatchObject({ code: 'upstream_error', message: expect.stringMatching(/Cartesia answered 402 \(credits_exhausted\)/) });
+  });
+});
