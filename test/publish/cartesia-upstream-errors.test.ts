@@ -54,3 +54,20 @@ describe('upstream 4xx through the Cartesia-compatible ingress', () => {
     expect(result.error).toMatchObject({ code: 'upstream_error', message: expect.stringMatching(/Cartesia answered 402 \(credits_exhausted\)/) });
   });
 });
+
+describe('an upstream refusal before any audio', () => {
+  it('answers /tts/bytes with Cartesia\'s status when Cartesia refuses the connection (HTTP 402 at the upgrade)', async () => {
+    const refusing = await startCartesiaRig({ emulator: { faults: { rejectUpgrades: { status: 402, times: 1000 } } } });
+    try {
+      const response = await fetch(new URL('/tts/bytes?stream=up-bytes', refusing.relay.url), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${RIG_ADMIN_KEY}`, 'cartesia-version': '2026-03-01', 'content-type': 'application/json' },
+        body: JSON.stringify({ ...generation('b', 'Refused at the door.'), context_id: undefined }),
+      });
+      expect(response.status).toBe(402);
+      expect(await response.json()).toMatchObject({ title: 'Payment Required', message: expect.stringMatching(/HTTP 402/), request_id: expect.stringMatching(UUID) });
+    } finally {
+      await refusing.close();
+    }
+  });
+});
