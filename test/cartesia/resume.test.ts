@@ -75,6 +75,34 @@ describe('upstream resume', () => {
     expect(Math.abs(whole.audio_seconds - first.samples / 16000)).toBeLessThan(0.6);
   }, 40_000);
 
+  it('a provider without word timestamps: a socket dropped after a flush goes on with the text not yet spoken, the whole text heard once', async () => {
+    // The fault is the first context's; the control run on another stream speaks the same lines without it.
+    rig = await startCartesiaRig({ emulator: { wordTimestamps: false, faults: { dropAfterFlush: true } }, env: PATIENT });
+    const listener = await rig.listen('desk', { encoding: 'pcm_s16le', sample_rate: '16000' });
+    const first = 'The first line is spoken and flushed before the socket dies.';
+    const second = ' The second line comes after the drop and is spoken once.';
+    const encoder = new TextEncoder();
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (feed = controller) });
+    const answer = rig.speak('desk', body, 'wait=true', 'application/x-ndjson');
+    feed.enqueue(encoder.encode(`${JSON.stringify({ text: first, flush: true })}\n`));
+    await eventually(() => rig!.logs.some((line) => line.includes('resuming an utterance on a new provider context')), 20_000, 'the resume after the drop');
+    feed.enqueue(encoder.encode(`${JSON.stringify({ text: second })}\n`));
+    feed.close();
+    const result = (await (await answer).json()) as { reason: string; audio_seconds: number };
+    expect(result.reason).toBe('done');
+    expect((await endOf(listener, 1)).reason).toBe('done');
+    expect(listener.messages.some((m) => m.type === 'timestamps')).toBe(false);
+
+    // The first context spoke the first line; the new one only what came after it, nothing again.
+    expect(transcriptsOf(rig.emulator).map((t) => t.trim())).toEqual([first, second.trim()]);
+    const control = `${JSON.stringify({ text: first, flush: true })}\n${JSON.stringify({ text: second })}\n`;
+    const whole = (await (await rig.speak('aside', control, 'wait=true', 'application/x-ndjson')).json()) as { reason: string; audio_seconds: number };
+    expect(whole.reason).toBe('done');
+    expect(Math.abs(result.audio_seconds - whole.audio_seconds)).toBeLessThan(0.05);
+    expect(Math.abs((await endOf(listener, 1)).samples / 16000 - whole.audio_seconds)).toBeLessThan(0.05);
+  }, 40_000);
+
   it('a socket that keeps dying ends the utterance with upstream_unavailable after three resumes; the queue plays on', async () => {
     rig = await startCartesiaRig({ emulator: { faults: { dropContexts: { afterChunks: 2, times: 4 } } }, env: PATIENT });
     const listener = await rig.listen('desk');

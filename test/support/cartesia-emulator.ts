@@ -48,6 +48,8 @@ export interface EmulatorFaults {
   rejectUpgrades?: { status: number; times: number; retryAfterSeconds?: number };
   /** The next context: cut its socket (no close frame) after this many chunks. */
   dropAfterChunks?: number;
+  /** The next context: cut its socket (no close frame) right after its first `flush_done`. */
+  dropAfterFlush?: boolean;
   /** The next `times` contexts: each cuts its socket after `afterChunks` chunks. */
   dropContexts?: { afterChunks: number; times: number };
   /** The next context: its socket stops sending anything after this many chunks, and keeps reading. */
@@ -78,6 +80,8 @@ export interface EmulatorOptions {
   /** Chunks already generated that still go out after a cancel (Cartesia cannot recall them). */
   lateChunksAfterCancel?: number;
   faults?: EmulatorFaults;
+  /** false: a model without word timestamps (`add_timestamps` accepted, none sent). */
+  wordTimestamps?: boolean;
   /** What `GET /voices` lists, in pages of its `limit` (Cartesia's cursor paging). */
   voices?: EmulatedVoice[];
 }
@@ -150,6 +154,7 @@ type Item = { kind: 'speak'; text: string } | { kind: 'flush' } | { kind: 'done'
 
 interface ContextFaults {
   dropAfterChunks?: number;
+  dropAfterFlush?: boolean;
   stallAfterChunks?: number;
   errorAfterChunks?: EmulatorFaults['errorAfterChunks'];
   garbageBeforeChunks?: number;
@@ -333,12 +338,13 @@ export async function startCartesiaEmulator(options: EmulatorOptions = {}): Prom
     connection.socket.close(code, reason);
   }
 
-  function send(connection: Connection, frame: Record<string, unknown>): void {
+  /** `written`: called once the frame has left for the kernel. */
+  function send(connection: Connection, frame: Record<string, unknown>, written?: () => void): void {
     if (connection.stalled || connection.socket.readyState !== 1) return;
     const type = String(frame.type);
     stats.sent[type] = (stats.sent[type] ?? 0) + 1;
     if (type === 'error') stats.errors.push(frame);
-    connection.socket.send(JSON.stringify(frame));
+    connection.socket.send(JSON.stringify(frame), written);
   }
 
   function sendError(connection: Connection, contextId: string | null, status: number, errorCode: string | null, title: string, message: string): void {
@@ -397,6 +403,7 @@ export async function startCartesiaEmulator(options: EmulatorOptions = {}): Prom
   function claimFaults(): ContextFaults {
     const claimed: ContextFaults = {};
     if (faults.dropAfterChunks !== undefined) claimed.dropAfterChunks = faults.dropAfterChunks;
+    if (faults.dropAfterFlush) claimed.dropAfterFlush = true;
     if (faults.dropContexts && faults.dropContexts.times > 0) {
       claimed.dropAfterChunks = faults.dropContexts.afterChunks;
       faults.dropContexts.times -= 1;
@@ -405,6 +412,7 @@ export async function startCartesiaEmulator(options: EmulatorOptions = {}): Prom
     if (faults.errorAfterChunks !== undefined) claimed.errorAfterChunks = faults.errorAfterChunks;
     if (faults.garbageBeforeChunks !== undefined) claimed.garbageBeforeChunks = faults.garbageBeforeChunks;
     delete faults.dropAfterChunks;
+    delete faults.dropAfterFlush;
     delete faults.stallAfterChunks;
     delete faults.errorAfterChunks;
     delete faults.garbageBeforeChunks;
@@ -459,7 +467,14 @@ export async function startCartesiaEmulator(options: EmulatorOptions = {}): Prom
   async function run(connection: Connection, context: EmulatedContext, item: Item): Promise<void> {
     if (context.finished || (context.cancelled && context.lateChunks <= 0)) return;
     if (item.kind === 'flush') {
-      send(connection, { type: 'flush_done', done: false, flush_done: true, flush_id: context.flushId, status_code: 206, context_id: context.id });
+      // The drop waits for the flush_done to be on its way: a cut socket loses what TLS had not yet sent.
+      const drop = context.faults.dropAfterFlush
+        ? () => {
+            stats.closes.push({ connection: connection.id, code: 1006, reason: 'injected drop', by: 'server' });
+            connection.socket.terminate();
+          }
+        : undefined;
+      send(connection, { type: 'flush_done', done: false, flush_done: true, flush_id: context.flushId, status_code: 206, context_id: context.id }, drop);
       context.flushId += 1;
       return;
     }
@@ -535,7 +550,7 @@ export async function startCartesiaEmulator(options: EmulatorOptions = {}): Prom
 
   function sendTimestamps(connection: Connection, context: EmulatedContext, words: Array<{ word: string; start: number; end: number }>): void {
     const round = (s: number) => Math.round(s * 1e4) / 1e4;
-    if (context.words) {
+    if (context.words && options.wordTimestamps !== false) {
       send(connection, {
         type: 'timestamps',
         done: false,

@@ -2,7 +2,8 @@
  * A provider context that outlives its upstream connection: when the provider's socket dies mid-speech, the
  * utterance goes on in a new context from the first word whose audio had not all arrived (found by the word
  * timestamps; audio past it not yet released is dropped), so listeners hear the text once with a short gap.
- * Without timestamps only the text not yet sent goes on. A bounded number of times, then the error as before.
+ * An acknowledged flush places the audio too (everything before it was spoken), so a provider that gives no
+ * word timestamps goes on from the last flush it finished: with the text not yet spoken. A bounded number of times, then the error as before.
  */
 import { AsyncQueue } from '../../shared/async-queue.ts';
 import { type AudioFormat, secondsOf } from '../../shared/audio-format.ts';
@@ -110,7 +111,9 @@ export class ResumingContext implements TTSContext {
         case 'flush_done': {
           this.releaseWords(true);
           const flushId = this.owed.shift();
-          if (flushId !== undefined) this.events.push({ type: 'flush_done', flushId });
+          if (flushId === undefined) break;
+          this.spokenThrough(flushId);
+          this.events.push({ type: 'flush_done', flushId });
           break;
         }
         case 'done':
@@ -137,6 +140,14 @@ export class ResumingContext implements TTSContext {
       this.lastWordEnd = word.end;
     }
     this.events.push({ type: 'timestamps', words });
+  }
+
+  /** A finished flush: the text before it has all its audio, so a resume goes on from there at the latest. */
+  private spokenThrough(flushId: number): void {
+    const at = this.text.flushAt(flushId);
+    if (at === null) return;
+    this.spokenTo = Math.max(this.spokenTo, at);
+    this.lastWordEnd = Math.max(this.lastWordEnd, this.seconds);
   }
 
   /** Opens a new context for what was not heard; false when the error should end the utterance instead. */

@@ -28,6 +28,12 @@ export class SpokenText {
     this.operations.push({ kind: 'flush', at: this.value.length, flushId });
   }
 
+  /** Where flush `flushId` stands in the text, or null when there is no such flush. */
+  flushAt(flushId: number): number | null {
+    const flush = this.operations.find((op) => op.kind === 'flush' && op.flushId === flushId);
+    return flush?.kind === 'flush' ? flush.at : null;
+  }
+
   /** The text from character `from` on, as the original pushes (the first one cut), with the flushes after it. */
   from(from: number): TextOperation[] {
     const rest: TextOperation[] = [];
