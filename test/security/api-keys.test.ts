@@ -102,6 +102,26 @@ describe('API keys', () => {
     expect(logs.some((line) => line.includes(key_id) && line.includes('api key revoked'))).toBe(true);
   });
 
+  it('revocation also stops a /tts/bytes answer still streaming', async () => {
+    await start();
+    const { key, key_id } = (await (await admin('/v1/keys', { method: 'POST', body: JSON.stringify({ streams: ['bots/*'], actions: ['speak'] }) })).json()) as { key: string; key_id: string };
+    // Minutes of speech: past 60 s held for the stream, the answer slows to the stream's pace, so it is still streaming.
+    const transcript = 'A very long answer that goes on and on, sentence after sentence, for minutes. '.repeat(40);
+    const response = await fetch(new URL('/tts/bytes?stream=bots/rest', relay!.url), {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'cartesia-version': TEST_CARTESIA_VERSION, 'content-type': 'application/json' },
+      body: JSON.stringify({ model_id: 'sonic-3', transcript, voice: { mode: 'id', id: 'a0e99841-438c-4a64-b679-ae501e7d6091' }, output_format: { container: 'raw', encoding: 'pcm_s16le', sample_rate: 16000 } }),
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    expect((await reader.read()).done).toBe(false);
+    expect((await admin(`/v1/keys/${key_id}`, { method: 'DELETE' })).status).toBe(200);
+    const drained = (async () => {
+      for (;;) if ((await reader.read()).done) return 'ended';
+    })();
+    await expect(drained).rejects.toThrow();
+  });
+
   it('refuses a malformed RELAY_API_KEYS entry, naming the entry and never the key, and a key that is an admin key', () => {
     const env = (keys: string) => ({ RELAY_ADMIN_KEY: TEST_ADMIN_KEY, RELAY_API_KEYS: keys });
     expect(() => loadConfig(env('bot:trk_short:speak:bots'), () => 'generated')).toThrow(/RELAY_API_KEYS.*entry 1: the key is trk_/);

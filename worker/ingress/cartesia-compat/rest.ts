@@ -21,7 +21,7 @@ import { WAV_UNKNOWN_SIZE, wavHeader } from '../../../shared/wav.ts';
 import type { Env } from '../../runtime/contract.ts';
 import type { CompatIngress } from './ingress.ts';
 import type { ProviderEvent } from '../../providers/provider.ts';
-import { authorize } from '../../security/auth.ts';
+import { authorize, type Principal, watchRevocation } from '../../security/auth.ts';
 import { decodeUtf8, limitBytes } from '../body.ts';
 import { phonemesFrame, wordsFrame } from './frames.ts';
 import { errorFrame } from './errors.ts';
@@ -32,14 +32,20 @@ import { Synthesis, synthesisRequestOf } from './synthesis.ts';
 const ACCESS_TOKEN_DEFAULT_SECONDS = 60;
 
 /** Authenticates, authorizes `speak` and parses the JSON body against `schema`. */
-async function speakRequest<T extends z.ZodType>(c: Context<Env>, ingress: CompatIngress, named: string | null, schema: T): Promise<{ stream: string; body: z.infer<T> }> {
+async function speakRequest<T extends z.ZodType>(c: Context<Env>, ingress: CompatIngress, named: string | null, schema: T): Promise<{ target: Target; body: z.infer<T> }> {
   const { principal, stream } = await compatPrincipal(c, ingress, named);
   authorize(principal, 'speak', stream);
   const body = await jsonBody(c, ingress.limits.maxSpeakBytes, schema);
   const refusal = cartesiaRefusal(body as Parameters<typeof cartesiaRefusal>[0]);
   if (refusal) throw new RelayError('bad_request', refusal);
   await ingress.directory.open(stream);
-  return { stream, body };
+  return { target: { stream, principal }, body };
+}
+
+/** Where a generation speaks, and who asked (a revoked API key stops its answer). */
+interface Target {
+  stream: string;
+  principal: Principal;
 }
 
 async function jsonBody<T extends z.ZodType>(c: Context<Env>, maxBytes: number, schema: T): Promise<z.infer<T>> {
@@ -62,11 +68,11 @@ async function jsonBody<T extends z.ZodType>(c: Context<Env>, maxBytes: number, 
 /**
  * A response body fed by one generation, once its first event came (`started`): a generation refused before any
  * audio (an upstream 4xx, a full queue) rejects `started`, so the answer carries that status. The caller going
- * away cancels the generation.
+ * away, or its API key being revoked, cancels the generation.
  */
 async function generationBody(
   ingress: CompatIngress,
-  stream: string,
+  { stream, principal }: Target,
   fields: Parameters<typeof synthesisRequestOf>[0] & { transcript: string },
   onEvent: (event: ProviderEvent, out: ReadableStreamDefaultController<Uint8Array>) => void,
   prefix?: Uint8Array,
@@ -75,10 +81,18 @@ async function generationBody(
   let settle!: { resolve: () => void; reject: (error: unknown) => void };
   const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   let first = true;
+  let unwatch = () => {};
   const body = new ReadableStream<Uint8Array>({
     start: async (out) => {
       if (prefix) out.enqueue(prefix);
+      unwatch = watchRevocation(ingress.auth, principal, () => {
+        const revoked = new RelayError('unauthorized', 'The API key of this request was revoked.');
+        void synthesis?.then((opened) => opened.cancel(), () => {});
+        settle.reject(revoked);
+        out.error(revoked);
+      });
       synthesis = Synthesis.open(ingress, stream, synthesisRequestOf(fields, ingress.now()), (event) => {
+        if (event.type === 'done' || event.type === 'error') unwatch();
         if (first) {
           first = false;
           if (event.type === 'error') return settle.reject(event.error);
@@ -99,6 +113,7 @@ async function generationBody(
       opened.end();
     },
     cancel: async () => {
+      unwatch();
       (await synthesis)?.cancel();
     },
   });
@@ -108,13 +123,13 @@ async function generationBody(
 
 /** `POST /tts/bytes`: the audio as one streamed body, raw or WAV (a streaming header: sizes unknown). */
 export async function bytes(c: Context<Env>, ingress: CompatIngress, named: string | null): Promise<Response> {
-  const { stream, body } = await speakRequest(c, ingress, named, cartesiaBytesRequestSchema);
+  const { target, body } = await speakRequest(c, ingress, named, cartesiaBytesRequestSchema);
   const format = { encoding: body.output_format.encoding, sampleRate: body.output_format.sample_rate } as AudioFormat;
   const transcoder = createTranscoder(ingress.sourceFormat, format);
   const wav = body.output_format.container === 'wav';
   const audio = await generationBody(
     ingress,
-    stream,
+    target,
     body,
     (event, out) => {
       if (event.type === 'audio') out.enqueue(transcoder.push(event.data));
@@ -128,13 +143,13 @@ export async function bytes(c: Context<Env>, ingress: CompatIngress, named: stri
 
 /** `POST /tts/sse`: chunk, timestamps, done and error events, as Cartesia's SSE endpoint sends them. */
 export async function sse(c: Context<Env>, ingress: CompatIngress, named: string | null): Promise<Response> {
-  const { stream, body } = await speakRequest(c, ingress, named, cartesiaSSERequestSchema);
+  const { target, body } = await speakRequest(c, ingress, named, cartesiaSSERequestSchema);
   const format = { encoding: body.output_format.encoding, sampleRate: body.output_format.sample_rate } as AudioFormat;
   const transcoder = createTranscoder(ingress.sourceFormat, format);
   const encoder = new TextEncoder();
   const requestId = c.get('requestId');
   let last = ingress.now();
-  const events = await generationBody(ingress, stream, body, (event, out) => {
+  const events = await generationBody(ingress, target, body, (event, out) => {
     // Cartesia names error events (`event: error`); the others go unnamed.
     const send = (data: Record<string, unknown>) =>
       out.enqueue(encoder.encode(`${data.type === 'error' ? 'event: error\n' : ''}data: ${JSON.stringify(sseEvent(body, data))}\n\n`));
