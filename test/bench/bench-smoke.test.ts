@@ -8,10 +8,12 @@ import { z } from 'zod';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tts-relay-bench-'));
-// A loaded CI machine may be slow; the smoke checks that every path runs, never how fast.
+// A loaded CI machine may be slow; the smoke checks that every path runs, never how fast (Node children
+// only: the Bun relay is exercised by test/runtimes/).
 const SMOKE_TIMEOUT_MS = 240_000;
 
 const number = z.number().nullable();
+const spreadSchema = z.object({ median: z.number(), q1: z.number(), q3: z.number(), min: z.number(), max: z.number() });
 const rowSchema = z.object({
   item: z.number().int().min(1).max(6),
   figure: z.string().min(1),
@@ -21,8 +23,11 @@ const rowSchema = z.object({
   baselineName: z.string(),
   ratio: number,
   target: z.string().optional(),
-  verdict: z.enum(['met', 'missed', 'n/a']).optional(),
+  verdict: z.enum(['met', 'missed', 'n/a', 'pass', 'regression', 'too noisy to call']).optional(),
   note: z.string().optional(),
+  interleaved: z
+    .object({ rounds: z.number().int().positive(), kind: z.enum(['ratio', 'difference']), spread: spreadSchema, load: z.object({ min: z.number(), max: z.number() }) })
+    .optional(),
 });
 const reportSchema = z.object({
   benchmark: z.literal('tts-relay'),
@@ -33,12 +38,13 @@ const reportSchema = z.object({
   notes: z.array(z.string()),
   errors: z.array(z.object({ section: z.string(), error: z.string() })),
   rows: z.array(rowSchema),
+  plots: z.array(z.string()),
   details: z.record(z.string(), z.unknown()),
 });
 
 function runSmoke(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/run.ts', '--smoke', '--out', out, '--budget', '200'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/run.ts', '--smoke', '--runtimes', 'node', '--out', out, '--budget', '200'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -67,10 +73,29 @@ describe('npm run bench -- --smoke', () => {
       // Every one of the six figures has at least one row; none was skipped for want of time.
       expect(new Set(report.rows.map((r) => r.item))).toEqual(new Set([1, 2, 3, 4, 5, 6]));
       expect(report.notes.filter((n) => n.includes('skipped'))).toEqual([]);
+      // The growth curves (fan-out, latency, memory) are interleaved rounds with their spread and load.
+      const interleaved = report.rows.filter((r) => r.interleaved);
+      expect(new Set(interleaved.map((r) => r.item))).toEqual(new Set([1, 2, 3]));
       for (const r of report.rows) {
-        if (r.relay !== null && r.baseline !== null && r.baseline !== 0) expect(r.ratio).toBeCloseTo(r.relay / r.baseline, 6);
+        const i = r.interleaved;
+        if (!i) {
+          if (r.relay !== null && r.baseline !== null && r.baseline !== 0) expect(r.ratio).toBeCloseTo(r.relay / r.baseline, 6);
+          continue;
+        }
+        expect(i.rounds).toBe(2);
+        if (Number.isFinite(i.spread.median)) {
+          expect(i.spread.min).toBeLessThanOrEqual(i.spread.q1);
+          expect(i.spread.q1).toBeLessThanOrEqual(i.spread.median);
+          expect(i.spread.median).toBeLessThanOrEqual(i.spread.q3);
+          expect(i.spread.q3).toBeLessThanOrEqual(i.spread.max);
+        }
+        expect(i.load.min).toBeLessThanOrEqual(i.load.max);
+        // Two rounds never earn a verdict: only a target's rows carry one, and it says so.
+        if (r.target) expect(r.verdict).toBe('too noisy to call');
       }
-      expect(readFileSync(out.replace(/\.json$/, '.md'), 'utf8')).toMatch(/^\| # \| figure \|/);
+      expect(report.plots.length).toBeGreaterThanOrEqual(3);
+      for (const plot of report.plots) expect(readFileSync(plot, 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<circle /);
+      expect(readFileSync(out.replace(/\.json$/, '.md'), 'utf8')).toMatch(/^\| # \| figure \|/m);
     },
     SMOKE_TIMEOUT_MS,
   );

@@ -1,6 +1,17 @@
 /** The bench's results: one row per figure (relay, baseline, ratio, target), printed as a table and kept as JSON. */
+import { type Comparison, spreadOf, type Spread } from './interleave.ts';
 
-export type Verdict = 'met' | 'missed' | 'n/a';
+/** met / missed: a single reading against a target; pass / regression / too noisy to call: interleaved rounds. */
+export type Verdict = 'met' | 'missed' | 'n/a' | 'pass' | 'regression' | 'too noisy to call';
+
+/** How an interleaved row was measured: the judged figure's spread over its rounds, and the load meanwhile. */
+export interface Interleaved {
+  rounds: number;
+  kind: Comparison['kind'];
+  /** The per-round ratio (kind ratio) or relay − baseline (kind difference). */
+  spread: Spread;
+  load: { min: number; max: number };
+}
 
 export interface Row {
   /** Which of the issue's six figures this row belongs to (1–6). */
@@ -15,12 +26,26 @@ export interface Row {
   target?: string;
   verdict?: Verdict;
   note?: string;
+  interleaved?: Interleaved;
 }
 
 export function row(fields: Omit<Row, 'ratio'> & { ratio?: number | null }): Row {
   const ratio =
     fields.ratio !== undefined ? fields.ratio : fields.relay !== null && fields.baseline !== null && fields.baseline !== 0 ? fields.relay / fields.baseline : null;
   return { ...fields, ratio };
+}
+
+/** A row from interleaved rounds: medians of each side, the median per-round ratio, the spread and verdict. */
+export function comparedRow(fields: Omit<Row, 'relay' | 'baseline' | 'ratio' | 'verdict' | 'interleaved'>, comparison: Comparison): Row {
+  const ratios = spreadOf(comparison.rounds.map((r) => (r.baseline !== 0 ? r.relay / r.baseline : Number.NaN)));
+  return {
+    ...fields,
+    relay: comparison.relay.median,
+    baseline: comparison.baseline.median,
+    ratio: Number.isFinite(ratios.median) ? ratios.median : null,
+    ...(comparison.verdict ? { verdict: comparison.verdict } : {}),
+    interleaved: { rounds: comparison.rounds.length, kind: comparison.kind, spread: comparison.figure, load: comparison.load },
+  };
 }
 
 export function verdict(met: boolean | null): Verdict {
@@ -37,9 +62,22 @@ function formatNumber(value: number | null): string {
   return value.toFixed(3);
 }
 
+/** The judged figure's median, IQR and min–max: "1.12× (IQR 1.08–1.15, 1.02–1.21)", "+0.8 ms (…)". */
+export function formatSpread(r: Row): string {
+  const i = r.interleaved;
+  if (!i) return '';
+  const s = i.spread;
+  const f = (v: number) => (i.kind === 'ratio' ? `${formatNumber(v)}×` : `${v >= 0 ? '+' : ''}${formatNumber(v)}`);
+  return `${f(s.median)} (IQR ${f(s.q1)}…${f(s.q3)}; ${f(s.min)}…${f(s.max)}; ${i.rounds} rounds)`;
+}
+
+export function formatLoad(r: Row): string {
+  return r.interleaved ? `${r.interleaved.load.min.toFixed(1)}–${r.interleaved.load.max.toFixed(1)}` : '';
+}
+
 /** A plain-text table, one line per row, columns padded to fit. */
 export function formatTable(rows: Row[]): string {
-  const header = ['#', 'figure', 'relay', 'baseline', 'ratio', 'unit', 'target', ''];
+  const header = ['#', 'figure', 'relay', 'baseline', 'ratio', 'unit', 'spread', 'load', 'target', ''];
   const lines = rows.map((r) => [
     String(r.item),
     r.figure,
@@ -47,6 +85,8 @@ export function formatTable(rows: Row[]): string {
     r.baseline === null ? '—' : `${formatNumber(r.baseline)} (${r.baselineName})`,
     r.ratio === null ? '—' : `${formatNumber(r.ratio)}×`,
     r.unit,
+    formatSpread(r),
+    formatLoad(r),
     r.target ?? '',
     r.verdict && r.verdict !== 'n/a' ? r.verdict : '',
   ]);
@@ -57,11 +97,11 @@ export function formatTable(rows: Row[]): string {
 
 /** The same table in Markdown, for the README. */
 export function formatMarkdown(rows: Row[]): string {
-  const lines = ['| # | figure | relay | baseline | ratio | target |', '|---|---|---:|---|---:|---|'];
+  const lines = ['| # | figure | relay | baseline | ratio | per-round figure: median (IQR; min…max) | load | target |', '|---|---|---:|---|---:|---|---|---|'];
   for (const r of rows) {
     const target = r.target ? `${r.target}${r.verdict && r.verdict !== 'n/a' ? ` — **${r.verdict}**` : ''}` : '';
     lines.push(
-      `| ${r.item} | ${r.figure} (${r.unit}) | ${formatNumber(r.relay)} | ${r.baseline === null ? '—' : `${formatNumber(r.baseline)} (${r.baselineName})`} | ${r.ratio === null ? '—' : `${formatNumber(r.ratio)}×`} | ${target} |`,
+      `| ${r.item} | ${r.figure} (${r.unit}) | ${formatNumber(r.relay)} | ${r.baseline === null ? '—' : `${formatNumber(r.baseline)} (${r.baselineName})`} | ${r.ratio === null ? '—' : `${formatNumber(r.ratio)}×`} | ${formatSpread(r)} | ${formatLoad(r)} | ${target} |`,
     );
   }
   return lines.join('\n');

@@ -1,10 +1,9 @@
 /**
  * `npm run bench`: starts what it needs on loopback (Cartesia emulator, relays, bare baselines, listener
- * swarms, each its own process), measures the six figures of the performance issue side by side with their
- * baselines, prints a table and writes JSON. `--smoke` is a seconds-long run of every path for CI.
+ * swarms, each its own process), measures each figure as interleaved relay/baseline rounds, prints a table
+ * with each figure's spread and the load, and writes JSON, Markdown and an SVG per growth curve.
  *
- *   npm run bench [-- --smoke] [--only latency,fanout,memory,engine,conversion,buffering]
- *                 [--runtimes node,bun] [--out FILE] [--budget SECONDS]
+ *   npm run bench -- --help
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,20 +11,13 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Runtime } from './child-process.ts';
-import { type BenchContext, createContext } from './context.ts';
+import { createContext } from './context.ts';
 import { describeMachine } from './machine.ts';
-import { bufferingRows, measureBuffering } from './measures/buffering.ts';
-import { conversionRows, measureConversion } from './measures/conversion.ts';
-import { engineRows, measureEngine } from './measures/engine.ts';
-import { fanOutRows, type FanOutPlan, measureFanOut } from './measures/fan-out.ts';
-import { latencyRows, type LatencyPlan, measureLatency } from './measures/latency.ts';
-import { measureMemory, memoryRows } from './measures/memory.ts';
+import { MEASURES, type MeasureContext, type Size, type Sources } from './measures/index.ts';
+import { type Curve, renderSvg } from './plot.ts';
 import { formatMarkdown, formatTable, type Row } from './report.ts';
 import { closeSpeakClients } from './speak-client.ts';
 import { type AudioSource, emulatorSource, espeakSource } from './sources.ts';
-
-const SECTIONS = ['engine', 'memory', 'latency', 'buffering', 'conversion', 'fanout'] as const;
-type Section = (typeof SECTIONS)[number];
 
 /** The emulator's fixed delay before a generation's first chunk: a fast model's time to first byte. */
 const SYNTHESIS_DELAY_MS = 20;
@@ -33,153 +25,154 @@ const SYNTHESIS_DELAY_MS = 20;
 const PACED_CHUNK_INTERVAL_MS = 2;
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
-const { values } = parseArgs({
+const HELP = `npm run bench -- [measure …] [options]
+
+Each figure is measured as relay and baseline rounds interleaved (A B, B A, …) in the same process layout,
+and reported as the median per-round ratio with its IQR and min–max, the load average meanwhile, and a
+verdict (pass / regression / too noisy to call) only where the IQR lies wholly on one side of the limit.
+
+measures (default: all marked *):
+${MEASURES.map((m) => `  ${m.byDefault ? '*' : ' '} ${m.name.padEnd(11)} ${m.summary}`).join('\n')}
+
+options:
+  --quick            the curves' lower points and fewer rounds (~5 min)
+  --smoke            seconds-long run of every path (npm test); figures meaningless
+  --rounds N         interleaved rounds per figure (default: by size, 3–5)
+  --runtimes LIST    node,bun (default: both when Bun is installed)
+  --out FILE         JSON report (default test/bench/results/bench-results.json); .md and .<curve>.svg beside it
+  --budget SECONDS   stop starting new steps past this (default: smoke 120, quick 600, full 1500)
+  --only LIST        same as naming measures, comma-separated
+  --help             this text
+`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
+    help: { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
     only: { type: 'string' },
     runtimes: { type: 'string' },
     out: { type: 'string' },
     budget: { type: 'string' },
   },
 });
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 
-const mode = values.smoke ? 'smoke' : 'full';
-const only = values.only ? (values.only.split(',').map((s) => s.trim()) as Section[]) : [...SECTIONS];
-for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`unknown section ${section}; known: ${SECTIONS.join(', ')}`);
+const size: Size = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
+const named = [...positionals, ...(values.only?.split(',').map((s) => s.trim()) ?? [])].filter(Boolean);
+for (const name of named) if (!MEASURES.some((m) => m.name === name)) throw new Error(`unknown measure ${name}; known: ${MEASURES.map((m) => m.name).join(', ')} (see --help)`);
+const selected = named.length ? MEASURES.filter((m) => named.includes(m.name)) : MEASURES.filter((m) => m.byDefault);
 const machine = describeMachine();
 const runtimes = (values.runtimes?.split(',') ?? ['node', ...(machine.bun ? ['bun'] : [])]) as Runtime[];
-const budgetMs = Number(values.budget ?? (mode === 'smoke' ? 120 : 270)) * 1000;
-const out = values.out ?? `${RESULTS_DIR}${mode === 'smoke' ? 'bench-smoke.json' : 'bench-results.json'}`;
+const budgetMs = Number(values.budget ?? { smoke: 120, quick: 600, full: 1500 }[size]) * 1000;
+const out = values.out ?? `${RESULTS_DIR}${size === 'smoke' ? 'bench-smoke.json' : 'bench-results.json'}`;
+const rounds = values.rounds ? Number(values.rounds) : undefined;
+if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) throw new Error('--rounds takes a whole number ≥ 1');
 
 const started = performance.now();
 const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
-const ctx: BenchContext = createContext(mode, budgetMs, log);
-
-const LATENCY_PLAN: Record<typeof mode, LatencyPlan> = {
-  full: { concurrency: [1, 100], blocks: 3, blockMs: 2500, pauseMs: (c) => (c === 1 ? 10 : 1500) },
-  smoke: { concurrency: [1, 5], blocks: 1, blockMs: 400, pauseMs: (c) => (c === 1 ? 5 : 50) },
-};
-const FAN_OUT_PLAN: Record<typeof mode, FanOutPlan> = {
-  full: { steps: [1000, 2000, 3000, 4000, 5000, 6000, 8000], settleMs: 2000, windowMs: 2000, refine: false },
-  smoke: { steps: [5, 20], settleMs: 300, windowMs: 500, refine: false },
-};
-
-const rows: Row[] = [];
-const details: Record<string, unknown> = {};
-const errors: Array<{ section: string; runtime?: string; error: string }> = [];
+const bench = createContext(size === 'smoke' ? 'smoke' : 'full', budgetMs, log);
 const notes: string[] = [];
+const errors: Array<{ section: string; error: string }> = [];
 
-async function attempt(section: Section, runtime: Runtime | undefined, run: () => Promise<void>): Promise<void> {
-  const label = runtime ? `${section} (${runtime})` : section;
-  if (ctx.outOfTime()) {
-    notes.push(`${label}: skipped, the run's time budget was spent`);
-    log(`${label}: skipped (time budget spent)`);
+/** Emulators start on first use and stop at the end. */
+function lazySources(): Sources & { stop(): Promise<void> } {
+  const started: Array<Promise<AudioSource | null>> = [];
+  const once = (chunkIntervalMs: number) => {
+    let promise: Promise<AudioSource | null> | null = null;
+    return () =>
+      (promise ??= (() => {
+        const p = emulatorSource({ synthesisDelayMs: SYNTHESIS_DELAY_MS, chunkIntervalMs }).catch((error: unknown) => {
+          notes.push(`the Cartesia emulator did not start (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+          return null;
+        });
+        started.push(p);
+        return p;
+      })());
+  };
+  const burst = once(0);
+  return {
+    paced: once(PACED_CHUNK_INTERVAL_MS),
+    audio: async () => (await burst()) ?? espeakSource(),
+    async stop() {
+      for (const source of await Promise.all(started)) await source?.stop();
+    },
+  };
+}
+
+const sources = lazySources();
+const m: MeasureContext = { bench, size, runtimes, rounds, sources, synthesisDelayMs: SYNTHESIS_DELAY_MS };
+const rows: Row[] = [];
+const curves: Curve[] = [];
+const details: Record<string, unknown> = {};
+const loads: number[] = [os.loadavg()[0]!];
+const loadTimer = setInterval(() => loads.push(os.loadavg()[0]!), 5000);
+
+async function runMeasure(measure: (typeof selected)[number]): Promise<void> {
+  if (bench.outOfTime()) {
+    notes.push(`${measure.name}: skipped, the run's time budget was spent`);
     return;
   }
-  log(`${label}…`);
+  log(`${measure.name}…`);
   try {
-    await run();
+    const output = await measure.run(m);
+    rows.push(...output.rows);
+    curves.push(...(output.curves ?? []));
+    details[measure.name] = output.details;
   } catch (error) {
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    errors.push({ section, ...(runtime ? { runtime } : {}), error: message });
-    log(`${label} failed: ${message}`);
+    errors.push({ section: measure.name, error: message });
+    log(`${measure.name} failed: ${message}`);
   }
 }
-
-/**
- * Two emulators: one streaming its chunks at a fast model's pace (25× real time) for the latency figures,
- * one sending each utterance at once, so fan-out and conversion windows open after it has all arrived.
- */
-async function startEmulator(chunkIntervalMs: number): Promise<AudioSource | null> {
-  try {
-    return await emulatorSource({ synthesisDelayMs: SYNTHESIS_DELAY_MS, chunkIntervalMs });
-  } catch (error) {
-    notes.push(`the Cartesia emulator did not start (${error instanceof Error ? error.message.split('\n')[0] : String(error)}): latency and buffering are skipped, fan-out and conversion run on espeak`);
-    return null;
-  }
-}
-const emulator = only.some((s) => s === 'latency' || s === 'buffering') ? await startEmulator(PACED_CHUNK_INTERVAL_MS) : null;
-const burstEmulator = only.some((s) => s === 'conversion' || s === 'fanout') ? await startEmulator(0) : null;
-const audioSource = burstEmulator ?? espeakSource();
 
 try {
-  if (only.includes('engine')) {
-    await attempt('engine', 'node', async () => {
-      const result = await measureEngine(ctx, 'node');
-      details.engine = result;
-      rows.push(...engineRows(result));
-    });
-  }
-  if (only.includes('memory')) {
-    for (const runtime of runtimes) {
-      await attempt('memory', runtime, async () => {
-        const result = await measureMemory(ctx, runtime);
-        details[`memory_${runtime}`] = result;
-        rows.push(...memoryRows(result));
-      });
-    }
-  }
-  if (only.includes('latency') && emulator) {
-    await attempt('latency', 'node', async () => {
-      const result = await measureLatency(ctx, 'node', emulator!, SYNTHESIS_DELAY_MS, LATENCY_PLAN[mode]);
-      details.latency = result;
-      rows.push(...latencyRows(result));
-    });
-  }
-  if (only.includes('buffering') && emulator) {
-    await attempt('buffering', 'node', async () => {
-      const result = await measureBuffering(ctx, 'node', emulator!);
-      details.buffering = result;
-      rows.push(...bufferingRows(result));
-    });
-  }
-  if (only.includes('conversion')) {
-    await attempt('conversion', 'node', async () => {
-      const result = await measureConversion(ctx, 'node', audioSource);
-      details.conversion = result;
-      rows.push(...conversionRows(result));
-    });
-  }
-  if (only.includes('fanout')) {
-    for (const runtime of runtimes) {
-      await attempt('fanout', runtime, async () => {
-        const result = await measureFanOut(ctx, runtime, audioSource, FAN_OUT_PLAN[mode]);
-        details[`fanout_${runtime}`] = result;
-        rows.push(...fanOutRows(result));
-      });
-    }
-  }
+  // A smoke run checks that every path works, never how fast: its measures run at once to keep npm test short.
+  if (size === 'smoke') await Promise.all(selected.map(runMeasure));
+  else for (const measure of selected) await runMeasure(measure);
 } finally {
-  await emulator?.stop();
-  await burstEmulator?.stop();
+  clearInterval(loadTimer);
+  await sources.stop();
   closeSpeakClients();
 }
 
 rows.sort((a, b) => a.item - b.item);
+loads.push(os.loadavg()[0]!);
 const durationSeconds = (performance.now() - started) / 1000;
+const load = { min: Math.min(...loads), max: Math.max(...loads), start: loads[0]!, end: loads[loads.length - 1]! };
+const machineLine = `${machine.cores} cores, ${machine.cpuModel}, node ${machine.node}, bun ${machine.bun ?? 'absent'}; load ${load.min.toFixed(1)}–${load.max.toFixed(1)}`;
+const plots: string[] = [];
+mkdirSync(dirname(out), { recursive: true });
+for (const curve of curves) {
+  const file = out.replace(/\.json$/, `.${curve.id}.svg`);
+  writeFileSync(file, renderSvg({ ...curve, subtitle: curve.subtitle ?? `${machineLine}; ${new Date().toISOString().slice(0, 16)}Z` }));
+  plots.push(file);
+}
 const report = {
   benchmark: 'tts-relay',
-  mode,
+  mode: size,
   takenAt: new Date().toISOString(),
   durationSeconds: Math.round(durationSeconds),
-  machine: { ...machine, loadAverageAtEnd: os.loadavg()[0] },
-  source: audioSource.name,
+  machine: { ...machine, load, loadAverageAtEnd: load.end },
   synthesisDelayMs: SYNTHESIS_DELAY_MS,
   pacedChunkIntervalMs: PACED_CHUNK_INTERVAL_MS,
+  measures: selected.map((s) => s.name),
   notes,
   errors,
   rows,
+  plots,
   details,
 };
-mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-writeFileSync(out.replace(/\.json$/, '.md'), `${formatMarkdown(rows)}\n`);
+writeFileSync(out.replace(/\.json$/, '.md'), `${machineLine}\n\n${formatMarkdown(rows)}\n`);
 
-process.stdout.write(
-  `\ntts-relay bench (${mode}) — ${machine.cores} cores, ${machine.cpuModel}, node ${machine.node}, bun ${machine.bun ?? 'absent'}; ` +
-    `load ${machine.loadAverageAtStart.toFixed(1)} → ${os.loadavg()[0]!.toFixed(1)}; ${Math.round(durationSeconds)} s\n\n${formatTable(rows)}\n\n`,
-);
+process.stdout.write(`\ntts-relay bench (${size}) — ${machineLine}; ${Math.round(durationSeconds)} s\n\n${formatTable(rows)}\n\n`);
 for (const note of notes) process.stdout.write(`note: ${note}\n`);
-for (const error of errors) process.stdout.write(`error in ${error.section}${error.runtime ? ` (${error.runtime})` : ''}: ${error.error.split('\n')[0]}\n`);
-process.stdout.write(`results: ${out}\n`);
+for (const error of errors) process.stdout.write(`error in ${error.section}: ${error.error.split('\n')[0]}\n`);
+process.stdout.write(`results: ${out}${plots.length ? `\nplots: ${plots.join(' ')}` : ''}\n`);
 process.exit(errors.length > 0 ? 1 : 0);

@@ -1,7 +1,8 @@
 /**
  * Relay-added latency: text in → first audio byte at a listener through the relay, against a client reading
- * the same provider (the Cartesia emulator, fixed synthesis delay) directly, at 1 and at 100 concurrent
- * streams. Relay and direct blocks alternate, so background load falls on both alike.
+ * the same provider (the Cartesia emulator, fixed synthesis delay) directly, at 1 to 1,000 concurrent streams.
+ * Relay and direct blocks are interleaved rounds (A B, B A, …): each round's p50 and p99 on both sides give one
+ * added-latency reading, and the figure is the median of those with its spread.
  */
 import { bytesPerSecond } from '../../../shared/audio-format.ts';
 import { CartesiaDirect } from '../cartesia-direct.ts';
@@ -13,6 +14,9 @@ import { row, type Row, verdict } from '../report.ts';
 import { speak } from '../speak-client.ts';
 import type { AudioSource } from '../sources.ts';
 import { summarize, type Summary } from '../stats.ts';
+import { type Comparison, compare, interleave } from '../interleave.ts';
+import { comparedRow } from '../report.ts';
+import type { Curve } from '../plot.ts';
 
 export const LATENCY_TEXT = 'Hello there.';
 // No single utterance may take longer than this; a stuck one fails the run rather than hanging it.
@@ -20,8 +24,8 @@ const UTTERANCE_TIMEOUT_MS = 15_000;
 
 export interface LatencyPlan {
   concurrency: number[];
-  /** Relay/direct block pairs per concurrency. */
-  blocks: number;
+  /** Interleaved relay/direct rounds per concurrency. */
+  rounds: number;
   blockMs: number;
   /** Mean pause between one worker's utterances, by concurrency (keeps the provider's load sane). */
   pauseMs(concurrency: number): number;
@@ -33,6 +37,9 @@ export interface LatencyLevel {
   direct: Summary;
   addedP50: number;
   addedP99: number;
+  /** Per-round p50 and p99, relay against direct. */
+  p50: Comparison;
+  p99: Comparison;
   relayRssBytes: number;
 }
 
@@ -130,11 +137,27 @@ export async function measureLatency(
       await relayBlock(performance.now() + Math.min(1000, plan.blockMs), false);
       await directBlock(performance.now() + Math.min(1000, plan.blockMs), false);
       let relayRssBytes = 0;
-      for (let block = 0; block < plan.blocks; block++) {
-        await relayBlock(performance.now() + plan.blockMs, true);
-        relayRssBytes = Math.max(relayRssBytes, (await relay.usage()).rssBytes);
-        await directBlock(performance.now() + plan.blockMs, true);
-      }
+      const block = async (record: () => Promise<unknown>, samples: number[]) => {
+        const from = samples.length;
+        await record();
+        return summarize(samples.slice(from));
+      };
+      const perRound: Array<{ relay?: Summary; direct?: Summary }> = [];
+      const pairs = await interleave(
+        plan.rounds,
+        async (round) => {
+          (perRound[round] ??= {}).relay = await block(() => relayBlock(performance.now() + plan.blockMs, true), relaySamples);
+          relayRssBytes = Math.max(relayRssBytes, (await relay.usage()).rssBytes);
+          return 0;
+        },
+        async (round) => {
+          (perRound[round] ??= {}).direct = await block(() => directBlock(performance.now() + plan.blockMs, true), directSamples);
+          return 0;
+        },
+      );
+      // interleave() keeps the order and the load; the figures are each round's quantiles on both sides.
+      const pairsOf = (pick: (s: Summary) => number) => pairs.map((pair, i) => ({ relay: pick(perRound[i]!.relay!), baseline: pick(perRound[i]!.direct!), load: pair.load }));
+      const at100 = concurrency >= 100;
       for (const worker of workers) {
         worker.direct.close();
         for (const stream of worker.streams) stream.listener.close();
@@ -147,12 +170,15 @@ export async function measureLatency(
         direct: directSummary,
         addedP50: relaySummary.p50 - directSummary.p50,
         addedP99: relaySummary.p99 - directSummary.p99,
+        p50: compare(pairsOf((s) => s.p50), 'difference', at100 ? 1 : null),
+        p99: compare(pairsOf((s) => s.p99), 'difference', at100 ? 5 : null),
         relayRssBytes,
       };
       levels.push(level);
       ctx.log(
         `  latency at ${concurrency} stream(s): relay p50 ${relaySummary.p50.toFixed(2)} / p99 ${relaySummary.p99.toFixed(2)} ms (n=${relaySummary.n}), ` +
-          `direct p50 ${directSummary.p50.toFixed(2)} / p99 ${directSummary.p99.toFixed(2)} ms (n=${directSummary.n})`,
+          `direct p50 ${directSummary.p50.toFixed(2)} / p99 ${directSummary.p99.toFixed(2)} ms (n=${directSummary.n}); ` +
+          `added p50 per round ${level.p50.rounds.map((r) => (r.relay - r.baseline).toFixed(1)).join(' ')} ms`,
       );
     }
   } finally {
@@ -166,26 +192,50 @@ export function latencyRows(result: LatencyResult): Row[] {
   for (const level of result.levels) {
     const at100 = level.concurrency >= 100;
     const label = `${level.concurrency} stream${level.concurrency === 1 ? '' : 's'}`;
-    rows.push(
-      row({
-        item: 1,
-        figure: `text in → first audio p50, ${label} (${result.runtime}); added ${level.addedP50.toFixed(2)} ms`,
-        unit: 'ms',
-        relay: level.relay.p50,
-        baseline: level.direct.p50,
-        baselineName: 'provider direct',
-        ...(at100 ? { target: 'added ≤ 1 ms', verdict: verdict(level.addedP50 <= 1) } : {}),
-      }),
-      row({
-        item: 1,
-        figure: `text in → first audio p99, ${label} (${result.runtime}); added ${level.addedP99.toFixed(2)} ms`,
-        unit: 'ms',
-        relay: level.relay.p99,
-        baseline: level.direct.p99,
-        baselineName: 'provider direct',
-        ...(at100 ? { target: 'added ≤ 5 ms', verdict: verdict(level.addedP99 <= 5) } : {}),
-      }),
-    );
+    for (const [q, comparison, limit] of [['p50', level.p50, 1], ['p99', level.p99, 5]] as const) {
+      rows.push(
+        comparedRow(
+          {
+            item: 1,
+            figure: `text in → first audio ${q}, ${label} (${result.runtime}); spread is ms added`,
+            unit: 'ms',
+            baselineName: 'provider direct',
+            ...(at100 ? { target: `added ≤ ${limit} ms` } : {}),
+          },
+          comparison,
+        ),
+      );
+    }
   }
   return rows;
+}
+
+/** Added latency (median per-round relay − direct, bars min–max) against the number of streams. */
+export function latencyCurves(result: LatencyResult): Curve[] {
+  const point = (level: LatencyLevel, c: Comparison) => ({ x: level.concurrency, y: c.figure.median, lo: c.figure.min, hi: c.figure.max });
+  const sides = (c: Comparison, side: 'relay' | 'baseline', level: LatencyLevel) => ({ x: level.concurrency, y: c[side].median, lo: c[side].min, hi: c[side].max });
+  return [
+    {
+      id: 'latency',
+      title: `Text in → first audio, relay vs provider read directly (${result.runtime})`,
+      xLabel: 'concurrent streams',
+      yLabel: 'ms (median of rounds)',
+      series: [
+        { name: 'relay p50', points: result.levels.map((l) => sides(l.p50, 'relay', l)) },
+        { name: 'direct p50', points: result.levels.map((l) => sides(l.p50, 'baseline', l)) },
+        { name: 'relay p99', points: result.levels.map((l) => sides(l.p99, 'relay', l)) },
+        { name: 'direct p99', points: result.levels.map((l) => sides(l.p99, 'baseline', l)) },
+      ],
+    },
+    {
+      id: 'latency-added',
+      title: `Latency added by the relay, per interleaved round (${result.runtime})`,
+      xLabel: 'concurrent streams',
+      yLabel: 'ms added (relay − direct)',
+      series: [
+        { name: 'added p50', points: result.levels.map((l) => point(l, l.p50)) },
+        { name: 'added p99', points: result.levels.map((l) => point(l, l.p99)) },
+      ],
+    },
+  ];
 }

@@ -27,7 +27,7 @@ async function settled(child: BenchChild): Promise<Usage> {
   return child.settledUsage();
 }
 
-async function growth(child: BenchChild, connect: () => Promise<void>): Promise<{ before: Usage; after: Usage }> {
+export async function growth(child: BenchChild, connect: () => Promise<void>): Promise<{ before: Usage; after: Usage }> {
   const before = await settled(child);
   await connect();
   const after = await settled(child);
@@ -35,7 +35,7 @@ async function growth(child: BenchChild, connect: () => Promise<void>): Promise<
 }
 
 /** Starts a fresh relay, connects `paths` (one listener each, round robin) and returns its growth. */
-async function relayGrowth(ctx: BenchContext, runtime: Runtime, swarm: Swarm, paths: string[], count: number): Promise<{ before: Usage; after: Usage }> {
+export async function relayGrowth(ctx: BenchContext, runtime: Runtime, swarm: Swarm, paths: string[], count: number): Promise<{ before: Usage; after: Usage }> {
   const port = await freePort();
   const relay = await spawnChild<{ url: string }>('test/bench/relay-child.ts', {
     runtime,

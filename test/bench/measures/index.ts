@@ -1,0 +1,136 @@
+/**
+ * The bench's measures, by name: `npm run bench -- <name> …` runs those, `npm run bench` every default one.
+ * To add one, write a module under measures/ and add an entry here: a name, a line for --help, and run(),
+ * which returns table rows (item = the issue's figure number), optional curves to plot, and details for JSON.
+ */
+import type { Runtime } from '../child-process.ts';
+import type { BenchContext } from '../context.ts';
+import type { Curve } from '../plot.ts';
+import type { Row } from '../report.ts';
+import type { AudioSource } from '../sources.ts';
+import { bufferingRows, measureBuffering } from './buffering.ts';
+import { conversionRows, measureConversion } from './conversion.ts';
+import { engineRows, measureEngine } from './engine.ts';
+import { fanOutCurve, fanOutCurveRows, type FanOutCurvePlan, measureFanOutCurve } from './fan-out-curve.ts';
+import { fanOutRows, type FanOutPlan, measureFanOut } from './fan-out.ts';
+import { latencyCurves, latencyRows, type LatencyPlan, measureLatency } from './latency.ts';
+import { measureMemoryCurve, memoryCurve, memoryCurveRows, type MemoryCurvePlan, type MemoryCurveResult } from './memory-curve.ts';
+
+/** smoke: seconds, every path once (npm test); quick: the curves' lower points (~5 min); full: ~15 min. */
+export type Size = 'smoke' | 'quick' | 'full';
+
+export interface Sources {
+  /** The Cartesia emulator streaming at a fast model's pace (latency); null when it would not start. */
+  paced(): Promise<AudioSource | null>;
+  /** The emulator sending each utterance at once (fan-out, conversion), else espeak. */
+  audio(): Promise<AudioSource>;
+}
+
+export interface MeasureContext {
+  bench: BenchContext;
+  size: Size;
+  runtimes: Runtime[];
+  /** --rounds: overrides each measure's own round count. */
+  rounds: number | undefined;
+  sources: Sources;
+  synthesisDelayMs: number;
+}
+
+export interface MeasureOutput {
+  rows: Row[];
+  curves?: Curve[];
+  details: unknown;
+}
+
+export interface Measure {
+  name: string;
+  summary: string;
+  /** Run unless measures are named on the command line. */
+  byDefault: boolean;
+  run(m: MeasureContext): Promise<MeasureOutput>;
+}
+
+const pick = <T>(size: Size, plans: Record<Size, T>): T => plans[size];
+
+async function fanOut(m: MeasureContext): Promise<MeasureOutput> {
+  const plan = pick<FanOutCurvePlan>(m.size, {
+    smoke: { steps: [5], rounds: 2, settleMs: 200, windowMs: 300 },
+    quick: { steps: [100, 1000], rounds: 3, settleMs: 1000, windowMs: 1500 },
+    full: { steps: [100, 1000, 4000], rounds: 4, settleMs: 1500, windowMs: 2000 },
+  });
+  const source = await m.sources.audio();
+  const results = [];
+  for (const runtime of m.runtimes) results.push(await measureFanOutCurve(m.bench, runtime, source, { ...plan, rounds: m.rounds ?? plan.rounds }));
+  return { rows: results.flatMap(fanOutCurveRows), curves: results.map(fanOutCurve), details: results };
+}
+
+async function latency(m: MeasureContext): Promise<MeasureOutput> {
+  const source = await m.sources.paced();
+  if (!source) throw new Error('added latency needs the Cartesia emulator, which did not start');
+  const pauseMs = (c: number) => (c <= 1 ? 10 : c <= 10 ? 100 : c <= 100 ? 1500 : 8000);
+  const plan = pick<LatencyPlan>(m.size, {
+    smoke: { concurrency: [1, 3], rounds: 2, blockMs: 200, pauseMs: (c) => (c === 1 ? 5 : 50) },
+    quick: { concurrency: [1, 10, 100], rounds: 4, blockMs: 1500, pauseMs },
+    full: { concurrency: [1, 10, 100, 1000], rounds: 5, blockMs: 2500, pauseMs: (c) => (c >= 1000 ? 10_000 : pauseMs(c)) },
+  });
+  const result = await measureLatency(m.bench, 'node', source, m.synthesisDelayMs, { ...plan, rounds: m.rounds ?? plan.rounds });
+  return { rows: latencyRows(result), curves: latencyCurves(result), details: result };
+}
+
+async function memory(m: MeasureContext): Promise<MeasureOutput> {
+  const plan = pick<MemoryCurvePlan>(m.size, {
+    smoke: { steps: [20], rounds: 2 },
+    quick: { steps: [1000], rounds: 3 },
+    full: { steps: [1000, 10_000], rounds: 3 },
+  });
+  const results: MemoryCurveResult[] = [];
+  for (const runtime of m.runtimes) results.push(await measureMemoryCurve(m.bench, runtime, { ...plan, rounds: m.rounds ?? plan.rounds }));
+  return { rows: results.flatMap(memoryCurveRows), curves: [memoryCurve(results)], details: results };
+}
+
+async function ramp(m: MeasureContext): Promise<MeasureOutput> {
+  const plan: FanOutPlan =
+    m.size === 'smoke'
+      ? { steps: [5, 20], settleMs: 300, windowMs: 500, refine: false }
+      : { steps: [1000, 2000, 3000, 4000, 5000, 6000, 8000], settleMs: 2000, windowMs: 2000, refine: false };
+  const source = await m.sources.audio();
+  const results = [];
+  for (const runtime of m.runtimes) results.push(await measureFanOut(m.bench, runtime, source, plan));
+  return { rows: results.flatMap(fanOutRows), details: results };
+}
+
+export const MEASURES: Measure[] = [
+  { name: 'fanout', summary: 'CPU per listener-second at 100 / 1,000 / 4,000 listeners vs a bare broadcast (interleaved, Node and Bun)', byDefault: true, run: fanOut },
+  { name: 'latency', summary: 'text in → first audio at 1 / 10 / 100 / 1,000 streams vs the provider read directly (interleaved)', byDefault: true, run: latency },
+  { name: 'memory', summary: 'RSS and heap per idle listener at 1,000 / 10,000 vs a bare server (interleaved, Node and Bun)', byDefault: true, run: memory },
+  {
+    name: 'engine',
+    summary: 'embedded espeak: real-time factor, time to first audio, first utterance after start (single readings)',
+    byDefault: true,
+    run: async (m) => {
+      const result = await measureEngine(m.bench, 'node');
+      return { rows: engineRows(result), details: result };
+    },
+  },
+  {
+    name: 'conversion',
+    summary: 'format conversion cost per listener and per format (single readings)',
+    byDefault: true,
+    run: async (m) => {
+      const result = await measureConversion(m.bench, 'node', await m.sources.audio());
+      return { rows: conversionRows(result), details: result };
+    },
+  },
+  {
+    name: 'buffering',
+    summary: 'first token → first audio, relay aggregation vs provider buffering (single readings)',
+    byDefault: true,
+    run: async (m) => {
+      const source = await m.sources.paced();
+      if (!source) throw new Error('buffering needs the Cartesia emulator, which did not start');
+      const result = await measureBuffering(m.bench, 'node', source);
+      return { rows: bufferingRows(result), details: result };
+    },
+  },
+  { name: 'ramp', summary: 'most listeners fed in real time in one process, relay then baseline (the old ramp; not by default)', byDefault: false, run: ramp },
+];
