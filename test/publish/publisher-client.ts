@@ -1,6 +1,7 @@
 /** A real WebSocket publisher for tests: sends publish messages, records every reply with its arrival time. */
 import WebSocket from 'ws';
 import { type PublishClientMessage, type PublishServerMessage, parsePublishServerMessage } from '../../shared/publish-protocol.ts';
+import { waitForMessage } from '../support/wait-for-message.ts';
 
 export interface RecordedPublisher {
   socket: WebSocket;
@@ -28,24 +29,8 @@ export async function connectPublisher(baseUrl: string, stream: string, key: str
     socket.once('error', reject);
     socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
   });
-  const waitFor = (predicate: (m: PublishServerMessage) => boolean, ms = 15_000): Promise<PublishServerMessage> => {
-    const seen = replies.find(predicate);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        watchers.delete(watch);
-        reject(new Error(`no matching publish reply within ${ms} ms; got ${replies.map((m) => m.type).join(', ')}`));
-      }, ms);
-      const watch = () => {
-        const found = replies.find(predicate);
-        if (!found) return;
-        clearTimeout(timer);
-        watchers.delete(watch);
-        resolve(found);
-      };
-      watchers.add(watch);
-    });
-  };
+  const waitFor = (predicate: (m: PublishServerMessage) => boolean, ms = 15_000): Promise<PublishServerMessage> =>
+    waitForMessage(replies, watchers, predicate, ms, 'publish reply');
   return {
     socket,
     replies,

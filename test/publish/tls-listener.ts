@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { type AudioFrame, decodeAudioFrame, type ListenerMessage, parseListenerMessage } from '../../shared/protocol.ts';
+import { waitForMessage } from '../support/wait-for-message.ts';
 
 export const TEST_CERT_FILE = fileURLToPath(new URL('../support/certs/cert.pem', import.meta.url));
 export const TEST_KEY_FILE = fileURLToPath(new URL('../support/certs/key.pem', import.meta.url));
@@ -38,22 +39,7 @@ export async function connectTLSListener(baseUrl: string, stream: string, key: s
     socket.once('open', () => resolve());
     socket.once('error', reject);
   });
-  const waitFor = (predicate: (m: ListenerMessage) => boolean, ms = 15_000) =>
-    new Promise<ListenerMessage>((resolve, reject) => {
-      const check = () => {
-        const found = messages.find(predicate);
-        if (!found) return;
-        clearTimeout(timer);
-        watchers.delete(check);
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        watchers.delete(check);
-        reject(new Error(`no matching listener message within ${ms} ms; got ${messages.map((m) => m.type).join(', ')}`));
-      }, ms);
-      watchers.add(check);
-      check();
-    });
+  const waitFor = (predicate: (m: ListenerMessage) => boolean, ms = 15_000) => waitForMessage(messages, watchers, predicate, ms, 'listener message');
   return {
     socket,
     messages,

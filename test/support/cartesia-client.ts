@@ -4,6 +4,7 @@
  */
 import WebSocket from 'ws';
 import { type CartesiaServerMessage, cartesiaServerMessageSchema } from '../../shared/cartesia-messages.ts';
+import { waitForMessage } from './wait-for-message.ts';
 
 export interface RawCartesiaClient {
   socket: WebSocket;
@@ -42,19 +43,7 @@ export async function rawCartesiaClient(baseUrl: string, path: string, headers: 
     times,
     send: (message) => socket.send(JSON.stringify(message)),
     close: () => socket.close(),
-    waitFor: (predicate, ms = 15_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const found = messages.find(predicate);
-          if (!found) return;
-          clearTimeout(timer);
-          watchers.delete(check);
-          resolve(found);
-        };
-        const timer = setTimeout(() => reject(new Error(`no matching Cartesia message within ${ms} ms; got ${messages.map((m) => m.type).join(', ')}`)), ms);
-        watchers.add(check);
-        check();
-      }),
+    waitFor: (predicate, ms = 15_000) => waitForMessage(messages, watchers, predicate, ms, 'Cartesia message'),
   };
 }
 
