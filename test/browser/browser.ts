@@ -13,6 +13,8 @@ export function launchChromium(): Promise<Browser> {
 export interface Played {
   utterance: number;
   seconds: number;
+  /** Audio skipped unheard because it came after its presentation time. */
+  skippedSeconds: number;
   complete: boolean;
 }
 
@@ -36,6 +38,14 @@ export interface PlayerRecord {
   words(utterance: number): Promise<WordTimestamp[]>;
   firstWord(utterance: number): Promise<void>;
   underruns(): Promise<number>;
+  /**
+   * For each worklet position report of the utterance while playing: when that sample was heard (the output clock
+   * read at the report, mapped to this host's epoch ms, which the relay clock also counts) minus when the relay's
+   * presentation times put it, in ms (positive: late).
+   */
+  schedulingErrors(utterance: number, wireRate: number): Promise<number[]>;
+  /** The page's clock estimate, stats of its syncing, and its latest output timestamp. */
+  sync(): Promise<{ clock: { offsetMs: number; uncertaintyMs: number } | null; late: number; skippedSeconds: number }>;
   /** Each word of the utterance on the output clock (seconds of context time), from the worklet's position reports. */
   wordTimings(utterance: number, wireRate: number): Promise<WordTiming[]>;
 }
@@ -46,7 +56,8 @@ interface PageRecord {
   ends: UtteranceEnd[];
   played: Played[];
   words: Record<number, WordTimestamp[]>;
-  positions: Array<{ time: number; utterance: number | null; sample: number | null; state: string }>;
+  positions: Array<{ time: number; utterance: number | null; sample: number | null; state: string; heardAt: number }>;
+  timings: Array<{ utterance: number; sample: number; at: number }>;
   highlights: Array<{ utterance: number; index: number; heard: number }>;
   /** When each word's times arrived, on the output clock. */
   known: Record<number, number[]>;
@@ -58,7 +69,7 @@ export async function recordPlayer(page: Page): Promise<PlayerRecord> {
   await page.waitForFunction(() => 'relayPlayer' in window);
   await page.evaluate(() => {
     const player = (window as any).relayPlayer;
-    const record: PageRecord = { hello: player.hello, starts: [], ends: [], played: [], words: {}, positions: [], highlights: [], known: {}, underruns: 0 };
+    const record: PageRecord = { hello: player.hello, starts: [], ends: [], played: [], words: {}, positions: [], highlights: [], known: {}, timings: [], underruns: 0 };
     (window as any).record = record;
     const on = (type: string, handle: (detail: any) => void) => player.addEventListener(type, (event: CustomEvent) => handle(event.detail));
     on('hello', (hello) => (record.hello = hello));
@@ -69,7 +80,12 @@ export async function recordPlayer(page: Page): Promise<PlayerRecord> {
       (record.words[message.utterance] ??= []).push(...message.words);
       (record.known[message.utterance] ??= []).push(...message.words.map(() => player.heardTime()));
     });
-    on('position', (p) => record.positions.push({ time: p.time, utterance: p.utterance, sample: p.sample, state: p.state }));
+    on('position', (p) => {
+      const stamp = player.context.getOutputTimestamp();
+      const heardAt = performance.timeOrigin + stamp.performanceTime + (p.time - stamp.contextTime) * 1000;
+      record.positions.push({ time: p.time, utterance: p.utterance, sample: p.sample, state: p.state, heardAt });
+    });
+    on('timing', (t) => record.timings.push({ utterance: t.utterance, sample: t.sample, at: t.at }));
     on('underrun', () => record.underruns++);
     new MutationObserver((mutations) => {
       const heard = player.heardTime();
@@ -102,6 +118,17 @@ export async function recordPlayer(page: Page): Promise<PlayerRecord> {
     words: async (utterance) => (await snapshot()).words[utterance] ?? [],
     firstWord: async (utterance) => void (await waitFor((u) => ((window as any).record as PageRecord).highlights.find((h) => h.utterance === u), utterance)),
     underruns: async () => (await snapshot()).underruns,
+    async schedulingErrors(utterance, wireRate) {
+      const record = await snapshot();
+      const timings = record.timings.filter((t) => t.utterance === utterance);
+      return record.positions
+        .filter((p) => p.utterance === utterance && p.state === 'playing' && p.sample !== null)
+        .flatMap((p) => {
+          const timing = timings.filter((t) => t.sample <= p.sample!).pop();
+          return timing ? [p.heardAt - (timing.at + ((p.sample! - timing.sample) / wireRate) * 1000)] : [];
+        });
+    },
+    sync: () => page.evaluate(() => (window as any).relayPlayer.sync),
     async wordTimings(utterance, wireRate) {
       const record = await snapshot();
       const words = record.words[utterance] ?? [];
@@ -118,13 +145,11 @@ export async function recordPlayer(page: Page): Promise<PlayerRecord> {
   };
 }
 
-/** When source sample `target` was rendered, interpolated between the worklet's position reports around it. */
+/**
+ * When source sample `target` was rendered: counted back from the first position report at or past it, at the wire
+ * rate (reports come every ~11 ms; interpolating between two reports would smear an explicit gap between them).
+ */
 function renderTimeOf(positions: Array<{ time: number; sample: number }>, target: number, wireRate: number): number {
-  const after = positions.findIndex((p) => p.sample >= target);
-  if (after < 0) return NaN;
-  const b = positions[after]!;
-  const a = positions[after - 1];
-  // Before the first report (the first word): playback runs at the wire rate in source samples per second.
-  if (!a || b.sample === a.sample) return b.time - (b.sample - target) / wireRate;
-  return a.time + ((target - a.sample) / (b.sample - a.sample)) * (b.time - a.time);
+  const after = positions.find((p) => p.sample >= target);
+  return after ? after.time - (after.sample - target) / wireRate : NaN;
 }

@@ -14,6 +14,8 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/player/client.js': { file: 'client.js', type: 'text/javascript; charset=utf-8' },
   '/player/worklet.js': { file: 'worklet.js', type: 'text/javascript; charset=utf-8' },
   '/player/player.css': { file: 'player.css', type: 'text/css; charset=utf-8' },
+  // The clock estimator the agent runs too; client.js imports it as ../../../shared/, which resolves here.
+  '/shared/clock-estimator.js': { file: '../../../shared/clock-estimator.js', type: 'text/javascript; charset=utf-8' },
 };
 
 /** Scripts, styles and sockets from this origin only; nothing inline, nothing framed, no forms posted elsewhere. */

@@ -12,12 +12,16 @@
  * @typedef {import('../../../shared/api.ts').StreamStatus} StreamStatus
  * @typedef {'connecting' | 'open' | 'reconnecting' | 'refused' | 'closed'} ConnectionState
  * @typedef {{ type: 'position', time: number, utterance: number | null, sample: number | null,
- *   state: 'idle' | 'buffering' | 'playing', bufferedMs: number, targetMs: number, underruns: number,
- *   peak: number, rms: number, dropped: number, renderedSeconds: number }} PositionReport
- *   From the worklet: source sample `sample` of `utterance` renders at context time `time`.
+ *   state: 'idle' | 'buffering' | 'playing' | 'waiting', bufferedMs: number, targetMs: number, underruns: number,
+ *   peak: number, rms: number, dropped: number, renderedSeconds: number, late: number, skippedSeconds: number,
+ *   errorMs: number | null }} PositionReport
+ *   From the worklet: source sample `sample` of `utterance` renders at context time `time`; in step, `errorMs` is
+ *   how late the head was against its presentation time when last measured, `late` how many late stretches were skipped.
  * @typedef {{ utterance: number, index: number, word: string, start: number, end: number }} WordEvent
- * @typedef {{ utterance: number, frames: number, seconds: number, complete: boolean }} PlayedEvent
+ * @typedef {{ utterance: number, frames: number, seconds: number, skippedSeconds: number, complete: boolean }} PlayedEvent
  */
+
+import { ClockEstimator, localClock, median, nextPingDelay } from '../../../shared/clock-estimator.js';
 
 // The wire constants of shared/protocol.ts, which imports zod and so cannot load here (a test pins them equal).
 export const RELAY_SUBPROTOCOL = 'tts-relay';
@@ -29,6 +33,9 @@ export const PLAYED_REPORT_INTERVAL_MS = 250;
 const FINAL_CLOSE_CODES = [4400, 4401, 4403];
 
 const RECONNECT_MIN_MS = 250;
+/** How often the worklet's clock map (relay clock ↔ context time) is refreshed, and how many output timestamps it smooths. */
+const CLOCK_MAP_EVERY_MS = 250;
+const CLOCK_MAP_READINGS = 15;
 
 /** A stream's routes on the relay: `/v1/streams/<name>` with each path segment escaped (names may hold slashes). @param {string} stream */
 export function streamPath(stream) {
@@ -88,6 +95,20 @@ export class RelayPlayer extends EventTarget {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retry = undefined;
     this.lastReportAt = 0;
+    /** The relay clock, estimated NTP-style (the agent's estimator, shared/clock-estimator.js). */
+    this.clock = new ClockEstimator();
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.pinger = undefined;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.mapper = undefined;
+    /** Recent (output clock − performance clock) readings, ms: their median pairs the two clocks. @type {number[]} */
+    this.outputReadings = [];
+  }
+
+  /** The relay clock estimate (null before the first pong) and how playback keeps to its presentation times. */
+  get sync() {
+    const p = this.lastPosition;
+    return { clock: this.clock.estimate(), errorMs: p?.errorMs ?? null, late: p?.late ?? 0, skippedSeconds: p?.skippedSeconds ?? 0 };
   }
 
   async start() {
@@ -134,6 +155,7 @@ export class RelayPlayer extends EventTarget {
     this.closed = true;
     clearTimeout(this.retry);
     clearTimeout(this.watchdog);
+    this.stopClockSync();
     this.socket?.close(1000);
     this.node?.disconnect();
     if (!this.options.context) this.context?.close().catch(() => {});
@@ -145,6 +167,8 @@ export class RelayPlayer extends EventTarget {
     const listen = new URL(`${streamPath(stream)}/listen`, url);
     listen.protocol = listen.protocol === 'https:' || listen.protocol === 'wss:' ? 'wss:' : 'ws:';
     listen.searchParams.set('encoding', 'pcm_f32le');
+    // Presentation times: each utterance says when (on the relay clock) its audio is to be heard.
+    listen.searchParams.set('timing', 'true');
     const rate = this.options.sampleRate ?? this.context?.sampleRate;
     if (rate !== undefined && SAMPLE_RATES.includes(rate)) listen.searchParams.set('sample_rate', String(rate));
     // The token rides as a subprotocol entry: never in the URL, so never in a log or the history.
@@ -161,6 +185,7 @@ export class RelayPlayer extends EventTarget {
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       clearTimeout(this.watchdog);
+      this.stopClockSync();
       this.hello = null;
       if (this.closed) return;
       if (FINAL_CLOSE_CODES.includes(event.code)) return this.refuse({ code: /** @type {any} */ (event.reason || 'unauthorized'), message: closeMessage(event.code) });
@@ -218,7 +243,16 @@ export class RelayPlayer extends EventTarget {
         this.attempt = 0;
         this.feedWatchdog();
         this.setState('open');
+        this.startClockSync(message);
         this.dispatch('hello', message);
+        break;
+      case 'clock_pong':
+        this.clock.add({ t0: message.t0, t1: message.t1, t2: message.t2, t3: localClock() });
+        this.mapClock();
+        break;
+      case 'timing':
+        this.node?.port.postMessage({ type: 'timing', utterance: message.utterance, sample: message.sample, at: message.at });
+        this.dispatch('timing', message);
         break;
       case 'utterance_start':
         this.dispatch('utterancestart', message);
@@ -240,6 +274,52 @@ export class RelayPlayer extends EventTarget {
       default:
         break;
     }
+  }
+
+  /**
+   * A relay that keeps presentation times (hello.clock) is pinged for its clock, and the worklet holds each utterance
+   * until due; an older one is played as it comes. @param {Hello} hello
+   */
+  startClockSync(hello) {
+    this.stopClockSync();
+    this.clock.reset();
+    this.outputReadings = [];
+    this.node?.port.postMessage({ type: 'sync', on: hello.clock !== undefined });
+    if (hello.clock === undefined) return;
+    const socket = this.socket;
+    let sent = 0;
+    const ping = () => {
+      if (socket?.readyState !== WebSocket.OPEN) return;
+      socket.send(JSON.stringify({ type: 'clock_ping', id: sent, t0: localClock() }));
+      this.pinger = setTimeout(ping, nextPingDelay(sent++));
+    };
+    ping();
+    this.mapper = setInterval(() => this.mapClock(), CLOCK_MAP_EVERY_MS);
+  }
+
+  stopClockSync() {
+    clearTimeout(this.pinger);
+    clearInterval(this.mapper);
+  }
+
+  /**
+   * Tells the worklet which context time is heard at which relay time. getOutputTimestamp pairs the context time
+   * leaving the speakers with the performance clock; its pairing jitters with the audio callback, so the median of
+   * recent readings is used. Where it is missing, currentTime less the output latency stands in.
+   */
+  mapClock() {
+    const context = this.context;
+    const offset = this.clock.estimate()?.offsetMs;
+    if (!context || offset === undefined) return;
+    const stamp = context.getOutputTimestamp?.();
+    const usable = stamp?.contextTime !== undefined && stamp.performanceTime !== undefined && stamp.performanceTime > 0;
+    const contextTime = usable ? /** @type {number} */ (stamp.contextTime) : context.currentTime - (context.outputLatency || context.baseLatency || 0);
+    const performanceTime = usable ? /** @type {number} */ (stamp.performanceTime) : performance.now();
+    this.outputReadings.push(contextTime * 1000 - performanceTime);
+    if (this.outputReadings.length > CLOCK_MAP_READINGS) this.outputReadings.shift();
+    const paired = median([...this.outputReadings].sort((a, b) => a - b));
+    const relay = performance.timeOrigin + contextTime * 1000 - paired + offset;
+    this.node?.port.postMessage({ type: 'clock', relay, context: contextTime });
   }
 
   /** @param {ArrayBuffer} buffer */
@@ -282,10 +362,12 @@ export class RelayPlayer extends EventTarget {
   /** Emits `word` when the word under the heard position changes. @param {PositionReport} position */
   trackWord(position) {
     const rate = this.hello?.format.sample_rate;
-    if (position.state !== 'playing' || position.utterance === null || position.sample === null || !rate) return;
+    const held = position.state === 'waiting';
+    if ((position.state !== 'playing' && !held) || position.utterance === null || position.sample === null || !rate) return;
     const words = this.words.get(position.utterance);
     if (!words || words.length === 0) return;
-    const heardSeconds = (position.sample + (this.heardTime() - position.time) * rate) / rate;
+    // Held for its presentation time (an explicit gap): what came before the head is heard, the head is not yet.
+    const heardSeconds = held ? (position.sample - 1) / rate : (position.sample + (this.heardTime() - position.time) * rate) / rate;
     if (heardSeconds > 0 && performance.now() - this.lastReportAt >= PLAYED_REPORT_INTERVAL_MS) {
       this.lastReportAt = performance.now();
       this.report({ type: 'played', utterance: position.utterance, samples: Math.floor(heardSeconds * rate) });
