@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AudioFormat } from '../../shared/audio-format.ts';
@@ -22,11 +23,13 @@ const ENGINE_FORMAT: AudioFormat = { encoding: 'pcm_f32le', sampleRate: 22_050 }
 /** Twelve sentences, ~3.5 s of speech each: about 40 s, pushed a sentence at a time as a stream does. */
 const SENTENCES = Array.from({ length: 12 }, (_, i) => `This is sentence ${i + 1} of a long announcement that goes on for a while. `);
 /**
- * Ticks are 10 ms apart. Inline, one of these sentences holds the loop 170–300 ms here (450–820 ms with the
- * rest of the suite running); in the thread the loop only passes chunks on, and its longest gaps (20–30 ms,
- * 48 ms under that load) are the scheduler sharing two cores with the engine thread and other processes.
+ * How busy the event loop is while 40 s of speech is synthesized: inline, the engine holds it nearly all the
+ * time (one sentence blocks it 170-300 ms here, 450-820 ms under load); in the thread the loop only passes
+ * chunks on. Its busy share (event-loop utilization) is compared with the inline engine's in the same
+ * process, so a loaded machine slows both sides alike. The longest gap between 10 ms ticks is logged only:
+ * under CPU burners the scheduler alone makes gaps of 100 ms and more.
  */
-const MAX_LOOP_GAP_MS = 100;
+const MAX_SHARE_OF_INLINE = 0.5;
 
 const providers: EspeakProvider[] = [];
 afterEach(async () => {
@@ -62,8 +65,9 @@ async function speak(provider: EspeakProvider, sentences: string[], options: Par
   return spoken;
 }
 
-/** The longest time between two ticks of a 10 ms interval until `stop`. */
-function watchEventLoop(): { stop(): number } {
+/** Until `stop`: the event loop's busy share, and the longest time between two ticks of a 10 ms interval. */
+function watchEventLoop(): { stop(): { busy: number; gap: number } } {
+  const utilization = performance.eventLoopUtilization();
   let last = performance.now();
   let longest = 0;
   const timer = setInterval(() => {
@@ -74,7 +78,7 @@ function watchEventLoop(): { stop(): number } {
   return {
     stop() {
       clearInterval(timer);
-      return longest;
+      return { busy: performance.eventLoopUtilization(utilization).utilization, gap: longest };
     },
   };
 }
@@ -113,7 +117,7 @@ function logSink(): { logger: Logger; lines: { level: string; msg: string }[] } 
 }
 
 describe('the espeak-ng worker thread', () => {
-  it(`keeps the event loop ticking (no gap over ${MAX_LOOP_GAP_MS} ms) while 40 s of speech is synthesized`, async () => {
+  it('keeps the event loop free while 40 s of speech is synthesized (busy under half the inline engine’s share)', async () => {
     const threaded = await openProvider(startNodeWorker);
     const inline = await openProvider();
     // Both engines warm, as in a running relay: the first synthesis of a process is slower.
@@ -124,16 +128,20 @@ describe('the espeak-ng worker thread', () => {
     const started = performance.now();
     const { audio } = await speak(threaded, SENTENCES);
     const threadMs = performance.now() - started;
-    const threadGap = watch.stop();
+    const thread = watch.stop();
 
     watch = watchEventLoop();
     await speak(inline, SENTENCES);
-    const inlineGap = watch.stop();
+    const inlineLoop = watch.stop();
 
     const seconds = audio.byteLength / 4 / ENGINE_FORMAT.sampleRate;
-    console.log(`${seconds.toFixed(1)} s of speech in ${threadMs.toFixed(0)} ms: longest event-loop gap ${threadGap.toFixed(1)} ms in the thread, ${inlineGap.toFixed(1)} ms inline`);
+    const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
+    console.log(
+      `${seconds.toFixed(1)} s of speech in ${threadMs.toFixed(0)} ms: event loop busy ${pct(thread.busy)} in the thread, ${pct(inlineLoop.busy)} inline; ` +
+        `longest gap ${thread.gap.toFixed(1)} ms in the thread, ${inlineLoop.gap.toFixed(1)} ms inline`,
+    );
     expect(seconds).toBeGreaterThan(35);
-    expect(threadGap).toBeLessThan(MAX_LOOP_GAP_MS);
+    expect(thread.busy).toBeLessThan(inlineLoop.busy * MAX_SHARE_OF_INLINE);
   }, 60_000);
 
   it('produces the inline engine’s audio and word times byte for byte, in the engine format and converted', async () => {
@@ -200,7 +208,7 @@ describe('the espeak-ng worker thread', () => {
     expect(first.value?.type).toBe('audio');
     context.cancel();
     // Nothing more, not even the rest of the sentence the thread was speaking.
-    expect(await within(events.next(), 1000, 'end of events')).toEqual({ done: true, value: undefined });
+    expect(await within(events.next(), 5000, 'end of events')).toEqual({ done: true, value: undefined });
 
     // The next context is spoken next: the thread finished at most the sentence it had, then moved on.
     const next = await within(speak(provider, ['Next, please. ']), 10_000, 'the next context');
@@ -251,9 +259,10 @@ describe('the espeak-ng worker thread', () => {
       const { startNodeRelay } = await import('./worker/runtime/node.ts');
       const threads = () => Number(/Threads:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? -1);
       const counts = [];
-      // A thread that ends is joined a moment after close() returns: wait (bounded) for the count to settle.
+      // A thread that ends is joined a moment after close() returns: wait for the count to settle (bounded
+      // only against a hang: a loaded machine may take seconds to join it).
       const settled = async (ceiling) => {
-        for (const until = Date.now() + 3000; threads() > ceiling && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+        for (const until = Date.now() + 30000; threads() > ceiling && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
         return threads();
       };
       for (let i = 0; i < 4; i++) {
@@ -272,7 +281,7 @@ describe('the espeak-ng worker thread', () => {
     child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
     child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
     try {
-      const [code] = await within(once(child, 'exit'), 45_000, 'the process to exit by itself');
+      const [code] = await within(once(child, 'exit'), 150_000, 'the process to exit by itself');
       expect(stderr).toBe('');
       expect(code).toBe(0);
     } finally {
@@ -282,7 +291,7 @@ describe('the espeak-ng worker thread', () => {
     // After the first relays the thread pools are up (a pool may start one more thread lazily, once); a thread
     // per relay left behind would add one with each of the last two.
     if (counts[0]! > 0) expect(counts.at(-1)).toBeLessThanOrEqual(Math.max(counts[0]!, counts[1]!) + 1);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe.each(RUNTIMES)('a relay process under %s', (runtime) => {
@@ -310,6 +319,6 @@ describe.each(RUNTIMES)('a relay process under %s', (runtime) => {
     await fetch(new URL('/v1/streams/long/cancel', relay.url), { method: 'POST', headers });
 
     relay.signal('SIGTERM');
-    expect(await within(relay.exited, 10_000, 'exit after SIGTERM')).toMatchObject({ code: 0 });
+    expect(await within(relay.exited, 30_000, 'exit after SIGTERM')).toMatchObject({ code: 0 });
   }, 60_000);
 });
