@@ -25,7 +25,7 @@ describe('the default sync delay', () => {
     const hello = (await listener.waitFor((m) => m.type === 'hello')) as Hello;
     expect(hello.clock?.sync_delay_ms).toBe(250);
     await relay.speak('kitchen', 'Across a slow and jittery link, every sample still arrives before it is due.', { query: 'wait=true' });
-    await listener.waitFor(isEnd, 30_000);
+    await listener.waitFor(isEnd, 60_000);
     const rate = hello.format.sample_rate;
     const timings = listener.messages.filter((m): m is TimingMessage => m.type === 'timing');
     // Same host: the relay clock is this process's epoch clock, so arrival and presentation compare directly.
@@ -39,5 +39,6 @@ describe('the default sync delay', () => {
     // a stalled test process can make a frame look late, so the claim is about the frames, not the worst timer).
     expect(margins.filter((margin) => margin > 0).length / margins.length).toBeGreaterThanOrEqual(0.9);
     listener.close();
-  });
+    // Bounds on a hang only: the text is spoken at its own pace, and a loaded machine may take longer to start.
+  }, 90_000);
 });
