@@ -9,6 +9,8 @@ import { AgentError, EXIT_FAILURE, EXIT_USAGE, usageError } from './agent-error.
 import { parseCommandArgs } from './args.ts';
 import type { ClockEstimate } from './clock-sync.ts';
 import { PLAYERS, runListen, type PlayerChoice } from './listen-command.ts';
+import { parseVolume } from './playout/level.ts';
+import type { PlayoutCounts } from './playout/scheduler.ts';
 import { DEFAULT_RELAY_URL, endpointFrom } from './relay-endpoint.ts';
 import { describeCompletion, say } from './say.ts';
 import { StatusLine } from './status-line.ts';
@@ -47,7 +49,9 @@ Options:
 ${CONNECTION_HELP}
   --player P           ffplay | stdout | none (default ffplay; none when --out is given)
                        stdout writes raw samples in the stream's format, no header
-  --out FILE.wav       record a WAV file; until exit its header says "length unknown" (players read
+  --out FILE.wav       record what is heard to a WAV file (in step: on the heard timeline, from the
+                       first audio, silence in the gaps, late audio absent; FILE.wav.timeline.json
+                       says the relay time its first sample is heard at); until exit its header says "length unknown" (players read
                        to the end, so even a crash leaves it playable), on exit the sizes are patched.
                        Utterances cut short (cancelled or failed) are listed, with the sample where
                        the cut falls, in FILE.wav.cuts.json (written only when something was cut)
@@ -55,10 +59,20 @@ ${CONNECTION_HELP}
                        pcm_f32le on the embedded engine; Cartesia: CARTESIA_ENCODING)
   --sample-rate R      ${SAMPLE_RATES.join(' | ')} (default: the relay's own rate,
                        22050 on the embedded engine; Cartesia: CARTESIA_SAMPLE_RATE, 44100)
-  --sync on|off        on (default): ask the relay for presentation times and keep estimating its
-                       clock (shown in the status line); off: play whatever arrives, at once
+  --sync on|off        on (default): play every sample at its presentation time on the relay's
+                       clock (estimated continuously, shown in the status line), through one
+                       long-lived ffplay, so every room is in step; audio that arrives too late
+                       is dropped and counted. off: play whatever arrives, at once (lowest latency)
+  --latency-ms N       in step: be heard N ms later than the others (0-5000, default 0), e.g. 150
+                       for a Bluetooth speaker that lags 150 ms behind a wired one
+  --volume V           level: a factor (0.5) or decibels (--volume=-6dB), 0 to 4 (+12 dB); default 1
+  --chime FILE.wav     played before an utterance that follows 5 s of quiet, ending as it begins
+                       (mono WAV, any of the relay's rates; wakes a speaker from standby)
+  --preroll-ms N       how much of the chime to play (default all of it)
   --json               print each relay-clock estimate as a JSON line
                        {"type":"clock","offset_ms","uncertainty_ms","rtt_ms","samples","used"}
+                       and, in step, at each utterance end {"type":"playout","utterance",
+                       "late_samples","inserted_samples","dropped_samples","skips","flushes"}
                        on stdout (on stderr with --player stdout)
   --once               exit 0 after the first utterance has ended and played
   --count N            exit 0 after N utterances have ended and played
@@ -110,6 +124,10 @@ const LISTEN_OPTIONS = {
   count: { type: 'string' },
   sync: { type: 'string' },
   json: { type: 'boolean' },
+  'latency-ms': { type: 'string' },
+  volume: { type: 'string' },
+  chime: { type: 'string' },
+  'preroll-ms': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const SAY_OPTIONS = { ...CONNECTION_OPTIONS, wait: { type: 'boolean' }, voice: { type: 'string' } } as const satisfies ParseArgsConfig['options'];
@@ -185,7 +203,8 @@ async function listenCommand(args: string[], io: IO): Promise<number> {
       stdout: io.stdout,
       signal: stop.signal,
       sync: values.sync !== 'off',
-      ...(values.json ? { onClock: (estimate: ClockEstimate) => jsonOut.write(`${JSON.stringify(clockJSON(estimate))}\n`) } : {}),
+      ...playoutOptions(values),
+      ...(values.json ? jsonHandlers(jsonOut) : {}),
     });
     const plural = summary.utterances === 1 ? '' : 's';
     const saved = values.out === undefined || summary.format === null ? '' : `; saved ${values.out}`;
@@ -195,6 +214,34 @@ async function listenCommand(args: string[], io: IO): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** --latency-ms, --volume, --chime, --preroll-ms. */
+function playoutOptions(values: { 'latency-ms'?: string; volume?: string; chime?: string; 'preroll-ms'?: string }) {
+  const latencyMs = parseMs('--latency-ms', values['latency-ms']);
+  const prerollMs = parseMs('--preroll-ms', values['preroll-ms']);
+  if (values.chime === '') throw usageError('--chime needs a WAV file');
+  if (prerollMs !== undefined && values.chime === undefined) throw usageError('--preroll-ms sets how much of the chime plays: add --chime FILE.wav');
+  return {
+    ...(latencyMs !== undefined ? { latencyMs } : {}),
+    ...(prerollMs !== undefined ? { prerollMs } : {}),
+    ...(values.volume !== undefined ? { gain: parseVolume(values.volume) } : {}),
+    ...(values.chime !== undefined ? { chime: values.chime } : {}),
+  };
+}
+
+function parseMs(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || ms > 5000) throw usageError(`${flag} is milliseconds from 0 to 5000; got "${value}"`);
+  return ms;
+}
+
+function jsonHandlers(out: NodeJS.WritableStream) {
+  return {
+    onClock: (estimate: ClockEstimate) => out.write(`${JSON.stringify(clockJSON(estimate))}\n`),
+    onPlayout: (utterance: number, counts: PlayoutCounts) => out.write(`${JSON.stringify({ type: 'playout', utterance, ...counts })}\n`),
+  };
 }
 
 function clockJSON(estimate: ClockEstimate) {

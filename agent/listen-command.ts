@@ -1,7 +1,7 @@
 /** `tts-agent listen`: wires the stream connection to the chosen sinks, the status line and the stop conditions. */
 import type { Writable } from 'node:stream';
 import { samplesIn, secondsOf, type AudioFormat, type Encoding, type SampleRate } from '../shared/audio-format.ts';
-import type { AudioFrame, ClockPong, Hello, ListenerMessage, WireFormat } from '../shared/protocol.ts';
+import type { AudioFrame, ClockPong, Hello, ListenerMessage, Played, WireFormat } from '../shared/protocol.ts';
 import { type ClockEstimate, ClockSync, formatEstimate } from './clock-sync.ts';
 import { AgentError } from './agent-error.ts';
 import type { Backoff } from './backoff.ts';
@@ -12,6 +12,8 @@ import { PlayedReporter, WrittenMinusHeld } from './played-reporter.ts';
 import type { AudioSink } from './sinks/sink.ts';
 import { StdoutSink } from './sinks/stdout.ts';
 import { WavSink } from './sinks/wav.ts';
+import { ScheduledSink } from './playout/scheduled-sink.ts';
+import type { PlayoutCounts } from './playout/scheduler.ts';
 import type { StatusLine } from './status-line.ts';
 
 /** The status line shows the clock estimate at most this often. */
@@ -43,6 +45,16 @@ export interface ListenCommandOptions {
   sync?: boolean;
   /** Called with every new clock estimate (the CLI's --json prints them). */
   onClock?(estimate: ClockEstimate): void;
+  /** In step: heard this much after its presentation time (a speaker that lags gets its lag here). */
+  latencyMs?: number;
+  /** Gain applied to every sample (1 = as sent). */
+  gain?: number;
+  /** After a quiet spell: the chime's length before an utterance (ms; 0 = all of the chime). */
+  prerollMs?: number;
+  /** A WAV file played before an utterance that follows a quiet spell. */
+  chime?: string;
+  /** Called at each utterance end with the playout counts so far (in step only; the CLI's --json prints them). */
+  onPlayout?(utterance: number, counts: PlayoutCounts): void;
   /** Sees every frame after the sinks did; the demo measures with it. */
   observer?: {
     onHello?(hello: Hello): void;
@@ -91,6 +103,8 @@ export async function runListen(options: ListenCommandOptions): Promise<ListenSu
 class ListenSession implements ListenHandlers {
   private readonly sinks: AudioSink[] = [];
   private readonly ffplay: FfplaySink | null = null;
+  /** In step (the default): one scheduled sink plays and records on the relay's timeline. */
+  private readonly scheduled: ScheduledSink | null = null;
   private readonly verb: string;
   private readonly status: StatusLine;
   private failure: unknown = null;
@@ -114,7 +128,10 @@ class ListenSession implements ListenHandlers {
   ) {
     this.status = options.status;
     const fail = (error: unknown): void => this.fail(error);
-    if (options.player === 'ffplay') {
+    if ((options.sync ?? true) && options.player !== 'stdout') {
+      this.scheduled = this.scheduledSink(fail);
+      this.sinks.push(this.scheduled);
+    } else if (options.player === 'ffplay') {
       this.ffplay = new FfplaySink({
         path: options.ffplayPath,
         env: options.env,
@@ -124,8 +141,22 @@ class ListenSession implements ListenHandlers {
       this.sinks.push(this.ffplay);
     }
     if (options.player === 'stdout') this.sinks.push(new StdoutSink({ out: options.stdout, onFailure: fail }));
-    if (options.out !== undefined) this.sinks.push(new WavSink({ path: options.out, onFailure: fail }));
+    if (options.out !== undefined && this.scheduled === null) this.sinks.push(new WavSink({ path: options.out, onFailure: fail }));
     this.verb = options.player === 'ffplay' ? 'playing' : options.out !== undefined ? 'recording' : 'receiving';
+  }
+
+  private scheduledSink(fail: (error: unknown) => void): ScheduledSink {
+    const { options } = this;
+    return new ScheduledSink({
+      ffplay: options.player === 'ffplay' ? { path: options.ffplayPath ?? 'ffplay', env: options.env } : null,
+      out: options.out ?? null,
+      latencyMs: options.latencyMs ?? 0,
+      gain: options.gain ?? 1,
+      prerollMs: options.prerollMs ?? 0,
+      chime: options.chime ?? null,
+      offset: () => this.clock.estimate()?.offsetMs ?? null,
+      onFailure: fail,
+    });
   }
 
   /** The first failure wins; later ones add nothing. */
@@ -140,7 +171,7 @@ class ListenSession implements ListenHandlers {
       if (this.options.sync ?? true) this.clock.connected(state.hello, state.send);
       this.connected(state.hello);
       this.reporter?.stop();
-      this.reporter = this.ffplay ? new PlayedReporter(new WrittenMinusHeld(state.hello.format.sample_rate), state.send) : null;
+      this.reporter = this.playedReporter(state.hello, state.send);
     } else {
       this.clock.disconnected();
       for (const sink of this.sinks) sink.disconnected();
@@ -151,8 +182,16 @@ class ListenSession implements ListenHandlers {
     }
   }
 
+  /** Only a player hears: ffplay in step reports the heard position its scheduler knows, without sync an estimate. */
+  private playedReporter(hello: Hello, send: (report: Played) => void): PlayedReporter | null {
+    if (this.scheduled?.heard && this.options.player === 'ffplay') return new PlayedReporter(this.scheduled.heard, send);
+    return this.ffplay ? new PlayedReporter(new WrittenMinusHeld(hello.format.sample_rate), send) : null;
+  }
+
   onMessage(message: Exclude<ListenerMessage, Hello>): void {
-    if (message.type === 'utterance_start') {
+    if (message.type === 'timing') {
+      this.scheduled?.timing(message);
+    } else if (message.type === 'utterance_start') {
       this.current = { utterance: message.utterance, bytes: 0 };
       for (const sink of this.sinks) sink.utteranceStart(message);
       this.status.state(`${this.verb} utterance ${message.utterance}`);
@@ -175,7 +214,7 @@ class ListenSession implements ListenHandlers {
     this.audioSeconds += secondsOf(format, frame.payload.byteLength);
     if (this.current === null || this.current.utterance !== frame.utterance) this.current = { utterance: frame.utterance, bytes: 0 };
     this.current.bytes += frame.payload.byteLength;
-    this.status.progress(`${this.verb} utterance ${frame.utterance}: ${secondsOf(format, this.current.bytes).toFixed(1)} s received`);
+    this.status.progress(`${this.verb} utterance ${frame.utterance}: ${secondsOf(format, this.current.bytes).toFixed(1)} s received${this.lateNote()}`);
     this.options.observer?.onAudio?.(frame);
   }
 
@@ -193,7 +232,7 @@ class ListenSession implements ListenHandlers {
     const failure = this.failure;
     if (failure !== null) throw failure instanceof AgentError ? failure : new AgentError('output_failed', String(failure), { cause: failure });
     const { utterances, audioBytes, audioSeconds, wireFormat: format, stoppedBy } = this;
-    return { utterances, audioBytes, audioSeconds, format, stoppedBy, ffplayRestarts: this.ffplay?.restarts ?? 0 };
+    return { utterances, audioBytes, audioSeconds, format, stoppedBy, ffplayRestarts: this.ffplay?.restarts ?? this.scheduled?.restarts ?? 0 };
   }
 
   /** The status line says the estimate while idle (and once a burst has settled it, in a log); --json gets each. */
@@ -221,9 +260,27 @@ class ListenSession implements ListenHandlers {
     this.format = format;
     this.ended = new Set();
     this.current = null;
+    if (this.scheduled !== null && hello.clock === undefined) {
+      throw new AgentError('relay_refused', 'this relay keeps no presentation times, so the agent cannot play in step with other rooms: pass --sync off');
+    }
     for (const sink of this.sinks) sink.setFormat(hello.format);
-    this.status.state(`connected to ${hello.stream} (${format.encoding}, ${format.sampleRate} Hz); waiting for speech`);
+    this.status.state(`connected to ${hello.stream} (${format.encoding}, ${format.sampleRate} Hz); ${this.playoutSettings()}waiting for speech`);
     this.options.observer?.onHello?.(hello);
+  }
+
+  /** "in step, latency 150 ms, volume -6.0 dB, chime; " for the status line ("" without sync). */
+  private playoutSettings(): string {
+    if (this.scheduled === null) return '';
+    const { latencyMs = 0, gain = 1, chime, prerollMs = 0 } = this.options;
+    const volume = gain === 1 ? '' : `, volume ${gain === 0 ? 'muted' : `${(20 * Math.log10(gain)).toFixed(1)} dB`}`;
+    const extra = chime !== undefined ? `, chime${prerollMs > 0 ? ` ${prerollMs} ms` : ''}` : '';
+    return `in step, latency ${latencyMs} ms${volume}${extra}; `;
+  }
+
+  /** " (late 12 ms)" once any audio came too late to be heard in step. */
+  private lateNote(): string {
+    const late = this.scheduled?.counts()?.late_samples ?? 0;
+    return late === 0 || this.format === null ? '' : `; late ${((late / this.format.sampleRate) * 1000).toFixed(0)} ms dropped`;
   }
 
   private utteranceEnded(message: Extract<ListenerMessage, { type: 'utterance_end' }>): void {
@@ -232,9 +289,11 @@ class ListenSession implements ListenHandlers {
     // ffplay is killed at a cancel only; after an error it plays out what it holds.
     this.reporter?.ended(message.utterance, message.reason === 'cancelled');
     this.utterances++;
+    const counts = this.scheduled?.counts();
+    if (counts) this.options.onPlayout?.(message.utterance, counts);
     const seconds = this.format === null ? 0 : message.samples / this.format.sampleRate;
     const why = message.error === undefined ? '' : ` (${message.error.code}: ${message.error.message})`;
-    this.status.state(`utterance ${message.utterance} ${message.reason}${why}: ${seconds.toFixed(2)} s of audio`);
+    this.status.state(`utterance ${message.utterance} ${message.reason}${why}: ${seconds.toFixed(2)} s of audio${this.lateNote()}`);
     if (this.current?.utterance === message.utterance) this.current = null;
     if (this.options.count !== undefined && this.utterances >= this.options.count) {
       this.stoppedBy = 'count';

@@ -16,6 +16,8 @@ export function ffmpegFormatName(encoding: Encoding): string {
 export interface FFplayOptions {
   /** Exit when stdin ends and the audio has played (`-autoexit`), rather than wait to be killed. */
   autoexit?: boolean;
+  /** Print the status line (`-stats`: its audio clock, the input second heard now) on stderr. */
+  stats?: boolean;
 }
 
 /**
@@ -37,6 +39,7 @@ export function ffplayArgs(format: AudioFormat, options: FFplayOptions = {}): st
     '-loglevel',
     'error',
     ...(options.autoexit ? ['-autoexit'] : []),
+    ...(options.stats ? ['-stats'] : []),
     '-',
   ];
 }

@@ -77,9 +77,9 @@ describe('tts-agent listen', { timeout: 30_000 }, () => {
     expect(Number(probe.format.duration)).toBeCloseTo(samples.length / format.sampleRate, 2);
   });
 
-  it('kills and respawns ffplay when an utterance is cancelled, and marks the cut in the recording', async () => {
+  it('without sync, kills and respawns ffplay when an utterance is cancelled, and marks the cut in the recording', async () => {
     const wav = join(dir, 'cut.wav');
-    const agent = spawnAgent(['listen', 'cut', '--player', 'ffplay', '--out', wav, '--once'], env());
+    const agent = spawnAgent(['listen', 'cut', '--player', 'ffplay', '--out', wav, '--once', '--sync', 'off'], env());
     await agent.waitForLine(CONNECTED);
 
     // A streaming body keeps the utterance open, so the cancel lands while it is still being spoken.

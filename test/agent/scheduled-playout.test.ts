@@ -1,0 +1,59 @@
+/** Scheduled playout (issue 12): a real relay, a real agent; the WAV it records in step is checked against the relay's presentation times. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeSamples } from '../../shared/codecs.ts';
+import type { TimingMessage } from '../../shared/protocol.ts';
+import { parseWav } from '../../shared/wav.ts';
+import { startTestRelay, TEST_ADMIN_KEY, within, type TestRelay } from '../support/relay.ts';
+import { spawnAgent, stopAgents } from './agent-process.ts';
+
+let relay: TestRelay;
+let dir: string;
+beforeEach(async () => {
+  relay = await startTestRelay();
+  dir = mkdtempSync(join(tmpdir(), 'scheduled-'));
+});
+afterEach(async () => {
+  await stopAgents();
+  await relay.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function recordTwo(extra: string[]) {
+  const raw = await relay.listen('room', { timing: 'true' });
+  const wav = join(dir, 'room.wav');
+  const agent = spawnAgent(['listen', 'room', '--url', relay.url, '--token', TEST_ADMIN_KEY, '--player', 'none', '--out', wav, '--count', '2', '--json', ...extra]);
+  await agent.waitForLine(/in step: relay clock/, 20_000);
+  await (await relay.speak('room', 'The first one.', { query: 'wait=true' })).text();
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  await (await relay.speak('room', 'And the second.', { query: 'wait=true' })).text();
+  expect((await within(agent.exited, 20_000, 'agent exit')).code).toBe(0);
+  const firstTiming = (u: number) => raw.messages.find((m): m is TimingMessage => m.type === 'timing' && m.utterance === u && m.sample === 0)!;
+  const timeline = JSON.parse(readFileSync(`${wav}.timeline.json`, 'utf8'));
+  const { format, data } = parseWav(readFileSync(wav));
+  return { raw, timeline, format, samples: decodeSamples(format.encoding, data), at: [firstTiming(1).at, firstTiming(2).at], stdout: agent.stdout().toString() };
+}
+
+describe('tts-agent listen in step (--player none --out)', () => {
+  it('places each utterance at its presentation time plus --latency-ms, silence between, volume applied', async () => {
+    const { timeline, format, samples, at, raw, stdout } = await recordTwo(['--latency-ms', '120', '--volume=-6dB']);
+    const rate = format.sampleRate;
+    const [one, two] = timeline.utterances;
+    // Where the file puts each utterance, on the relay clock: its presentation time plus the latency, within 2 ms.
+    expect(timeline.start_at + (one.start_sample / rate) * 1000 - (at[0]! + 120)).toBeCloseTo(0, -0.5);
+    expect(timeline.start_at + (two.start_sample / rate) * 1000 - (at[1]! + 120)).toBeCloseTo(0, -0.5);
+    // The gap between them is measured in the file itself: silence, as long as the relay's timeline says.
+    expect(((two.start_sample - one.start_sample) / rate) * 1000).toBeCloseTo(at[1]! - at[0]!, -0.5);
+    const gap = samples.subarray(one.start_sample + one.samples, two.start_sample);
+    expect(gap.length).toBeGreaterThan(rate * 0.1);
+    expect(gap.every((s) => s === 0)).toBe(true);
+    // Volume: the file's first utterance is the sent audio at half amplitude (-6 dB).
+    const sent = decodeSamples(format.encoding, raw.audioOf(1));
+    const heard = samples.subarray(one.start_sample, one.start_sample + Math.min(one.samples, sent.length));
+    const peak = (a: Float32Array) => a.reduce((m, s) => Math.max(m, Math.abs(s)), 0);
+    expect(peak(heard) / peak(sent)).toBeCloseTo(0.501, 2);
+    expect(stdout).toMatch(/"type":"playout","utterance":2,"late_samples":0/);
+  }, 60_000);
+});
