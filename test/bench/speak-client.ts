@@ -46,7 +46,12 @@ export function speak(
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      // A kept-alive socket the server closed as it went idle, just as this request took it: send it again on
+      // a fresh one (Node's documented remedy; only a whole text, which nothing has consumed yet).
+      if (whole && req.reusedSocket && error.code === 'ECONNRESET') speak(target, stream, text, query, onSent).then(resolve, reject);
+      else reject(error);
+    });
     if (whole) {
       onSent?.();
       req.end(whole);

@@ -47,6 +47,8 @@ export interface Measure {
   summary: string;
   /** Run unless measures are named on the command line. */
   byDefault: boolean;
+  /** The emulator it reads: measures sharing one never run at once (they count its chunks). */
+  source?: 'paced' | 'burst';
   run(m: MeasureContext): Promise<MeasureOutput>;
 }
 
@@ -100,8 +102,8 @@ async function ramp(m: MeasureContext): Promise<MeasureOutput> {
 }
 
 export const MEASURES: Measure[] = [
-  { name: 'fanout', summary: 'CPU per listener-second at 100 / 1,000 / 4,000 listeners vs a bare broadcast (interleaved, Node and Bun)', byDefault: true, run: fanOut },
-  { name: 'latency', summary: 'text in → first audio at 1 / 10 / 100 / 1,000 streams vs the provider read directly (interleaved)', byDefault: true, run: latency },
+  { name: 'fanout', source: 'burst', summary: 'CPU per listener-second at 100 / 1,000 / 4,000 listeners vs a bare broadcast (interleaved, Node and Bun)', byDefault: true, run: fanOut },
+  { name: 'latency', source: 'paced', summary: 'text in → first audio at 1 / 10 / 100 / 1,000 streams vs the provider read directly (interleaved)', byDefault: true, run: latency },
   { name: 'memory', summary: 'RSS and heap per idle listener at 1,000 / 10,000 vs a bare server (interleaved, Node and Bun)', byDefault: true, run: memory },
   {
     name: 'engine',
@@ -114,6 +116,7 @@ export const MEASURES: Measure[] = [
   },
   {
     name: 'conversion',
+    source: 'burst',
     summary: 'format conversion cost per listener and per format (single readings)',
     byDefault: true,
     run: async (m) => {
@@ -123,6 +126,7 @@ export const MEASURES: Measure[] = [
   },
   {
     name: 'buffering',
+    source: 'paced',
     summary: 'first token → first audio, relay aggregation vs provider buffering (single readings)',
     byDefault: true,
     run: async (m) => {
@@ -132,5 +136,5 @@ export const MEASURES: Measure[] = [
       return { rows: bufferingRows(result), details: result };
     },
   },
-  { name: 'ramp', summary: 'most listeners fed in real time in one process, relay then baseline (the old ramp; not by default)', byDefault: false, run: ramp },
+  { name: 'ramp', source: 'burst', summary: 'most listeners fed in real time in one process, relay then baseline (the old ramp; not by default)', byDefault: false, run: ramp },
 ];
