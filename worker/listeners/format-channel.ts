@@ -6,7 +6,7 @@ import { type AudioFormat, samplesIn } from '../../shared/audio-format.ts';
 import { encodeAudioFrame, type ListenerMessage } from '../../shared/protocol.ts';
 import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
 import type { BrokerEvent } from '../broker/broker.ts';
-import type { Listener } from './listener.ts';
+import { ChannelSockets } from './channel-sockets.ts';
 
 /** How much of an utterance a listener was sent, and whether that was all of it. */
 export interface SentSamples {
@@ -15,7 +15,7 @@ export interface SentSamples {
 }
 
 export class FormatChannel {
-  readonly listeners = new Set<Listener>();
+  readonly listeners = new ChannelSockets();
   private transcoder: Transcoder | null = null;
   private utterance: number | null = null;
   private samples = 0;

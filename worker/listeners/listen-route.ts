@@ -40,7 +40,7 @@ export function listenRoute({ directory, listeners, played, limits, sourceFormat
     const response = await runtime.upgradeWebSocket(c, {
       onOpen(_event, ws) {
         const options = { ...(from === 'utterance' ? { from: 'utterance' as const } : {}), timing: timing === 'true' };
-        listener = listeners.add(name, format, listenerSocket(ws, runtime), options);
+        listener = listeners.add(name, format, new WsListenerSocket(ws, runtime), options);
         played.attach(listener);
         const joined = listener;
         inbox = listenerInbox((text) => ws.send(text), clock, now, (report) => played.report(joined, report));
@@ -65,11 +65,30 @@ function listenFormat(encoding: string | undefined, sampleRate: string | undefin
   return { encoding: encoding ?? fallback.encoding, sampleRate: rate ?? fallback.sampleRate };
 }
 
-function listenerSocket(ws: WSContext<any>, runtime: RuntimeAdapter): ListenerSocket {
-  return {
-    send: (data) => ws.send(data as Uint8Array<ArrayBuffer> | string),
-    close: (code, reason) => ws.close(code, reason),
-    bufferedAmount: () => runtime.bufferedAmount(ws),
-    isOpen: () => ws.readyState === SOCKET_STATE.open,
-  };
+/** A listener's socket: hono's WSContext, with the runtime's socket groups where it has them (methods on the prototype: no closures per listener). */
+class WsListenerSocket implements ListenerSocket {
+  constructor(
+    readonly ws: WSContext<any>,
+    private readonly runtime: RuntimeAdapter,
+  ) {}
+
+  get newGroup() {
+    return this.runtime.socketGroup;
+  }
+
+  send(data: string | Uint8Array): void {
+    this.ws.send(data as Uint8Array<ArrayBuffer> | string);
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  bufferedAmount(): number {
+    return this.runtime.bufferedAmount(this.ws);
+  }
+
+  isOpen(): boolean {
+    return this.ws.readyState === SOCKET_STATE.open;
+  }
 }

@@ -9,6 +9,7 @@ import { type Hello, type ListenerMessage, PROTOCOL_VERSION } from '../../shared
 import type { Broker, BrokerEvent, ReplayedUtterance } from '../broker/broker.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
+import type { ChannelSockets } from './channel-sockets.ts';
 import { FormatChannel, type SentSamples } from './format-channel.ts';
 import type { Listener, ListenerRegistry, ListenerSocket, ListenOptions } from './listener.ts';
 
@@ -172,8 +173,10 @@ export class ListenerHub implements ListenerRegistry {
   private deliver(group: StreamListeners, event: BrokerEvent): void {
     for (const channel of group.channels.values()) {
       const frames = channel.frames(event);
-      const to = event.type === 'timing' ? inStep(channel.listeners) : channel.listeners;
-      for (const frame of frames) this.broadcast(to, frame);
+      for (const frame of frames) {
+        if (event.type === 'timing') this.broadcast(inStep(channel.listeners), frame);
+        else this.broadcastChannel(channel.listeners, frame);
+      }
     }
     // After the shared channels, so a listener whose replay ends here joins them for the next event only.
     for (const [listener, channel] of group.catchUps) {
@@ -194,6 +197,14 @@ export class ListenerHub implements ListenerRegistry {
     for (const frame of frames) this.send(listener, frame);
   }
 
+  /** Sends one frame to a format's listeners: once to its socket group, one by one to the rest; checks for slow readers. */
+  private broadcastChannel(sockets: ChannelSockets, frame: string | Uint8Array): void {
+    let sent = sockets.sendGrouped(frame);
+    for (const listener of sockets.direct) if (this.write(listener, frame)) sent++;
+    if (sent > 0) this.options.metrics?.frameSent(frame, sent);
+    if (sockets.sweepDue(performance.now())) for (const listener of sockets) this.keepsUp(listener);
+  }
+
   /** Sends one frame to many listeners; the metrics count it once, with its number of copies. */
   private broadcast(listeners: Iterable<Listener>, frame: string | Uint8Array): void {
     let sent = 0;
@@ -208,19 +219,7 @@ export class ListenerHub implements ListenerRegistry {
   /** Writes a frame to one listener's socket; false when it was not sent (closed, dropped as slow, failed). */
   private write(listener: Listener, frame: string | Uint8Array): boolean {
     const { socket } = listener;
-    if (!socket.isOpen()) return false;
-    if (socket.bufferedAmount() > this.options.maxBufferedSeconds * bytesPerSecond(listener.format)) {
-      const now = performance.now();
-      const since = this.overSince.get(listener) ?? now;
-      this.overSince.set(listener, since);
-      if (now - since >= SLOW_LISTENER_GRACE_MS) {
-        this.dropSlow(listener);
-        return false;
-      }
-    } else if (this.overSince.size > 0) {
-      // Per frame and listener: skip the map entirely in the usual case where nobody is over.
-      this.overSince.delete(listener);
-    }
+    if (!socket.isOpen() || !this.keepsUp(listener)) return false;
     try {
       socket.send(frame);
       return true;
@@ -230,6 +229,21 @@ export class ListenerHub implements ListenerRegistry {
       safeClose(socket, 1011, 'send failed');
       return false;
     }
+  }
+
+  /** False when the listener's socket has held more than its allowance for the grace period: it is dropped. */
+  private keepsUp(listener: Listener): boolean {
+    if (listener.socket.bufferedAmount() > this.options.maxBufferedSeconds * bytesPerSecond(listener.format)) {
+      const now = performance.now();
+      const since = this.overSince.get(listener) ?? now;
+      this.overSince.set(listener, since);
+      if (now - since < SLOW_LISTENER_GRACE_MS) return true;
+      this.dropSlow(listener);
+      return false;
+    }
+    // Skip the map entirely in the usual case where nobody is over.
+    if (this.overSince.size > 0) this.overSince.delete(listener);
+    return true;
   }
 
   private dropSlow(listener: Listener): void {
@@ -244,7 +258,8 @@ export class ListenerHub implements ListenerRegistry {
   private sendHeartbeats(): void {
     const beat = JSON.stringify({ type: 'heartbeat', time: Date.now() } satisfies ListenerMessage);
     for (const group of this.streams.values()) {
-      this.broadcast(group.all(), beat);
+      for (const channel of group.channels.values()) this.broadcastChannel(channel.listeners, beat);
+      this.broadcast([...group.pending, ...group.catchUps.keys()], beat);
     }
   }
 }

@@ -1,5 +1,7 @@
 /** A listener as this instance's registry holds it, the socket port it writes to, and the registry's interface. */
+import type { WSContext } from 'hono/ws';
 import type { AudioFormat } from '../../shared/audio-format.ts';
+import type { SocketGroup } from '../runtime/contract.ts';
 
 /** What the listener hub needs of a WebSocket; each runtime maps its native socket onto it. */
 export interface ListenerSocket {
@@ -8,6 +10,9 @@ export interface ListenerSocket {
   /** Bytes queued in the socket and not yet written to the network. */
   bufferedAmount(): number;
   isOpen(): boolean;
+  /** The runtime's socket and its groups, where the runtime can write one message to many sockets at once. */
+  readonly ws?: WSContext<any>;
+  readonly newGroup?: () => SocketGroup;
 }
 
 export interface Listener {

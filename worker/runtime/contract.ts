@@ -22,6 +22,19 @@ export interface RuntimeAdapter {
   resumeReading?(ws: WSContext<any>): void;
   /** Starts a worker thread, so CPU-bound work (the embedded engine) leaves the event loop; absent, it runs inline. */
   startWorker?: StartWorker;
+  /** A new group of this runtime's sockets that takes each message once for all of them; absent, sockets are written one by one. */
+  socketGroup?: () => SocketGroup;
+}
+
+/**
+ * Many sockets written at the cost of one: each message framed once and the same bytes written to every
+ * socket (Node), or published once to a topic (Bun). A closed socket is skipped; its owner removes it.
+ */
+export interface SocketGroup {
+  add(ws: WSContext<any>): void;
+  delete(ws: WSContext<any>): void;
+  /** Writes one message (text for a string, binary otherwise) to every open socket of the group; returns how many. */
+  send(data: string | Uint8Array): number;
 }
 
 /** What the middleware sets on every request's context: its id and, under /v1, who sent it. */

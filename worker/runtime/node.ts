@@ -13,6 +13,7 @@ import { createShutdown, type ShutdownReport } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal } from './lifecycle.ts';
 import { withDotEnv } from './dotenv.ts';
 import { startNodeWorker } from './node-worker.ts';
+import { nodeSocketGroup } from './node-socket-group.ts';
 
 export const nodeRuntime: RuntimeAdapter = {
   name: `node ${process.versions.node}`,
@@ -23,6 +24,7 @@ export const nodeRuntime: RuntimeAdapter = {
   pauseReading: (ws) => (ws.raw as WebSocket | undefined)?.pause(),
   resumeReading: (ws) => (ws.raw as WebSocket | undefined)?.resume(),
   startWorker: startNodeWorker,
+  socketGroup: nodeSocketGroup,
 };
 
 export interface StartOptions {

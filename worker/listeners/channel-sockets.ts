@@ -1,0 +1,68 @@
+/**
+ * The sockets of one format channel. Where the runtime offers a socket group (Node: each message framed
+ * once and the same bytes written to every socket; Bun: one publish to a topic), a message costs one call
+ * for all of them; other sockets (Deno, tests' fakes) are written one by one. Slow readers are found by a
+ * sweep every SWEEP_MS while audio flows, not per frame and listener.
+ */
+import type { SocketGroup } from '../runtime/contract.ts';
+import type { Listener } from './listener.ts';
+
+/** How often a grouped channel's sockets are checked for a reader that fell behind, while it sends. */
+export const SWEEP_MS = 100;
+
+export class ChannelSockets {
+  /** Every listener of the channel. */
+  readonly all = new Set<Listener>();
+  /** Listeners written one by one: their socket joins no group, or another runtime's. */
+  readonly direct = new Set<Listener>();
+  private group: SocketGroup | null = null;
+  private groupSource: (() => SocketGroup) | null = null;
+  private grouped = 0;
+  private sweptAt = 0;
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  [Symbol.iterator](): Iterator<Listener> {
+    return this.all.values();
+  }
+
+  has(listener: Listener): boolean {
+    return this.all.has(listener);
+  }
+
+  add(listener: Listener): void {
+    this.all.add(listener);
+    const { socket } = listener;
+    if (socket.ws && socket.newGroup && (this.groupSource ?? socket.newGroup) === socket.newGroup) {
+      this.groupSource = socket.newGroup;
+      this.group ??= socket.newGroup();
+      this.group.add(socket.ws);
+      this.grouped++;
+    } else {
+      this.direct.add(listener);
+    }
+  }
+
+  delete(listener: Listener): boolean {
+    if (!this.all.delete(listener)) return false;
+    if (!this.direct.delete(listener) && this.group && listener.socket.ws) {
+      this.group.delete(listener.socket.ws);
+      this.grouped--;
+    }
+    return true;
+  }
+
+  /** Writes one message to every grouped socket at once; returns how many sockets it went to. */
+  sendGrouped(data: string | Uint8Array): number {
+    return this.group && this.grouped > 0 ? this.group.send(data) : 0;
+  }
+
+  /** True once every SWEEP_MS of sending: time to look for grouped readers that fell behind. */
+  sweepDue(now: number): boolean {
+    if (this.grouped === 0 || now - this.sweptAt < SWEEP_MS) return false;
+    this.sweptAt = now;
+    return true;
+  }
+}
