@@ -5,7 +5,7 @@
  */
 import { type ErrorInfo, errorInfo, RelayError } from '../../shared/errors.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
-import { TextInlet, type TextInput } from '../core/text-input.ts';
+import { TextInlet, type TextInput, TextWriter } from '../core/text-input.ts';
 import type { Heard } from '../../shared/protocol.ts';
 import type { Utterance, UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 
@@ -22,7 +22,7 @@ export interface RemoteResult {
   heard?: Heard;
 }
 
-export class RemoteUtterance implements UtteranceHandle {
+export class RemoteUtterance extends TextWriter implements UtteranceHandle {
   number = 0;
   readonly result: Promise<UtteranceResult>;
   private settleResult!: (result: UtteranceResult) => void;
@@ -30,7 +30,7 @@ export class RemoteUtterance implements UtteranceHandle {
   /** Everything written so far, replayed into the local utterance if this instance becomes its owner. */
   private written: InputRecord[] = [];
   private local: Utterance | null = null;
-  private readonly inlet: TextInlet;
+  protected readonly inlet: TextInlet;
 
   constructor(
     readonly id: string,
@@ -41,6 +41,7 @@ export class RemoteUtterance implements UtteranceHandle {
     /** Appends to the utterance's input stream in Redis; fails the utterance when Redis refuses. */
     private readonly send: (record: InputRecord) => Promise<void>,
   ) {
+    super();
     this.inlet = new TextInlet(maxCharacters, {
       isSettled: () => this.settled,
       deliver: (input) => this.forward(input),
@@ -51,22 +52,6 @@ export class RemoteUtterance implements UtteranceHandle {
 
   get ended(): boolean {
     return this.settled;
-  }
-
-  write(text: string): void {
-    this.inlet.write(text);
-  }
-
-  flush(): void {
-    this.inlet.flush();
-  }
-
-  end(): void {
-    this.inlet.end();
-  }
-
-  fail(error: RelayError): void {
-    this.inlet.fail(error);
   }
 
   /** This instance owns the stream now and speaks this utterance: its text goes straight in from here on. */

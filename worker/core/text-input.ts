@@ -87,3 +87,26 @@ export class TextInlet {
     this.closed = true;
   }
 }
+
+/** The input side an utterance shows its writers (text, flush, end, fail), all through its TextInlet. */
+export abstract class TextWriter {
+  protected abstract readonly inlet: TextInlet;
+
+  /** Adds text; throws `text_too_long` past the character limit. */
+  write(text: string): void {
+    this.inlet.write(text);
+  }
+
+  flush(): void {
+    this.inlet.flush();
+  }
+
+  end(): void {
+    this.inlet.end();
+  }
+
+  /** The input broke (bad body, client gone): the utterance ends with this error. */
+  fail(error: RelayError): void {
+    this.inlet.fail(error);
+  }
+}

@@ -3,7 +3,7 @@ import { AsyncQueue } from '../../shared/async-queue.ts';
 import { RelayError } from '../../shared/errors.ts';
 import type { EndReason, Heard } from '../../shared/protocol.ts';
 import type { TTSContext } from '../providers/provider.ts';
-import { TextInlet, type TextInput } from './text-input.ts';
+import { TextInlet, type TextInput, TextWriter } from './text-input.ts';
 
 export interface UtteranceOptions {
   voice?: string;
@@ -32,7 +32,7 @@ export interface UtteranceResult {
 
 export type UtteranceState = 'queued' | 'speaking' | 'ended';
 
-export class Utterance {
+export class Utterance extends TextWriter {
   readonly input = new AsyncQueue<TextInput>();
   readonly result: Promise<UtteranceResult>;
   /** Settles the moment it ends, before `result` (which waits for what listeners heard). */
@@ -47,7 +47,7 @@ export class Utterance {
   source: TTSContext | null = null;
   private settle!: (result: UtteranceResult) => void;
   private markFinished!: () => void;
-  private readonly inlet: TextInlet;
+  protected readonly inlet: TextInlet;
 
   constructor(
     readonly id: string,
@@ -57,6 +57,7 @@ export class Utterance {
     /** Called when the input side fails, so the stream can stop this utterance. */
     onInputError: (utterance: Utterance, error: RelayError) => void,
   ) {
+    super();
     this.inlet = new TextInlet(maxCharacters, {
       isSettled: () => this.ended,
       deliver: (next) => {
@@ -83,24 +84,6 @@ export class Utterance {
 
   get inputComplete(): boolean {
     return this.inlet.isClosed;
-  }
-
-  /** Adds text; throws `text_too_long` past the character limit. */
-  write(text: string): void {
-    this.inlet.write(text);
-  }
-
-  flush(): void {
-    this.inlet.flush();
-  }
-
-  end(): void {
-    this.inlet.end();
-  }
-
-  /** The input broke (bad body, client gone): the utterance ends with this error. */
-  fail(error: RelayError): void {
-    this.inlet.fail(error);
   }
 
   /**
