@@ -31,7 +31,7 @@ interface ClockLine {
 
 /** `tts-agent listen --json`, optionally under `faketime`, until it has printed `count` clock estimates. */
 function listenAgent(name: string, count: number, wrapper: string[] = []): Promise<{ clocks: ClockLine[]; stderr: string }> {
-  const command = [...wrapper, process.execPath, AGENT_BIN, 'listen', 'kitchen', '--url', relay.url, '--token', TEST_ADMIN_KEY];
+  const command = [...wrapper, process.execPath, AGENT_BIN, 'listen', 'kitchen', '--url', relay.url, '--token', TEST_ADMIN_KEY, '--sync', 'on'];
   const args = [...command.slice(1), '--player', 'none', '--out', join(dir, `${name}.wav`), '--json'];
   const child = spawn(command[0]!, args, { env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);

@@ -24,7 +24,7 @@ afterEach(async () => {
 async function recordTwo(extra: string[]) {
   const raw = await relay.listen('room', { timing: 'true' });
   const wav = join(dir, 'room.wav');
-  const agent = spawnAgent(['listen', 'room', '--url', relay.url, '--token', TEST_ADMIN_KEY, '--player', 'none', '--out', wav, '--count', '2', '--json', ...extra]);
+  const agent = spawnAgent(['listen', 'room', '--url', relay.url, '--token', TEST_ADMIN_KEY, '--player', 'none', '--out', wav, '--count', '2', '--json', '--sync', 'on', ...extra]);
   await agent.waitForLine(/in step: relay clock/, 20_000);
   await (await relay.speak('room', 'The first one.', { query: 'wait=true' })).text();
   await new Promise((resolve) => setTimeout(resolve, 700));
