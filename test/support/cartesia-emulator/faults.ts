@@ -23,6 +23,14 @@ export function claimFaults(state: EmulatorState): ContextFaults {
   return claimed;
 }
 
+/** Before a context's first chunk: `errorAfterChunks` with `chunks: 0` fails it with no audio at all; true when it did. */
+export function faultBeforeAudio(state: EmulatorState, connection: Connection, context: EmulatedContext): boolean {
+  const e = context.faults.errorAfterChunks;
+  if (e === undefined || e.chunks > 0 || context.chunks > 0) return false;
+  failContext(state, connection, context, { status: e.status_code, errorCode: e.error_code, title: e.title, message: e.message });
+  return true;
+}
+
 /** After a chunk went out: cuts the socket, stalls it or fails the context when a claimed fault says so; true when it did. */
 export function faultAfterChunk(state: EmulatorState, connection: Connection, context: EmulatedContext): boolean {
   const { faults: f, chunks } = context;

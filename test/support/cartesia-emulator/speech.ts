@@ -2,7 +2,7 @@
 import { bytesPerSample } from '../../../shared/audio-format.ts';
 import { createTranscoder } from '../../../shared/transcoder.ts';
 import { ESPEAK_SAMPLE_RATE } from '../../../worker/providers/espeak/engine.ts';
-import { faultAfterChunk } from './faults.ts';
+import { faultAfterChunk, faultBeforeAudio } from './faults.ts';
 import { send, sendGarbage, sendTimestamps, type TimedWord } from './frames.ts';
 import { type Connection, delay, type EmulatedContext, type EmulatorState, SOCKET_OPEN } from './state.ts';
 
@@ -18,6 +18,7 @@ interface Segment {
 export async function speak(state: EmulatorState, connection: Connection, context: EmulatedContext, text: string): Promise<void> {
   const { settings, faults } = state;
   await delay(settings.firstChunkDelayMs);
+  if (faultBeforeAudio(state, connection, context)) return;
   const { audio, words, stepTime } = synthesize(state, context, text);
   const sampleBytes = bytesPerSample(context.format.encoding);
   const chunkBytes = Math.max(1, Math.round((context.format.sampleRate * settings.chunkMs) / 1000)) * sampleBytes;

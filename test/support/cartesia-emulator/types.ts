@@ -12,7 +12,7 @@ export interface EmulatorFaults {
   dropContexts?: { afterChunks: number; times: number };
   /** The next context: its socket stops sending anything after this many chunks, and keeps reading. */
   stallAfterChunks?: number;
-  /** The next context: an error frame after this many chunks, and nothing more for it. */
+  /** The next context: an error frame after this many chunks (0: before any audio), and nothing more for it. */
   errorAfterChunks?: { chunks: number; status_code: number; title: string; message: string; error_code: string | null };
   /** The next context: garbage frames (not JSON, unknown types, malformed chunks, binary) before each of its first n chunks. */
   garbageBeforeChunks?: number;
