@@ -27,6 +27,8 @@ export interface WordTiming {
   known: number;
   /** The output clock when the page set aria-current on it; null if it never did. */
   marked: number | null;
+  /** Whether any of it was rendered: a late stretch skipped ahead over it whole leaves nothing to hear or mark. */
+  rendered: boolean;
 }
 
 export interface PlayerRecord {
@@ -140,6 +142,7 @@ export async function recordPlayer(page: Page): Promise<PlayerRecord> {
         over: renderTimeOf(positions, word.end * wireRate, wireRate),
         known: record.known[utterance]?.[index] ?? NaN,
         marked: highlights.find((h) => h.index === index)?.heard ?? null,
+        rendered: positions.some((p) => p.sample >= word.start * wireRate && p.sample < word.end * wireRate),
       }));
     },
   };

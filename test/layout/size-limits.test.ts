@@ -15,7 +15,10 @@ const EXEMPT: Record<string, string> = {};
 
 describe('code size', () => {
   it(`keeps every file in ${FILE_LIMITED.join(', ')} within ${MAX_FILE_LINES} lines`, () => {
-    const long = FILE_LIMITED.flatMap((dir) => listSources(ROOT, dir))
+    const files = FILE_LIMITED.flatMap((dir) => listSources(ROOT, dir));
+    // The player's plain JavaScript (served as is) counts like TypeScript.
+    expect(files).toContain('worker/player/public/worklet.js');
+    const long = files
       .filter((file) => !(file in EXEMPT))
       .map((file) => ({ file, lines: measureFile(ROOT, file).lines }))
       .filter(({ lines }) => lines > MAX_FILE_LINES)

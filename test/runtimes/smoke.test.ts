@@ -70,7 +70,7 @@ describe.each(RUNTIMES)('the relay under %s', (runtime) => {
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(await page.text()).toContain('<button id="play" type="submit">Play</button>');
-    for (const path of ['/player/client.js', '/player/worklet.js', '/player/page.js']) {
+    for (const path of ['/player/client.js', '/player/client-wire.js', '/player/client-clock.js', '/player/worklet.js', '/player/worklet-ring.js', '/player/page.js']) {
       const script = await api.request(path, { key: null });
       expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
       expect(await script.text()).toContain('// @ts-check');

@@ -10,14 +10,17 @@ export interface FunctionSize {
   lines: number;
 }
 
-/** Every `.ts` file below `dir` (relative to `root`), sorted. */
+/** Hand-written source: TypeScript and the plain JavaScript served as is (the player page, the estimator, bin scripts). */
+const SOURCE = /\.(ts|js|mjs)$/;
+
+/** Every source file below `dir` (relative to `root`; `.d.ts` declarations aside), sorted. */
 export function listSources(root: string, dir: string): string[] {
   const out: string[] = [];
   const walk = (abs: string): void => {
     for (const entry of readdirSync(abs, { withFileTypes: true })) {
       const path = join(abs, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(relative(root, path));
+      else if (SOURCE.test(entry.name) && !entry.name.endsWith('.d.ts')) out.push(relative(root, path));
     }
   };
   walk(join(root, dir));

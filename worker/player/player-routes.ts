@@ -12,7 +12,10 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/player/page.js': { file: 'page.js', type: 'text/javascript; charset=utf-8' },
   '/player/client.js': { file: 'client.js', type: 'text/javascript; charset=utf-8' },
+  '/player/client-wire.js': { file: 'client-wire.js', type: 'text/javascript; charset=utf-8' },
+  '/player/client-clock.js': { file: 'client-clock.js', type: 'text/javascript; charset=utf-8' },
   '/player/worklet.js': { file: 'worklet.js', type: 'text/javascript; charset=utf-8' },
+  '/player/worklet-ring.js': { file: 'worklet-ring.js', type: 'text/javascript; charset=utf-8' },
   '/player/player.css': { file: 'player.css', type: 'text/css; charset=utf-8' },
   // The clock estimator the agent runs too; client.js imports it as ../../../shared/, which resolves here.
   '/shared/clock-estimator.js': { file: '../../../shared/clock-estimator.js', type: 'text/javascript; charset=utf-8' },

@@ -11,37 +11,15 @@
  * @typedef {import('../../../shared/protocol.ts').ErrorInfo} ErrorInfo
  * @typedef {import('../../../shared/api.ts').StreamStatus} StreamStatus
  * @typedef {'connecting' | 'open' | 'reconnecting' | 'refused' | 'closed'} ConnectionState
- * @typedef {{ type: 'position', time: number, utterance: number | null, sample: number | null,
- *   state: 'idle' | 'buffering' | 'playing' | 'waiting', bufferedMs: number, targetMs: number, underruns: number,
- *   peak: number, rms: number, dropped: number, renderedSeconds: number, late: number, skippedSeconds: number,
- *   errorMs: number | null }} PositionReport
- *   From the worklet: source sample `sample` of `utterance` renders at context time `time`; in step, `errorMs` is
- *   how late the head was against its presentation time when last measured, `late` how many late stretches were skipped.
+ * @typedef {import('./worklet.js').PositionReport} PositionReport
  * @typedef {{ utterance: number, index: number, word: string, start: number, end: number }} WordEvent
  * @typedef {{ utterance: number, frames: number, seconds: number, skippedSeconds: number, complete: boolean }} PlayedEvent
  */
 
-import { ClockEstimator, localClock, median, nextPingDelay } from '../../../shared/clock-estimator.js';
+import { heardSeconds, heardTime, PresentationClock } from './client-clock.js';
+import { askWhyRefused, audioMessage, finalClose, openListenSocket, PLAYED_REPORT_INTERVAL_MS, reconnectDelay } from './client-wire.js';
 
-// The wire constants of shared/protocol.ts, which imports zod and so cannot load here (a test pins them equal).
-export const RELAY_SUBPROTOCOL = 'tts-relay';
-export const TOKEN_SUBPROTOCOL_PREFIX = 'tts-relay.token.';
-export const AUDIO_HEADER_BYTES = 12;
-export const SAMPLE_RATES = [8000, 16000, 22050, 24000, 44100, 48000];
-export const PLAYED_REPORT_INTERVAL_MS = 250;
-/** Close codes after which reconnecting cannot help (shared/errors.ts: 4400 bad request, 4401 credentials, 4403 forbidden). */
-const FINAL_CLOSE_CODES = [4400, 4401, 4403];
-
-const RECONNECT_MIN_MS = 250;
-/** How often the worklet's clock map (relay clock ↔ context time) is refreshed, and how many output timestamps it smooths. */
-const CLOCK_MAP_EVERY_MS = 250;
-const CLOCK_MAP_READINGS = 15;
-
-/** A stream's routes on the relay: `/v1/streams/<name>` with each path segment escaped (names may hold slashes). @param {string} stream */
-export function streamPath(stream) {
-  return `/v1/streams/${stream.split('/').map(encodeURIComponent).join('/')}`;
-}
-const RECONNECT_MAX_MS = 5000;
+export { AUDIO_HEADER_BYTES, PLAYED_REPORT_INTERVAL_MS, RELAY_SUBPROTOCOL, SAMPLE_RATES, streamPath, TOKEN_SUBPROTOCOL_PREFIX } from './client-wire.js';
 
 /**
  * @typedef {object} ConnectOptions
@@ -95,14 +73,8 @@ export class RelayPlayer extends EventTarget {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retry = undefined;
     this.lastReportAt = 0;
-    /** The relay clock, estimated NTP-style (the agent's estimator, shared/clock-estimator.js). */
-    this.clock = new ClockEstimator();
-    /** @type {ReturnType<typeof setTimeout> | undefined} */
-    this.pinger = undefined;
-    /** @type {ReturnType<typeof setInterval> | undefined} */
-    this.mapper = undefined;
-    /** Recent (output clock − performance clock) readings, ms: their median pairs the two clocks. @type {number[]} */
-    this.outputReadings = [];
+    /** The relay clock and its map onto the output clock, for the worklet (client-clock.js). */
+    this.clock = new PresentationClock((map) => this.node?.port.postMessage({ type: 'clock', ...map }));
   }
 
   /** The relay clock estimate (null before the first pong) and how playback keeps to its presentation times. */
@@ -141,21 +113,15 @@ export class RelayPlayer extends EventTarget {
   /** Seconds of audio rendered so far, underruns, buffer depth and level, from the latest worklet report. */
   get stats() {
     const p = this.lastPosition;
-    return {
-      secondsHeard: p?.renderedSeconds ?? 0,
-      underruns: p?.underruns ?? 0,
-      bufferedMs: p?.bufferedMs ?? 0,
-      targetMs: p?.targetMs ?? 0,
-      peak: p?.peak ?? 0,
-      rms: p?.rms ?? 0,
-    };
+    const [secondsHeard, underruns, bufferedMs, targetMs, peak, rms] = p ? [p.renderedSeconds, p.underruns, p.bufferedMs, p.targetMs, p.peak, p.rms] : [0, 0, 0, 0, 0, 0];
+    return { secondsHeard, underruns, bufferedMs, targetMs, peak, rms };
   }
 
   close() {
     this.closed = true;
     clearTimeout(this.retry);
     clearTimeout(this.watchdog);
-    this.stopClockSync();
+    this.clock.stop();
     this.socket?.close(1000);
     this.node?.disconnect();
     if (!this.options.context) this.context?.close().catch(() => {});
@@ -163,17 +129,7 @@ export class RelayPlayer extends EventTarget {
   }
 
   open() {
-    const { url, stream, token } = this.options;
-    const listen = new URL(`${streamPath(stream)}/listen`, url);
-    listen.protocol = listen.protocol === 'https:' || listen.protocol === 'wss:' ? 'wss:' : 'ws:';
-    listen.searchParams.set('encoding', 'pcm_f32le');
-    // Presentation times: each utterance says when (on the relay clock) its audio is to be heard.
-    listen.searchParams.set('timing', 'true');
-    const rate = this.options.sampleRate ?? this.context?.sampleRate;
-    if (rate !== undefined && SAMPLE_RATES.includes(rate)) listen.searchParams.set('sample_rate', String(rate));
-    // The token rides as a subprotocol entry: never in the URL, so never in a log or the history.
-    const socket = new WebSocket(listen, [RELAY_SUBPROTOCOL, `${TOKEN_SUBPROTOCOL_PREFIX}${token}`]);
-    socket.binaryType = 'arraybuffer';
+    const socket = openListenSocket(this.options, this.options.sampleRate ?? this.context?.sampleRate);
     this.socket = socket;
     let opened = false;
     socket.onopen = () => void (opened = true);
@@ -185,26 +141,16 @@ export class RelayPlayer extends EventTarget {
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       clearTimeout(this.watchdog);
-      this.stopClockSync();
+      this.clock.stop();
       this.hello = null;
       if (this.closed) return;
-      if (FINAL_CLOSE_CODES.includes(event.code)) return this.refuse({ code: /** @type {any} */ (event.reason || 'unauthorized'), message: closeMessage(event.code) });
-      // A refused upgrade reaches a browser as a bare 1006: ask the status route why, with the same token.
-      if (!opened) this.diagnose().catch(() => this.scheduleReconnect());
-      else this.scheduleReconnect();
+      const final = finalClose(event);
+      if (final) return this.refuse(final);
+      if (opened) return this.scheduleReconnect();
+      askWhyRefused(this.options)
+        .then((refused) => (refused ? this.refuse(refused) : this.scheduleReconnect()))
+        .catch(() => this.scheduleReconnect());
     };
-  }
-
-  async diagnose() {
-    const { url, stream, token } = this.options;
-    const response = await fetch(new URL(streamPath(stream), url), {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    if (response.status === 401 || response.status === 403 || response.status === 400) {
-      const body = await response.json().catch(() => null);
-      return this.refuse(body?.error ?? { code: 'unauthorized', message: `The relay refused the token (HTTP ${response.status}).` });
-    }
-    this.scheduleReconnect();
   }
 
   /** @param {ErrorInfo} error */
@@ -216,9 +162,7 @@ export class RelayPlayer extends EventTarget {
   scheduleReconnect() {
     if (!this.options.reconnect || this.closed) return this.setState('closed');
     this.setState('reconnecting');
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempt) * (0.75 + Math.random() * 0.5);
-    this.attempt++;
-    this.retry = setTimeout(() => this.open(), delay);
+    this.retry = setTimeout(() => this.open(), reconnectDelay(this.attempt++));
   }
 
   feedWatchdog() {
@@ -247,8 +191,7 @@ export class RelayPlayer extends EventTarget {
         this.dispatch('hello', message);
         break;
       case 'clock_pong':
-        this.clock.add({ t0: message.t0, t1: message.t1, t2: message.t2, t3: localClock() });
-        this.mapClock();
+        this.clock.pong(message);
         break;
       case 'timing':
         this.node?.port.postMessage({ type: 'timing', utterance: message.utterance, sample: message.sample, at: message.at });
@@ -281,56 +224,15 @@ export class RelayPlayer extends EventTarget {
    * until due; an older one is played as it comes. @param {Hello} hello
    */
   startClockSync(hello) {
-    this.stopClockSync();
-    this.clock.reset();
-    this.outputReadings = [];
+    this.clock.stop();
     this.node?.port.postMessage({ type: 'sync', on: hello.clock !== undefined });
-    if (hello.clock === undefined) return;
-    const socket = this.socket;
-    let sent = 0;
-    const ping = () => {
-      if (socket?.readyState !== WebSocket.OPEN) return;
-      socket.send(JSON.stringify({ type: 'clock_ping', id: sent, t0: localClock() }));
-      this.pinger = setTimeout(ping, nextPingDelay(sent++));
-    };
-    ping();
-    this.mapper = setInterval(() => this.mapClock(), CLOCK_MAP_EVERY_MS);
-  }
-
-  stopClockSync() {
-    clearTimeout(this.pinger);
-    clearInterval(this.mapper);
-  }
-
-  /**
-   * Tells the worklet which context time is heard at which relay time. getOutputTimestamp pairs the context time
-   * leaving the speakers with the performance clock; its pairing jitters with the audio callback, so the median of
-   * recent readings is used. Where it is missing, currentTime less the output latency stands in.
-   */
-  mapClock() {
-    const context = this.context;
-    const offset = this.clock.estimate()?.offsetMs;
-    if (!context || offset === undefined) return;
-    const stamp = context.getOutputTimestamp?.();
-    const usable = stamp?.contextTime !== undefined && stamp.performanceTime !== undefined && stamp.performanceTime > 0;
-    const contextTime = usable ? /** @type {number} */ (stamp.contextTime) : context.currentTime - (context.outputLatency || context.baseLatency || 0);
-    const performanceTime = usable ? /** @type {number} */ (stamp.performanceTime) : performance.now();
-    this.outputReadings.push(contextTime * 1000 - performanceTime);
-    if (this.outputReadings.length > CLOCK_MAP_READINGS) this.outputReadings.shift();
-    const paired = median([...this.outputReadings].sort((a, b) => a - b));
-    const relay = performance.timeOrigin + contextTime * 1000 - paired + offset;
-    this.node?.port.postMessage({ type: 'clock', relay, context: contextTime });
+    if (hello.clock !== undefined && this.socket && this.context) this.clock.start(this.socket, this.context);
   }
 
   /** @param {ArrayBuffer} buffer */
   audio(buffer) {
-    const hello = this.hello;
-    if (!hello || buffer.byteLength < AUDIO_HEADER_BYTES || hello.format.encoding !== 'pcm_f32le') return;
-    const view = new DataView(buffer);
-    if (view.getUint8(0) !== 1 || view.getUint8(1) !== 1) return;
-    const samples = new Float32Array(buffer, AUDIO_HEADER_BYTES, (buffer.byteLength - AUDIO_HEADER_BYTES) >> 2);
-    const message = { type: 'audio', samples, rate: hello.format.sample_rate, utterance: view.getUint32(4, true), offset: view.getUint32(8, true) };
-    this.node?.port.postMessage(message, [buffer]);
+    const message = this.hello && audioMessage(buffer, this.hello);
+    if (message) this.node?.port.postMessage(message, [buffer]);
   }
 
   /** @param {any} message */
@@ -351,34 +253,25 @@ export class RelayPlayer extends EventTarget {
 
   /** The context time now coming out of the speakers: output latency included where the browser reports it. */
   heardTime() {
-    const context = /** @type {AudioContext} */ (this.context);
-    const stamp = context.getOutputTimestamp?.();
-    if (stamp?.contextTime !== undefined && stamp.performanceTime !== undefined && stamp.performanceTime > 0) {
-      return stamp.contextTime + (performance.now() - stamp.performanceTime) / 1000;
-    }
-    return context.currentTime - (context.outputLatency || context.baseLatency || 0);
+    return heardTime(/** @type {AudioContext} */ (this.context));
   }
 
   /** Emits `word` when the word under the heard position changes. @param {PositionReport} position */
   trackWord(position) {
-    const rate = this.hello?.format.sample_rate;
-    const held = position.state === 'waiting';
-    if ((position.state !== 'playing' && !held) || position.utterance === null || position.sample === null || !rate) return;
-    const words = this.words.get(position.utterance);
-    if (!words || words.length === 0) return;
-    // Held for its presentation time (an explicit gap): what came before the head is heard, the head is not yet.
-    const heardSeconds = held ? (position.sample - 1) / rate : (position.sample + (this.heardTime() - position.time) * rate) / rate;
-    if (heardSeconds > 0 && performance.now() - this.lastReportAt >= PLAYED_REPORT_INTERVAL_MS) {
+    const [rate, utterance] = [this.hello?.format.sample_rate, position.utterance];
+    const words = utterance === null ? [] : (this.words.get(utterance) ?? []);
+    const heard = rate && words.length > 0 ? heardSeconds(position, rate, /** @type {AudioContext} */ (this.context)) : null;
+    if (heard === null || utterance === null || !rate) return;
+    if (heard > 0 && performance.now() - this.lastReportAt >= PLAYED_REPORT_INTERVAL_MS) {
       this.lastReportAt = performance.now();
-      this.report({ type: 'played', utterance: position.utterance, samples: Math.floor(heardSeconds * rate) });
+      this.report({ type: 'played', utterance, samples: Math.floor(heard * rate) });
     }
-    let index = -1;
-    for (let i = 0; i < words.length; i++) if (/** @type {WordTimestamp} */ (words[i]).start <= heardSeconds) index = i;
+    const index = words.findLastIndex((word) => word.start <= heard);
     const current = this.currentWord;
-    if (index < 0 || (current && current.utterance === position.utterance && current.index === index)) return;
-    this.currentWord = { utterance: position.utterance, index };
+    if (index < 0 || (current && current.utterance === utterance && current.index === index)) return;
+    this.currentWord = { utterance, index };
     const word = /** @type {WordTimestamp} */ (words[index]);
-    this.dispatch('word', { utterance: position.utterance, index, word: word.word, start: word.start, end: word.end });
+    this.dispatch('word', { utterance, index, word: word.word, start: word.start, end: word.end });
   }
 
   /**
@@ -401,11 +294,4 @@ export class RelayPlayer extends EventTarget {
   dispatch(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
-}
-
-/** @param {number} code */
-function closeMessage(code) {
-  if (code === 4401) return 'The relay refused the token: it is unknown, expired or malformed.';
-  if (code === 4403) return 'The token does not allow listening to this stream.';
-  return 'The relay refused the request.';
 }

@@ -13,9 +13,20 @@
  * In step: each stretch is held until due (silence before it and in explicit gaps), a stretch that comes late is
  * skipped ahead to where it should be (counted in `late`), and a small drift (the sound card's clock against the
  * relay's) is corrected one frame per render quantum at most (0.8 %, no click).
- * Messages out: {type:'position', ...}  every REPORT_FRAMES rendered frames (see PositionReport in client.js)
+ * Messages out: {type:'position', ...}  every REPORT_FRAMES rendered frames (PositionReport below)
  *               {type:'played', utterance, frames, seconds, skippedSeconds, complete}  when an utterance's audio has all been rendered
  *               {type:'underrun', targetMs}
+ * The ring itself (resampling, marks that credit each frame to its utterance) is worklet-ring.js.
+ */
+import { ResamplingRing } from './worklet-ring.js';
+
+/**
+ * @typedef {{ type: 'position', time: number, utterance: number | null, sample: number | null,
+ *   state: 'idle' | 'buffering' | 'playing' | 'waiting', bufferedMs: number, targetMs: number, underruns: number,
+ *   peak: number, rms: number, dropped: number, renderedSeconds: number, late: number, skippedSeconds: number,
+ *   errorMs: number | null }} PositionReport
+ *   Source sample `sample` of `utterance` renders at context time `time`; in step, `errorMs` is how late the head
+ *   was against its presentation time when last measured, `late` how many late stretches were skipped.
  */
 
 /** Seconds of audio the ring holds: above the relay's playout lead (1.5 s) with room for a burst after a stall. */
@@ -38,31 +49,16 @@ const HOLD_SECONDS = 1;
 const scope = /** @type {any} */ (globalThis);
 const { sampleRate } = scope;
 
-/**
- * @typedef {{ utterance: number, offset: number, start: number, end: number, step: number }} Mark
- * One written chunk: source samples from `offset` of `utterance`, at ring frames [start, end) (absolute counts),
- * `step` source samples per rendered frame.
- */
-
 class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
   constructor() {
     super();
-    this.ring = new Float32Array(Math.ceil(CAPACITY_SECONDS * sampleRate));
-    /** Absolute frame counts: written - read is what is buffered. */
-    this.written = 0;
-    this.read = 0;
-    /** @type {Mark[]} */
-    this.marks = [];
-    /** @type {Set<number>} utterances whose last audio has arrived */
-    this.ended = new Set();
+    this.ring = new ResamplingRing(Math.ceil(CAPACITY_SECONDS * sampleRate), sampleRate);
     /** @type {Map<number, number>} frames rendered per utterance */
     this.renderedFrames = new Map();
     /** @type {Map<number, number>} frames skipped (late) per utterance */
     this.skippedFrames = new Map();
     /** The last frame rendered, repeated when playback must wait one frame (drift correction). */
     this.last = 0;
-    // position 1 is input[0]; position 0 is the previous chunk's last sample, so chunks join without a seam.
-    this.resampler = { rate: 0, utterance: -1, position: 1, last: 0 };
     this.state = /** @type {'idle' | 'buffering' | 'playing'} */ ('idle');
     this.targetFrames = Math.round((MIN_TARGET_MS / 1000) * sampleRate);
     this.cleanFrames = 0;
@@ -72,7 +68,6 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
     this.peak = 0;
     this.sumSquares = 0;
     this.levelFrames = 0;
-    this.dropped = 0;
     this.renderedTotal = 0;
     this.inStep = false;
     /** This quantum held the head back whole (before its presentation time). */
@@ -90,8 +85,8 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
 
   /** @param {any} message */
   receive(message) {
-    if (message.type === 'audio') this.write(message.samples, message.rate, message.utterance, message.offset);
-    else if (message.type === 'end') this.ended.add(message.utterance);
+    if (message.type === 'audio') this.ring.write(message.samples, message.rate, message.utterance, message.offset);
+    else if (message.type === 'end') this.ring.ended.add(message.utterance);
     else if (message.type === 'flush') this.flush();
     else if (message.type === 'volume') this.volume = Math.max(0, Math.min(4, Number(message.value) || 0));
     else if (message.type === 'sync') this.inStep = Boolean(message.on);
@@ -103,50 +98,8 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
     }
   }
 
-  /**
-   * Linear resampling from `rate` to the context rate, continuous across chunks of one utterance (and across
-   * utterances of one rate), so chunk edges add no click.
-   * @param {Float32Array} input @param {number} rate @param {number} utterance @param {number} offset
-   */
-  write(input, rate, utterance, offset) {
-    const r = this.resampler;
-    if (r.rate !== rate) Object.assign(r, { rate, position: 1, last: 0 });
-    if (r.utterance !== utterance && r.utterance >= 0) this.ended.add(r.utterance);
-    r.utterance = utterance;
-    const step = rate / sampleRate;
-    const capacity = this.ring.length;
-    const start = this.written;
-    // Output frame k of this chunk sits at source position (r.position + k * step) - 1 relative to input[0].
-    const first = r.position;
-    let position = first;
-    const n = input.length;
-    while (position <= n - 1 + 1e-9) {
-      if (this.written - this.read >= capacity) {
-        this.dropped++;
-        break;
-      }
-      const i = Math.floor(position) - 1;
-      const frac = position - Math.floor(position);
-      const a = i < 0 ? r.last : /** @type {number} */ (input[i]);
-      const b = i + 1 < n ? /** @type {number} */ (input[i + 1]) : a;
-      this.ring[this.written % capacity] = a + (b - a) * frac;
-      this.written++;
-      position += step;
-    }
-    r.position = position - n;
-    r.last = n > 0 ? /** @type {number} */ (input[n - 1]) : r.last;
-    if (this.written > start) {
-      // The chunk's first rendered frame is source sample `offset + first - 1` (position 0 is the previous chunk's last sample).
-      this.marks.push({ utterance, offset: offset + first - 1, start, end: this.written, step });
-    }
-  }
-
   flush() {
-    for (const mark of this.marks) this.finish(mark.utterance, false);
-    this.marks = [];
-    this.read = this.written;
-    this.resampler.position = 1;
-    this.resampler.last = 0;
+    for (const utterance of this.ring.flush()) this.finish(utterance, false);
     this.state = 'idle';
   }
 
@@ -157,15 +110,9 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
     this.renderedFrames.delete(utterance);
     const skipped = this.skippedFrames.get(utterance) ?? 0;
     this.skippedFrames.delete(utterance);
-    this.ended.delete(utterance);
+    this.ring.ended.delete(utterance);
     this.timings.delete(utterance);
     this.port.postMessage({ type: 'played', utterance, frames, seconds: frames / sampleRate, skippedSeconds: skipped / sampleRate, complete });
-  }
-
-  /** @returns {boolean} whether the audio buffered so far is all there is (the stream has nothing open) */
-  drained() {
-    const last = this.marks[this.marks.length - 1];
-    return last === undefined || this.ended.has(last.utterance);
   }
 
   /** @param {Float32Array[][]} _inputs @param {Float32Array[][]} outputs */
@@ -175,10 +122,11 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
     const frames = channel.length;
     let start = 0;
     this.waiting = false;
-    const wait = this.written > this.read ? this.framesUntilDue() : null;
+    const ring = this.ring;
+    const wait = ring.buffered > 0 ? this.framesUntilDue() : null;
     if (wait === 'hold') [start, this.waiting] = [frames, true];
     else if (wait !== null) start = this.keepStep(wait, frames);
-    else if (this.state !== 'playing' && this.written > this.read && (this.written - this.read >= this.targetFrames || this.drained())) this.state = 'playing';
+    else if (this.state !== 'playing' && ring.buffered > 0 && (ring.buffered >= this.targetFrames || ring.drained())) this.state = 'playing';
     // One frame of waiting while playing is drift correction: the last frame again, not a click of silence.
     channel.fill(start === 1 && this.state === 'playing' ? this.last : 0, 0, start);
     let rendered = start;
@@ -222,26 +170,33 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
    * @returns {number | 'hold' | null}
    */
   framesUntilDue() {
-    const mark = this.marks[0];
-    if (!this.inStep || !mark) return null;
-    const head = mark.offset + (this.read - mark.start) * mark.step;
+    const head = this.ring.head();
+    if (!this.inStep || !head) return null;
     let timing = null;
-    for (const t of this.timings.get(mark.utterance) ?? []) if (t.sample <= head + 0.5) timing = t;
-    if (!timing || !this.clock) return this.written - this.read < HOLD_SECONDS * sampleRate ? 'hold' : null;
-    const due = this.clock.context + (timing.at - this.clock.relay) / 1000 + (head - timing.sample) / (mark.step * sampleRate);
+    for (const t of this.timings.get(head.mark.utterance) ?? []) if (t.sample <= head.sample + 0.5) timing = t;
+    if (!timing || !this.clock) return this.ring.buffered < HOLD_SECONDS * sampleRate ? 'hold' : null;
+    const due = this.clock.context + (timing.at - this.clock.relay) / 1000 + (head.sample - timing.sample) / (head.mark.step * sampleRate);
     return Math.round((due - scope.currentTime) * sampleRate);
   }
 
   /** Drops `count` buffered frames unheard (late audio), finishing utterances passed over. @param {number} count */
   skip(count) {
-    const frames = Math.min(count, this.written - this.read);
+    const frames = Math.min(count, this.ring.buffered);
     this.skipped += frames;
-    this.consume(frames, null);
+    this.ring.take(frames, null, (utterance, n) => this.credit(this.skippedFrames, utterance, n), (utterance) => this.finish(utterance, true));
   }
 
   /** Copies up to `frames` buffered frames into `channel`, crediting each to its utterance. @param {Float32Array} channel @param {number} frames */
   render(channel, frames) {
-    const i = this.consume(frames, channel);
+    const i = this.ring.take(frames, channel, (utterance, n) => this.credit(this.renderedFrames, utterance, n), (utterance) => this.finish(utterance, true));
+    for (let k = 0; k < i; k++) {
+      const sample = /** @type {number} */ (channel[k]) * this.volume;
+      channel[k] = sample;
+      if (Math.abs(sample) > this.peak) this.peak = Math.abs(sample);
+      this.sumSquares += sample * sample;
+    }
+    this.levelFrames += i;
+    if (i > 0) this.last = /** @type {number} */ (channel[i - 1]);
     this.cleanFrames += i;
     this.renderedTotal += i;
     if (this.cleanFrames >= SHRINK_AFTER_SECONDS * sampleRate) {
@@ -252,41 +207,17 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
   }
 
   /**
-   * Takes up to `frames` buffered frames: into `channel` (rendered, credited to their utterance) or, with none,
-   * dropped unheard. Finishes each utterance whose audio is all taken. @param {number} frames @param {Float32Array | null} channel
+   * Counts `count` frames of `utterance` rendered or skipped; an utterance taken from at all has a rendered count
+   * (possibly 0), which is what finish() reports. @param {Map<number, number>} counts @param {number} utterance @param {number} count
    */
-  consume(frames, channel) {
-    const capacity = this.ring.length;
-    let i = 0;
-    while (i < frames && this.read < this.written) {
-      const mark = /** @type {Mark} */ (this.marks[0]);
-      const count = Math.min(frames - i, mark.end - this.read);
-      for (let k = 0; channel && k < count; k++) {
-        const sample = /** @type {number} */ (this.ring[(this.read + k) % capacity]) * this.volume;
-        channel[i + k] = sample;
-        const magnitude = Math.abs(sample);
-        if (magnitude > this.peak) this.peak = magnitude;
-        this.sumSquares += sample * sample;
-      }
-      if (channel) this.levelFrames += count;
-      const counts = channel ? this.renderedFrames : this.skippedFrames;
-      counts.set(mark.utterance, (counts.get(mark.utterance) ?? 0) + count);
-      if (!this.renderedFrames.has(mark.utterance)) this.renderedFrames.set(mark.utterance, 0);
-      this.read += count;
-      i += count;
-      if (this.read === mark.end) {
-        this.marks.shift();
-        const next = this.marks[0];
-        if (next?.utterance !== mark.utterance && (next !== undefined || this.ended.has(mark.utterance))) this.finish(mark.utterance, true);
-      }
-    }
-    if (channel && i > 0) this.last = /** @type {number} */ (channel[i - 1]);
-    return i;
+  credit(counts, utterance, count) {
+    counts.set(utterance, (counts.get(utterance) ?? 0) + count);
+    if (!this.renderedFrames.has(utterance)) this.renderedFrames.set(utterance, 0);
   }
 
   /** The buffer emptied while playing: the end of the stream's audio, or an underrun if more was due. */
   ranDry() {
-    if (this.drained()) {
+    if (this.ring.drained()) {
       this.state = 'idle';
       return;
     }
@@ -299,21 +230,21 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
 
   /** @param {number} frames the quantum just rendered */
   report(frames) {
-    const mark = this.marks[0];
+    const head = this.ring.head();
     this.port.postMessage({
       type: 'position',
       // currentTime is this quantum's start: the next frame to render (source sample `sample`) renders at `time`.
       time: scope.currentTime + frames / sampleRate,
-      utterance: mark ? mark.utterance : null,
-      sample: mark ? mark.offset + (this.read - mark.start) * mark.step : null,
+      utterance: head ? head.mark.utterance : null,
+      sample: head ? head.sample : null,
       // 'waiting': the head is held for its presentation time, so `sample` is not rendered at `time` yet.
       state: this.waiting ? 'waiting' : this.state,
-      bufferedMs: ((this.written - this.read) / sampleRate) * 1000,
+      bufferedMs: (this.ring.buffered / sampleRate) * 1000,
       targetMs: (this.targetFrames / sampleRate) * 1000,
       underruns: this.underruns,
       peak: this.peak,
       rms: this.levelFrames > 0 ? Math.sqrt(this.sumSquares / this.levelFrames) : 0,
-      dropped: this.dropped,
+      dropped: this.ring.dropped,
       renderedSeconds: this.renderedTotal / sampleRate,
       late: this.late,
       skippedSeconds: this.skipped / sampleRate,
