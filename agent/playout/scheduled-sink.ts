@@ -112,14 +112,24 @@ export class ScheduledSink implements AudioSink {
   /** Waits until everything placed has been written and heard, then lets ffplay play out. */
   async finish(): Promise<void> {
     const scheduler = this.scheduler;
+    if (this.ffplay === null) return this.abort();
     while (scheduler !== null && !this.stopped && scheduler.content.next() !== null) await new Promise((resolve) => setTimeout(resolve, TICK_MS));
     scheduler?.stop();
-    await this.ffplay?.playOut(ffplayLeadMs(this.format?.sampleRate ?? 48000) + 3000);
+    await this.ffplay.playOut(ffplayLeadMs(this.format?.sampleRate ?? 48000) + 3000);
     this.close();
   }
 
+  /**
+   * Stops at once. ffplay is killed: what it had not played is never heard, nor recorded. Without a device
+   * nobody hears anything, so the recording keeps every sample received, placed where it would be heard.
+   */
   async abort(): Promise<void> {
-    this.scheduler?.stop();
+    const scheduler = this.scheduler;
+    scheduler?.stop();
+    if (this.ffplay === null && scheduler !== null && !this.stopped && Number.isFinite(this.lastEnd)) {
+      const until = scheduler.heardAtOfPosition(this.lastEnd);
+      if (until !== null) scheduler.catchUp(until);
+    }
     await this.ffplay?.kill();
     this.close();
   }

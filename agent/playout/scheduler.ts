@@ -24,6 +24,8 @@ const DEADBAND_MS = 1;
 const HARD_ERROR_MS = 40;
 /** After an event-loop stall, write at most this much at once. */
 const MAX_WRITE_MS = 1000;
+/** A catch-up writes at most this many MAX_WRITE_MS turns (an hour). */
+const MAX_CATCH_UP_TURNS = 3600;
 
 export interface Output {
   readonly clock: OutputClock;
@@ -118,11 +120,22 @@ export class Scheduler {
     await restarted;
   }
 
-  tick(): void {
+  /**
+   * No device to wait for (a recording): writes at once what the ticks up to local ms `until` would write,
+   * so a stop leaves in the file every sample received, where it would have been heard.
+   */
+  catchUp(until: number): void {
+    const base = this.options.output.clock.base();
+    if (base === null) return;
+    const target = Math.floor(((until + this.options.leadMs - base) * this.options.rate) / 1000);
+    for (let turn = 0; turn < MAX_CATCH_UP_TURNS && this.written < target; turn++) this.tick(until);
+  }
+
+  tick(now = this.options.now()): void {
     const { rate, leadMs, output } = this.options;
     const base = output.clock.base();
     if (base === null) return;
-    const target = Math.floor(((this.options.now() + leadMs - base) * rate) / 1000);
+    const target = Math.floor(((now + leadMs - base) * rate) / 1000);
     const count = Math.min(target - this.written, Math.round((MAX_WRITE_MS * rate) / 1000));
     if (count <= 0) return;
     const out = new Float32Array(count);

@@ -27,7 +27,8 @@ export class TimelineWav {
   /** Relay ms at which sample 0 is heard (null until the first audio); the scheduler sets it. */
   startAt: number | null = null;
   private readonly utterances = new Map<number, { utterance: number; start_sample: number; samples: number }>();
-  private readonly cuts: WavCut[] = [];
+  /** Utterances cut short; located in the file at finalise, once the audio heard before each cut was written. */
+  private readonly cutEnds: UtteranceEnd[] = [];
 
   constructor(
     readonly path: string,
@@ -65,13 +66,23 @@ export class TimelineWav {
     for (const entry of this.utterances.values()) entry.samples = Math.max(0, Math.min(entry.samples, this.length - entry.start_sample));
   }
 
+  /**
+   * The end arrives a sync delay before the cut is heard, often before any of the utterance was written: it is
+   * located at finalise. An utterance cut before any of it was heard is not in the file, nor in the cuts file.
+   */
   ended(message: UtteranceEnd): void {
-    const entry = this.utterances.get(message.utterance);
-    if (message.reason === 'done' || entry === undefined) return;
-    const cut: WavCut = { ...entry, utterance_id: message.utterance_id, reason: message.reason, cut_at_seconds: 0 };
-    cut.cut_at_seconds = Number(((entry.start_sample + entry.samples) / this.format.sampleRate).toFixed(4));
-    if (message.error !== undefined) cut.error = message.error;
-    this.cuts.push(cut);
+    if (message.reason !== 'done') this.cutEnds.push(message);
+  }
+
+  private located(): WavCut[] {
+    return this.cutEnds.flatMap((message) => {
+      const entry = this.utterances.get(message.utterance);
+      if (entry === undefined || message.reason === 'done') return [];
+      const cut_at_seconds = Number(((entry.start_sample + entry.samples) / this.format.sampleRate).toFixed(4));
+      const cut: WavCut = { ...entry, utterance_id: message.utterance_id, reason: message.reason, cut_at_seconds };
+      if (message.error !== undefined) cut.error = message.error;
+      return [cut];
+    });
   }
 
   finalise(counts: Record<string, number>): void {
@@ -83,8 +94,9 @@ export class TimelineWav {
       writeSync(this.fd, this.header, 0, this.header.byteLength, 0);
       const timeline = { wav: this.path, sample_rate: this.format.sampleRate, start_at: this.startAt, samples: this.length, ...counts, utterances: [...this.utterances.values()] };
       writeFileSync(timelinePath(this.path), `${JSON.stringify(timeline, null, 2)}\n`);
-      if (this.cuts.length > 0) {
-        writeFileSync(cutsPath(this.path), `${JSON.stringify({ wav: this.path, format: this.format, samples: this.length, cuts: this.cuts }, null, 2)}\n`);
+      const cuts = this.located();
+      if (cuts.length > 0) {
+        writeFileSync(cutsPath(this.path), `${JSON.stringify({ wav: this.path, format: this.format, samples: this.length, cuts }, null, 2)}\n`);
       }
     } catch (error) {
       throw failure(this.path, 'cannot finalise', error);
