@@ -59,10 +59,10 @@ ${CONNECTION_HELP}
                        pcm_f32le on the embedded engine; Cartesia: CARTESIA_ENCODING)
   --sample-rate R      ${SAMPLE_RATES.join(' | ')} (default: the relay's own rate,
                        22050 on the embedded engine; Cartesia: CARTESIA_SAMPLE_RATE, 44100)
-  --sync on|off        on: play every sample at its presentation time on the relay's
+  --sync on|off        on (default): play every sample at its presentation time on the relay's
                        clock (estimated continuously, shown in the status line), through one
                        long-lived ffplay, so every room is in step; audio that arrives too late
-                       is dropped and counted. off (default, for now): play whatever arrives, at once
+                       is dropped and counted. off: play whatever arrives, at once (lowest latency)
   --latency-ms N       in step: be heard N ms later than the others (0-5000, default 0), e.g. 150
                        for a Bluetooth speaker that lags 150 ms behind a wired one
   --volume V           level: a factor (0.5) or decibels (--volume=-6dB), 0 to 4 (+12 dB); default 1
@@ -202,7 +202,7 @@ async function listenCommand(args: string[], io: IO): Promise<number> {
       status,
       stdout: io.stdout,
       signal: stop.signal,
-      sync: values.sync === 'on',
+      sync: values.sync !== 'off',
       ...playoutOptions(values),
       ...(values.json ? jsonHandlers(jsonOut) : {}),
     });

@@ -87,7 +87,7 @@ export async function runListen(options: ListenCommandOptions): Promise<ListenSu
         format: { encoding: options.encoding, sampleRate: options.sampleRate },
         signal: stop.signal,
         backoff: options.backoff,
-        timing: options.sync ?? false,
+        timing: options.sync ?? true,
       },
       session,
     );
@@ -128,7 +128,7 @@ class ListenSession implements ListenHandlers {
   ) {
     this.status = options.status;
     const fail = (error: unknown): void => this.fail(error);
-    if ((options.sync ?? false) && options.player !== 'stdout') {
+    if ((options.sync ?? true) && options.player !== 'stdout') {
       this.scheduled = this.scheduledSink(fail);
       this.sinks.push(this.scheduled);
     } else if (options.player === 'ffplay') {
@@ -168,7 +168,7 @@ class ListenSession implements ListenHandlers {
     if (state.kind === 'connecting') {
       this.status.state(state.attempt === 1 ? `connecting to ${state.url}` : `connecting (attempt ${state.attempt})`);
     } else if (state.kind === 'connected') {
-      if (this.options.sync ?? false) this.clock.connected(state.hello, state.send);
+      if (this.options.sync ?? true) this.clock.connected(state.hello, state.send);
       this.connected(state.hello);
       this.reporter?.stop();
       this.reporter = this.playedReporter(state.hello, state.send);

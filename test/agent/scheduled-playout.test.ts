@@ -4,10 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeSamples } from '../../shared/codecs.ts';
-import type { TimingMessage } from '../../shared/protocol.ts';
+import type { TimingMessage, UtteranceEnd } from '../../shared/protocol.ts';
 import { parseWav } from '../../shared/wav.ts';
+import { isEnd } from '../support/listener-client.ts';
 import { startTestRelay, TEST_ADMIN_KEY, within, type TestRelay } from '../support/relay.ts';
 import { spawnAgent, stopAgents } from './agent-process.ts';
+
+/** Silence on the relay's timeline between the two utterances. */
+const GAP_MS = 300;
 
 let relay: TestRelay;
 let dir: string;
@@ -27,7 +31,12 @@ async function recordTwo(extra: string[]) {
   const agent = spawnAgent(['listen', 'room', '--url', relay.url, '--token', TEST_ADMIN_KEY, '--player', 'none', '--out', wav, '--count', '2', '--json', '--sync', 'on', ...extra]);
   await agent.waitForLine(/in step: relay clock/, 20_000);
   await (await relay.speak('room', 'The first one.', { query: 'wait=true' })).text();
-  await new Promise((resolve) => setTimeout(resolve, 700));
+  // The second must follow a gap on the relay's timeline: wait (on the relay's own clock, this process's) until
+  // the first's end, a sync delay before its presentation end, has passed.
+  const hello = raw.messages.find((m) => m.type === 'hello')!;
+  const end = (await raw.waitFor((m) => isEnd(m) && m.utterance === 1)) as UtteranceEnd;
+  const dryAt = end.at! - hello.clock!.sync_delay_ms + GAP_MS;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, dryAt - (performance.timeOrigin + performance.now()))));
   await (await relay.speak('room', 'And the second.', { query: 'wait=true' })).text();
   expect((await within(agent.exited, 20_000, 'agent exit')).code).toBe(0);
   const firstTiming = (u: number) => raw.messages.find((m): m is TimingMessage => m.type === 'timing' && m.utterance === u && m.sample === 0)!;
@@ -47,7 +56,7 @@ describe('tts-agent listen in step (--player none --out)', () => {
     // The gap between them is measured in the file itself: silence, as long as the relay's timeline says.
     expect(((two.start_sample - one.start_sample) / rate) * 1000).toBeCloseTo(at[1]! - at[0]!, -0.5);
     const gap = samples.subarray(one.start_sample + one.samples, two.start_sample);
-    expect(gap.length).toBeGreaterThan(0);
+    expect(gap.length / rate).toBeGreaterThan(GAP_MS / 1000 - 0.002);
     expect(gap.every((s) => s === 0)).toBe(true);
     // Volume: the file's first utterance is the sent audio at half amplitude (-6 dB).
     const sent = decodeSamples(format.encoding, raw.audioOf(1));

@@ -40,7 +40,7 @@ async function agentPlayed(target: Target, stream: string, seconds: number): Pro
     const status = (await (await request(target, `/v1/streams/${stream}`)).json()) as StreamStatus;
     const furthest = Math.max(0, ...(status.positions ?? []).map((p) => p.seconds ?? 0));
     if (furthest >= seconds) return furthest;
-    if (Date.now() > deadline) throw new Error(`the agent reported only ${furthest} s`);
+    if (Date.now() > deadline) throw new Error(`the agent reported only ${furthest} s (status positions ${JSON.stringify(status.positions)})`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -58,7 +58,9 @@ async function bargeIn(target: Target, stream: string): Promise<void> {
 
   const answer = request(target, `/v1/streams/${stream}/speak?wait=true`, { method: 'POST', body: SENTENCE }).then((r) => r.json() as Promise<SpeakCompleted>);
   const start = await raw.waitFor(isStart, 30_000);
-  const reported = await agentPlayed(target, stream, BARGE_IN_AT_SECONDS);
+  const reported = await agentPlayed(target, stream, BARGE_IN_AT_SECONDS).catch((error: Error) => {
+    throw new Error(`${error.message}; the agent said:\n${agent.stderr()}`);
+  });
   const interrupting = await request(target, `/v1/streams/${stream}/speak?interrupt=true`, { method: 'POST', body: 'Sorry, one moment.' });
   expect(interrupting.status).toBe(202);
   const cut = await within(answer, 30_000, 'the cut utterance');

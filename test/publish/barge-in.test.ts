@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SpeakCompleted } from '../../shared/api.ts';
+import type { SpeakCompleted, StreamStatus } from '../../shared/api.ts';
 import type { ListenerMessage } from '../../shared/protocol.ts';
 import { spawnAgent } from '../agent/agent-process.ts';
 import { eventually } from '../support/eventually.ts';
@@ -51,6 +51,18 @@ afterAll(() => {
     );
   }
 });
+
+/** Polls the status route until the one listener that reports (the agent) has heard `seconds` of what plays. */
+async function agentHeard(stream: string, seconds: number): Promise<void> {
+  const deadline = performance.now() + 20_000;
+  for (;;) {
+    const status = (await (await relay.request(`/v1/streams/${stream}`)).json()) as StreamStatus;
+    const furthest = Math.max(0, ...(status.positions ?? []).map((p) => p.seconds ?? 0));
+    if (furthest >= seconds) return;
+    if (performance.now() > deadline) throw new Error(`the agent reported only ${furthest} s heard`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 async function listen(stream: string): Promise<RecordedListener> {
   const listener = await connectListener(relay.url, stream, { key: TEST_ADMIN_KEY });
@@ -161,11 +173,50 @@ describe('barge-in', () => {
     expectCleanCut(listener, cut.utterance, ack.utterance_id!);
   });
 
-  it('the agent kills and respawns ffplay at the barge-in and marks the cut in its recording', async () => {
+  it('in step (the default), the agent cuts at the relay\'s cut time on its one ffplay and marks the cut in its recording', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tts-barge-'));
     try {
       const wav = join(dir, 'barge.wav');
-      const agent = spawnAgent(['listen', 'agent-barge', '--player', 'ffplay', '--out', wav, '--once'], { TTS_RELAY_URL: relay.url, TTS_RELAY_TOKEN: TEST_ADMIN_KEY });
+      const agent = spawnAgent(['listen', 'agent-barge', '--player', 'ffplay', '--out', wav, '--once', '--json'], { TTS_RELAY_URL: relay.url, TTS_RELAY_TOKEN: TEST_ADMIN_KEY });
+      await agent.waitForLine(/in step: relay clock/);
+      const witness = await connectListener(relay.url, 'agent-barge', { key: TEST_ADMIN_KEY, query: { timing: 'true' } });
+      sockets.push(witness);
+      await witness.waitFor((m) => m.type === 'hello');
+      // Kept open, so the utterance is still speaking when the barge-in lands.
+      const body = controlledBody();
+      const playing = relay.speak('agent-barge', body.body);
+      body.write(LONG);
+      // In step the agent hears a frame a sync delay after it arrives: wait until it reports some heard.
+      await agentHeard('agent-barge', 0.2);
+      const barge = await relay.speak('agent-barge', 'Sorry to interrupt.', { query: 'interrupt=true' });
+      expect(barge.status).toBe(202);
+      const end = (await witness.waitFor((m) => isEnd(m) && m.utterance === 1)) as Extract<ListenerMessage, { type: 'utterance_end' }>;
+      expect((await within(agent.exited, 10_000, 'agent exit')).code).toBe(0);
+      body.end();
+      await playing.catch(() => undefined);
+
+      // The cut falls a sync delay ahead, past what ffplay holds: no kill, no respawn, nothing of it heard after the cut.
+      expect(end.reason).toBe('cancelled');
+      expect(agent.stderr()).not.toMatch(/ffplay restarted/);
+      const playout = agent.stdout().toString().split('\n').filter((line) => line.includes('"playout"')).map((line) => JSON.parse(line) as { flushes: number });
+      expect(playout.at(0)?.flushes).toBe(0);
+      const timeline = JSON.parse(await readFile(`${wav}.timeline.json`, 'utf8')) as { start_at: number; sample_rate: number; utterances: Array<{ utterance: number; start_sample: number; samples: number }> };
+      const cut = timeline.utterances.find((u) => u.utterance === 1)!;
+      const heardUntil = timeline.start_at + ((cut.start_sample + cut.samples) * 1000) / timeline.sample_rate;
+      expect(Math.abs(heardUntil - end.at!)).toBeLessThan(2);
+      const cuts = JSON.parse(await readFile(`${wav}.cuts.json`, 'utf8')) as { cuts: Array<{ utterance: number; reason: string; samples: number }> };
+      expect(cuts.cuts).toEqual([expect.objectContaining({ utterance: 1, reason: 'cancelled' })]);
+      expect(cuts.cuts[0]!.samples).toBeGreaterThan(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with --sync off, the agent kills and respawns ffplay at the barge-in and marks the cut in its recording', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tts-barge-'));
+    try {
+      const wav = join(dir, 'barge.wav');
+      const agent = spawnAgent(['listen', 'agent-barge', '--player', 'ffplay', '--out', wav, '--once', '--sync', 'off'], { TTS_RELAY_URL: relay.url, TTS_RELAY_TOKEN: TEST_ADMIN_KEY });
       await agent.waitForLine(/connected to /);
       const witness = await listen('agent-barge');
       // Kept open, so the utterance is still speaking when the barge-in lands.
