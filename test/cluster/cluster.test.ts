@@ -5,7 +5,7 @@ import { connectListener, isEnd, isStart, type RecordedListener } from '../suppo
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.ts';
 import { controlledBody, TEST_ADMIN_KEY, within } from '../support/relay.ts';
 import { failedStart, relayEnv, type RelayProcess, startRelayProcess } from './relay-process.ts';
-import { type CountingProxy, startCountingProxy } from './tcp-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 // Short leases so a killed owner is replaced within seconds, yet long enough for an instance busy synthesizing
 // on a shared 2-core machine to renew its lease in time.
@@ -13,13 +13,13 @@ const LEASE_MS = '3000';
 const LONG_TEXT = 'This is a long sentence for the cluster, spoken slowly enough to be interrupted in its middle. It goes on for a while longer still.';
 
 let redis: RedisServer;
-const proxies: CountingProxy[] = [];
+const proxies: TcpProxy[] = [];
 const relays: RelayProcess[] = [];
 const listeners: RecordedListener[] = [];
 
 async function startInstance(index: number): Promise<RelayProcess> {
-  proxies[index] ??= await startCountingProxy(redis.port);
-  const relay = await startRelayProcess(relayEnv(proxies[index]!.url, { RELAY_LEASE_MS: LEASE_MS }));
+  proxies[index] ??= await startTcpProxy(redis.port);
+  const relay = await startRelayProcess(relayEnv(proxies[index]!.url('redis'), { RELAY_LEASE_MS: LEASE_MS }));
   relays[index] = relay;
   return relay;
 }
@@ -98,8 +98,8 @@ describe('three relay instances over one Redis', () => {
       { instance: 'C (2 listeners, 2 formats)', listeners: onC },
     ].map(({ instance, listeners: group }, index) => ({
       instance,
-      to_redis: proxies[index]!.toRedis,
-      from_redis: proxies[index]!.fromRedis,
+      to_redis: proxies[index]!.toServer,
+      from_redis: proxies[index]!.fromServer,
       to_listeners: group.reduce((total, listener) => total + bytesReceived(listener), 0),
     }));
     const redisIn = Number(after.total_net_input_bytes) - Number(before.total_net_input_bytes);

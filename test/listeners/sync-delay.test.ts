@@ -1,15 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Hello, TimingMessage } from '../../shared/protocol.ts';
-import { startJitterProxy, type JitterProxy } from '../support/jitter-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { connectListener, isEnd } from '../support/listener-client.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay } from '../support/relay.ts';
 
 let relay: TestRelay;
-let proxy: JitterProxy;
+let proxy: TcpProxy;
 
 beforeEach(async () => {
   relay = await startTestRelay();
-  proxy = await startJitterProxy(Number(new URL(relay.url).port), 150, 40);
+  proxy = await startTcpProxy(Number(new URL(relay.url).port), { down: { ms: 150, jitterMs: 40 } });
 });
 
 afterEach(async () => {
@@ -19,7 +19,7 @@ afterEach(async () => {
 
 describe('the default sync delay', () => {
   it('gets every frame across a 150 ± 40 ms jittery link before it is due, with room for an output queue', async () => {
-    const listener = await connectListener(proxy.url, 'kitchen', { key: TEST_ADMIN_KEY, query: { timing: 'true' } });
+    const listener = await connectListener(proxy.url(), 'kitchen', { key: TEST_ADMIN_KEY, query: { timing: 'true' } });
     const arrivals: number[] = [];
     listener.socket.on('message', (_data, isBinary) => isBinary && arrivals.push(Date.now()));
     const hello = (await listener.waitFor((m) => m.type === 'hello')) as Hello;
