@@ -40,6 +40,8 @@ export interface PulseRooms {
   pid: number;
   /** Environment for a process that plays into `room` through SDL (ffplay) or libpulse (pacat, sox). */
   env(room: Room | typeof MASTER): Record<string, string>;
+  /** Client streams playing (not corked) into `room` now: a player that has started. */
+  playing(room: Room): Promise<number>;
   /** Starts recording both rooms (one parec on the stereo monitor: one clock). */
   record(): Promise<Recording>;
   /** Stops every recorder and the daemon; removes the runtime directory. Safe to call twice. */
@@ -127,6 +129,7 @@ export async function startPulseRooms(): Promise<PulseRooms> {
     server: env.PULSE_SERVER,
     pid: daemon.pid!,
     env: (room) => ({ ...env, SDL_AUDIODRIVER: 'pulseaudio', PULSE_SINK: room }),
+    playing: (room) => playingInto(env, room),
     async record() {
       const recorder = startRecording(env);
       recorders.add(recorder.child);
@@ -136,6 +139,18 @@ export async function startPulseRooms(): Promise<PulseRooms> {
     },
     close,
   };
+}
+
+interface SinkInput {
+  sink: number;
+  corked: boolean;
+}
+
+async function playingInto(env: Record<string, string>, room: Room): Promise<number> {
+  const sinks = JSON.parse(await run('pactl', ['-f', 'json', 'list', 'short', 'sinks'], env)) as Array<{ index: number; name: string }>;
+  const sink = sinks.find((s) => s.name === room)?.index;
+  const inputs = JSON.parse(await run('pactl', ['-f', 'json', 'list', 'sink-inputs'], env)) as SinkInput[];
+  return inputs.filter((input) => input.sink === sink && !input.corked).length;
 }
 
 function startRecording(env: Record<string, string>): { child: ChildProcess; started: Promise<void>; recording: Recording } {
