@@ -34,11 +34,17 @@ export const cartesiaGenerationConfigSchema = z.object({
 
 /** Fields the relay cannot honour: refused with this reason rather than dropped. */
 export const CARTESIA_REFUSED_FIELDS = {
-  pronunciation_dict_id: 'pronunciation dictionaries are not available through the relay',
-  use_normalized_timestamps: 'normalized timestamps are not available through the relay',
-  duration: 'a target duration is not available through the relay',
+  duration: 'a target duration is not available through the relay (it is not in the API versions the official SDK speaks)',
   normalization: 'text normalization options are not available through the relay',
+  save: "saving generations to the account's files is not available through the relay",
 } as const;
+
+/** Fields only a provider that passes them upstream (Cartesia) can honour; refused with this reason on the others. */
+export const CARTESIA_UPSTREAM_FIELDS = {
+  pronunciation_dict_id: "pronunciation dictionaries need the Cartesia provider (the relay's engine has none)",
+  use_normalized_timestamps: "normalized timestamps need the Cartesia provider (the relay's engine times the text as written)",
+} as const;
+export type CartesiaUpstreamField = keyof typeof CARTESIA_UPSTREAM_FIELDS;
 
 /**
  * A generation request, as the SDK's `GenerationRequest` types it: the first one for a context opens it; with
@@ -80,12 +86,18 @@ export function cartesiaChangedField(first: CartesiaGenerationRequest, next: Car
   return null;
 }
 
-/** Why the relay refuses a request it parsed (a field it cannot honour, a model it does not know), or null. */
+/**
+ * Why the relay refuses a request it parsed (a field it cannot honour, a model it does not know), or null;
+ * `upstream` are the fields of CARTESIA_UPSTREAM_FIELDS the relay's provider passes on.
+ */
 export function cartesiaRefusal(
-  request: { model_id: string; speed?: string | undefined } & Partial<Record<keyof typeof CARTESIA_REFUSED_FIELDS, unknown>>,
+  request: { model_id: string; speed?: string | undefined } & Partial<Record<keyof typeof CARTESIA_REFUSED_FIELDS | CartesiaUpstreamField, unknown>>,
+  upstream: readonly CartesiaUpstreamField[] = [],
 ): string | null {
-  for (const [field, reason] of Object.entries(CARTESIA_REFUSED_FIELDS)) {
-    const value = request[field as keyof typeof CARTESIA_REFUSED_FIELDS];
+  const refused: Record<string, string> = { ...CARTESIA_REFUSED_FIELDS };
+  for (const [field, reason] of Object.entries(CARTESIA_UPSTREAM_FIELDS)) if (!upstream.includes(field as CartesiaUpstreamField)) refused[field] = reason;
+  for (const [field, reason] of Object.entries(refused)) {
+    const value = request[field as keyof typeof request];
     if (value !== undefined && value !== null && value !== false) return `${field}: ${reason}.`;
   }
   if (request.speed !== undefined && request.speed !== 'normal') return 'speed: use generation_config.speed (0.6 to 1.5).';

@@ -23,6 +23,8 @@ const generateFields = {
   generation_config: cartesiaGenerationConfigSchema.optional(),
   pronunciation_dict_id: z.string().nullish(),
   normalization: z.string().nullish(),
+  // Not in the SDK's types (older API versions had it): parsed so that it is refused rather than dropped.
+  duration: z.number().nullish(),
   speed: z.enum(['slow', 'normal', 'fast']).optional(),
 };
 

@@ -171,10 +171,13 @@ describe('Cartesia-compatible validation and ended contexts', () => {
     expect(client.messages.some((m) => m.type === 'chunk' && m.context_id === 'b')).toBe(true);
     client.send(generation('b', 'Reused.'));
     await client.waitFor((m) => m.type === 'error' && m.context_id === 'b' && /already finished/.test(m.message));
-    for (const [id, extra] of [['p', { pronunciation_dict_id: 'dict' }], ['l', { language: 'xx' }], ['g', { generation_config: { speed: 3 } }], ['m', { model_id: 'whisper-1' }], ['s', {}]] as const) {
+    for (const [id, extra] of [['p', { pronunciation_dict_id: 'dict' }], ['t', { use_normalized_timestamps: true }], ['u', { duration: 3 }], ['l', { language: 'xx' }], ['g', { generation_config: { speed: 3 } }], ['m', { model_id: 'whisper-1' }], ['s', {}]] as const) {
       client.send(generation(id, id === 's' ? ' ' : 'Refused.', extra));
       expect((await errorOf(id)).status_code).toBe(400);
     }
+    // Refused, not dropped, and the reason says what would honour them.
+    expect((await errorOf('p')).message).toMatch(/^pronunciation_dict_id: .*Cartesia provider/);
+    expect((await errorOf('t')).message).toMatch(/^use_normalized_timestamps: .*Cartesia provider/);
     const { model_id: _m, ...noModel } = generation('n', 'No model.');
     client.send(noModel);
     expect((await errorOf('n')).error_code).toBe('invalid_message');

@@ -82,6 +82,11 @@ describe("errors in Cartesia's shape", () => {
     const badModel = await post('/tts/bytes', headers, { ...BODY, model_id: 'whisper-1' });
     expect(badModel).toMatchObject(cartesiaError(400, 'Bad Request', /model_id/));
     expect(badModel.body.request_id).toBe(badModel.requestId);
+    // Options the relay cannot honour are refused, not dropped: on the embedded engine even those Cartesia would take.
+    for (const [field, value] of [['save', true], ['pronunciation_dict_id', 'dict'], ['duration', 2], ['normalization', 'none']] as const) {
+      expect(await post('/tts/bytes', headers, { ...BODY, [field]: value })).toMatchObject(cartesiaError(400, 'Bad Request', new RegExp(`^${field}: `)));
+    }
+    expect(await post('/tts/sse', headers, { ...BODY, use_normalized_timestamps: true })).toMatchObject(cartesiaError(400, 'Bad Request', /^use_normalized_timestamps: /));
     expect(await post('/tts/sse', { 'x-api-key': 'wrong-key-0123456789', 'cartesia-version': TEST_CARTESIA_VERSION }, BODY)).toMatchObject(cartesiaError(401, 'Unauthorized', /not valid/));
     expect(await post('/access-token', headers, { grants: { stt: true } })).toMatchObject(cartesiaError(400, 'Bad Request', /text to speech only/));
     const missing = await fetch(new URL('/voices/no-such-voice', relay.url), { headers });

@@ -3,6 +3,7 @@ import type { Cartesia as CartesiaClient } from '@cartesia/cartesia-js';
 import type { WebsocketResponse } from '@cartesia/cartesia-js/resources/tts';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ListenerMessage } from '../../shared/protocol.ts';
+import { generation, isDoneOf, rawCartesiaClient } from '../support/cartesia-client.ts';
 import { type CartesiaRig, RIG_ADMIN_KEY, RIG_CARTESIA_KEY, startCartesiaRig } from '../support/cartesia-rig.ts';
 import { within } from '../support/relay.ts';
 import { connectTLSListener, TEST_CA, TEST_CERT_FILE, TEST_KEY_FILE } from './tls-listener.ts';
@@ -69,5 +70,31 @@ describe('the Cartesia ingress in front of the Cartesia provider', () => {
     // Downstream, not one frame carried it.
     expect(received.length).toBeGreaterThan(2);
     expect(received.some((frame) => frame.includes(RIG_CARTESIA_KEY) || frame.includes('RIGSECRET'))).toBe(false);
+  });
+
+  it('honours pronunciation_dict_id and use_normalized_timestamps by passing them upstream, on the WebSocket and on /tts/bytes', async () => {
+    rig = await startCartesiaRig();
+    const options = { pronunciation_dict_id: 'dict-of-the-account', use_normalized_timestamps: true };
+    const client = await rawCartesiaClient(rig.relay.url, '/tts/websocket?stream=dict', { authorization: `Bearer ${RIG_ADMIN_KEY}` });
+    client.send(generation('d', 'Said as the dictionary says, ', { ...options, add_timestamps: true, continue: true }));
+    client.send(generation('d', 'with normalized word times.', { ...options, add_timestamps: true }));
+    await client.waitFor(isDoneOf('d'));
+    client.close();
+    expect(client.messages.some((m) => m.type === 'timestamps')).toBe(true);
+    const upstream = rig.emulator.requestsOf().filter((r) => typeof r.transcript === 'string');
+    expect(upstream.length).toBeGreaterThan(1);
+    expect(upstream.every((r) => r.pronunciation_dict_id === 'dict-of-the-account' && r.use_normalized_timestamps === true)).toBe(true);
+
+    const before = rig.emulator.stats.requests.length;
+    const response = await fetch(new URL('/tts/bytes?stream=dict', rig.relay.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${RIG_ADMIN_KEY}`, 'cartesia-version': '2026-03-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ ...generation('b', 'Bytes with the dictionary.', { pronunciation_dict_id: 'dict-of-the-account' }), context_id: undefined }),
+    });
+    expect(response.status).toBe(200);
+    expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+    const rest = rig.emulator.stats.requests.slice(before).map((r) => r.json as Record<string, unknown>).filter((r) => typeof r.transcript === 'string');
+    expect(rest.length).toBeGreaterThan(0);
+    expect(rest.every((r) => r.pronunciation_dict_id === 'dict-of-the-account' && r.use_normalized_timestamps === undefined)).toBe(true);
   });
 });

@@ -53,6 +53,7 @@ export class ScriptedContext implements TTSContext {
 export class ScriptedProvider implements TTSProvider {
   readonly name = 'espeak';
   readonly defaultVoice = 'en-us';
+  readonly upstreamFields = [] as const;
   readonly contexts: ScriptedContext[] = [];
   private waiters: Array<{ number: number; resolve: (context: ScriptedContext) => void }> = [];
 

@@ -1,6 +1,7 @@
 /** The one interface every TTS engine implements, shaped like a Cartesia context. */
 import type { Voice } from '../../shared/api.ts';
 import type { AudioFormat } from '../../shared/audio-format.ts';
+import type { CartesiaUpstreamField } from '../../shared/cartesia-messages.ts';
 import type { RelayError } from '../../shared/errors.ts';
 import type { WordTimestamp } from '../../shared/protocol.ts';
 
@@ -23,6 +24,10 @@ export interface ContextOptions {
   buffering?: 'relay' | 'provider';
   /** With `provider` buffering, how long the provider may hold text waiting for more (Cartesia `max_buffer_delay_ms`). */
   maxBufferDelayMs?: number;
+  /** A pronunciation dictionary of the provider's account (Cartesia `pronunciation_dict_id`); only where `upstreamFields` has it. */
+  pronunciationDictId?: string;
+  /** Word times of the normalized text (Cartesia `use_normalized_timestamps`); only where `upstreamFields` has it. */
+  normalizedTimestamps?: boolean;
 }
 
 export type ProviderEvent =
@@ -56,6 +61,8 @@ export interface TTSProvider {
   readonly preferredFormat: AudioFormat;
   /** The voice a context gets when it names none (`TTS_VOICE`, else the provider's own default). */
   readonly defaultVoice: string;
+  /** The Cartesia request fields this provider honours by passing them upstream (the others are refused). */
+  readonly upstreamFields: readonly CartesiaUpstreamField[];
   openContext(options: ContextOptions): TTSContext;
   /**
    * The voices `ContextOptions.voice` takes, in the provider's order. Asked of the engine or upstream once

@@ -36,7 +36,7 @@ async function speakRequest<T extends z.ZodType>(c: Context<Env>, ingress: Compa
   const { principal, stream } = await compatPrincipal(c, ingress, named);
   authorize(principal, 'speak', stream);
   const body = await jsonBody(c, ingress.limits.maxSpeakBytes, schema);
-  const refusal = cartesiaRefusal(body as Parameters<typeof cartesiaRefusal>[0]);
+  const refusal = cartesiaRefusal(body as Parameters<typeof cartesiaRefusal>[0], ingress.synthesizer.upstreamFields);
   if (refusal) throw new RelayError('bad_request', refusal);
   await ingress.directory.open(stream);
   return { target: { stream, principal }, body };

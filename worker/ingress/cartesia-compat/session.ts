@@ -108,7 +108,7 @@ export class CompatSession implements ContextHost {
     const bad = (message: string, fatal = false, code: 'bad_request' | 'rate_limited' | 'empty_text' = 'bad_request') => ({ error: new RelayError(code, message), fatal });
     if (!existing) {
       if (this.finishedIds.has(request.context_id)) return bad(`Context ${request.context_id} has already finished; start a new context.`);
-      const reason = cartesiaRefusal(request);
+      const reason = cartesiaRefusal(request, this.ingress.synthesizer.upstreamFields);
       if (reason) return bad(reason);
       if (request.transcript.trim() === '' && !request.flush) return bad('The first transcript of a context must not be empty.', false, 'empty_text');
       if (this.active.size >= this.maxContexts) {

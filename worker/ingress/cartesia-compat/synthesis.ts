@@ -26,6 +26,9 @@ export interface SynthesisRequest {
   phonemeTimestamps: boolean;
   /** Cartesia's own buffering of continuations; 0: each input is spoken as it comes. */
   maxBufferDelayMs?: number;
+  /** Passed upstream (the provider's `upstreamFields`; refused before this on the others). */
+  pronunciationDictId?: string;
+  normalizedTimestamps?: boolean;
   receivedAt: number;
 }
 
@@ -38,6 +41,8 @@ export interface GenerationFields {
   generation_config?: Record<string, unknown> | undefined;
   add_phoneme_timestamps?: boolean | null | undefined;
   max_buffer_delay_ms?: number | null | undefined;
+  pronunciation_dict_id?: string | null | undefined;
+  use_normalized_timestamps?: boolean | null | undefined;
 }
 
 export function synthesisRequestOf(fields: GenerationFields, receivedAt: number): SynthesisRequest {
@@ -51,6 +56,8 @@ export function synthesisRequestOf(fields: GenerationFields, receivedAt: number)
     ...(language ? { language } : {}),
     ...(fields.generation_config ? { generation: fields.generation_config } : {}),
     ...(typeof fields.max_buffer_delay_ms === 'number' ? { maxBufferDelayMs: fields.max_buffer_delay_ms } : {}),
+    ...(fields.pronunciation_dict_id ? { pronunciationDictId: fields.pronunciation_dict_id } : {}),
+    ...(fields.use_normalized_timestamps ? { normalizedTimestamps: true } : {}),
   };
 }
 
@@ -94,6 +101,8 @@ export class Synthesis {
       ...(request.generation ? { generation: request.generation } : {}),
       buffering: request.maxBufferDelayMs === 0 ? 'relay' : 'provider',
       ...(request.maxBufferDelayMs !== undefined ? { maxBufferDelayMs: request.maxBufferDelayMs } : {}),
+      ...(request.pronunciationDictId ? { pronunciationDictId: request.pronunciationDictId } : {}),
+      ...(request.normalizedTimestamps ? { normalizedTimestamps: true } : {}),
     });
     const synthesis = new Synthesis(ingress, stream, context, utterance);
     synthesis.pump(sink, held).catch((error: unknown) => {

@@ -28,6 +28,8 @@ export function contextSettings(config: CartesiaConfig, options: ContextOptions)
     max_buffer_delay_ms: buffering === 'relay' ? 0 : (options.maxBufferDelayMs ?? config.maxBufferDelayMs),
     ...(options.timestamps ? { add_timestamps: true } : {}),
     ...(options.phonemeTimestamps ? { add_phoneme_timestamps: true } : {}),
+    ...(options.pronunciationDictId ? { pronunciation_dict_id: options.pronunciationDictId } : {}),
+    ...(options.normalizedTimestamps ? { use_normalized_timestamps: true } : {}),
     generation: generationConfig(config.generation, options.generation),
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { Voice } from '../../../shared/api.ts';
 import type { AudioFormat } from '../../../shared/audio-format.ts';
+import type { CartesiaUpstreamField } from '../../../shared/cartesia-messages.ts';
 import { RelayError } from '../../../shared/errors.ts';
 import type { CartesiaConfig } from '../../ops/config.ts';
 import type { Logger } from '../../ops/logger.ts';
@@ -20,6 +21,7 @@ const DEFAULT_BASE_URL = 'https://api.cartesia.ai';
 
 export class CartesiaProvider implements TTSProvider {
   readonly name = 'cartesia';
+  readonly upstreamFields: readonly CartesiaUpstreamField[] = ['pronunciation_dict_id', 'use_normalized_timestamps'];
   readonly preferredFormat: AudioFormat;
   readonly pool: CartesiaPool;
   readonly defaultVoice: string;

@@ -29,6 +29,7 @@ export const WARM_UP_TEXT = 'Ready.';
 
 export class EspeakProvider implements TTSProvider {
   readonly name = 'espeak';
+  readonly upstreamFields = [] as const;
   readonly preferredFormat = ENGINE_FORMAT;
   readonly defaultVoice: string;
   private contexts = 0;
