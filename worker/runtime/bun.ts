@@ -10,6 +10,7 @@ import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } 
 import { answerSubprotocol } from './subprotocol.ts';
 import { withDotEnv } from './dotenv.ts';
 import { startWebWorker } from './web-worker.ts';
+import { bunSocketGroup } from './bun-socket-group.ts';
 
 /** Bytes per second of the widest listener format (pcm_f32le at 48 kHz), to size Bun's send buffer. */
 const MAX_LISTENER_BYTES_PER_SECOND = 4 * 48_000;
@@ -43,6 +44,8 @@ export const bunRuntime: RuntimeAdapter = {
   resumeReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.resume(),
   clientAddress: (c) => server?.requestIP(c.req.raw)?.address ?? null,
   startWorker: startWebWorker,
+  // One topic per format channel: a message is published once and Bun writes it to every subscriber.
+  socketGroup: () => bunSocketGroup(() => server),
 };
 
 /** Starts the relay under Bun; exits 1 with one line naming the problem when it cannot. */

@@ -1,0 +1,35 @@
+/**
+ * Bun's socket group: a topic of its own that every socket of the group subscribes to, and one
+ * `server.publish` per message — Bun frames it once and writes it to every subscriber natively. Publish
+ * reports no per-subscriber backpressure, so slow readers are found by the listener hub's sweep of each
+ * socket's `getBufferedAmount()` (Bun still counts published bytes a subscriber has not taken).
+ */
+import type { Server, ServerWebSocket } from 'bun';
+import type { WSContext } from 'hono/ws';
+import { SOCKET_STATE, type SocketGroup } from './contract.ts';
+
+let groups = 0;
+
+export function bunSocketGroup(server: () => Server<unknown> | undefined): SocketGroup {
+  const topic = `tts-relay.group.${++groups}`;
+  // Bun unsubscribes a socket when it closes; the count follows the hub's add/delete.
+  let members = 0;
+  const raw = (ws: WSContext<any>) => ws.raw as ServerWebSocket<unknown> | undefined;
+  return {
+    add(ws) {
+      raw(ws)?.subscribe(topic);
+      members++;
+    },
+    delete(ws) {
+      const socket = raw(ws);
+      if (socket && socket.readyState === SOCKET_STATE.open) socket.unsubscribe(topic);
+      members--;
+    },
+    send(data) {
+      const running = server();
+      if (!running || members === 0) return 0;
+      running.publish(topic, data as string | Uint8Array<ArrayBuffer>);
+      return members;
+    },
+  };
+}
