@@ -75,7 +75,7 @@ describe('npm run bench -- --smoke', () => {
       expect(report.notes.filter((n) => n.includes('skipped'))).toEqual([]);
       // The growth curves (fan-out, latency, memory) are interleaved rounds with their spread and load.
       const interleaved = report.rows.filter((r) => r.interleaved);
-      expect(new Set(interleaved.map((r) => r.item))).toEqual(new Set([1, 2, 3]));
+      expect(new Set(interleaved.map((r) => r.item))).toEqual(new Set([1, 2, 3, 4]));
       for (const r of report.rows) {
         const i = r.interleaved;
         if (!i) {

@@ -13,6 +13,8 @@ export interface BenchContext {
   relayEnv: Record<string, string>;
   /** The relay's release lead, mirrored by the baseline broadcaster. */
   playoutLeadMs: number;
+  /** --profile: where measures that profile the relay write their .cpuprofile files. */
+  profileDir?: string;
 }
 
 export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789abcdef';

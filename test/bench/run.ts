@@ -42,6 +42,7 @@ options:
   --out FILE         JSON report (default test/bench/results/bench-results.json); .md and .<curve>.svg beside it
   --budget SECONDS   stop starting new steps past this (default: smoke 120, quick 600, full 1500)
   --only LIST        same as naming measures, comma-separated
+  --profile DIR      latency: a CPU profile of the relay (Node) during each level's first relay round, in DIR
   --help             this text
 `;
 
@@ -56,6 +57,7 @@ const { values, positionals } = parseArgs({
     runtimes: { type: 'string' },
     out: { type: 'string' },
     budget: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 if (values.help) {
@@ -76,7 +78,8 @@ if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) throw ne
 
 const started = performance.now();
 const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
-const bench = createContext(size === 'smoke' ? 'smoke' : 'full', budgetMs, log);
+const bench = { ...createContext(size === 'smoke' ? 'smoke' : 'full', budgetMs, log), ...(values.profile ? { profileDir: values.profile } : {}) };
+if (values.profile) mkdirSync(values.profile, { recursive: true });
 const notes: string[] = [];
 const errors: Array<{ section: string; error: string }> = [];
 

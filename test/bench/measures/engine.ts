@@ -152,7 +152,7 @@ export async function measureEngine(ctx: BenchContext, runtime: Runtime): Promis
 }
 
 /** Posts `text`, times its first audio frame at the listener, then cancels it and waits for its end. */
-async function timeToFirstAudio(target: { url: string; key: string }, stream: string, listener: ProbeListener, text: string): Promise<number> {
+export async function timeToFirstAudio(target: { url: string; key: string }, stream: string, listener: ProbeListener, text: string): Promise<number> {
   let sentAt = 0;
   const audio = listener.nextAudio(0);
   const answer = await speak(target, stream, text, '', () => (sentAt = performance.now()));

@@ -14,6 +14,7 @@ import { engineRows, measureEngine } from './engine.ts';
 import { fanOutCurve, fanOutCurveRows, type FanOutCurvePlan, measureFanOutCurve } from './fan-out-curve.ts';
 import { fanOutRows, type FanOutPlan, measureFanOut } from './fan-out.ts';
 import { latencyCurves, latencyRows, type LatencyPlan, measureLatency } from './latency.ts';
+import { measureWarmStart, warmStartRows } from './warm-start.ts';
 import { measureMemoryCurve, memoryCurve, memoryCurveRows, type MemoryCurvePlan, type MemoryCurveResult } from './memory-curve.ts';
 
 /** smoke: seconds, every path once (npm test); quick: the curves' lower points (~5 min); full: ~15 min. */
@@ -112,6 +113,17 @@ export const MEASURES: Measure[] = [
     run: async (m) => {
       const result = await measureEngine(m.bench, 'node');
       return { rows: engineRows(result), details: result };
+    },
+  },
+  {
+    name: 'warmstart',
+    summary: 'first utterance after start vs the same relay warm, a fresh relay per round (Node and Bun)',
+    byDefault: true,
+    run: async (m) => {
+      const plan = { smoke: { rounds: 2, warmRuns: 1 }, quick: { rounds: 4, warmRuns: 5 }, full: { rounds: 6, warmRuns: 8 } }[m.size];
+      const results = [];
+      for (const runtime of m.runtimes) results.push(await measureWarmStart(m.bench, runtime, { ...plan, rounds: m.rounds ?? plan.rounds }));
+      return { rows: results.flatMap(warmStartRows), details: results };
     },
   },
   {

@@ -4,6 +4,7 @@
  * Relay and direct blocks are interleaved rounds (A B, B A, …): each round's p50 and p99 on both sides give one
  * added-latency reading, and the figure is the median of those with its spread.
  */
+import { join } from 'node:path';
 import { bytesPerSecond } from '../../../shared/audio-format.ts';
 import { CartesiaDirect } from '../cartesia-direct.ts';
 import { type Runtime, spawnChild } from '../child-process.ts';
@@ -146,7 +147,9 @@ export async function measureLatency(
       const pairs = await interleave(
         plan.rounds,
         async (round) => {
+          const profiled = round === 0 && ctx.profileDir && runtime === 'node' ? relay.call('profile', { ms: plan.blockMs, file: join(ctx.profileDir, `relay-latency-${concurrency}.cpuprofile`) }) : null;
           (perRound[round] ??= {}).relay = await block(() => relayBlock(performance.now() + plan.blockMs, true), relaySamples);
+          await profiled;
           relayRssBytes = Math.max(relayRssBytes, (await relay.usage()).rssBytes);
           return 0;
         },
