@@ -101,6 +101,16 @@ describe('the player page in Chromium', () => {
         `over ${errors.length} reports; clock ${sync.clock!.offsetMs.toFixed(2)} ms ± ${sync.clock!.uncertaintyMs.toFixed(2)}; late stretches ${sync.late} (${sync.skippedSeconds.toFixed(3)} s skipped)`,
     );
     expect(await page.locator('#captions p[data-utterance] span').count()).toBe(words.length);
+
+    // The page says it is connected, and how its clock keeps to the relay's (aria: a status, named by its label).
+    const connection = page.locator('#connection');
+    expect([await connection.getAttribute('role'), await connection.textContent()]).toEqual(['status', 'Listening']);
+    const shown = (await page.getByRole('status', { name: 'Clock sync' }).textContent()) ?? '';
+    const parsed = /^relay clock ([+−])(\d+\.\d) ms ± (\d+\.\d) · (\d+) skipped late$/.exec(shown);
+    expect(parsed, shown).not.toBeNull();
+    const [, sign, offset, uncertainty, lateCount] = parsed!;
+    expect(Math.abs(Number(offset) * (sign === '−' ? -1 : 1) - sync.clock!.offsetMs)).toBeLessThan(5 + Number(uncertainty));
+    expect(Number(lateCount)).toBeGreaterThanOrEqual(sync.late);
     await page.close();
   });
 

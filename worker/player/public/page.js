@@ -223,7 +223,21 @@ function drawMeters() {
     $('heard').textContent = `${latest.renderedSeconds.toFixed(1)} s`;
     $('buffer').textContent = `${Math.round(latest.bufferedMs)} ms (target ${Math.round(latest.targetMs)}, ${latest.underruns} underruns)`;
   }
+  $('sync').textContent = syncText(player);
   requestAnimationFrame(drawMeters);
+}
+
+/**
+ * The relay clock as this page estimates it (offset of the relay's clock from this device's, ± its uncertainty) and
+ * how many late stretches were skipped to stay in step. @param {RelayPlayer} current
+ */
+function syncText(current) {
+  if (!current.hello) return '–';
+  if (!current.hello.clock) return 'not kept by this relay (playing as it comes)';
+  const { clock, late } = current.sync;
+  if (!clock) return 'measuring…';
+  const sign = clock.offsetMs < 0 ? '−' : '+';
+  return `relay clock ${sign}${Math.abs(clock.offsetMs).toFixed(1)} ms ± ${clock.uncertaintyMs.toFixed(1)} · ${late} skipped late`;
 }
 
 /** @param {keyof typeof STATE_TEXT} state */
