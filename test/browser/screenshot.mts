@@ -1,6 +1,6 @@
 /**
  * Takes README's screenshot of the player page (headless Chromium, a real relay on the embedded engine, a word
- * being heard): `node --import tsx test/browser/screenshot.ts [out.png]`.
+ * being heard): `node --import tsx test/browser/screenshot.mts [out.png]`.
  */
 import { startNodeRelay } from '../../worker/runtime/node.ts';
 import { launchChromium } from './browser.ts';
@@ -27,10 +27,20 @@ try {
   await speak('Coffee is served in the foyer.');
   await speak('Please silence your phones.');
   await page.locator('#text').fill('Welcome to the conference!');
-  // Mid-sentence: the seventh word is being heard, the queue has filled.
-  await page.locator('#captions span:nth-of-type(7)[aria-current="true"]').waitFor({ timeout: 30_000 });
-  await page.locator('#queue li', { hasText: 'Queued' }).first().waitFor({ timeout: 10_000 });
-  await page.locator('#captions span:nth-of-type(9)[aria-current="true"]').waitFor({ timeout: 30_000 });
+  // Mid-sentence (the seventh word or later being heard), the queue filled and the clock measured. Polled from here:
+  // waitForFunction evaluates a string, which the page's CSP refuses.
+  const ready = () =>
+    page.evaluate(() => {
+      const marked = document.querySelector('#captions span[aria-current="true"]');
+      const index = marked ? [...marked.parentElement!.querySelectorAll('span')].indexOf(marked as HTMLSpanElement) : -1;
+      const queued = [...document.querySelectorAll('#queue li')].some((li) => li.textContent?.startsWith('Queued'));
+      return index >= 6 && queued && document.getElementById('sync')!.textContent!.startsWith('relay clock');
+    });
+  const deadline = Date.now() + 30_000;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error('the page did not reach mid-sentence with a queue within 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   await page.screenshot({ path: OUT, fullPage: true });
   process.stdout.write(`wrote ${OUT}\n`);
 } finally {
