@@ -144,3 +144,44 @@ export function offsetStats(offsets: number[]): { median: number; p95: number; m
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
   return { median: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? Number.NaN };
 }
+
+/** What one room heard inside a window: first and last sound, ms from the capture's start. */
+export interface Heard {
+  onsetMs: number;
+  endMs: number;
+}
+
+export interface WindowOffset {
+  kitchen: Heard | null;
+  hall: Heard | null;
+  /** Cross-correlated over the kitchen's sound: how much later the hall heard it, ms; null when a room was silent. */
+  offsetMs: number | null;
+}
+
+function heardIn(signal: Float32Array, rate: number, from: number, to: number): Segment | null {
+  let start = -1;
+  let end = -1;
+  for (let i = Math.max(0, from); i < Math.min(signal.length, to); i++) {
+    if (Math.abs(signal[i]!) > SILENCE_LEVEL) {
+      if (start < 0) start = i;
+      end = i + 1;
+    }
+  }
+  return start < 0 ? null : { start, end };
+}
+
+/**
+ * Per window (epoch ms, as the capture's `startedAt`; e.g. from one speak request to the next): what each room
+ * heard in it and the offset between the rooms. Unlike utteranceOffsets it never throws: a room that missed an
+ * utterance, or heard only part of it, shows as null or a shorter stretch.
+ */
+export function offsetsInWindows(capture: Capture, windows: Array<{ from: number; to: number }>, maxLagMs = 250): WindowOffset[] {
+  const at = (epochMs: number) => Math.round(((epochMs - capture.startedAt) * capture.rate) / 1000);
+  return windows.map(({ from, to }) => {
+    const kitchen = heardIn(capture.kitchen, capture.rate, at(from), at(to));
+    const hall = heardIn(capture.hall, capture.rate, at(from), at(to));
+    const heard = (s: Segment | null): Heard | null => (s === null ? null : { onsetMs: msOf(s.start, capture.rate), endMs: msOf(s.end, capture.rate) });
+    const offset = kitchen && hall ? offsetMs(capture.kitchen, capture.hall, capture.rate, kitchen.start, kitchen.end, maxLagMs) : null;
+    return { kitchen: heard(kitchen), hall: heard(hall), offsetMs: offset };
+  });
+}

@@ -76,10 +76,16 @@ export async function startRoomAgent(rooms: PulseRooms, options: RoomAgentOption
   let stderr = '';
   let stdout = '';
   const agent: RoomAgent = { room: options.room, child, stderr: () => stderr, clocks: [], playouts: [], stop: () => stopAgent(child) };
+  const flags = options.args ?? [];
+  // --sync off: no clock, and ffplay starts with the first audio; connected is ready.
+  const unsynced = flags[flags.indexOf('--sync') + 1] === 'off' && flags.includes('--sync');
   const samples = options.clockSamples ?? 8;
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${options.room} agent not in step within ${READY_BOUND_MS} ms: ${stderr}`)), READY_BOUND_MS);
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (unsynced && /connected to /.test(stderr)) clearTimeout(timer), resolve();
+    });
     child.stdout!.on('data', (chunk: Buffer) => {
       const lines = (stdout += chunk.toString()).split('\n');
       stdout = lines.pop()!;
@@ -95,7 +101,7 @@ export async function startRoomAgent(rooms: PulseRooms, options: RoomAgentOption
   });
   try {
     await ready;
-    await playing(rooms, options.room, child);
+    if (!unsynced) await playing(rooms, options.room, child);
   } catch (error) {
     await agent.stop();
     throw error;

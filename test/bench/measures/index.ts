@@ -14,6 +14,7 @@ import { engineRows, measureEngine } from './engine.ts';
 import { fanOutCurve, fanOutCurveRows, type FanOutCurvePlan, measureFanOutCurve } from './fan-out-curve.ts';
 import { fanOutRows, type FanOutPlan, measureFanOut } from './fan-out.ts';
 import { latencyCurves, latencyRows, type LatencyPlan, measureLatency } from './latency.ts';
+import { driftCurve, driftRows, measureDrift, measureSync, type ScenarioName, syncRows } from './sync.ts';
 import { measureWarmStart, warmStartRows } from './warm-start.ts';
 import { measureMemoryCurve, memoryCurve, memoryCurveRows, type MemoryCurvePlan, type MemoryCurveResult } from './memory-curve.ts';
 
@@ -102,6 +103,26 @@ async function ramp(m: MeasureContext): Promise<MeasureOutput> {
   return { rows: results.flatMap(fanOutRows), details: results };
 }
 
+/** Above the 250 ms default: 150 ± 40 ms of link plus ffplay's ~160 ms queue do not fit in 250. */
+const SYNC_DELAY_MS = 500;
+
+async function sync(m: MeasureContext): Promise<MeasureOutput> {
+  const every: ScenarioName[] = ['clean', 'unsynced', 'faults', 'latency', 'stall'];
+  const plan = pick(m.size, {
+    smoke: { utterances: 2, scenarios: ['clean'] as ScenarioName[] },
+    quick: { utterances: 4, scenarios: every },
+    full: { utterances: 8, scenarios: every },
+  });
+  const results = await measureSync({ ...plan, syncDelayMs: SYNC_DELAY_MS }, m.bench.log);
+  return { rows: syncRows(results, SYNC_DELAY_MS), details: results };
+}
+
+async function syncDrift(m: MeasureContext): Promise<MeasureOutput> {
+  const minutes = pick(m.size, { smoke: 0.3, quick: 2, full: 10 });
+  const result = await measureDrift(minutes, SYNC_DELAY_MS, m.bench.log);
+  return { rows: driftRows(result, minutes), curves: [driftCurve(result)], details: result };
+}
+
 export const MEASURES: Measure[] = [
   { name: 'fanout', source: 'burst', summary: 'CPU per listener-second at 100 / 1,000 / 4,000 listeners vs a bare broadcast (interleaved, Node and Bun)', byDefault: true, run: fanOut },
   { name: 'latency', source: 'paced', summary: 'text in → first audio at 1 / 10 / 100 / 1,000 streams vs the provider read directly (interleaved)', byDefault: true, run: latency },
@@ -148,5 +169,12 @@ export const MEASURES: Measure[] = [
       return { rows: bufferingRows(result), details: result };
     },
   },
+  {
+    name: 'sync',
+    summary: 'two agents into two PulseAudio rooms: offset median/p95/max, no faults / jitter + skewed clock / --latency-ms 120 / a stall; first sound, sync on vs off (not by default)',
+    byDefault: false,
+    run: sync,
+  },
+  { name: 'sync-drift', summary: 'the same two rooms under faults for 10 minutes (--quick 2), one utterance every 10 s: offset over time (not by default)', byDefault: false, run: syncDrift },
   { name: 'ramp', source: 'burst', summary: 'most listeners fed in real time in one process, relay then baseline (the old ramp; not by default)', byDefault: false, run: ramp },
 ];
