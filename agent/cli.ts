@@ -69,6 +69,7 @@ ${CONNECTION_HELP}
   --chime FILE.wav     played before an utterance that follows 5 s of quiet, ending as it begins
                        (mono WAV, any of the relay's rates; wakes a speaker from standby)
   --preroll-ms N       how much of the chime to play (default all of it)
+                       (these four shape the in-step playout: refused with --sync off or --player stdout)
   --json               print each relay-clock estimate as a JSON line
                        {"type":"clock","offset_ms","uncertainty_ms","rtt_ms","samples","used"}
                        and, in step, at each utterance end {"type":"playout","utterance",
@@ -203,7 +204,7 @@ async function listenCommand(args: string[], io: IO): Promise<number> {
       stdout: io.stdout,
       signal: stop.signal,
       sync: values.sync !== 'off',
-      ...playoutOptions(values),
+      ...playoutOptions(values, player),
       ...(values.json ? jsonHandlers(jsonOut) : {}),
     });
     const plural = summary.utterances === 1 ? '' : 's';
@@ -216,8 +217,14 @@ async function listenCommand(args: string[], io: IO): Promise<number> {
   }
 }
 
-/** --latency-ms, --volume, --chime, --preroll-ms. */
-function playoutOptions(values: { 'latency-ms'?: string; volume?: string; chime?: string; 'preroll-ms'?: string }) {
+type PlayoutFlags = { 'latency-ms'?: string; volume?: string; chime?: string; 'preroll-ms'?: string; sync?: string };
+
+/** --latency-ms, --volume, --chime, --preroll-ms: they shape the in-step playout, so without it they are refused. */
+function playoutOptions(values: PlayoutFlags, player: string) {
+  const given = (['latency-ms', 'volume', 'chime', 'preroll-ms'] as const).filter((flag) => values[flag] !== undefined).map((flag) => `--${flag}`);
+  const act = `${given.join(', ')} ${given.length === 1 ? 'acts' : 'act'} on`;
+  if (given.length > 0 && values.sync === 'off') throw usageError(`${act} the in-step playout: drop --sync off`);
+  if (given.length > 0 && player === 'stdout') throw usageError(`${act} what is played: --player stdout writes the samples as sent`);
   const latencyMs = parseMs('--latency-ms', values['latency-ms']);
   const prerollMs = parseMs('--preroll-ms', values['preroll-ms']);
   if (values.chime === '') throw usageError('--chime needs a WAV file');

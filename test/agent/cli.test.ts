@@ -46,6 +46,9 @@ describe('tts-agent command line', { timeout: 90_000 }, () => {
       [['listen', 'kitchen', '--player', 'none'], /would discard the audio/],
       [['listen', 'kitchen', '--url', 'ftp://relay'], /invalid relay URL/],
       [['say', 'kitchen'], /say needs the text to speak/],
+      [['listen', 'kitchen', '--sync', 'off', '--volume', '0.5'], /--volume acts on the in-step playout: drop --sync off/],
+      [['listen', 'kitchen', '--sync', 'off', '--chime', 'a.wav', '--latency-ms', '100'], /--latency-ms, --chime act on the in-step playout: drop --sync off/],
+      [['listen', 'kitchen', '--player', 'stdout', '--volume=-6dB'], /--volume acts on what is played: --player stdout writes the samples as sent/],
     ]);
   });
 
