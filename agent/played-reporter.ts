@@ -84,14 +84,20 @@ export class PlayedReporter {
     this.clock.wrote(utterance, samples);
   }
 
-  /** The utterance ended: a cut stops the player now; otherwise its last sample plays after what is held. */
+  /**
+   * The utterance ended: a cut stops the player now; otherwise its last sample plays after what is held, and
+   * the interim reports go on until then (in step that is up to the relay's lead and sync delay later).
+   */
   ended(utterance: number, cut: boolean): void {
     if (cut) this.clock.cut();
     const finalAfter = this.clock.remainingMs(utterance);
-    if (utterance === this.playing) this.stopReporting();
+    if (utterance === this.playing && (cut || finalAfter <= 0)) this.stopReporting();
     // Once what is held has played, all of it has: the figure is fixed now, before the next utterance's audio.
     const samples = this.clock.written(utterance);
-    const report = () => this.send({ type: 'played', utterance, samples, final: true });
+    const report = () => {
+      if (utterance === this.playing) this.stopReporting();
+      this.send({ type: 'played', utterance, samples, final: true });
+    };
     if (finalAfter <= 0) return report();
     const timer = setTimeout(() => {
       this.finals.delete(timer);
