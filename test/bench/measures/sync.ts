@@ -23,8 +23,6 @@ const TEXTS = ['The kitchen and the hall.', 'Dinner is ready.', 'The front door 
 const LINK = { ms: 150, jitterMs: 40 };
 /** Between one utterance's presented end and the next: each one alone in its window, in both rooms. */
 const PAUSE_MS = 700;
-/** A window opens this long before the utterance is due (a room early by up to this is still measured). */
-const WINDOW_BEFORE_MS = 200;
 
 export interface SyncPlan {
   utterances: number;
@@ -177,8 +175,9 @@ export async function runScenario(rig: SyncRig, name: ScenarioName, texts: strin
     let placements: Placed[] = [];
     const capture = await recordRooms(rig.rooms, async () => void (placements = await speakAll(rig, timing, texts, scenario, spacingMs)), 500);
     timing.close();
-    // Each utterance's window: from a little before it is due to well after (--latency-ms 120, a room that lags).
-    const windows = placements.map((p) => ({ from: p.at - WINDOW_BEFORE_MS, to: p.endAt + PAUSE_MS / 2 }));
+    // Each utterance's window: from its request (an agent with --sync off plays at once; the one before has been
+    // over PAUSE_MS by then) to well after it is due to end (--latency-ms 120, a room that lags).
+    const windows = placements.map((p) => ({ from: p.sentAt, to: p.endAt + PAUSE_MS / 2 }));
     const utterances = figuresOf(offsetsInWindows(capture, windows), placements, capture.startedAt);
     return { name, label: scenario.label, utterances, playout: { kitchen: playoutOf(pair.agents[0]), hall: playoutOf(pair.agents[1]) } };
   } finally {
