@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { createLogger, type Logger } from '../../worker/ops/logger.ts';
 import { loadEspeakEngine } from '../../worker/providers/espeak/engine.ts';
-import { EspeakProvider, WARM_UP_TEXT } from '../../worker/providers/espeak/provider.ts';
+import { EspeakProvider, WARM_UP_PIECES, WARM_UP_TEXT } from '../../worker/providers/espeak/provider.ts';
 import type { ContextOptions, ProviderEvent } from '../../worker/providers/provider.ts';
 import { startNodeWorker } from '../../worker/runtime/node-worker.ts';
 import type { StartWorker, WorkerPort } from '../../worker/runtime/contract.ts';
@@ -84,7 +84,7 @@ function watchEventLoop(): { stop(): { busy: number; gap: number } } {
 }
 
 /**
- * A real thread whose requests are recorded (but the provider's warm-up at start); with `crashAt`, it is
+ * A real thread whose requests are recorded (but the provider's warm-up at start and in the background); with `crashAt`, it is
  * reported dead while speaking that request.
  */
 function observedWorker(options: { crashAt?: number } = {}) {
@@ -96,7 +96,7 @@ function observedWorker(options: { crashAt?: number } = {}) {
       postMessage(message, transfer) {
         const text = (message as { text: string }).text;
         port.postMessage(message, transfer);
-        if (text === WARM_UP_TEXT && requests.length === 0) return;
+        if ((text === WARM_UP_TEXT && requests.length === 0) || WARM_UP_PIECES.includes(text)) return;
         requests.push(text);
         if (requests.length === options.crashAt) queueMicrotask(() => reportError(new Error('the thread crashed')));
       },
@@ -153,7 +153,10 @@ describe('the espeak-ng worker thread', () => {
     const inline = new FreshProvider();
     providers.push(inline);
     await inline.ready();
-    const threaded = await openProvider(startNodeWorker);
+    // Without the background warm-up, which would give the thread's engine a history the inline one has not.
+    const threaded = new EspeakProvider({ startWorker: startNodeWorker, backgroundWarmUp: false });
+    providers.push(threaded);
+    await threaded.ready();
     const text = SENTENCES.slice(0, 3);
     for (const format of [ENGINE_FORMAT, { encoding: 'pcm_s16le', sampleRate: 16_000 }, { encoding: 'pcm_mulaw', sampleRate: 8000 }] satisfies AudioFormat[]) {
       const expected = await speak(inline, text, { format });
@@ -218,6 +221,24 @@ describe('the espeak-ng worker thread', () => {
     expect(worker.requests.length).toBeLessThanOrEqual(3);
     expect(worker.requests.at(-1)).toBe('Next, please.');
   }, 30_000);
+
+  it('warms the engine in the thread after start, and the first context stops the warm-up and is spoken next', async () => {
+    const idle = logSink();
+    const warming = await openProvider(startNodeWorker, idle.logger);
+    await within(warming.warmed, 120_000, 'the background warm-up');
+    const ended = (lines: typeof idle.lines) => lines.find((line) => line.msg === 'espeak-ng warm-up ended') as unknown as { pieces: number; stopped_by_work: boolean };
+    expect(ended(idle.lines)).toMatchObject({ pieces: 4 * WARM_UP_PIECES.length, stopped_by_work: false });
+
+    const busy = logSink();
+    const worker = observedWorker();
+    const provider = await openProvider(worker.startWorker, busy.logger);
+    const spoken = await within(speak(provider, ['Right away, please. ']), 30_000, 'a context opened during the warm-up');
+    expect(spoken.events.at(-1)).toBe('done');
+    await within(provider.warmed, 30_000, 'the stopped warm-up');
+    expect(ended(busy.lines).stopped_by_work).toBe(true);
+    expect(ended(busy.lines).pieces).toBeLessThan(4 * WARM_UP_PIECES.length);
+    expect(worker.requests).toEqual(['Right away, please.']);
+  }, 180_000);
 
   it('synthesizes inline with one warning when the runtime has no worker threads, or the thread cannot start', async () => {
     const unable: StartWorker = () => {

@@ -141,7 +141,7 @@ export const MEASURES: Measure[] = [
     summary: 'first utterance after start vs the same relay warm, a fresh relay per round (Node and Bun)',
     byDefault: true,
     run: async (m) => {
-      const plan = { smoke: { rounds: 2, warmRuns: 1 }, quick: { rounds: 4, warmRuns: 5 }, full: { rounds: 6, warmRuns: 8 } }[m.size];
+      const plan = { smoke: { rounds: 2, warmRuns: 1, idleMs: 0 }, quick: { rounds: 4, warmRuns: 5, idleMs: 5000 }, full: { rounds: 6, warmRuns: 8, idleMs: 5000 } }[m.size];
       const results = [];
       for (const runtime of m.runtimes) results.push(await measureWarmStart(m.bench, runtime, { ...plan, rounds: m.rounds ?? plan.rounds }));
       return { rows: results.flatMap(warmStartRows), details: results };

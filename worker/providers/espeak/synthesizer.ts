@@ -21,6 +21,8 @@ const NOTHING: SynthesisSummary = { sampleCount: 0, words: [] };
 export interface EspeakSynthesizer {
   /** The loaded engine's voices. */
   readonly voices: EspeakVoice[];
+  /** Synthesis runs in a worker thread (off the event loop). */
+  readonly threaded: boolean;
   /**
    * Speaks `text`, handing its samples (at ESPEAK_SAMPLE_RATE) to `onChunk` as they are made. Once `signal`
    * aborts, no chunk follows and a request not yet started never starts.
@@ -54,6 +56,7 @@ export async function openInlineSynthesizer(): Promise<EspeakSynthesizer> {
   const engine = await loadEspeakEngine();
   return {
     voices: engine.voices,
+    threaded: false,
     async synthesize(text, voice, onChunk, signal) {
       if (signal.aborted) return NOTHING;
       return engine.synthesizeInChunks(text, voice, onChunk);
@@ -81,6 +84,10 @@ class ThreadSynthesizer implements EspeakSynthesizer {
   private started: { resolve(): void; reject(error: Error): void } | null = null;
   private inline: Promise<EspeakSynthesizer> | null = null;
   voices: EspeakVoice[] = [];
+
+  get threaded(): boolean {
+    return this.state === 'running';
+  }
 
   private constructor(
     private readonly port: WorkerPort,
