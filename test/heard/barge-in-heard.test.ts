@@ -72,9 +72,12 @@ async function bargeIn(target: Target, stream: string): Promise<void> {
   // The cut came a poll and a request after the report: the agent's last report is a little further on.
   expect(heard.seconds).toBeGreaterThanOrEqual(reported - 0.05);
   expect(heard.seconds).toBeLessThan(reported + 1.5);
+  // Every timestamp released before the cut (those of the heard audio among them) reaches the raw listener
+  // ahead of the cut utterance's end; on a busy machine little more than the heard audio may have been released.
+  await raw.waitFor((m) => m.type === 'utterance_end' && m.utterance === start.utterance, 30_000);
   const words = wordsOf(raw, start.utterance);
   const expected = words.filter((w) => w.end <= heard.seconds).length;
-  expect(words.length).toBeGreaterThan(expected);
+  expect(heard.words).toBeLessThan(SENTENCE.split(' ').length); // cut mid-sentence
   expect(Math.abs(heard.words - expected)).toBeLessThanOrEqual(1);
   expect(heard.words).toBeGreaterThan(0);
   expect(SENTENCE.startsWith(heard.text)).toBe(true);

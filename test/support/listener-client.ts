@@ -1,6 +1,7 @@
 /** A real WebSocket listener for tests: records every control message and audio frame it receives. */
 import WebSocket from 'ws';
 import { type AudioFrame, decodeAudioFrame, type ListenerMessage, parseListenerMessage } from '../../shared/protocol.ts';
+import { describeReceived } from './wait-for-message.ts';
 
 export interface RecordedListener {
   socket: WebSocket;
@@ -88,7 +89,7 @@ function waitForMessage(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       watchers.delete(watch);
-      reject(new Error(`no matching listener message within ${ms} ms; got ${messages.map((m) => m.type).join(', ')}`));
+      reject(new Error(`no matching listener message within ${ms} ms; got ${describeReceived(messages)}`));
     }, ms);
     const watch = (m: ListenerMessage) => {
       if (!predicate(m)) return;

@@ -16,9 +16,24 @@ export function waitForMessage<T extends { type: string }>(
     };
     const timer = setTimeout(() => {
       watchers.delete(check);
-      reject(new Error(`no matching ${what} within ${ms} ms; got ${messages.map((m) => m.type).join(', ')}`));
+      reject(new Error(`no matching ${what} within ${ms} ms; got ${describeReceived(messages)}`));
     }, ms);
     watchers.add(check);
     check();
   });
 }
+
+/** What a socket received, for a failure message: runs of one type counted, errors and ends in full. */
+export function describeReceived(messages: { type: string }[]): string {
+  const parts: string[] = [];
+  let run = 0;
+  messages.forEach((message, i) => {
+    run += 1;
+    if (message.type === messages[i + 1]?.type && !TELLING.has(message.type)) return;
+    parts.push(TELLING.has(message.type) ? JSON.stringify(message) : run > 1 ? `${message.type} ×${run}` : message.type);
+    run = 0;
+  });
+  return parts.join(', ') || 'nothing';
+}
+
+const TELLING = new Set(['error', 'utterance_end']);
