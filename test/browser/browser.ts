@@ -40,6 +40,8 @@ export interface PlayerRecord {
   words(utterance: number): Promise<WordTimestamp[]>;
   firstWord(utterance: number): Promise<void>;
   underruns(): Promise<number>;
+  /** The relay's presentation times for the utterance: more than one means an explicit gap (audio made late). */
+  timings(utterance: number): Promise<Array<{ sample: number; at: number }>>;
   /**
    * For each worklet position report of the utterance while playing: when that sample was heard (the output clock
    * read at the report, mapped to this host's epoch ms, which the relay clock also counts) minus when the relay's
@@ -120,6 +122,7 @@ export async function recordPlayer(page: Page): Promise<PlayerRecord> {
     words: async (utterance) => (await snapshot()).words[utterance] ?? [],
     firstWord: async (utterance) => void (await waitFor((u) => ((window as any).record as PageRecord).highlights.find((h) => h.utterance === u), utterance)),
     underruns: async () => (await snapshot()).underruns,
+    timings: async (utterance) => (await snapshot()).timings.filter((t) => t.utterance === utterance),
     async schedulingErrors(utterance, wireRate) {
       const record = await snapshot();
       const timings = record.timings.filter((t) => t.utterance === utterance);

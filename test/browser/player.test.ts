@@ -66,6 +66,9 @@ describe('the player page in Chromium', () => {
     // Every sample the relay sent was rendered once, resampled to the context rate.
     expect(played.complete).toBe(true);
     expect(Math.abs(played.seconds + played.skippedSeconds - expected) / expected).toBeLessThan(0.05);
+    // No underrun when the relay had the audio in time (one presentation time: no explicit gap, so synthesis kept
+    // ahead); on a machine too busy for that the relay's gaps show it, and the buffer may run dry.
+    if ((await record.timings(utterance)).length === 1) expect(await record.underruns()).toBe(0);
 
     // In step with the relay's presentation times: the page's clock estimate (the agent's estimator) agrees with this
     // host's clock, which the relay and the page share, and each sample is heard when the relay put it. ~10 ms holds on
