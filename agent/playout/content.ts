@@ -114,10 +114,12 @@ export class PlayoutContent {
     const end = cursor + count;
     for (const chunk of this.chunks) {
       if (chunk.start >= end) break;
-      const from = Math.max(0, Math.round(cursor - chunk.start));
-      const to = Math.min(chunk.data.length, Math.round(end - chunk.start));
+      // Positions are fractional; one rounding places the chunk's sample i at output offset + shift + i.
+      const shift = Math.round(chunk.start - cursor);
+      const from = Math.max(0, -shift);
+      const to = Math.min(chunk.data.length, count - shift);
       if (to <= from) continue;
-      const at = offset + Math.round(chunk.start + from - cursor);
+      const at = offset + shift + from;
       out.set(chunk.data.subarray(from, to), at);
       spans.push({ offset: at, utterance: chunk.utterance, sample: chunk.sample + from, position: chunk.start + from, count: to - from });
     }
@@ -129,7 +131,7 @@ export class PlayoutContent {
   advance(position: number): void {
     this.frontier = Math.max(this.frontier, position);
     this.chunks = this.chunks.flatMap((chunk) => {
-      const past = Math.round(position - chunk.start);
+      const past = samplesBefore(position, chunk);
       if (past <= 0) return [chunk];
       if (past >= chunk.data.length) return [];
       return [{ ...chunk, sample: chunk.sample + past, start: chunk.start + past, data: chunk.data.subarray(past) }];
@@ -139,7 +141,7 @@ export class PlayoutContent {
   /** Counts as late what waits before `position`, then moves there (a jump of the cursor over audio). */
   skipTo(position: number): void {
     for (const chunk of this.chunks) {
-      const past = Math.min(chunk.data.length, Math.round(position - chunk.start));
+      const past = Math.min(chunk.data.length, samplesBefore(position, chunk));
       if (past > 0) this.lateSamples += past;
     }
     this.advance(position);
@@ -159,4 +161,9 @@ export class PlayoutContent {
     while (index > 0 && this.chunks[index - 1]!.start > chunk.start) index--;
     this.chunks.splice(index, 0, chunk);
   }
+}
+
+/** How many of the chunk's samples lie before `position`, rounded as `read` places them. */
+function samplesBefore(position: number, chunk: Chunk): number {
+  return -Math.round(chunk.start - position);
 }
