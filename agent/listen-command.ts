@@ -189,6 +189,8 @@ class ListenSession implements ListenHandlers {
   }
 
   onMessage(message: Exclude<ListenerMessage, Hello>): void {
+    // Past the count, the agent only waits for its last utterance to be heard: what follows is not its to play.
+    if (this.stoppedBy === 'count' && message.type !== 'clock_pong') return;
     if (message.type === 'timing') {
       this.scheduled?.timing(message);
     } else if (message.type === 'utterance_start') {
@@ -207,7 +209,7 @@ class ListenSession implements ListenHandlers {
 
   onAudio(frame: AudioFrame): void {
     const format = this.format;
-    if (this.ended.has(frame.utterance) || format === null) return;
+    if (this.ended.has(frame.utterance) || format === null || this.stoppedBy === 'count') return;
     for (const sink of this.sinks) sink.write(frame);
     this.reporter?.wrote(frame.utterance, samplesIn(format, frame.payload.byteLength));
     this.audioBytes += frame.payload.byteLength;
@@ -295,9 +297,11 @@ class ListenSession implements ListenHandlers {
     const why = message.error === undefined ? '' : ` (${message.error.code}: ${message.error.message})`;
     this.status.state(`utterance ${message.utterance} ${message.reason}${why}: ${seconds.toFixed(2)} s of audio${this.lateNote()}`);
     if (this.current?.utterance === message.utterance) this.current = null;
-    if (this.options.count !== undefined && this.utterances >= this.options.count) {
+    if (this.options.count !== undefined && this.utterances >= this.options.count && this.stoppedBy !== 'count') {
       this.stoppedBy = 'count';
-      this.stop.abort();
+      // In step the end arrives a sync delay before its last sample is heard: the socket stays open until the
+      // final played report has gone, so the relay's result counts this listener as having heard it.
+      void (this.reporter?.settled() ?? Promise.resolve()).then(() => this.stop.abort());
     }
   }
 }

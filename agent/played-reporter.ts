@@ -70,6 +70,7 @@ export class WrittenMinusHeld implements PlaybackClock {
 export class PlayedReporter {
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly finals = new Set<ReturnType<typeof setTimeout>>();
+  private settledWaiters: Array<() => void> = [];
   private playing = -1;
   private lastSent = -1;
 
@@ -102,8 +103,15 @@ export class PlayedReporter {
     const timer = setTimeout(() => {
       this.finals.delete(timer);
       report();
+      this.wakeIfSettled();
     }, finalAfter);
     this.finals.add(timer);
+  }
+
+  /** Resolves once every final report owed has been sent (or the reporter stopped): a count stop awaits it. */
+  settled(): Promise<void> {
+    if (this.finals.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
   /** The connection dropped or the agent stops: no more reports. */
@@ -111,6 +119,12 @@ export class PlayedReporter {
     this.stopReporting();
     for (const timer of this.finals) clearTimeout(timer);
     this.finals.clear();
+    this.wakeIfSettled();
+  }
+
+  private wakeIfSettled(): void {
+    if (this.finals.size > 0) return;
+    for (const resolve of this.settledWaiters.splice(0)) resolve();
   }
 
   private startReporting(utterance: number): void {

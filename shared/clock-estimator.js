@@ -16,9 +16,35 @@ export const BURST_PINGS = 8;
 export const BURST_INTERVAL_MS = 60;
 export const PING_INTERVAL_MS = 1000;
 
+/**
+ * The Unix-epoch time at `performance.now()` zero, read off the wall clock now to a few microseconds: the moment
+ * `Date.now()` ticks over is caught between two monotonic readings, best of `tries`. `performance.timeOrigin` pairs two
+ * clock reads made at process start, and a busy host that preempts its process between them leaves it milliseconds
+ * off; anchored this way, every process on one host starts on the same clock.
+ * @param {number} [tries]
+ */
+export function wallClockOrigin(tries = 5) {
+  let best = { width: Infinity, origin: performance.timeOrigin };
+  for (let i = 0; i < tries; i++) {
+    const tick = Date.now();
+    let before = performance.now();
+    let wall = Date.now();
+    while (wall === tick) {
+      before = performance.now();
+      wall = Date.now();
+    }
+    const after = performance.now();
+    if (after - before < best.width) best = { width: after - before, origin: wall - (before + after) / 2 };
+  }
+  return best.origin;
+}
+
+/** Where this process's epoch clock starts: anchored once, then read monotonically. */
+export const EPOCH_ORIGIN = wallClockOrigin();
+
 /** The listener's own clock: epoch-like milliseconds, monotonic (a wall clock may step; this never does). */
 export function localClock() {
-  return performance.timeOrigin + performance.now();
+  return EPOCH_ORIGIN + performance.now();
 }
 
 /**

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { wallClockOrigin } from '../../shared/clock-estimator.js';
+import { relayClockAt } from '../../worker/core/relay-clock.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay } from '../support/relay.ts';
 import { AGENT_BIN } from './agent-process.ts';
 
@@ -59,8 +61,11 @@ describe('tts-agent listen keeps the relay clock', () => {
   it('estimates it to the millisecond from a machine whose wall clock is 700 ms off, and says so', async () => {
     const [plain, skewed] = await Promise.all([listenAgent('plain', 10), listenAgent('skewed', 10, ['faketime', '-f', '+0.7s'])]);
     const last = (run: { clocks: ClockLine[] }) => run.clocks.at(-1)!;
-    // Same host as the relay: the plain agent's clock is the relay's; the skewed one's runs 700 ms ahead.
-    expect(Math.abs(last(plain).offset_ms)).toBeLessThan(last(plain).uncertainty_ms + 2);
+    // Same host as the relay: the plain agent's clock is the wall clock as it read at the agent's start, the relay's
+    // as it read at this process's start; they differ by whatever the wall clock stepped in between (NTP on a fresh
+    // machine), which this process can read off now. The skewed agent's clock runs 700 ms ahead of it.
+    const relayAheadOfWall = relayClockAt(0) - wallClockOrigin();
+    expect(Math.abs(last(plain).offset_ms - relayAheadOfWall)).toBeLessThan(last(plain).uncertainty_ms + 2);
     // faketime's offset is applied when the process starts (±a few ms of its own start-up), so compare loosely to 700
     // and tightly to what each agent claims.
     expect(last(skewed).offset_ms).toBeGreaterThan(-720);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClockEstimator } from '../../agent/clock-sync.ts';
+import { wallClockOrigin } from '../../shared/clock-estimator.js';
 
 /** A link with a fixed path delay each way plus random queueing, up and down independently (asymmetric jitter). */
 function exchange(at: number, trueOffset: number, up: number, down: number, relayTurn = 0.05) {
@@ -55,5 +56,19 @@ describe('ClockEstimator', () => {
     // 50 µs a second (50 ppm): the estimate rests on the newest quarter of the window, within 1 ms of now's offset.
     expect(Math.abs(estimator.estimate()!.offsetMs - (10 + 199 * 0.05))).toBeLessThan(1);
     expect(estimator.toRelay(5)).toBeCloseTo(5 + estimator.estimate()!.offsetMs, 6);
+  });
+});
+
+describe('wallClockOrigin', () => {
+  it('anchors the monotonic clock to the wall clock to within its millisecond tick, busy or not', () => {
+    const origin = wallClockOrigin();
+    // Date.now() is the floor of the wall time, so the anchored clock reads up to 1 ms ahead of it, never behind; a
+    // preemption between the two reads only adds, so the least of many readings is the anchor's own error.
+    const ahead = Array.from({ length: 50 }, () => {
+      const wall = Date.now();
+      return origin + performance.now() - wall;
+    });
+    expect(Math.min(...ahead)).toBeGreaterThanOrEqual(-0.1);
+    expect(Math.min(...ahead)).toBeLessThan(1.1);
   });
 });

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeSamples, encodeSamples } from '../../shared/codecs.ts';
 import type { TimingMessage, UtteranceEnd } from '../../shared/protocol.ts';
 import { parseWav, wavHeader } from '../../shared/wav.ts';
+import { relayClockAt } from '../../worker/core/relay-clock.ts';
 import { isEnd } from '../support/listener-client.ts';
 import { startTestRelay, TEST_ADMIN_KEY, within, type TestRelay } from '../support/relay.ts';
 import { spawnAgent, stopAgents } from './agent-process.ts';
@@ -36,7 +37,7 @@ async function recordTwo(extra: string[]) {
   const hello = raw.messages.find((m) => m.type === 'hello')!;
   const end = (await raw.waitFor((m) => isEnd(m) && m.utterance === 1)) as UtteranceEnd;
   const dryAt = end.at! - hello.clock!.sync_delay_ms + GAP_MS;
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, dryAt - (performance.timeOrigin + performance.now()))));
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, dryAt - relayClockAt(performance.now()))));
   await (await relay.speak('room', 'And the second.', { query: 'wait=true' })).text();
   expect((await within(agent.exited, 20_000, 'agent exit')).code).toBe(0);
   const firstTiming = (u: number) => raw.messages.find((m): m is TimingMessage => m.type === 'timing' && m.utterance === u && m.sample === 0)!;

@@ -103,8 +103,11 @@ describe('presentation times', () => {
     await speaking;
     const end = (await timed.waitFor(isEnd, 30_000)) as UtteranceEnd;
     expect(end.reason).toBe('cancelled');
-    // The cut is the moment the relay cancelled (between the request and its answer), a sync delay later.
-    expect(end.at!).toBeGreaterThanOrEqual(cancelAt + 180 - 1);
+    // The cut is the moment the relay cancelled (between the request and its answer), a sync delay later; where the
+    // timeline ran dry before that (synthesis behind real time on a busy machine), the end of what was released.
+    const rate = (timed.messages[0] as Hello).format.sample_rate;
+    const releasedEnd = presentedAt(timed.messages.filter(isTiming).filter((t) => t.utterance === end.utterance), end.samples, rate);
+    expect(end.at!).toBeGreaterThanOrEqual(Math.min(cancelAt + 180 - 1, releasedEnd - 0.001));
     expect(end.at!).toBeLessThanOrEqual(cancelled + 180 + 1);
     // A late joiner in step is placed at once: start, then the stretch it joins.
     const next = relay.speak('kitchen', 'Another sentence for a listener joining in the middle of it, a long one too.');

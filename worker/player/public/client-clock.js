@@ -4,7 +4,7 @@
  * (the agent's estimator, shared/clock-estimator.js), and the map from it to the AudioContext's output clock that the
  * worklet holds each stretch of audio to. Used by client.js.
  */
-import { ClockEstimator, localClock, median, nextPingDelay } from '../../../shared/clock-estimator.js';
+import { ClockEstimator, EPOCH_ORIGIN, localClock, median, nextPingDelay } from '../../../shared/clock-estimator.js';
 
 /** How often the worklet's clock map (relay clock ↔ context time) is refreshed, and how many output timestamps it smooths. */
 const CLOCK_MAP_EVERY_MS = 250;
@@ -96,6 +96,6 @@ export class PresentationClock {
     this.outputReadings.push(contextTime * 1000 - performanceTime);
     if (this.outputReadings.length > CLOCK_MAP_READINGS) this.outputReadings.shift();
     const paired = median([...this.outputReadings].sort((a, b) => a - b));
-    this.post({ relay: performance.timeOrigin + contextTime * 1000 - paired + offset, context: contextTime });
+    this.post({ relay: EPOCH_ORIGIN + contextTime * 1000 - paired + offset, context: contextTime });
   }
 }
