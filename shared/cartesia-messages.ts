@@ -105,7 +105,8 @@ export function cartesiaRefusal(
   return null;
 }
 
-export const cartesiaCancelRequestSchema = z.object({ context_id: z.string().min(1), cancel: z.literal(true) });
+/** `heard: true` is the relay's extra field (Cartesia has none): answer the cancel with a `done` carrying `heard`. */
+export const cartesiaCancelRequestSchema = z.object({ context_id: z.string().min(1), cancel: z.literal(true), heard: z.boolean().optional() });
 export type CartesiaCancelRequest = z.infer<typeof cartesiaCancelRequestSchema>;
 
 export type CartesiaClientMessage =

@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { wallClockOrigin } from '../../shared/clock-estimator.js';
+import { relayClockAt } from '../../worker/core/relay-clock.ts';
 import { startNodeRelay, type RunningRelay } from '../../worker/runtime/node.ts';
 import { TEST_ADMIN_KEY, within } from '../support/relay.ts';
 import { launchChromium, recordPlayer, type PlayerRecord } from './browser.ts';
@@ -59,22 +61,34 @@ describe('the player page in Chromium', () => {
     const token = await mint('hall', ['listen']);
     const { page, record } = await open('hall', token);
     const { utterance } = await speak('hall', SENTENCE);
+    // The level meter and the seconds heard move while it plays (the page's own elements, drawn from the worklet's reports).
+    await page.locator('#level:not([value="0"])').waitFor({ timeout: 30_000 });
+    await page.locator('#heard', { hasNotText: /^0\.0 s$/ }).waitFor({ timeout: 30_000 });
     const played = await within(record.played(utterance), 30_000, 'the utterance playing');
+    // Once it is over, the page shows all of it heard and the level falls back to silence.
+    await page.locator('#heard', { hasText: `${played.seconds.toFixed(1)} s` }).waitFor({ timeout: 15_000 });
+    await page.locator('#level[value="0"]').waitFor({ timeout: 15_000 });
     const end = await record.end(utterance);
     const hello = await record.hello();
     const expected = end.samples / hello.format.sample_rate;
-    // Every sample the relay sent was rendered once, resampled to the context rate.
+    // Every sample the relay sent was taken once, resampled to the context rate: rendered, or skipped as late.
     expect(played.complete).toBe(true);
-    expect(Math.abs(played.seconds + played.skippedSeconds - expected) / expected).toBeLessThan(0.05);
-    // No underrun when the relay had the audio in time (one presentation time: no explicit gap, so synthesis kept
-    // ahead); on a machine too busy for that the relay's gaps show it, and the buffer may run dry.
-    if ((await record.timings(utterance)).length === 1) expect(await record.underruns()).toBe(0);
+    expect(Math.abs(played.seconds + played.skippedSeconds - expected) / expected).toBeLessThan(0.01);
+    // When the relay had the audio in time (one presentation time: no explicit gap, so synthesis kept ahead) and the
+    // page kept up (no late stretch), what was heard is the utterance's duration within 5 % and nothing ran dry; on a
+    // machine too busy for that, the sum above still holds and the skipped seconds say what the load cost.
+    const sync = await record.sync();
+    if ((await record.timings(utterance)).length === 1 && sync.late === 0) {
+      expect(Math.abs(played.seconds - expected) / expected, `${played.skippedSeconds} s skipped late`).toBeLessThan(0.05);
+      expect(await record.underruns()).toBe(0);
+    }
 
     // In step with the relay's presentation times: the page's clock estimate (the agent's estimator) agrees with this
-    // host's clock, which the relay and the page share, and each sample is heard when the relay put it. ~10 ms holds on
-    // a quiet machine; the bound holds on a busy one (an audio callback late by a quantum or two).
-    const sync = await record.sync();
-    expect(Math.abs(sync.clock!.offsetMs)).toBeLessThan(5 + sync.clock!.uncertaintyMs);
+    // host's clock, which the relay and the page share (each anchored to the wall clock as it read at its start: any
+    // step since is read off now), and each sample is heard when the relay put it. ~10 ms holds on a quiet machine;
+    // the bound holds on a busy one (an audio callback late by a quantum or two).
+    const relayAheadOfWall = relayClockAt(0) - wallClockOrigin();
+    expect(Math.abs(sync.clock!.offsetMs - relayAheadOfWall)).toBeLessThan(5 + sync.clock!.uncertaintyMs);
     const errors = (await record.schedulingErrors(utterance, hello.format.sample_rate)).map(Math.abs).sort((a, b) => a - b);
     expect(errors.length).toBeGreaterThan(100);
     const p95 = errors[Math.floor(errors.length * 0.95)]!;
@@ -151,14 +165,21 @@ describe('the player page in Chromium', () => {
 
   it('refuses a bad token with a clear message and does not retry it', async () => {
     const page = await browser.newPage();
-    const forged = `${(await mint('hall', ['listen'])).slice(0, -4)}AAAA`;
-    await page.goto(`${relay.url}/#stream=hall&token=${forged}`);
+    const forged = `${(await mint('gate', ['listen'])).slice(0, -4)}AAAA`;
+    const listens = (from: number) => logLines.slice(from).filter((line) => line.includes('"request"') && line.includes('/v1/streams/gate/listen'));
+    const before = logLines.length;
+    await page.goto(`${relay.url}/#stream=gate&token=${forged}`);
     await page.getByRole('button', { name: 'Play' }).click();
     await page.locator('#connection[data-state="refused"]').waitFor({ timeout: 15_000 });
     expect(await page.getByRole('alert').textContent()).toMatch(/signature does not verify/);
+    // One attempt, logged by the time the page knew why it was refused, and no reconnect scheduled after it.
+    expect(listens(before)).toHaveLength(1);
+    expect(await page.evaluate(() => ({ state: (window as any).relayPlayer.state, retry: (window as any).relayPlayer.retry ?? null }))).toEqual({ state: 'refused', retry: null });
     await page.locator('#token').fill(TEST_ADMIN_KEY);
     await page.getByRole('button', { name: 'Play' }).click();
     await page.getByRole('alert').filter({ hasText: 'not a relay token' }).waitFor({ timeout: 15_000 });
+    // An admin key is turned away in the page: no socket for it either, and still no retry of the forged token.
+    expect(listens(before)).toHaveLength(1);
     await page.close();
   });
 

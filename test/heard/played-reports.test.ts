@@ -1,41 +1,27 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SpeakCompleted, StreamStatus } from '../../shared/api.ts';
-import { samplesIn } from '../../shared/audio-format.ts';
-import type { Played, WordTimestamp } from '../../shared/protocol.ts';
+import type { WordTimestamp } from '../../shared/protocol.ts';
+import { relayClockAt } from '../../worker/core/relay-clock.ts';
 import { generation, isDoneOf, rawCartesiaClient } from '../support/cartesia-client.ts';
 import { isEnd, isStart, type RecordedListener } from '../support/listener-client.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay, within } from '../support/relay.ts';
+import { RATE, received, report, secondsSent } from './listener-reports.ts';
 
 const LONG = 'This answer is long and it rambles on, sentence after sentence, until somebody interrupts it. '.repeat(4);
-const RATE = 22050;
+// Compat contexts stay open (no idle end) for as long as a barge-in test takes on a busy machine.
+const ENV = { RELAY_HEARD_WAIT_MS: '1000', RELAY_COMPAT_CONTEXT_IDLE_MS: '60000' };
+/**
+ * These tests report what the listener was sent as played. A report may reach no further than the audio presented
+ * by now (plus 0.5 s): with a short playout lead, audio is sent at most the lead (0.1 s), the sync delay (0.25 s)
+ * and a chunk (~0.1 s) before its time, so a report 0.2 s behind what was sent is within it.
+ */
+const SHORT_LEAD = { ...ENV, RELAY_PLAYOUT_LEAD_MS: '100' };
 
 let relay: TestRelay;
-
-beforeEach(async () => {
-  // Compat contexts stay open (no idle end) for as long as a barge-in test takes on a busy machine.
-  relay = await startTestRelay({ RELAY_HEARD_WAIT_MS: '1000', RELAY_COMPAT_CONTEXT_IDLE_MS: '60000' });
-});
 
 afterEach(async () => {
   await relay.close();
 });
-
-function report(listener: RecordedListener, played: Played): void {
-  listener.socket.send(JSON.stringify(played));
-}
-
-function samplesSent(listener: RecordedListener, utterance: number): number {
-  return samplesIn({ encoding: 'pcm_f32le', sampleRate: RATE }, listener.audioOf(utterance).byteLength);
-}
-
-/** Resolves once the listener was sent `seconds` of the utterance. */
-async function received(listener: RecordedListener, utterance: number, seconds: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (samplesSent(listener, utterance) < seconds * RATE) {
-    if (Date.now() > deadline) throw new Error(`listener got only ${samplesSent(listener, utterance) / RATE} s`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 function wordsOf(listener: RecordedListener, utterance: number): WordTimestamp[] {
   return listener.messages.flatMap((m) => (m.type === 'timestamps' && m.utterance === utterance ? m.words : []));
@@ -47,6 +33,10 @@ async function speakLong(stream: string): Promise<{ answer: Promise<SpeakComplet
 }
 
 describe('what listeners heard', () => {
+  beforeEach(async () => {
+    relay = await startTestRelay(SHORT_LEAD);
+  });
+
   it('says nothing was heard when nobody listened', async () => {
     const answer = (await (await relay.speak('empty-room', 'Hello, is anybody there?', { query: 'wait=true' })).json()) as SpeakCompleted;
     expect(answer.reason).toBe('done');
@@ -85,42 +75,20 @@ describe('what listeners heard', () => {
     expect(heard.text.split(/\s+/).length).toBe(heard.words);
   });
 
-  it('caps future samples, refuses other utterances and closes a flood without touching other listeners', async () => {
-    const honest = await relay.listen('hostile');
-    const liar = await relay.listen('hostile');
-    const flooder = await relay.listen('hostile');
-    const { answer } = await speakLong('hostile');
-    const start = await honest.waitFor(isStart);
-    await received(honest, start.utterance, 1);
-    await received(liar, start.utterance, 1);
-    for (let i = 0; i < 1000; i++) report(flooder, { type: 'played', utterance: start.utterance, samples: i });
-    expect((await within(flooder.closed, 10_000)).code).toBe(4429);
-    report(liar, { type: 'played', utterance: start.utterance + 7, samples: 10 });
-    report(liar, { type: 'played', utterance: start.utterance, samples: 0xffffffff });
-    report(honest, { type: 'played', utterance: start.utterance, samples: Math.round(0.5 * RATE) });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const status = (await (await relay.request('/v1/streams/hostile')).json()) as StreamStatus;
-    const positions = new Map(status.positions!.map((p) => [p.listener_id, p]));
-    expect(positions.size).toBe(2);
-    const [first, second] = [...positions.values()].map((p) => p.seconds!).sort((a, b) => a - b);
-    expect(first).toBeCloseTo(0.5, 2);
-    // The liar's claim was capped at what it had been sent at that moment.
-    expect(second).toBeGreaterThan(0.9);
-    expect(second).toBeLessThan(10);
-    for (const p of positions.values()) expect(p.lag_seconds).toBeGreaterThanOrEqual(0);
-    await relay.request('/v1/streams/hostile/cancel', { method: 'POST' });
-    await honest.waitFor(isEnd);
-    report(honest, { type: 'played', utterance: start.utterance, samples: Math.round(0.5 * RATE), final: true });
-    report(liar, { type: 'played', utterance: start.utterance, samples: 0, final: true });
-    const heard = (await within(answer, 20_000)).heard!;
-    // The flooder's reports before it was closed were within what it had been sent: they count.
-    expect(heard.listeners).toBe(3);
-    expect(heard.seconds).toBeLessThanOrEqual(samplesSent(liar, start.utterance) / RATE + 1e-3);
+  it('leaves reports at 0 samples, sent before anything plays, out of the heard latency', async () => {
+    const listener = await relay.listen('latency');
+    const answer = relay.speak('latency', 'A short sentence, heard to its end.', { query: 'wait=true' }).then((r) => r.json() as Promise<SpeakCompleted>);
+    const start = await listener.waitFor(isStart);
+    await received(listener, start.utterance, 0.01);
+    // As the agent does when an utterance starts: a report of nothing played yet.
+    report(listener, { type: 'played', utterance: start.utterance, samples: 0 });
+    await listener.waitFor(isEnd);
+    report(listener, { type: 'played', utterance: start.utterance, samples: Math.round(0.25 * RATE), final: true });
+    expect((await within(answer, 20_000)).heard).toMatchObject({ listeners: 1, seconds: 0.25 });
     const metrics = await (await relay.request('/metrics')).text();
-    expect(metrics).toMatch(/tts_relay_played_reports_total\{outcome="refused"\} [1-9]/);
-    expect(metrics).toMatch(/tts_relay_played_reports_total\{outcome="capped"\} [1-9]/);
-    expect(metrics).toMatch(/tts_relay_played_reports_total\{outcome="dropped"\} [1-9]/);
-    expect(metrics).toMatch(/tts_relay_heard_latency_seconds_count [1-9]/);
+    expect(metrics).toMatch(/^tts_relay_played_reports_total\{outcome="accepted"\} 2$/m);
+    // Only the final report, of a position that was presented, is a latency.
+    expect(metrics).toMatch(/^tts_relay_heard_latency_seconds_count 1$/m);
   });
 
   it('tells a Cartesia-compatible client, in its cut context’s done, what was heard before a barge-in', async () => {
@@ -155,3 +123,63 @@ describe('what listeners heard', () => {
     expect((await within(listener.closed, 5000)).code).toBe(4400);
   });
 });
+
+describe('hostile playback reports', () => {
+  beforeEach(async () => {
+    // The default playout lead: audio is sent up to 1.5 s + the sync delay before its time, which a liar could claim.
+    relay = await startTestRelay(ENV);
+  });
+
+  it('caps future samples at what was presented by now, refuses other utterances and closes a flood without touching other listeners', async () => {
+    const honest = await relay.listen('hostile');
+    const liar = await relay.listen('hostile', { timing: 'true' });
+    const flooder = await relay.listen('hostile');
+    const { answer } = await speakLong('hostile');
+    const start = await honest.waitFor(isStart);
+    await received(liar, start.utterance, 1.5);
+    const sentToLiar = secondsSent(liar, start.utterance);
+    report(liar, { type: 'played', utterance: start.utterance + 7, samples: 10 });
+    report(liar, { type: 'played', utterance: start.utterance, samples: 0xffffffff });
+    report(honest, { type: 'played', utterance: start.utterance, samples: Math.round(0.4 * RATE) });
+    for (let i = 0; i < 1000; i++) report(flooder, { type: 'played', utterance: start.utterance, samples: i });
+    expect((await within(flooder.closed, 10_000)).code).toBe(4429);
+    const [first, second, readAt] = await bothPositions('hostile');
+    expect(first).toBeCloseTo(0.4, 2);
+    // The liar's claim was capped at the audio presented when it came (plus 0.5 s), short of all it had been sent.
+    const timing = liar.messages.find((m) => m.type === 'timing' && m.utterance === start.utterance);
+    expect(timing).toBeDefined();
+    const presentedByRead = Math.max(0, readAt - (timing as { at: number }).at) / 1000;
+    expect(second).toBeLessThanOrEqual(presentedByRead + 0.5 + 1e-3);
+    expect(second).toBeLessThan(sentToLiar);
+    await relay.request('/v1/streams/hostile/cancel', { method: 'POST' });
+    await honest.waitFor(isEnd);
+    report(honest, { type: 'played', utterance: start.utterance, samples: Math.round(0.4 * RATE), final: true });
+    report(liar, { type: 'played', utterance: start.utterance, samples: 0, final: true });
+    const heard = (await within(answer, 20_000)).heard!;
+    // The flooder's reports before it was closed were within what it had been sent: they count.
+    expect(heard.listeners).toBe(3);
+    expect(heard.seconds).toBeCloseTo(second, 3);
+    const metrics = await (await relay.request('/metrics')).text();
+    expect(metrics).toMatch(/tts_relay_played_reports_total\{outcome="refused"\} [1-9]/);
+    expect(metrics).toMatch(/tts_relay_played_reports_total\{outcome="capped"\} [1-9]/);
+    expect(metrics).toMatch(/tts_relay_played_reports_total\{outcome="dropped"\} [1-9]/);
+    expect(metrics).toMatch(/tts_relay_heard_latency_seconds_count [1-9]/);
+  });
+});
+
+/** Polls the status route until two listeners have reported; their positions, lowest first, then when it read them (relay clock). */
+async function bothPositions(stream: string): Promise<[number, number, number]> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const status = (await (await relay.request(`/v1/streams/${stream}`)).json()) as StreamStatus;
+    const readAt = relayClockAt(performance.now());
+    const reported = (status.positions ?? []).filter((p) => p.seconds !== null);
+    if (reported.length === 2) {
+      for (const p of reported) expect(p.lag_seconds).toBeGreaterThanOrEqual(0);
+      const [first, second] = reported.map((p) => p.seconds!).sort((x, y) => x - y) as [number, number];
+      return [first, second, readAt];
+    }
+    if (performance.now() > deadline) throw new Error(`positions: ${JSON.stringify(status.positions)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

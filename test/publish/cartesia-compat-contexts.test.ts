@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CartesiaServerMessage } from '../../shared/cartesia-messages.ts';
 import type { ListenerMessage } from '../../shared/protocol.ts';
+import type { CartesiaEmulator } from '../support/cartesia-emulator.ts';
 import { generation, isDoneOf, rawCartesiaClient, type RawCartesiaClient } from '../support/cartesia-client.ts';
 import { RIG_ADMIN_KEY, startCartesiaRig } from '../support/cartesia-rig.ts';
 import type { RecordedListener } from '../support/listener-client.ts';
@@ -16,6 +17,8 @@ interface Server {
   key: string;
   listen(stream: string): Promise<RecordedListener>;
   mintToken(stream: string): Promise<string>;
+  /** The emulator behind the relay on the Cartesia provider. */
+  upstream: CartesiaEmulator | null;
   close(): Promise<void>;
 }
 
@@ -25,11 +28,11 @@ const PACED = { RELAY_PLAYOUT_LEAD_MS: '200' };
 const PROVIDERS: Record<string, () => Promise<Server>> = {
   espeak: async () => {
     const relay = await startTestRelay(PACED);
-    return { url: relay.url, key: TEST_ADMIN_KEY, listen: (s) => relay.listen(s, LISTEN_FORMAT), mintToken: tokenFor(relay), close: () => relay.close() };
+    return { url: relay.url, key: TEST_ADMIN_KEY, listen: (s) => relay.listen(s, LISTEN_FORMAT), mintToken: tokenFor(relay), upstream: null, close: () => relay.close() };
   },
   cartesia: async () => {
     const rig = await startCartesiaRig({ env: PACED });
-    return { url: rig.relay.url, key: RIG_ADMIN_KEY, listen: (s) => rig.listen(s, LISTEN_FORMAT), mintToken: tokenFor(rig.relay, RIG_ADMIN_KEY), close: () => rig.close() };
+    return { url: rig.relay.url, key: RIG_ADMIN_KEY, listen: (s) => rig.listen(s, LISTEN_FORMAT), mintToken: tokenFor(rig.relay, RIG_ADMIN_KEY), upstream: rig.emulator, close: () => rig.close() };
   },
 };
 
@@ -110,6 +113,24 @@ describe.each(Object.keys(PROVIDERS))('Cartesia-compatible contexts on %s', (pro
     expect(client.messages.some((m) => m.context_id === 'long' && m.type === 'done')).toBe(false);
   });
 
+  it('max_buffer_delay_ms is honoured: Cartesia gets it upstream; espeak speaks a half sentence at 0 and holds it otherwise', async () => {
+    server = await PROVIDERS[provider]!();
+    const client = await connect(`/tts/websocket?stream=buffering&api_key=${encodeURIComponent(await server.mintToken('buffering'))}`);
+    const half = 'Half a sentence and';
+    client.send(generation('held', half, { continue: true, max_buffer_delay_ms: 1234 }));
+    client.send(generation('now', half, { continue: true, max_buffer_delay_ms: 0 }));
+    await client.waitFor((m) => m.type === 'chunk' && m.context_id === 'now');
+    const upstream = server.upstream?.requestsOf().filter((r) => r.transcript === half);
+    // Cartesia buffers with the client's delay itself; the embedded engine buffers to the sentence's end, with no timer.
+    if (upstream) expect(upstream.map((r) => r.max_buffer_delay_ms).sort()).toEqual([0, 1234]);
+    else expect(client.messages.some((m) => m.type === 'chunk' && m.context_id === 'held')).toBe(false);
+    client.send(generation('held', ' so it ends.', { continue: false, max_buffer_delay_ms: 1234 }));
+    client.send(generation('now', '', { continue: false, max_buffer_delay_ms: 0 }));
+    await client.waitFor(isDoneOf('held'));
+    await client.waitFor(isDoneOf('now'));
+    expect(clientAudio(client, 'held').byteLength).toBeGreaterThan(clientAudio(client, 'now').byteLength);
+  });
+
   it("LiveKit's pattern: closing the socket mid-reply cancels it on the stream; the next turn on a new socket is spoken at once", async () => {
     server = await PROVIDERS[provider]!();
     const listener = await server.listen('livekit');
@@ -142,7 +163,7 @@ describe('Cartesia-compatible context lifetimes', () => {
 
   it('an open context left without input expires: what it had is spoken, it ends with done, and takes no more input', async () => {
     const relay = await startTestRelay({ RELAY_COMPAT_CONTEXT_IDLE_MS: '300' });
-    server = { url: relay.url, key: TEST_ADMIN_KEY, listen: (s) => relay.listen(s), mintToken: tokenFor(relay), close: () => relay.close() };
+    server = { url: relay.url, key: TEST_ADMIN_KEY, listen: (s) => relay.listen(s), mintToken: tokenFor(relay), upstream: null, close: () => relay.close() };
     const listener = await server.listen('idle');
     const client = await connect(`/tts/websocket?stream=idle&api_key=${encodeURIComponent(await server.mintToken('idle'))}`);
     client.send(generation('open', 'Left open by a client that forgot to end it.', { continue: true }));
@@ -156,13 +177,14 @@ describe('Cartesia-compatible context lifetimes', () => {
 describe('Cartesia-compatible validation and ended contexts', () => {
   it('refuses what Cartesia refuses: limits, reused ids, changed fields, fields the relay cannot honour', async () => {
     const relay = await startTestRelay({ RELAY_COMPAT_MAX_CONTEXTS: '2' });
-    server = { url: relay.url, key: TEST_ADMIN_KEY, listen: (s) => relay.listen(s), mintToken: tokenFor(relay), close: () => relay.close() };
+    server = { url: relay.url, key: TEST_ADMIN_KEY, listen: (s) => relay.listen(s), mintToken: tokenFor(relay), upstream: null, close: () => relay.close() };
     const client = await connect(`/tts/websocket?stream=rules&api_key=${encodeURIComponent(await server.mintToken('rules'))}`);
     const errorOf = async (id: string) => (await client.waitFor((m) => m.type === 'error' && m.context_id === id)) as Extract<CartesiaServerMessage, { type: 'error' }>;
     client.send(generation('a', 'One.', { continue: true }));
     client.send(generation('b', 'Two.', { continue: true }));
     client.send(generation('c', 'Three.', { continue: true }));
-    expect((await errorOf('c')).status_code).toBe(429);
+    // The relay's own bound, refused in Cartesia's words for its concurrency limit (as the emulator passes Cartesia's on).
+    expect(await errorOf('c')).toMatchObject({ status_code: 429, title: 'Too many concurrent requests', error_code: 'concurrency_limited', done: true });
     client.send(generation('a', 'Other voice.', { continue: true, voice: { mode: 'id', id: 'another' } }));
     expect((await errorOf('a')).message).toMatch(/^voice:/);
     client.send(generation('b', '', { continue: false }));
@@ -171,7 +193,7 @@ describe('Cartesia-compatible validation and ended contexts', () => {
     expect(client.messages.some((m) => m.type === 'chunk' && m.context_id === 'b')).toBe(true);
     client.send(generation('b', 'Reused.'));
     await client.waitFor((m) => m.type === 'error' && m.context_id === 'b' && /already finished/.test(m.message));
-    for (const [id, extra] of [['p', { pronunciation_dict_id: 'dict' }], ['t', { use_normalized_timestamps: true }], ['u', { duration: 3 }], ['l', { language: 'xx' }], ['g', { generation_config: { speed: 3 } }], ['m', { model_id: 'whisper-1' }], ['s', {}]] as const) {
+    for (const [id, extra] of [['p', { pronunciation_dict_id: 'dict' }], ['t', { use_normalized_timestamps: true }], ['u', { duration: 3 }], ['l', { language: 'xx' }], ['g', { generation_config: { speed: 3 } }], ['m', { model_id: 'whisper-1' }], ['e', { voice: { mode: 'embedding', embedding: [0.1, 0.2] } }], ['s', {}]] as const) {
       client.send(generation(id, id === 's' ? ' ' : 'Refused.', extra));
       expect((await errorOf(id)).status_code).toBe(400);
     }

@@ -6,6 +6,7 @@
 import type { Heard, WordTimestamp } from '../../shared/protocol.ts';
 import type { PlaybackExchange, PlaybackSummary } from '../broker/playback-exchange.ts';
 import type { Metrics } from '../ops/metrics.ts';
+import { PresentedAudio } from './heard-presented.ts';
 import { heardWords } from './heard-text.ts';
 import { relayClockAt } from './relay-clock.ts';
 import type { UtteranceResult } from './utterance.ts';
@@ -45,8 +46,8 @@ export class HeardTracker {
 
 export class UtteranceHearing {
   private readonly words: WordTimestamp[] = [];
-  /** The utterance's `timing` events: from `position` seconds on, its audio is presented at relay clock `at`. */
-  private readonly segments: Array<{ position: number; at: number }> = [];
+  /** The utterance's `timing` events: where each position is presented on the relay clock. */
+  private readonly presented = new PresentedAudio();
   private readonly instances = new Map<string, PlaybackSummary>();
   private readonly unsubscribe: () => void;
   private ending: { spoken: SpokenText; resolve: (heard: Heard) => void; timer: ReturnType<typeof setTimeout> } | null = null;
@@ -61,7 +62,7 @@ export class UtteranceHearing {
 
   /** The playout placed the audio from `position` seconds on at presentation time `at` (relay clock). */
   placed(position: number, at: number): void {
-    this.segments.push({ position, at });
+    this.presented.placed(position, at);
   }
 
   stamped(words: readonly WordTimestamp[]): void {
@@ -86,19 +87,12 @@ export class UtteranceHearing {
     this.instances.set(summary.instance, { ...summary, furthest: Math.max(summary.furthest, previous?.furthest ?? 0) });
     const now = relayClockAt(this.options.now());
     for (const [position, ageMs] of summary.reports) {
-      const due = this.presentationOf(position);
+      // A report at 0 samples (the agent sends one before anything plays) says nothing about latency.
+      if (position <= 0) continue;
+      const due = this.presented.presentationOf(position);
       if (due !== null) this.options.metrics?.heardAfter((now - ageMs - due) / 1000);
     }
     this.check();
-  }
-
-  /** Relay clock at which the audio `position` seconds into the utterance was presented, or null before any timing. */
-  private presentationOf(position: number): number | null {
-    for (let i = this.segments.length - 1; i >= 0; i--) {
-      const segment = this.segments[i]!;
-      if (segment.position <= position) return segment.at + (position - segment.position) * 1000;
-    }
-    return null;
   }
 
   /** Every instance that had listeners has closed its summary: no need to wait for the deadline. */

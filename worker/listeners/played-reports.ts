@@ -1,14 +1,16 @@
 /**
- * Playback reports from this instance's listeners. Each `played` message is checked against what that
- * listener was sent (a report past it is capped, one for another utterance refused), rate-capped per
- * listener, kept for the status route, and summed per utterance into a few summaries for the instance that
- * speaks the stream. Nothing here runs per audio frame: only per report and per utterance start and end.
+ * Playback reports from this instance's listeners. Each `played` message is checked against what that listener
+ * was sent and the audio presented by now (a report past either is capped, one for another utterance refused),
+ * rate-capped per listener, kept for the status route, and summed per utterance into a few summaries for the
+ * instance that speaks the stream. Nothing here runs per audio frame: only per report and per utterance start and end.
  */
 import type { Played } from '../../shared/protocol.ts';
 import { RelayError } from '../../shared/errors.ts';
 import type { Broker, BrokerEvent } from '../broker/broker.ts';
 import { MAX_SUMMARY_SAMPLES, type PlaybackExchange } from '../broker/playback-exchange.ts';
 import type { Metrics } from '../ops/metrics.ts';
+import { PresentedAudio } from '../core/heard-presented.ts';
+import { relayClockAt } from '../core/relay-clock.ts';
 import type { SentSamples } from './format-channel.ts';
 import type { Listener } from './listener.ts';
 import { unrefTimer } from '../../shared/timers.ts';
@@ -20,6 +22,10 @@ const REPORT_BURST = 8;
 const REPORT_REFILL_MS = 100;
 /** A listener that goes on sending this many reports over its allowance is closed with `rate_limited`. */
 const FLOOD_LIMIT = 200;
+/** How far past the audio presented by now a report may reach: a listener not in step plays on arrival, up to the
+ * sync delay (250 ms by default) sooner. Without it a listener could claim all it was sent: up to the playout lead
+ * plus the sync delay (1.75 s by default) ahead of its time. */
+const PRESENTED_TOLERANCE_S = 0.5;
 
 /** What the reports need of the listener hub: how much of an utterance a listener was sent. */
 export interface SentLedger {
@@ -69,6 +75,7 @@ class UtteranceTally {
   furthest = 0;
   ended = false;
   samples: Array<[number, number]> = [];
+  readonly presented = new PresentedAudio();
   flushTimer: ReturnType<typeof setTimeout> | null = null;
   closeTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -143,10 +150,11 @@ export class PlayedReports implements PlaybackReports {
       this.count('refused');
       return;
     }
-    if (played.samples > sent.samples) this.count('capped');
-    else this.count('accepted');
-    const seconds = Math.max(previous?.seconds ?? 0, Math.min(played.samples, sent.samples) / listener.format.sampleRate);
     const now = this.options.now();
+    const claimed = played.samples / listener.format.sampleRate;
+    const cap = Math.min(sent.samples / listener.format.sampleRate, (utterance.presented.presentedBy(relayClockAt(now)) ?? Infinity) + PRESENTED_TOLERANCE_S);
+    this.count(claimed > cap ? 'capped' : 'accepted');
+    const seconds = Math.max(previous?.seconds ?? 0, Math.min(claimed, cap));
     state.reporting = true;
     state.position = { utterance: played.utterance, seconds, at: now };
     utterance.present.add(state);
@@ -187,6 +195,8 @@ export class PlayedReports implements PlaybackReports {
   private onEvent(stream: string, tally: StreamTally, event: BrokerEvent): void {
     if (event.type === 'utterance_start') {
       if (!tally.utterances.has(event.utterance)) this.open(stream, tally, event.utterance);
+    } else if (event.type === 'timing') {
+      tally.utterances.get(event.utterance)?.presented.placed(event.position, event.at);
     } else if (event.type === 'utterance_end') {
       const utterance = tally.utterances.get(event.utterance);
       if (utterance) this.ended(stream, tally, utterance);

@@ -62,8 +62,15 @@ export class ClientContext {
     if (request.continue !== true) this.endInput();
   }
 
-  /** The client cancelled: no more audio or frames for it; listeners hear no more than was already sent. */
-  cancel(): void {
+  /**
+   * The client cancelled (or its socket closed): no more audio for it; listeners hear no more than was already
+   * sent. Cartesia sends nothing for a context after its cancel, and SDKs that route by context id may hand an
+   * unexpected `done` to another context (cartesia-python yields it to whichever context is reading), so only a
+   * client that asked (`heard: true` on its cancel request, the relay's extra field) gets a last `done` carrying
+   * `heard`, once what the stream's listeners heard before the cut is known.
+   */
+  cancel(reportHeard = false): void {
+    if (reportHeard && !this.over) this.reportHeardOnceKnown();
     this.stop();
     this.synthesis?.cancel();
     void this.opening?.then((synthesis) => synthesis.cancel(), () => {});
@@ -102,7 +109,14 @@ export class ClientContext {
     if (this.over || result.reason !== 'cancelled') return;
     this.stop();
     this.synthesis?.cancel();
-    this.host.send({ ...doneFrame(this.id), ...(result.heard ? { heard: result.heard } : {}) });
+    this.host.send(heardDoneFrame(this.id, result));
+  }
+
+  private reportHeardOnceKnown(): void {
+    this.opening
+      ?.then((synthesis) => synthesis.utterance.result)
+      .then((result) => this.host.send(heardDoneFrame(this.id, result)))
+      .catch(() => {});
   }
 
   private deliver(event: ProviderEvent): void {
@@ -160,4 +174,9 @@ export class ClientContext {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
   }
+}
+
+/** A cut context's last frame: Cartesia's `done`, with `heard` where the stream could tell. */
+function heardDoneFrame(contextId: string, result: UtteranceResult): CartesiaServerMessage {
+  return { ...doneFrame(contextId), ...(result.heard ? { heard: result.heard } : {}) };
 }

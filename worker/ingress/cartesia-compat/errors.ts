@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { CartesiaServerMessage } from '../../../shared/cartesia-messages.ts';
-import { type RelayError, toRelayError } from '../../../shared/errors.ts';
+import { type ErrorCode, RelayError, toRelayError } from '../../../shared/errors.ts';
 import type { Env } from '../../runtime/contract.ts';
 import type { Logger } from '../../ops/logger.ts';
 
@@ -29,8 +29,25 @@ export function cartesiaTitle(status: number): string {
   return TITLES[status] ?? 'Error';
 }
 
+/** A refusal the relay makes in Cartesia's place, in the title and `error_code` the API reference gives it. */
+export class CartesiaWordedError extends RelayError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly cartesia: { title: string; errorCode: string },
+  ) {
+    super(code, message);
+  }
+}
+
+/** Past the bound of contexts generating at once: Cartesia's concurrency-limit 429 (API reference, "API Errors"). */
+export function concurrencyLimited(message: string): RelayError {
+  return new CartesiaWordedError('rate_limited', message, { title: 'Too many concurrent requests', errorCode: 'concurrency_limited' });
+}
+
 /** How Cartesia would have put an error: an upstream 4xx in Cartesia's own status and words, else the relay's. */
 function asCartesia(error: RelayError): { status: number; title: string; message: string; error_code: string | null } {
+  if (error instanceof CartesiaWordedError) return { status: error.status, title: error.cartesia.title, message: error.message, error_code: error.cartesia.errorCode };
   const upstream = error.upstream;
   if (!upstream) return { status: error.status, title: cartesiaTitle(error.status), message: error.message, error_code: error.code };
   return {

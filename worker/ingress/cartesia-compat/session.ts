@@ -17,7 +17,7 @@ import { RelayError, toRelayError } from '../../../shared/errors.ts';
 import type { RuntimeAdapter } from '../../runtime/contract.ts';
 import type { CompatIngress } from './ingress.ts';
 import { ClientContext, type ContextHost } from './context.ts';
-import { errorFrame } from './errors.ts';
+import { concurrencyLimited, errorFrame } from './errors.ts';
 
 /** Ids of finished contexts remembered per socket, so a reuse is refused as Cartesia refuses it. */
 const FINISHED_IDS_KEPT = 1024;
@@ -105,14 +105,14 @@ export class CompatSession implements ContextHost {
   }
 
   private refusal(request: CartesiaGenerationRequest, existing: ClientContext | undefined): { error: RelayError; fatal: boolean } | null {
-    const bad = (message: string, fatal = false, code: 'bad_request' | 'rate_limited' | 'empty_text' = 'bad_request') => ({ error: new RelayError(code, message), fatal });
+    const bad = (message: string, fatal = false, code: 'bad_request' | 'empty_text' = 'bad_request') => ({ error: new RelayError(code, message), fatal });
     if (!existing) {
       if (this.finishedIds.has(request.context_id)) return bad(`Context ${request.context_id} has already finished; start a new context.`);
       const reason = cartesiaRefusal(request, this.ingress.synthesizer.upstreamFields);
       if (reason) return bad(reason);
       if (request.transcript.trim() === '' && !request.flush) return bad('The first transcript of a context must not be empty.', false, 'empty_text');
       if (this.active.size >= this.maxContexts) {
-        return bad(`This connection already has ${this.active.size} contexts generating; wait for one to finish.`, false, 'rate_limited');
+        return { error: concurrencyLimited(`This connection already has ${this.active.size} contexts generating (RELAY_COMPAT_MAX_CONTEXTS); wait for one to finish.`), fatal: false };
       }
       return null;
     }
@@ -131,7 +131,7 @@ export class CompatSession implements ContextHost {
   private async cancel(request: CartesiaCancelRequest): Promise<void> {
     const context = this.active.get(request.context_id);
     if (!context) return;
-    context.cancel();
+    context.cancel(request.heard === true);
   }
 
   /** A client that does not read its audio would make the relay hold it without bound: it is disconnected. */

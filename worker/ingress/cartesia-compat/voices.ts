@@ -9,14 +9,22 @@ import type { Env } from '../../runtime/contract.ts';
 import type { CompatIngress } from './ingress.ts';
 import { findVoice } from '../../providers/voice-match.ts';
 import { compatPrincipal } from './credentials.ts';
+import { matches, previewsAsked, voiceQuery } from './voice-query.ts';
+
+type CartesiaVoice = ReturnType<typeof cartesiaVoice>;
 
 /** Cartesia's page size bounds. */
 const DEFAULT_LIMIT = 10;
 const MAX_LIMIT = 100;
 
-/** `GET /voices`: a cursor page (`limit`, `starting_after`, `ending_before`) of the provider's voices. */
+/**
+ * `GET /voices`: a cursor page (`limit`, `starting_after`, `ending_before`) of the provider's voices, filtered by
+ * `q` and `is_owner`, with `expand[]=preview_file_url`; a filter the relay cannot apply is refused, not ignored.
+ */
 export async function listVoices(c: Context<Env>, ingress: CompatIngress, named: string | null): Promise<Response> {
-  const voices = await providerVoices(c, ingress, named);
+  const all = await providerVoices(c, ingress, named);
+  const query = voiceQuery(new URL(c.req.url));
+  const voices = all.map((voice) => cartesiaVoice(voice, ingress.provider.name, query.previews)).filter((voice) => matches(voice, query));
   const limit = pageLimit(c.req.query('limit'));
   const after = c.req.query('starting_after');
   const before = c.req.query('ending_before');
@@ -25,14 +33,16 @@ export async function listVoices(c: Context<Env>, ingress: CompatIngress, named:
   const page = before && !after ? voices.slice(Math.max(0, end - limit), end) : voices.slice(start, start + limit);
   const last = page.at(-1);
   const hasMore = last !== undefined && voices.indexOf(last) < voices.length - 1;
-  return c.json({ data: page.map((voice) => cartesiaVoice(voice, ingress.provider.name)), has_more: hasMore, ...(hasMore ? { next_page: last.id } : {}) });
+  return c.json({ data: page, has_more: hasMore, ...(hasMore ? { next_page: last.id } : {}) });
 }
 
-/** `GET /voices/{id}`. */
+/** `GET /voices/{id}` (with `expand[]=preview_file_url`). */
 export async function getVoice(c: Context<Env>, ingress: CompatIngress, named: string | null, id: string): Promise<Response> {
-  const voice = findVoice(await providerVoices(c, ingress, named), id);
+  const all = await providerVoices(c, ingress, named);
+  const previews = previewsAsked(new URL(c.req.url));
+  const voice = findVoice(all, id);
   if (!voice) throw new RelayError('not_found', `No voice ${id} on this relay's provider; GET /voices lists them.`);
-  return c.json(cartesiaVoice(voice, ingress.provider.name));
+  return c.json(cartesiaVoice(voice, ingress.provider.name, previews));
 }
 
 /** Any credential the compatible ingress takes may read the list, as any Cartesia key may. */
@@ -48,15 +58,16 @@ function pageLimit(raw: string | undefined): number {
   return limit;
 }
 
-function indexOf(voices: Voice[], id: string): number {
+function indexOf(voices: CartesiaVoice[], id: string): number {
   const index = voices.findIndex((voice) => voice.id === id);
   if (index < 0) throw new RelayError('bad_request', `No voice ${id} to page from.`);
   return index;
 }
 
 /** The SDK's `Voice`: what the relay knows, and neutral values for what only Cartesia's account has. */
-function cartesiaVoice(voice: Voice, provider: string) {
+function cartesiaVoice(voice: Voice, provider: string, previews: boolean) {
   return {
+    ...(previews ? { preview_file_url: null } : {}),
     id: voice.id,
     name: voice.name,
     description: `${voice.name} (${provider})`,

@@ -110,11 +110,11 @@ export class RelayPlayer extends EventTarget {
     this.node?.port.postMessage({ type: 'flush' });
   }
 
-  /** Seconds of audio rendered so far, underruns, buffer depth and level, from the latest worklet report. */
+  /** Seconds rendered, underruns, buffer depth, jitter target (null in step) and level, from the latest worklet report. */
   get stats() {
     const p = this.lastPosition;
-    const [secondsHeard, underruns, bufferedMs, targetMs, peak, rms] = p ? [p.renderedSeconds, p.underruns, p.bufferedMs, p.targetMs, p.peak, p.rms] : [0, 0, 0, 0, 0, 0];
-    return { secondsHeard, underruns, bufferedMs, targetMs, peak, rms };
+    if (!p) return { secondsHeard: 0, underruns: 0, bufferedMs: 0, targetMs: null, peak: 0, rms: 0 };
+    return { secondsHeard: p.renderedSeconds, underruns: p.underruns, bufferedMs: p.bufferedMs, targetMs: p.targetMs, peak: p.peak, rms: p.rms };
   }
 
   close() {

@@ -221,7 +221,9 @@ function drawMeters() {
   if (latest) {
     level.value = Math.min(1, latest.peak);
     $('heard').textContent = `${latest.renderedSeconds.toFixed(1)} s`;
-    $('buffer').textContent = `${Math.round(latest.bufferedMs)} ms (target ${Math.round(latest.targetMs)}, ${latest.underruns} underruns)`;
+    // In step the relay's sync delay is the jitter buffer: there is no target of the page's own to show.
+    const target = latest.targetMs === null ? 'in step' : `target ${Math.round(latest.targetMs)}`;
+    $('buffer').textContent = `${Math.round(latest.bufferedMs)} ms (${target}, ${latest.underruns} underruns)`;
   }
   $('sync').textContent = syncText(player);
   requestAnimationFrame(drawMeters);

@@ -23,10 +23,13 @@ export class ResamplingRing {
     this.marks = [];
     /** @type {Set<number>} utterances whose last audio has arrived */
     this.ended = new Set();
+    /** The utterance whose audio is arriving, its end still to come: more of it is due. Null when none is. */
+    this.open = /** @type {number | null} */ (null);
     /** Chunks cut short because the ring was full. */
     this.dropped = 0;
-    // position 1 is input[0]; position 0 is the previous chunk's last sample, so chunks join without a seam.
-    this.resampler = { rate: 0, utterance: -1, position: 1, last: 0 };
+    // position 1 is input[0]; position 0 is the previous chunk's last sample, so chunks join without a seam. `next`:
+    // the source sample of its utterance that the next chunk's input[0] is.
+    this.resampler = { rate: 0, utterance: -1, position: 1, last: 0, next: 0 };
   }
 
   /** Frames buffered. */
@@ -37,17 +40,19 @@ export class ResamplingRing {
   /** @param {Float32Array} input @param {number} rate @param {number} utterance @param {number} offset of input[0] in its utterance */
   write(input, rate, utterance, offset) {
     const r = this.resampler;
+    if (this.open !== null && this.open !== utterance) this.end(this.open);
     if (r.rate !== rate) Object.assign(r, { rate, position: 1, last: 0 });
-    if (r.utterance !== utterance && r.utterance >= 0) this.ended.add(r.utterance);
     r.utterance = utterance;
+    this.open = utterance;
     const step = rate / this.sampleRate;
     const capacity = this.ring.length;
     const start = this.written;
-    // Output frame k of this chunk sits at source position (r.position + k * step) - 1 relative to input[0].
+    // Output frame k of this chunk sits at source position (r.position + k * step) - 1 relative to input[0]. Every
+    // position up to input[n - 1] (position n) is rendered now; one past it needs the next chunk's first sample.
     const first = r.position;
     let position = first;
     const n = input.length;
-    while (position <= n - 1 + 1e-9) {
+    while (position <= n + 1e-9) {
       if (this.written - this.read >= capacity) {
         this.dropped++;
         break;
@@ -62,14 +67,29 @@ export class ResamplingRing {
     }
     r.position = position - n;
     r.last = n > 0 ? /** @type {number} */ (input[n - 1]) : r.last;
+    r.next = offset + n;
     if (this.written > start) {
       // The chunk's first rendered frame is source sample `offset + first - 1` (position 0 is the previous chunk's last sample).
       this.marks.push({ utterance, offset: offset + first - 1, start, end: this.written, step });
     }
   }
 
-  /** Drops everything buffered; returns the utterances that had audio in it. @returns {number[]} */
+  /** The last audio of `utterance` has arrived: its last sample is rendered through its period. @param {number} utterance */
+  end(utterance) {
+    this.ended.add(utterance);
+    if (this.open !== utterance) return;
+    this.open = null;
+    // Positions before 1 lie between its last sample and whatever comes next: held, so that N source samples render
+    // as N sample periods at the context rate, and the next utterance starts at its own first sample.
+    const r = this.resampler;
+    const [start, first, step] = [this.written, r.position, r.rate / this.sampleRate];
+    for (; r.position < 1 - 1e-9 && this.buffered < this.ring.length; r.position += step) this.ring[this.written++ % this.ring.length] = r.last;
+    if (this.written > start) this.marks.push({ utterance, offset: r.next + first - 1, start, end: this.written, step });
+  }
+
+  /** Drops everything buffered, expecting no more of it; returns the utterances that had audio in it. @returns {number[]} */
   flush() {
+    this.open = null;
     const utterances = [...new Set(this.marks.map((mark) => mark.utterance))];
     this.marks = [];
     this.read = this.written;
@@ -80,8 +100,7 @@ export class ResamplingRing {
 
   /** @returns {boolean} whether the audio buffered so far is all there is (the stream has nothing open) */
   drained() {
-    const last = this.marks[this.marks.length - 1];
-    return last === undefined || this.ended.has(last.utterance);
+    return this.open === null;
   }
 
   /** The next frame out: its mark and its source sample in the utterance; null when empty. */

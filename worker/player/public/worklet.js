@@ -10,28 +10,35 @@
  *                 for its {type:'timing', utterance, sample, at} (relay clock ms) and the clock map
  *                 {type:'clock', relay, context}: a frame rendered at context time `context` is heard at relay `relay`.
  *
+ * Played as it comes (no presentation times): playback starts once `targetFrames` are buffered; an underrun (the ring
+ * ran dry with more of the stream to come) doubles that target, and clean playback eases it back.
  * In step: each stretch is held until due (silence before it and in explicit gaps), a stretch that comes late is
  * skipped ahead to where it should be (counted in `late`), and a small drift (the sound card's clock against the
- * relay's) is corrected one frame per render quantum at most (0.8 %, no click).
+ * relay's) is corrected one frame per render quantum at most (0.8 %, no click). There the relay's sync delay is the
+ * jitter buffer, the same for every listener: a local one would play later than the presentation time, out of step.
+ * So the target does not apply (reported as null); an underrun is the ring running dry while the audio that follows
+ * was due, i.e. it came after its time, and is answered by the late skip; a dry ring before an early stretch (an
+ * explicit gap in the relay's timeline) is none.
  * Messages out: {type:'position', ...}  every REPORT_FRAMES rendered frames (PositionReport below)
  *               {type:'played', utterance, frames, seconds, skippedSeconds, complete}  when an utterance's audio has all been rendered
- *               {type:'underrun', targetMs}
+ *               {type:'underrun', targetMs}  targetMs: the grown target, null in step
  * The ring itself (resampling, marks that credit each frame to its utterance) is worklet-ring.js.
  */
 import { ResamplingRing } from './worklet-ring.js';
 
 /**
  * @typedef {{ type: 'position', time: number, utterance: number | null, sample: number | null,
- *   state: 'idle' | 'buffering' | 'playing' | 'waiting', bufferedMs: number, targetMs: number, underruns: number,
+ *   state: 'idle' | 'buffering' | 'playing' | 'waiting', bufferedMs: number, targetMs: number | null, underruns: number,
  *   peak: number, rms: number, dropped: number, renderedSeconds: number, late: number, skippedSeconds: number,
  *   errorMs: number | null }} PositionReport
  *   Source sample `sample` of `utterance` renders at context time `time`; in step, `errorMs` is how late the head
- *   was against its presentation time when last measured, `late` how many late stretches were skipped.
+ *   was against its presentation time when last measured, `late` how many late stretches were skipped. `targetMs` is
+ *   the jitter buffer's target, null in step (where it does not apply).
  */
 
 /** Seconds of audio the ring holds: above the relay's playout lead (1.5 s) with room for a burst after a stall. */
 const CAPACITY_SECONDS = 8;
-/** Audio needed before playback starts; doubled after each underrun, up to MAX, and eased back while playback is clean. */
+/** Off step: audio needed before playback starts; doubled after each underrun, up to MAX, eased back while playback is clean. */
 const MIN_TARGET_MS = 60;
 const MAX_TARGET_MS = 1000;
 /** Clean playback after which the target shrinks by SHRINK_FACTOR. */
@@ -72,6 +79,8 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
     this.inStep = false;
     /** This quantum held the head back whole (before its presentation time). */
     this.waiting = false;
+    /** In step, the ring ran dry mid-utterance: the next audio tells an underrun (it comes late) from a gap (early). */
+    this.dry = false;
     /** @type {{ relay: number, context: number } | null} */
     this.clock = null;
     /** @type {Map<number, Array<{ sample: number, at: number }>>} presentation times by utterance, in arrival order */
@@ -86,7 +95,7 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
   /** @param {any} message */
   receive(message) {
     if (message.type === 'audio') this.ring.write(message.samples, message.rate, message.utterance, message.offset);
-    else if (message.type === 'end') this.ring.ended.add(message.utterance);
+    else if (message.type === 'end') this.end(message.utterance);
     else if (message.type === 'flush') this.flush();
     else if (message.type === 'volume') this.volume = Math.max(0, Math.min(4, Number(message.value) || 0));
     else if (message.type === 'sync') this.inStep = Boolean(message.on);
@@ -98,9 +107,16 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
     }
   }
 
+  /** An utterance's last audio has arrived; if it has all been taken already, it is finished now. @param {number} utterance */
+  end(utterance) {
+    this.ring.end(utterance);
+    if (!this.ring.marks.some((mark) => mark.utterance === utterance)) this.finish(utterance, true);
+  }
+
   flush() {
     for (const utterance of this.ring.flush()) this.finish(utterance, false);
     this.state = 'idle';
+    this.dry = false;
   }
 
   /** @param {number} utterance @param {boolean} complete */
@@ -148,16 +164,20 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
     this.errorMs = (-wait / sampleRate) * 1000;
     const jump = JUMP_SECONDS * sampleRate;
     const starting = this.state !== 'playing';
+    const dry = this.dry;
+    this.dry = false;
     if (wait > (starting ? 0 : jump)) {
-      // Early: silence until due (before an utterance, or an explicit gap in the relay's timeline).
-      this.state = 'playing';
+      // Early: silence until due (before an utterance, or an explicit gap in the relay's timeline). Held past this
+      // quantum, it starts afresh on its frame later (playing, a wait within JUMP would be nudged a frame at a time).
       this.waiting = wait >= frames;
+      this.state = this.waiting ? 'buffering' : 'playing';
       return Math.min(frames, wait);
     }
     this.state = 'playing';
     if (-wait > (starting ? 0 : jump)) {
       // Late (it arrived after its time, or playback fell behind): skip to where the relay is.
       this.late++;
+      if (dry) this.underrun(false);
       this.skip(-wait);
     } else if (-wait > DEADBAND_SECONDS * sampleRate) this.skip(1);
     else if (wait > DEADBAND_SECONDS * sampleRate) return 1;
@@ -215,17 +235,28 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
     if (!this.renderedFrames.has(utterance)) this.renderedFrames.set(utterance, 0);
   }
 
-  /** The buffer emptied while playing: the end of the stream's audio, or an underrun if more was due. */
+  /** The buffer emptied while playing: the end of the stream's audio, an underrun if more was due (in step: known later). */
   ranDry() {
     if (this.ring.drained()) {
       this.state = 'idle';
       return;
     }
     this.state = 'buffering';
-    this.underruns++;
     this.cleanFrames = 0;
-    this.targetFrames = Math.min(Math.round((MAX_TARGET_MS / 1000) * sampleRate), this.targetFrames * 2);
-    this.port.postMessage({ type: 'underrun', targetMs: (this.targetFrames / sampleRate) * 1000 });
+    if (this.inStep) this.dry = true;
+    else this.underrun(true);
+  }
+
+  /** Counts an underrun; off step the target grows so that the next one comes later. @param {boolean} grow */
+  underrun(grow) {
+    this.underruns++;
+    if (grow) this.targetFrames = Math.min(Math.round((MAX_TARGET_MS / 1000) * sampleRate), this.targetFrames * 2);
+    this.port.postMessage({ type: 'underrun', targetMs: this.targetMs() });
+  }
+
+  /** The jitter buffer's target in ms; null in step, where it does not apply. */
+  targetMs() {
+    return this.inStep ? null : (this.targetFrames / sampleRate) * 1000;
   }
 
   /** @param {number} frames the quantum just rendered */
@@ -240,7 +271,7 @@ class RelayPlayerProcessor extends scope.AudioWorkletProcessor {
       // 'waiting': the head is held for its presentation time, so `sample` is not rendered at `time` yet.
       state: this.waiting ? 'waiting' : this.state,
       bufferedMs: (this.ring.buffered / sampleRate) * 1000,
-      targetMs: (this.targetFrames / sampleRate) * 1000,
+      targetMs: this.targetMs(),
       underruns: this.underruns,
       peak: this.peak,
       rms: this.levelFrames > 0 ? Math.sqrt(this.sumSquares / this.levelFrames) : 0,
