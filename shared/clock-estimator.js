@@ -1,20 +1,31 @@
 // @ts-check
 /**
  * The relay clock as a listener estimates it, NTP-style, from `clock_ping`/`clock_pong` exchanges over the listen
- * socket (shared/protocol.ts). Exchanges with the least round trip carry the least queueing, so the least asymmetry:
- * the offset is the median of the fastest quarter of recent exchanges, the rest dropped.
+ * socket (shared/protocol.ts). Every exchange bounds the offset from both sides: the ping cannot arrive before it
+ * left (offset ≤ t1 − t0) nor the pong before it was sent (offset ≥ t2 − t3). Queueing, a busy event loop and
+ * jitter only ever add delay, so they loosen a bound and never tighten it: the estimate is the middle of the tightest
+ * bounds of the window, the least-delayed ping and the least-delayed pong, whichever exchanges they came from — far
+ * closer than the fastest round trip alone on a jittery link, and untouched by slow exchanges.
  *
  * Plain JavaScript (types in JSDoc) so that one estimator runs in the agent and, unbuilt, in the browser player
  * (the relay serves this file at /shared/clock-estimator.js, where client.js's relative import finds it).
  */
 
-/** Exchanges kept, and how old one may be: long enough to ride out a jittery spell, short enough to follow drift. */
-const WINDOW_SAMPLES = 64;
-const WINDOW_MS = 60_000;
-/** Pings at connect (to have an estimate before the first audio), then one every PING_INTERVAL_MS. */
+/**
+ * Exchanges kept, and how old one may be: enough for tight bounds through a jittery link, short enough that two
+ * crystals drifting apart (up to ~50 ppm without NTP) move the offset by under a millisecond across the window.
+ */
+const WINDOW_SAMPLES = 120;
+const WINDOW_MS = 30_000;
+/**
+ * Pings at connect: a burst (an estimate before the first audio), then a quick spell that tightens the bounds before
+ * the first utterances (the relay answers up to ten a second), then a steady pace that keeps the window full enough.
+ */
 export const BURST_PINGS = 8;
 export const BURST_INTERVAL_MS = 60;
-export const PING_INTERVAL_MS = 1000;
+const QUICK_PINGS = 80;
+const QUICK_INTERVAL_MS = 125;
+export const PING_INTERVAL_MS = 500;
 
 /**
  * The Unix-epoch time at `performance.now()` zero, read off the wall clock now to a few microseconds: the moment
@@ -58,15 +69,16 @@ export function localClock() {
 /**
  * @typedef {object} ClockEstimate
  * @property {number} offsetMs relay clock − local clock, in ms
- * @property {number} uncertaintyMs half the fastest round trip plus the spread of the exchanges trusted: the offset is within this
+ * @property {number} uncertaintyMs half the gap between the tightest bounds: with neither way's fastest path slower
+ *   than the other's, the offset is within this
  * @property {number} rttMs the fastest round trip in the window
  * @property {number} samples exchanges in the window
- * @property {number} used how many of them the estimate rests on
+ * @property {number} used how many of them give the bounds the estimate rests on (1 or 2)
  */
 
 export class ClockEstimator {
   constructor() {
-    /** @type {Array<ClockExchange & { delay: number, offset: number }>} */
+    /** @type {ClockExchange[]} */
     this.exchanges = [];
     /** @type {ClockEstimate | null} */
     this.cached = null;
@@ -76,8 +88,7 @@ export class ClockEstimator {
   add(exchange) {
     const delay = exchange.t3 - exchange.t0 - (exchange.t2 - exchange.t1);
     if (!(delay >= 0) || !Number.isFinite(delay)) return;
-    const offset = (exchange.t1 - exchange.t0 + (exchange.t2 - exchange.t3)) / 2;
-    this.exchanges.push({ ...exchange, delay, offset });
+    this.exchanges.push(exchange);
     const oldest = exchange.t3 - WINDOW_MS;
     this.exchanges = this.exchanges.filter((e) => e.t3 >= oldest).slice(-WINDOW_SAMPLES);
     this.cached = null;
@@ -92,14 +103,20 @@ export class ClockEstimator {
   /** @returns {ClockEstimate | null} */
   estimate() {
     if (this.cached !== null || this.exchanges.length === 0) return this.cached;
-    // Ties go to the newest, so a steady link follows drift rather than the oldest readings.
-    const fastest = [...this.exchanges].sort((a, b) => a.delay - b.delay || b.t3 - a.t3);
-    const trusted = fastest.slice(0, Math.max(1, Math.ceil(fastest.length / 4)));
-    const offsets = trusted.map((e) => e.offset).sort((a, b) => a - b);
-    const offsetMs = median(offsets);
-    const spread = median(offsets.map((o) => Math.abs(o - offsetMs)).sort((a, b) => a - b));
-    const rttMs = /** @type {{ delay: number }} */ (fastest[0]).delay;
-    this.cached = { offsetMs, uncertaintyMs: rttMs / 2 + spread, rttMs, samples: this.exchanges.length, used: trusted.length };
+    let upper = Infinity;
+    let lower = -Infinity;
+    let rttMs = Infinity;
+    /** @type {ClockExchange | null} */
+    let upperFrom = null;
+    /** @type {ClockExchange | null} */
+    let lowerFrom = null;
+    for (const e of this.exchanges) {
+      if (e.t1 - e.t0 < upper) [upper, upperFrom] = [e.t1 - e.t0, e];
+      if (e.t2 - e.t3 > lower) [lower, lowerFrom] = [e.t2 - e.t3, e];
+      rttMs = Math.min(rttMs, e.t3 - e.t0 - (e.t2 - e.t1));
+    }
+    const used = upperFrom === lowerFrom ? 1 : 2;
+    this.cached = { offsetMs: (upper + lower) / 2, uncertaintyMs: (upper - lower) / 2, rttMs, samples: this.exchanges.length, used };
     return this.cached;
   }
 
@@ -116,7 +133,8 @@ export function median(sorted) {
   return sorted.length % 2 === 1 ? /** @type {number} */ (sorted[middle]) : (/** @type {number} */ (sorted[middle - 1]) + /** @type {number} */ (sorted[middle])) / 2;
 }
 
-/** When the next ping after ping number `sent` (counted from 0) goes: a burst at connect, then a steady pace. @param {number} sent */
+/** When the next ping after ping number `sent` (counted from 0) goes: a burst at connect, a quick spell, then a steady pace. @param {number} sent */
 export function nextPingDelay(sent) {
-  return sent < BURST_PINGS ? BURST_INTERVAL_MS : PING_INTERVAL_MS;
+  if (sent < BURST_PINGS) return BURST_INTERVAL_MS;
+  return sent < BURST_PINGS + QUICK_PINGS ? QUICK_INTERVAL_MS : PING_INTERVAL_MS;
 }

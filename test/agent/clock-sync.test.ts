@@ -17,7 +17,32 @@ function seeded(seed: number): () => number {
 }
 
 describe('ClockEstimator', () => {
-  it('finds the offset of a clock 700 ms off through 150 ± 40 ms of one-sided jitter', () => {
+  it('finds a clock 700 ms off through 150 ± 40 ms of jitter each way: median error under 1 ms after the first ten seconds', () => {
+    /** One link, as the agent pings at connect (8 + 80 pings, ~10.5 s): |error| of the estimate, and the estimate. */
+    const link = (seed: number) => {
+      const random = seeded(seed);
+      const estimator = new ClockEstimator();
+      for (let i = 0; i < 88; i++) {
+        // Either way 110-190 ms; a pong queued behind audio leaves later still (the link keeps order).
+        const up = 110 + random() * 80;
+        const down = 110 + random() * 80 + (random() < 0.5 ? random() * 60 : 0);
+        estimator.add(exchange(10_000 + i * 125, -700, up, down));
+      }
+      const estimate = estimator.estimate()!;
+      return { error: Math.abs(estimate.offsetMs + 700), estimate };
+    };
+    const errors = Array.from({ length: 101 }, (_, seed) => link(seed + 1).error).sort((a, b) => a - b);
+    // The fastest-round-trip estimate (median of the fastest quarter) was off by 3.2 ms median, 15 ms at worst here.
+    expect(errors[50]).toBeLessThan(1);
+    expect(errors[100]).toBeLessThan(5);
+    const { estimate } = link(11);
+    // The bounds of the least-delayed ping and pong: ~110 ms each side, no wider than the fastest round trip's half.
+    expect(estimate.uncertaintyMs).toBeGreaterThanOrEqual(110 - 0.05);
+    expect(estimate.uncertaintyMs).toBeLessThanOrEqual(estimate.rttMs / 2);
+    expect(estimate.used).toBe(2);
+  });
+
+  it('is biased by half the difference of the fastest paths each way, and no more, when the link is asymmetric', () => {
     const random = seeded(7);
     const estimator = new ClockEstimator();
     for (let i = 0; i < 64; i++) {
@@ -27,10 +52,9 @@ describe('ClockEstimator', () => {
       estimator.add(exchange(10_000 + i * 1000, -700, up, down));
     }
     const estimate = estimator.estimate()!;
-    // Asymmetry biases an NTP offset by half of it: the estimate is off by about (down − up) / 2 of the fastest.
-    expect(estimate.used).toBe(Math.ceil(estimate.samples / 4));
-    expect(Math.abs(estimate.offsetMs + 700 + (estimate.rttMs - 2) / 2)).toBeLessThan(estimate.uncertaintyMs + 5);
-    expect(estimate.uncertaintyMs).toBeGreaterThanOrEqual(estimate.rttMs / 2);
+    // No listener can see an asymmetry of the fastest paths (111 ms down, 1 ms up): the estimate sits half of it off.
+    expect(Math.abs(estimate.offsetMs + 700 + (111 - 1) / 2)).toBeLessThan(2);
+    expect(Math.abs(estimate.offsetMs + 700)).toBeLessThanOrEqual(estimate.uncertaintyMs);
   });
 
   it('is exact to the sub-millisecond on a quiet symmetric link, and drops outliers and impossible exchanges', () => {
@@ -38,24 +62,36 @@ describe('ClockEstimator', () => {
     const estimator = new ClockEstimator();
     for (let i = 0; i < 40; i++) {
       const jitter = random() * 0.2;
-      estimator.add(exchange(i * 1000, 1234.5, 0.3 + jitter, 0.3 + jitter));
+      estimator.add(exchange(i * 500, 1234.5, 0.3 + jitter, 0.3 + jitter));
     }
-    // A few exchanges stuck in a queue one way: slow, so never trusted.
-    for (let i = 0; i < 8; i++) estimator.add(exchange(50_000 + i, 1234.5, 400, 0.3));
+    // A few exchanges stuck in a queue one way: slow, so they bound nothing.
+    for (let i = 0; i < 8; i++) estimator.add(exchange(25_000 + i, 1234.5, 400, 0.3));
     // A clock step mid-flight gives a negative round trip: dropped.
-    estimator.add({ t0: 60_000, t1: 61_234, t2: 61_234, t3: 59_000 });
+    estimator.add({ t0: 26_000, t1: 27_234, t2: 27_234, t3: 25_000 });
     const estimate = estimator.estimate()!;
     expect(estimate.samples).toBe(48);
     expect(Math.abs(estimate.offsetMs - 1234.5)).toBeLessThan(0.1);
     expect(estimate.uncertaintyMs).toBeLessThan(0.5);
   });
 
-  it('follows drift: old exchanges leave the window', () => {
+  it('follows drift: old exchanges leave the window, which is short enough that 50 ppm moves the offset under 1 ms across it', () => {
+    const random = seeded(5);
     const estimator = new ClockEstimator();
-    for (let i = 0; i < 200; i++) estimator.add(exchange(i * 1000, 10 + i * 0.05, 0.5, 0.5));
-    // 50 µs a second (50 ppm): the estimate rests on the newest quarter of the window, within 1 ms of now's offset.
-    expect(Math.abs(estimator.estimate()!.offsetMs - (10 + 199 * 0.05))).toBeLessThan(1);
-    expect(estimator.toRelay(5)).toBeCloseTo(5 + estimator.estimate()!.offsetMs, 6);
+    // 50 µs a second (50 ppm, two crystals without NTP), two pings a second: the estimate lags the drift by at most half
+    // the window's (0.75 ms), beside the link's own error.
+    for (let i = 0; i < 400; i++) estimator.add(exchange(i * 500, 10 + i * 0.5 * 0.05, 0.5 + random() * 0.2, 0.5 + random() * 0.2));
+    const estimate = estimator.estimate()!;
+    expect(estimate.samples).toBe(61);
+    expect(Math.abs(estimate.offsetMs - (10 + 399 * 0.5 * 0.05))).toBeLessThan(1);
+    expect(estimator.toRelay(5)).toBeCloseTo(5 + estimate.offsetMs, 6);
+  });
+
+  it('rests on one exchange alone when it is both the least-delayed ping and pong', () => {
+    const estimator = new ClockEstimator();
+    estimator.add(exchange(0, 42, 5, 5));
+    expect(estimator.estimate()).toMatchObject({ samples: 1, used: 1, rttMs: 10 });
+    expect(estimator.estimate()!.offsetMs).toBeCloseTo(42, 6);
+    expect(estimator.estimate()!.uncertaintyMs).toBeCloseTo(5, 6);
   });
 });
 

@@ -33,6 +33,7 @@ export interface ClockLine {
   uncertainty_ms: number;
   rtt_ms: number;
   samples: number;
+  used: number;
 }
 
 export interface PlayoutLine {

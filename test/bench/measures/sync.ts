@@ -8,7 +8,7 @@
  */
 import { startPulseRooms, type PulseRooms } from '../../support/pulse-rooms.ts';
 import { offsetsInWindows, type WindowOffset } from '../../support/room-analysis.ts';
-import { recordRooms, startRoomAgents, type RoomAgent, type RoomAgentOptions } from '../../support/room-sync.ts';
+import { recordRooms, startRoomAgents, type ClockLine, type RoomAgent, type RoomAgentOptions } from '../../support/room-sync.ts';
 import type { TimingMessage } from '../../../shared/protocol.ts';
 import type { RecordedListener } from '../../support/listener-client.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay } from '../../support/relay.ts';
@@ -65,6 +65,8 @@ export interface ScenarioResult {
   label: string;
   utterances: UtteranceFigures[];
   playout: Record<'kitchen' | 'hall', { late_samples: number; skips: number; inserted: number; dropped: number } | null>;
+  /** Each agent's relay-clock estimate as it stood at the end (its --json clock line). */
+  clock: Record<'kitchen' | 'hall', Omit<ClockLine, 'type'> | null>;
 }
 
 export interface SyncRig {
@@ -164,6 +166,13 @@ function playoutOf(agent: RoomAgent | undefined): ScenarioResult['playout']['kit
   return { late_samples: last.late_samples, skips: last.skips, inserted: last.inserted_samples, dropped: last.dropped_samples };
 }
 
+function clockOf(agent: RoomAgent | undefined): ScenarioResult['clock']['kitchen'] {
+  const last = agent?.clocks.at(-1);
+  if (last === undefined) return null;
+  const { type: _type, ...estimate } = last;
+  return estimate;
+}
+
 /** One scenario: both agents started, a warm-up utterance unrecorded, then `texts` recorded and measured. */
 export async function runScenario(rig: SyncRig, name: ScenarioName, texts: string[], syncDelayMs: number, spacingMs = 0): Promise<ScenarioResult> {
   const scenario = SCENARIOS[name](syncDelayMs);
@@ -179,7 +188,8 @@ export async function runScenario(rig: SyncRig, name: ScenarioName, texts: strin
     // over PAUSE_MS by then) to well after it is due to end (--latency-ms 120, a room that lags).
     const windows = placements.map((p) => ({ from: p.sentAt, to: p.endAt + PAUSE_MS / 2 }));
     const utterances = figuresOf(offsetsInWindows(capture, windows), placements, capture.startedAt);
-    return { name, label: scenario.label, utterances, playout: { kitchen: playoutOf(pair.agents[0]), hall: playoutOf(pair.agents[1]) } };
+    const clock = { kitchen: clockOf(pair.agents[0]), hall: clockOf(pair.agents[1]) };
+    return { name, label: scenario.label, utterances, playout: { kitchen: playoutOf(pair.agents[0]), hall: playoutOf(pair.agents[1]) }, clock };
   } finally {
     await pair.stop();
   }
