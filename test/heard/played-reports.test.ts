@@ -145,7 +145,7 @@ describe('hostile playback reports', () => {
     expect((await within(flooder.closed, 10_000)).code).toBe(4429);
     const [first, second, readAt] = await bothPositions('hostile');
     expect(first).toBeCloseTo(0.4, 2);
-    // The liar's claim was capped at the audio presented when it came (plus 0.5 s), short of all it had been sent.
+    // The liar's claim was capped at the audio presented when it came (plus the 0.25 s sync delay and 0.25 s), short of all it had been sent.
     const timing = liar.messages.find((m) => m.type === 'timing' && m.utterance === start.utterance);
     expect(timing).toBeDefined();
     const presentedByRead = Math.max(0, readAt - (timing as { at: number }).at) / 1000;

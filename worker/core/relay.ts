@@ -89,6 +89,7 @@ export class Relay {
       instanceId: deps.instanceId ?? 'local',
       now: this.now,
       closeAfterMs: Math.min(limits.playoutLeadMs, MAX_PLAYOUT_WAIT_MS) + limits.heardWaitMs,
+      syncDelayMs: limits.syncDelayMs,
       metrics: this.metrics,
     });
     this.streams = new LocalStreams({

@@ -22,10 +22,12 @@ const REPORT_BURST = 8;
 const REPORT_REFILL_MS = 100;
 /** A listener that goes on sending this many reports over its allowance is closed with `rate_limited`. */
 const FLOOD_LIMIT = 200;
-/** How far past the audio presented by now a report may reach: a listener not in step plays on arrival, up to the
- * sync delay (250 ms by default) sooner. Without it a listener could claim all it was sent: up to the playout lead
- * plus the sync delay (1.75 s by default) ahead of its time. */
-const PRESENTED_TOLERANCE_S = 0.5;
+/**
+ * How far past the audio presented by now a report may reach, beyond the sync delay (a listener not in step plays on
+ * arrival, up to the sync delay sooner): a report's own way and a player's queue. Without the bound a listener could
+ * claim all it was sent, up to the playout lead plus the sync delay ahead of its time.
+ */
+const PRESENTED_MARGIN_S = 0.25;
 
 /** What the reports need of the listener hub: how much of an utterance a listener was sent. */
 export interface SentLedger {
@@ -56,6 +58,8 @@ export interface PlayedReportsOptions {
   now: () => number;
   /** How long after an utterance's end this instance waits for its listeners' final reports. */
   closeAfterMs: number;
+  /** The streams' sync delay: a listener not in step hears audio up to this much before its presentation time. */
+  syncDelayMs: number;
   metrics?: Metrics;
 }
 
@@ -152,7 +156,7 @@ export class PlayedReports implements PlaybackReports {
     }
     const now = this.options.now();
     const claimed = played.samples / listener.format.sampleRate;
-    const cap = Math.min(sent.samples / listener.format.sampleRate, (utterance.presented.presentedBy(relayClockAt(now)) ?? Infinity) + PRESENTED_TOLERANCE_S);
+    const cap = Math.min(sent.samples / listener.format.sampleRate, (utterance.presented.presentedBy(relayClockAt(now)) ?? Infinity) + this.options.syncDelayMs / 1000 + PRESENTED_MARGIN_S);
     this.count(claimed > cap ? 'capped' : 'accepted');
     const seconds = Math.max(previous?.seconds ?? 0, Math.min(claimed, cap));
     state.reporting = true;
