@@ -63,8 +63,9 @@ ${CONNECTION_HELP}
                        clock (estimated continuously, shown in the status line), through one
                        long-lived ffplay, so every room is in step; audio that arrives too late
                        is dropped and counted. off: play whatever arrives, at once (lowest latency)
-  --latency-ms N       in step: be heard N ms later than the others (0-5000, default 0), e.g. 150
-                       for a Bluetooth speaker that lags 150 ms behind a wired one
+  --latency-ms N       in step: this speaker is heard N ms after it plays (0-5000, default 0), so
+                       play N ms sooner: 150 for a Bluetooth speaker that lags 150 ms behind a wired
+                       one. The relay's sync delay must cover it (RELAY_SYNC_DELAY_MS)
   --volume V           level: a factor (0.5) or decibels (--volume=-6dB), 0 to 4 (+12 dB); default 1
   --chime FILE.wav     played before an utterance that follows 5 s of quiet, ending as it begins
                        (mono WAV, any of the relay's rates; wakes a speaker from standby)

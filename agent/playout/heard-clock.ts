@@ -18,9 +18,9 @@ interface HeardSpan extends ContentSpan {
 const KEEP_MS = 30_000;
 
 export interface PendingEnd {
-  /** Sample just past the last of the utterance still waiting to be written, and the local ms it is heard at. */
+  /** Sample just past the last of the utterance still waiting to be written, and the local ms the output plays it. */
   samples: number;
-  heardAt: number;
+  outputAt: number;
 }
 
 export class HeardClock implements PlaybackClock {
@@ -30,6 +30,8 @@ export class HeardClock implements PlaybackClock {
     private readonly rate: number,
     /** What of the utterance waits in the playout buffer, not yet written out. */
     private readonly pending: (utterance: number) => PendingEnd | null,
+    /** How long after the output plays a sample it is heard (--latency-ms: the device's own lag). */
+    private readonly deviceLatencyMs = 0,
     private readonly now: () => number = localClock,
   ) {}
 
@@ -64,7 +66,8 @@ export class HeardClock implements PlaybackClock {
   }
 
   remainingMs(utterance: number): number {
-    let until = this.pending(utterance)?.heardAt ?? 0;
+    const pending = this.pending(utterance);
+    let until = pending === null ? 0 : pending.outputAt + this.deviceLatencyMs;
     for (const span of this.spans) if (span.utterance === utterance) until = Math.max(until, this.heardAt(span, span.count));
     return Math.max(0, until - this.now());
   }
@@ -83,6 +86,6 @@ export class HeardClock implements PlaybackClock {
   }
 
   private heardAt(span: HeardSpan, offset: number): number {
-    return (span.clock.base() ?? 0) + ((span.index + offset) * 1000) / this.rate;
+    return (span.clock.base() ?? 0) + ((span.index + offset) * 1000) / this.rate + this.deviceLatencyMs;
   }
 }

@@ -127,7 +127,7 @@ export class ScheduledSink implements AudioSink {
     const scheduler = this.scheduler;
     scheduler?.stop();
     if (this.ffplay === null && scheduler !== null && !this.stopped && Number.isFinite(this.lastEnd)) {
-      const until = scheduler.heardAtOfPosition(this.lastEnd);
+      const until = scheduler.outputAtOfPosition(this.lastEnd);
       if (until !== null) scheduler.catchUp(until);
     }
     await this.ffplay?.kill();
@@ -147,11 +147,12 @@ export class ScheduledSink implements AudioSink {
     if (out !== null) this.wav = new TimelineWav(out, format);
     if (this.options.chime !== null) this.chime = loadChime(this.options.chime, rate);
     const content = (): Scheduler => scheduler;
-    this.heard = new HeardClock(rate, (utterance) => {
+    const pending = (utterance: number) => {
       const end = content().content.endOf(utterance);
-      const heardAt = end === null ? null : content().heardAtOfPosition(end.position);
-      return end === null || heardAt === null ? null : { samples: end.sample, heardAt };
-    });
+      const outputAt = end === null ? null : content().outputAtOfPosition(end.position);
+      return end === null || outputAt === null ? null : { samples: end.sample, outputAt };
+    };
+    this.heard = new HeardClock(rate, pending, this.options.latencyMs);
     const scheduler = new Scheduler({
       rate,
       latencyMs: this.options.latencyMs,

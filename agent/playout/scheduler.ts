@@ -1,10 +1,11 @@
 /**
  * Scheduled playout: every TICK_MS the scheduler writes, to one long-lived output, the samples that will be
- * heard up to LEAD ahead of now, each filled from the audio whose presentation time (relay clock, through
- * the clock estimate) plus --latency-ms is the moment it will be heard; silence where there is none.
+ * played up to LEAD ahead of now, each filled from the audio whose presentation time (relay clock, through
+ * the clock estimate) is the moment it will be heard: --latency-ms sooner than that, for a device that is heard
+ * that much after it plays (a Bluetooth speaker); silence where there is none.
  *
- * Output sample n is heard at local `base + n/rate` (output-clock.ts), so the content position due at n is
- * K + n with K = (base + relay offset − latency) × rate/1000. The cursor follows K + n: a small error is
+ * Output sample n is played at local `base + n/rate` (output-clock.ts) and heard `latency` later, so the content
+ * position due at n is K + n with K = (base + relay offset + latency) × rate/1000. The cursor follows K + n: a small error is
  * corrected by dropping or repeating one sample at most every CORRECT_EVERY samples (inaudible, no click);
  * in silence the cursor jumps at once; a large error inside audio (a stall) skips ahead and counts the
  * audio skipped as late.
@@ -36,6 +37,7 @@ export interface Output {
 
 export interface SchedulerOptions {
   rate: number;
+  /** How long after the output plays a sample it is heard (the device's own lag): played that much sooner. */
   latencyMs: number;
   gain: number;
   /** How far ahead of the heard position to write: what the output needs queued never to run dry. */
@@ -88,10 +90,10 @@ export class Scheduler {
     return { late_samples: this.content.lateSamples, inserted_samples: inserted, dropped_samples: dropped, skips, flushes };
   }
 
-  /** Local ms at which relay position `position` is heard (through the estimate and the latency). */
-  heardAtOfPosition(position: number): number | null {
+  /** Local ms at which the output plays relay position `position` (through the estimate; the latency sooner). */
+  outputAtOfPosition(position: number): number | null {
     const offset = this.options.offset();
-    return offset === null ? null : (position * 1000) / this.options.rate + this.options.latencyMs - offset;
+    return offset === null ? null : (position * 1000) / this.options.rate - this.options.latencyMs - offset;
   }
 
   /** The utterance is cut at relay ms `at`; if the output already holds audio past it, flush the output. */
@@ -150,7 +152,7 @@ export class Scheduler {
   /** Fills `out` from the content at the cursor, correcting it towards where it should be. */
   private fill(out: Float32Array, base: number, offset: number): ContentSpan[] {
     const { rate } = this.options;
-    const desired = ((base + offset - this.options.latencyMs) * rate) / 1000 + this.written;
+    const desired = ((base + offset + this.options.latencyMs) * rate) / 1000 + this.written;
     const corrections = this.correct(desired, out.length);
     const cursor = this.cursor!;
     const error = cursor - desired;

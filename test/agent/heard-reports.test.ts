@@ -79,9 +79,10 @@ beforeEach(() => {
     RATE,
     (utterance) => {
       const end = scheduler.content.endOf(utterance);
-      const at = end === null ? null : scheduler.heardAtOfPosition(end.position);
-      return end === null || at === null ? null : { samples: end.sample, heardAt: at };
+      const at = end === null ? null : scheduler.outputAtOfPosition(end.position);
+      return end === null || at === null ? null : { samples: end.sample, outputAt: at };
     },
+    0,
     now,
   );
   scheduler = new Scheduler({ rate: RATE, latencyMs: 0, gain: 1, leadMs: LEAD_MS, offset: () => 0, now, output: device, wav: null, heard });

@@ -47,13 +47,14 @@ async function recordTwo(extra: string[]) {
 }
 
 describe('tts-agent listen in step (--player none --out)', () => {
-  it('places each utterance at its presentation time plus --latency-ms, silence between, volume applied', async () => {
+  it('places each utterance --latency-ms before its presentation time (the device is heard that much later), silence between, volume applied', async () => {
     const { timeline, format, samples, at, raw, stdout } = await recordTwo(['--latency-ms', '120', '--volume=-6dB']);
     const rate = format.sampleRate;
     const [one, two] = timeline.utterances;
-    // Where the file puts each utterance, on the relay clock: its presentation time plus the latency, within 2 ms.
-    expect(timeline.start_at + (one.start_sample / rate) * 1000 - (at[0]! + 120)).toBeCloseTo(0, -0.5);
-    expect(timeline.start_at + (two.start_sample / rate) * 1000 - (at[1]! + 120)).toBeCloseTo(0, -0.5);
+    // Where the file (what goes to the device) puts each utterance, on the relay clock: the latency before its
+    // presentation time, within 2 ms.
+    expect(timeline.start_at + (one.start_sample / rate) * 1000 - (at[0]! - 120)).toBeCloseTo(0, -0.5);
+    expect(timeline.start_at + (two.start_sample / rate) * 1000 - (at[1]! - 120)).toBeCloseTo(0, -0.5);
     // The gap between them is measured in the file itself: silence, as long as the relay's timeline says.
     expect(((two.start_sample - one.start_sample) / rate) * 1000).toBeCloseTo(at[1]! - at[0]!, -0.5);
     const gap = samples.subarray(one.start_sample + one.samples, two.start_sample);

@@ -54,8 +54,8 @@ describe('two agents in two rooms, at the sound device', () => {
     await scenario('faults');
   }, 120_000);
 
-  it('hear one agent --latency-ms 120 that much later', async () => {
-    await scenario('latency', -120);
+  it('hear one agent --latency-ms 120 that much sooner (its device taken to lag 120 ms)', async () => {
+    await scenario('latency', 120);
   }, 120_000);
 
   it('recover in step after the link stalls for longer than the sync delay', async () => {
