@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { decodeAudioFrame } from '../../shared/protocol.ts';
 import { MemoryBroker } from '../../worker/broker/memory.ts';
@@ -9,8 +9,8 @@ import { RecordingSocket } from '../support/fakes.ts';
 const SOURCE: AudioFormat = { encoding: 'pcm_s16le', sampleRate: 16000 };
 
 let ids = 0;
-function hub(broker = new MemoryBroker()) {
-  return new ListenerHub({ broker, sourceFormat: SOURCE, logger: silentLogger, heartbeatMs: 3_600_000, maxBufferedSeconds: 2, newId: () => `lst_${++ids}`, relayClock: () => Date.now(), syncDelayMs: 0 });
+function hub(broker = new MemoryBroker(), bufferBudgetBytes = Number.MAX_SAFE_INTEGER) {
+  return new ListenerHub({ broker, sourceFormat: SOURCE, logger: silentLogger, heartbeatMs: 3_600_000, maxBufferedSeconds: 2, bufferBudgetBytes, newId: () => `lst_${++ids}`, relayClock: () => Date.now(), syncDelayMs: 0 });
 }
 
 function speak(broker: MemoryBroker, stream: string, bytes: number) {
@@ -97,5 +97,28 @@ describe('ListenerHub', () => {
     listeners.close(1001, 'shutting_down');
     expect(socket.closedWith).toEqual({ code: 1001, reason: 'shutting_down' });
     expect(listeners.totalListeners).toBe(0);
+  });
+
+  it('keeps every listener within one budget for the instance: past it twice in a row, the fullest are dropped (4008) first', () => {
+    vi.useFakeTimers();
+    try {
+      const listeners = (open = hub(new MemoryBroker(), 10_000));
+      const [full, fuller, light, idle] = [new RecordingSocket(), new RecordingSocket(), new RecordingSocket(), new RecordingSocket()];
+      for (const socket of [full, fuller, light, idle]) listeners.add(socket === idle ? 'hall' : 'kitchen', SOURCE, socket);
+      // Each within its own allowance (2 s of its format), all four together over the instance's 10 kB.
+      [full.buffered, fuller.buffered, light.buffered] = [5_000, 6_000, 1_000];
+      vi.advanceTimersByTime(1000);
+      // One sweep over is a burst of frames just handed out, not a reader that stopped: nobody is dropped yet.
+      expect(listeners.totalListeners).toBe(4);
+      vi.advanceTimersByTime(1000);
+      // Dropping the fullest brings the rest (6 kB) within the budget: the next fullest stays.
+      expect(fuller.closedWith).toEqual({ code: 4008, reason: 'slow_listener' });
+      expect([full, light, idle].map((s) => s.closedWith)).toEqual([null, null, null]);
+      expect(listeners.totalListeners).toBe(3);
+      vi.advanceTimersByTime(5000);
+      expect(listeners.totalListeners).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

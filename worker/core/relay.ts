@@ -76,6 +76,7 @@ export class Relay {
       logger: deps.logger,
       heartbeatMs: limits.heartbeatMs,
       maxBufferedSeconds: limits.listenerMaxBufferedSeconds,
+      bufferBudgetBytes: limits.listenerBufferBudgetBytes,
       newId: () => newId('lst'),
       relayClock: this.clock,
       syncDelayMs: limits.syncDelayMs,

@@ -10,6 +10,7 @@ import type { Broker, BrokerEvent, ReplayedUtterance } from '../broker/broker.ts
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { ChannelSockets } from './channel-sockets.ts';
+import { overBudget } from './buffer-budget.ts';
 import { FormatChannel, type SentSamples } from './format-channel.ts';
 import type { Listener, ListenerRegistry, ListenerSocket, ListenOptions } from './listener.ts';
 
@@ -20,6 +21,8 @@ export interface ListenerHubOptions {
   heartbeatMs: number;
   /** A listener is dropped when its socket holds more than this many seconds of its audio unsent. */
   maxBufferedSeconds: number;
+  /** What every listener of this instance may hold unsent, together (buffer-budget.ts); the fullest go past it. */
+  bufferBudgetBytes: number;
   newId: () => string;
   /** The relay clock (listener protocol) now, and the sync delay every stream adds to its timeline. */
   relayClock: () => number;
@@ -53,16 +56,22 @@ class StreamListeners {
 // A listener is dropped only after staying over its allowance this long. Deno counts bytes handed to the
 // socket in the current tick as buffered, so a burst of frames alone looks like a slow reader there.
 const SLOW_LISTENER_GRACE_MS = 500;
+/** How often the instance-wide budget is checked; a listener is dropped for it only when two checks in a row are over. */
+const BUDGET_SWEEP_MS = 1000;
 
 export class ListenerHub implements ListenerRegistry {
   private readonly streams = new Map<string, StreamListeners>();
   /** When each listener was first seen over its allowance, while it stays over (usually empty: checked by size first). */
   private readonly overSince = new Map<Listener, number>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
+  private readonly budgetSweep: ReturnType<typeof setInterval>;
+  private overBudgetBefore = false;
 
   constructor(private readonly options: ListenerHubOptions) {
     this.heartbeat = setInterval(() => this.sendHeartbeats(), options.heartbeatMs);
+    this.budgetSweep = setInterval(() => this.keepWithinBudget(), BUDGET_SWEEP_MS);
     unrefTimer(this.heartbeat);
+    unrefTimer(this.budgetSweep);
   }
 
   /**
@@ -138,6 +147,7 @@ export class ListenerHub implements ListenerRegistry {
   /** Closes every listener (e.g. 1001 on shutdown) and stops the heartbeat. */
   close(code: number, reason: string): void {
     clearInterval(this.heartbeat);
+    clearInterval(this.budgetSweep);
     this.overSince.clear();
     for (const group of this.streams.values()) {
       group.unsubscribe();
@@ -244,6 +254,14 @@ export class ListenerHub implements ListenerRegistry {
     // Skip the map entirely in the usual case where nobody is over.
     if (this.overSince.size > 0) this.overSince.delete(listener);
     return true;
+  }
+
+  /** Over the budget twice in a row (not one burst of frames just handed out): the fullest listeners are dropped. */
+  private keepWithinBudget(): void {
+    const drop = overBudget([...this.streams.values()].flatMap((group) => [...group.all()]), this.options.bufferBudgetBytes);
+    const over = drop.length > 0;
+    if (over && this.overBudgetBefore) for (const listener of drop) this.dropSlow(listener);
+    this.overBudgetBefore = over;
   }
 
   private dropSlow(listener: Listener): void {

@@ -46,6 +46,7 @@ const VARIABLES = {
   RELAY_SYNC_DELAY_MS: int(0, 10_000).default(250),
   RELAY_HEARD_WAIT_MS: int(0, 60_000).default(1500),
   RELAY_LISTENER_MAX_BUFFERED_SECONDS: int(1, 3600).default(30),
+  RELAY_LISTENER_BUFFER_BUDGET_MB: int(1, 1_000_000).default(1024),
   RELAY_STREAM_IDLE_MS: int(1000, 86_400_000).default(600_000),
   RELAY_HEARTBEAT_MS: int(100, 600_000).default(15_000),
   // About a minute of speech: enough that an LLM publisher never waits on the relay, little audio held per publisher.

@@ -28,6 +28,8 @@ export interface RelayLimits {
   heardWaitMs: number;
   /** A listener whose socket holds more than this many seconds of unsent audio is dropped. */
   listenerMaxBufferedSeconds: number;
+  /** What all listeners of the instance may hold unsent together, in bytes; past it the fullest are dropped. */
+  listenerBufferBudgetBytes: number;
   /** A stream with no listeners and no utterances is forgotten after this long. */
   streamIdleMs: number;
   heartbeatMs: number;
@@ -244,6 +246,7 @@ function limitsOf(v: Values): RelayLimits {
     syncDelayMs: v.RELAY_SYNC_DELAY_MS,
     heardWaitMs: v.RELAY_HEARD_WAIT_MS,
     listenerMaxBufferedSeconds: v.RELAY_LISTENER_MAX_BUFFERED_SECONDS,
+    listenerBufferBudgetBytes: v.RELAY_LISTENER_BUFFER_BUDGET_MB * 1024 * 1024,
     streamIdleMs: v.RELAY_STREAM_IDLE_MS,
     heartbeatMs: v.RELAY_HEARTBEAT_MS,
     publishMaxPendingChars: v.RELAY_PUBLISH_MAX_PENDING_CHARS,

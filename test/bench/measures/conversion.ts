@@ -78,7 +78,7 @@ export function timeTranscoder(from: AudioFormat, to: AudioFormat, seconds: numb
 /** The relay's ListenerHub with `listeners` counting sockets of `format`, fed `seconds` of audio: CPU per audio second. */
 export function timeFanOut(source: AudioFormat, format: AudioFormat, listeners: number, seconds: number): number {
   const broker = new MemoryBroker();
-  const fanOut = new ListenerHub({ broker, sourceFormat: source, logger: silentLogger, heartbeatMs: 3_600_000, maxBufferedSeconds: 30, newId: () => 'bench', relayClock: () => Date.now(), syncDelayMs: 0 });
+  const fanOut = new ListenerHub({ broker, sourceFormat: source, logger: silentLogger, heartbeatMs: 3_600_000, bufferBudgetBytes: Number.MAX_SAFE_INTEGER, maxBufferedSeconds: 30, newId: () => 'bench', relayClock: () => Date.now(), syncDelayMs: 0 });
   let bytes = 0;
   const socket: ListenerSocket = {
     send: (data) => void (bytes += typeof data === 'string' ? data.length : data.byteLength),
