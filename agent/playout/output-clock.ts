@@ -2,7 +2,7 @@
  * When an output sample is heard. Output samples are numbered from 0 per output process; sample n is heard
  * at local clock `base + n / rate`. For ffplay, `base` comes from its own `-stats` line: its audio clock
  * (seconds of input heard now, already net of SDL's device buffers) read against the local clock as the line
- * arrives. The line prints the clock to 10 ms every ~30 ms; the median of the last two seconds of readings
+ * arrives. The line prints the clock to 10 ms every ~30 ms; the median of the last few seconds of readings
  * settles to well under a millisecond and follows the drift of the sound device against the local clock.
  */
 import { localClock } from '../clock-sync.ts';
@@ -21,11 +21,11 @@ export class WrittenClock implements OutputClock {
 }
 
 /**
- * About two seconds of readings (one per ~30 ms): enough for the 10 ms rounding and the callback jitter to average out,
- * short enough to follow a step of the device's latency within a second (six seconds of readings left two rooms
- * 7-13 ms apart for the first utterances after a start or a stall; two, 0.4-1.5 ms: `npm run bench -- sync`).
+ * About six seconds of readings (one per ~30 ms): the 10 ms rounding and the callback jitter average out. Two seconds
+ * followed a step of the device's latency sooner, but at PulseAudio the second utterance after a pause of 1.5 s then
+ * lost 0.8-1.1 s as late in two runs of three (some stretch of readings misleads a short median; not yet traced).
  */
-const WINDOW_READINGS = 60;
+const WINDOW_READINGS = 200;
 
 export class FfplayStatsClock implements OutputClock {
   private readings: number[] = [];

@@ -47,6 +47,11 @@ async function scenario(name: ScenarioName, expected = 0, from = 0): Promise<voi
   // Every utterance heard in both rooms, each the same utterance at once, and the rooms in step as a rule.
   for (const error of errors) expect(Math.abs(error), `${name}: ${errors.join(', ')}`).toBeLessThan(SYNC_DELAY_MS / 2);
   expect(offsetStats(errors).median, `${name}: ${errors.join(', ')}`).toBeLessThan(IN_STEP_MS);
+  // And each room heard each of them whole, give or take: neither dropped most of one as late.
+  for (const { heardMs } of result.utterances.slice(from)) {
+    const [kitchen, hall] = [heardMs.kitchen ?? 0, heardMs.hall ?? 0];
+    expect(Math.min(kitchen, hall) / Math.max(kitchen, hall), `${name}: heard ${kitchen} ms in the kitchen, ${hall} in the hall`).toBeGreaterThan(0.5);
+  }
 }
 
 describe('two agents in two rooms, at the sound device', () => {
@@ -69,6 +74,9 @@ describe('two agents in two rooms, at the sound device', () => {
       { room: 'hall', url: rig.relay.url, stream: 'house', token: TEST_ADMIN_KEY, args: ['--sync', 'on'], skew: '+0.7s' },
     ]);
     try {
+      // As in the scenarios, a first utterance unrecorded: the first after a start can lose its beginning at PulseAudio
+      // (README, Several rooms), which is not what this measures.
+      await (await rig.relay.speak('house', 'Warm up.', { query: 'wait=true' })).text();
       const timing = await rig.relay.listen('house', { timing: 'true' });
       let window = { from: 0, to: 0 };
       const capture = await recordRooms(
