@@ -30,7 +30,7 @@ afterAll(async () => {
   await rig?.close();
 });
 
-function report(result: ScenarioResult, expected: number): number[] {
+function report(result: ScenarioResult, expected: number): void {
   const errors = result.utterances.map((u) => (u.offsetMs === null ? Number.NaN : u.offsetMs - expected));
   const stats = offsetStats(errors.filter(Number.isFinite));
   const heard = result.utterances.map((u) => `${u.heardMs.kitchen ?? '–'}/${u.heardMs.hall ?? '–'}`).join(', ');
@@ -39,7 +39,6 @@ function report(result: ScenarioResult, expected: number): number[] {
       `${errors.map((e) => e.toFixed(2)).join(', ')} ms; |·| median ${stats.median.toFixed(2)}, max ${stats.max.toFixed(2)}; ` +
       `heard ms kitchen/hall ${heard}; playout ${JSON.stringify(result.playout)}`,
   );
-  return errors;
 }
 
 async function scenario(name: ScenarioName, expected = 0, from = 0): Promise<void> {

@@ -258,10 +258,14 @@ export class ListenerHub implements ListenerRegistry {
 
   /** Over the budget twice in a row (not one burst of frames just handed out): the fullest listeners are dropped. */
   private keepWithinBudget(): void {
-    const drop = overBudget([...this.streams.values()].flatMap((group) => [...group.all()]), this.options.bufferBudgetBytes);
+    const drop = overBudget(this.allListeners(), this.options.bufferBudgetBytes);
     const over = drop.length > 0;
     if (over && this.overBudgetBefore) for (const listener of drop) this.dropSlow(listener);
     this.overBudgetBefore = over;
+  }
+
+  private *allListeners(): Iterable<Listener> {
+    for (const group of this.streams.values()) yield* group.all();
   }
 
   private dropSlow(listener: Listener): void {
