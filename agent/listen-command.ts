@@ -196,6 +196,7 @@ class ListenSession implements ListenHandlers {
     } else if (message.type === 'utterance_start') {
       this.current = { utterance: message.utterance, bytes: 0 };
       for (const sink of this.sinks) sink.utteranceStart(message);
+      this.reporter?.started(message.utterance);
       this.status.state(`${this.verb} utterance ${message.utterance}`);
     } else if (message.type === 'utterance_end') {
       this.utteranceEnded(message);

@@ -79,6 +79,15 @@ export class PlayedReporter {
     private readonly send: (report: Played) => void,
   ) {}
 
+  /**
+   * An utterance starts: report at once, before its audio. The relay closes an utterance's tally at its end without
+   * waiting for listeners that have not reported yet, and a short one can end there (all of it released) before
+   * the first audio has made a round trip to the player and back.
+   */
+  started(utterance: number): void {
+    if (utterance !== this.playing) this.startReporting(utterance);
+  }
+
   /** Audio of `utterance` went to the player. */
   wrote(utterance: number, samples: number): void {
     if (utterance !== this.playing) this.startReporting(utterance);
