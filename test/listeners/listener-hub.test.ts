@@ -1,9 +1,11 @@
+import type { WSContext } from 'hono/ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { decodeAudioFrame } from '../../shared/protocol.ts';
 import { MemoryBroker } from '../../worker/broker/memory.ts';
 import { ListenerHub } from '../../worker/listeners/listener-hub.ts';
 import { silentLogger } from '../../worker/ops/logger.ts';
+import type { SocketGroup } from '../../worker/runtime/contract.ts';
 import { RecordingSocket } from '../support/fakes.ts';
 
 const SOURCE: AudioFormat = { encoding: 'pcm_s16le', sampleRate: 16000 };
@@ -17,6 +19,32 @@ function speak(broker: MemoryBroker, stream: string, bytes: number) {
   broker.publish(stream, { type: 'utterance_start', utterance: 1, utterance_id: 'utt_a' });
   broker.publish(stream, { type: 'audio', utterance: 1, data: new Uint8Array(bytes) });
   broker.publish(stream, { type: 'utterance_end', utterance: 1, utterance_id: 'utt_a', reason: 'done' });
+}
+
+/** A runtime's socket groups, recorded: each message a group takes once, and the sockets it reaches. */
+class RecordingGroups {
+  readonly sent: Array<{ data: string | Uint8Array; to: RecordingSocket[] }> = [];
+  private readonly owners = new Map<WSContext<any>, RecordingSocket>();
+
+  socket(): RecordingSocket & { ws: WSContext<any>; newGroup: () => SocketGroup } {
+    const ws = {} as WSContext<any>;
+    const socket = Object.assign(new RecordingSocket(), { ws, newGroup: this.newGroup });
+    this.owners.set(ws, socket);
+    return socket;
+  }
+
+  private readonly newGroup = (): SocketGroup => {
+    const members = new Set<RecordingSocket>();
+    return {
+      add: (ws) => void members.add(this.owners.get(ws)!),
+      delete: (ws) => void members.delete(this.owners.get(ws)!),
+      send: (data) => {
+        for (const socket of members) socket.send(data);
+        this.sent.push({ data, to: [...members] });
+        return members.size;
+      },
+    };
+  };
 }
 
 describe('ListenerHub', () => {
@@ -57,6 +85,31 @@ describe('ListenerHub', () => {
       { format: SOURCE, listeners: 2 },
       { format: { encoding: 'pcm_f32le', sampleRate: 16000 }, listeners: 1 },
     ]);
+  });
+
+  it('sends each control message once for all listeners of a format, `timing` once for those in step alone', () => {
+    const broker = new MemoryBroker();
+    const listeners = (open = hub(broker));
+    const groups = new RecordingGroups();
+    const [inStep, alsoInStep, plain] = [groups.socket(), groups.socket(), groups.socket()];
+    const leaving = listeners.add('hall', SOURCE, inStep, { timing: true });
+    listeners.add('hall', SOURCE, alsoInStep, { timing: true });
+    listeners.add('hall', SOURCE, plain);
+    broker.publish('hall', { type: 'utterance_start', utterance: 1, utterance_id: 'utt_a' });
+    broker.publish('hall', { type: 'timing', utterance: 1, position: 0, at: 1000 });
+    broker.publish('hall', { type: 'audio', utterance: 1, data: new Uint8Array(64) });
+    broker.publish('hall', { type: 'utterance_end', utterance: 1, utterance_id: 'utt_a', reason: 'done' });
+    const types = groups.sent.map(({ data }) => (typeof data === 'string' ? (JSON.parse(data) as { type: string }).type : 'audio'));
+    expect(types).toEqual(['utterance_start', 'timing', 'audio', 'utterance_end']);
+    expect(groups.sent.map(({ to }) => to.length)).toEqual([3, 2, 3, 3]);
+    expect(groups.sent[1]!.to).toEqual([inStep, alsoInStep]);
+    expect(plain.messages().map((message) => message.type)).toEqual(['hello', 'utterance_start', 'utterance_end']);
+    expect(inStep.messages().map((message) => message.type)).toEqual(['hello', 'utterance_start', 'timing', 'utterance_end']);
+    // A listener in step that leaves is off both groups.
+    listeners.remove(leaving);
+    broker.publish('hall', { type: 'utterance_start', utterance: 2, utterance_id: 'utt_b' });
+    broker.publish('hall', { type: 'timing', utterance: 2, position: 0, at: 2000 });
+    expect(groups.sent.slice(-2).map(({ to }) => to)).toEqual([[alsoInStep, plain], [alsoInStep]]);
   });
 
   it('counts listeners per stream and unsubscribes from the broker when the last one leaves', () => {

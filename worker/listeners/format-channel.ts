@@ -7,6 +7,7 @@ import { encodeAudioFrame, type ListenerMessage } from '../../shared/protocol.ts
 import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
 import type { BrokerEvent } from '../broker/broker.ts';
 import { ChannelSockets } from './channel-sockets.ts';
+import type { Listener } from './listener.ts';
 
 /** How much of an utterance a listener was sent, and whether that was all of it. */
 export interface SentSamples {
@@ -16,6 +17,8 @@ export interface SentSamples {
 
 export class FormatChannel {
   readonly listeners = new ChannelSockets();
+  /** The listeners in step (`?timing=true`), also among `listeners`: a `timing` message goes to them as one message. */
+  readonly inStep = new ChannelSockets();
   private transcoder: Transcoder | null = null;
   private utterance: number | null = null;
   private samples = 0;
@@ -30,6 +33,22 @@ export class FormatChannel {
     readonly format: AudioFormat,
     private readonly sourceFormat: AudioFormat,
   ) {}
+
+  add(listener: Listener): void {
+    this.listeners.add(listener);
+    if (listener.timing) this.inStep.add(listener);
+  }
+
+  /** False when the listener was not on this channel. */
+  delete(listener: Listener): boolean {
+    this.inStep.delete(listener);
+    return this.listeners.delete(listener);
+  }
+
+  /** The sockets an event's frames go to: `timing` only to the listeners in step. */
+  socketsFor(event: BrokerEvent): ChannelSockets {
+    return event.type === 'timing' ? this.inStep : this.listeners;
+  }
 
   /** The utterance this channel is converting, or null between utterances. */
   get current(): number | null {

@@ -112,7 +112,7 @@ export class ListenerHub implements ListenerRegistry {
     const group = this.streams.get(listener.stream);
     if (!group) return;
     const channel = group.channels.get(formatKey(listener.format));
-    const removed = group.pending.delete(listener) || group.catchUps.delete(listener) || channel?.listeners.delete(listener) === true;
+    const removed = group.pending.delete(listener) || group.catchUps.delete(listener) || channel?.delete(listener) === true;
     if (!removed) return;
     if (channel?.listeners.size === 0) group.channels.delete(formatKey(listener.format));
     if (group.size === 0) {
@@ -161,7 +161,7 @@ export class ListenerHub implements ListenerRegistry {
     const key = formatKey(listener.format);
     let channel = group.channels.get(key);
     if (!channel) group.channels.set(key, (channel = new FormatChannel(listener.format, this.options.sourceFormat)));
-    channel.listeners.add(listener);
+    channel.add(listener);
     if (channel.startMessage) this.send(listener, channel.startMessage);
     if (channel.timingMessage && listener.timing) this.send(listener, channel.timingMessage);
   }
@@ -183,10 +183,7 @@ export class ListenerHub implements ListenerRegistry {
   private deliver(group: StreamListeners, event: BrokerEvent): void {
     for (const channel of group.channels.values()) {
       const frames = channel.frames(event);
-      for (const frame of frames) {
-        if (event.type === 'timing') this.broadcast(inStep(channel.listeners), frame);
-        else this.broadcastChannel(channel.listeners, frame);
-      }
+      for (const frame of frames) this.broadcastChannel(channel.socketsFor(event), frame);
     }
     // After the shared channels, so a listener whose replay ends here joins them for the next event only.
     for (const [listener, channel] of group.catchUps) {
@@ -284,11 +281,6 @@ export class ListenerHub implements ListenerRegistry {
       this.broadcast([...group.pending, ...group.catchUps.keys()], beat);
     }
   }
-}
-
-/** The listeners that asked for presentation times. */
-function* inStep(listeners: Iterable<Listener>): Iterable<Listener> {
-  for (const listener of listeners) if (listener.timing) yield listener;
 }
 
 function safeClose(socket: ListenerSocket, code: number, reason: string): void {
