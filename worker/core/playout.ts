@@ -208,10 +208,15 @@ export class Playout {
     return until === 'drained' ? this.pending.length === 0 : this.pendingSeconds <= until.atMostSeconds;
   }
 
+  /** Called for every event released: a plain loop, so nothing is allocated unless a waiter is ready. */
+  private anyWaiterReady(): boolean {
+    for (let i = 0; i < this.waiters.length; i++) if (this.satisfied(this.waiters[i]!.until)) return true;
+    return false;
+  }
+
   private wakeWaiters(): void {
-    if (this.waiters.length === 0) return;
+    if (!this.anyWaiterReady()) return;
     const ready = this.waiters.filter((w) => this.satisfied(w.until));
-    if (ready.length === 0) return;
     this.waiters = this.waiters.filter((w) => !ready.includes(w));
     for (const waiter of ready) waiter.resolve();
   }

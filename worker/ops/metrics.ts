@@ -27,6 +27,14 @@ class Counter {
     else this.values.set(key, { labels, value: by });
   }
 
+  /** One label set's series, created at zero, for a path that counts on every frame: its labels are rendered once. */
+  series(labels: Labels): { value: number } {
+    const key = labelText(labels);
+    let entry = this.values.get(key);
+    if (!entry) this.values.set(key, (entry = { labels, value: 0 }));
+    return entry;
+  }
+
   render(): string[] {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     for (const [key, { value }] of this.values) lines.push(`${this.name}${key} ${value}`);
@@ -88,6 +96,8 @@ export class Metrics {
   );
   private readonly upstreamErrors = new Counter('tts_relay_upstream_errors_total', 'Failures of the TTS provider, by error code.');
   private readonly sentBytes = new Counter('tts_relay_sent_bytes_total', 'Bytes sent to listeners, by frame kind (audio, control).');
+  private readonly sentAudio = this.sentBytes.series({ kind: 'audio' });
+  private readonly sentControl = this.sentBytes.series({ kind: 'control' });
   private readonly listenerConnections = new Counter('tts_relay_listener_connections_total', 'Listener WebSockets accepted.');
   private readonly slowListeners = new Counter('tts_relay_slow_listeners_dropped_total', 'Listeners dropped for falling behind real time (close 4008).');
   private readonly requests = new Counter('tts_relay_http_requests_total', 'HTTP requests answered, by method and status.');
@@ -105,7 +115,6 @@ export class Metrics {
   constructor() {
     // Known series start at zero, so a rate() sees their first increment.
     for (const reason of ['done', 'cancelled', 'error']) this.utterances.inc({ reason }, 0);
-    for (const kind of ['audio', 'control']) this.sentBytes.inc({ kind }, 0);
     this.listenerConnections.inc({}, 0);
     this.slowListeners.inc({}, 0);
     for (const outcome of ['accepted', 'capped', 'refused', 'dropped']) this.playedReports.inc({ outcome }, 0);
@@ -132,8 +141,8 @@ export class Metrics {
 
   /** A frame went to `copies` listeners: counted once per fan-out, not once per socket. */
   frameSent(frame: string | Uint8Array, copies = 1): void {
-    if (typeof frame === 'string') this.sentBytes.inc({ kind: 'control' }, utf8Length(frame) * copies);
-    else this.sentBytes.inc({ kind: 'audio' }, frame.byteLength * copies);
+    if (typeof frame === 'string') this.sentControl.value += utf8Length(frame) * copies;
+    else this.sentAudio.value += frame.byteLength * copies;
   }
 
   listenerConnected(): void {
