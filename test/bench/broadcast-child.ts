@@ -2,6 +2,7 @@
  * The fan-out baseline: a bare broadcast server on the same runtime that does nothing but write the same
  * framed audio bytes, at the relay's pace, to every connected socket — `ws` clients loop on Node (the ws
  * README's broadcast), `server.publish` on Bun. Whatever the relay spends beyond this is its own overhead.
+ * It sends the relay's heartbeat too, from the first play on and between plays, as the relay does from its start.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,13 +13,13 @@ import { runtimeName, serveControl } from './control.ts';
 interface Broadcaster {
   url: string;
   clients(): number;
-  broadcast(frame: Uint8Array): void;
+  broadcast(message: string | Uint8Array): void;
 }
 
 interface BunServer {
   port: number;
   upgrade(request: Request): boolean;
-  publish(topic: string, data: Uint8Array): number;
+  publish(topic: string, data: string | Uint8Array): number;
   subscriberCount(topic: string): number;
 }
 
@@ -39,8 +40,8 @@ async function startNode(): Promise<Broadcaster> {
   return {
     url: `http://127.0.0.1:${port}`,
     clients: () => wss.clients.size,
-    broadcast(frame) {
-      for (const client of wss.clients as Set<WebSocket>) if (client.readyState === 1) client.send(frame);
+    broadcast(message) {
+      for (const client of wss.clients as Set<WebSocket>) if (client.readyState === 1) client.send(message);
     },
   };
 }
@@ -56,17 +57,18 @@ function startBun(): Broadcaster {
   return {
     url: `http://127.0.0.1:${server.port}`,
     clients: () => server.subscriberCount(TOPIC),
-    broadcast: (frame) => void server.publish(TOPIC, frame),
+    broadcast: (message) => void server.publish(TOPIC, message),
   };
 }
 
 const broadcaster = runtimeName() === 'bun' ? startBun() : await startNode();
 let timer: ReturnType<typeof setTimeout> | null = null;
+let heartbeat: ReturnType<typeof setInterval> | null = null;
 
 serveControl({ url: broadcaster.url }, {
   /**
    * Sends one frame of `payloadBytes` every `frameMs` of audio, released at most `leadMs` ahead of real
-   * time — the relay's playout rule — to every socket.
+   * time — the relay's playout rule — to every socket; `heartbeatMs` starts the relay's heartbeat message at that interval.
    */
   play(args) {
     const payloadBytes = Number(args.payloadBytes);
@@ -86,6 +88,8 @@ serveControl({ url: broadcaster.url }, {
     };
     if (timer) clearTimeout(timer);
     tick();
+    const heartbeatMs = Number(args.heartbeatMs);
+    if (heartbeatMs > 0) heartbeat ??= setInterval(() => broadcaster.broadcast(JSON.stringify({ type: 'heartbeat', time: Date.now() })), heartbeatMs);
     return { clients: broadcaster.clients() };
   },
   stop() {

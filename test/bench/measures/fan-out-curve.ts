@@ -41,6 +41,8 @@ export interface FanOutCurveResult {
 /** The issue's bound: the relay within 1.1× of its bare broadcast. */
 export const FAN_OUT_LIMIT = 1.1;
 const QUIET_WAIT_MS = 3000;
+/** The relay's heartbeat interval (its default), set on the relay and mirrored by the baseline: the same messages on both. */
+const HEARTBEAT_MS = 15_000;
 
 interface Side {
   child: BenchChild;
@@ -56,7 +58,7 @@ async function relaySide(ctx: BenchContext, runtime: Runtime, source: AudioSourc
     startSwarm(),
     spawnChild<{ url: string }>('test/bench/relay-child.ts', {
       runtime,
-      env: { ...source.relayEnv, ...ctx.relayEnv, PORT: String(port), RELAY_ADMIN_KEY: ctx.adminKey },
+      env: { ...source.relayEnv, ...ctx.relayEnv, PORT: String(port), RELAY_ADMIN_KEY: ctx.adminKey, RELAY_HEARTBEAT_MS: String(HEARTBEAT_MS) },
     }),
   ]);
   const target = { url: relay.info.url, key: ctx.adminKey };
@@ -87,7 +89,7 @@ async function baselineSide(ctx: BenchContext, runtime: Runtime, frame: FanOutCu
     child: bare,
     swarm,
     connect: (n) => swarm.connect(bare.info.url, '/', n),
-    start: async () => void (await bare.call('play', { payloadBytes: frame.payloadBytes, frameMs: frame.frameMs, leadMs: ctx.playoutLeadMs })),
+    start: async () => void (await bare.call('play', { payloadBytes: frame.payloadBytes, frameMs: frame.frameMs, leadMs: ctx.playoutLeadMs, heartbeatMs: HEARTBEAT_MS })),
     stop: async () => void (await bare.call('stop')),
   };
 }
@@ -145,7 +147,8 @@ export async function measureFanOutCurve(ctx: BenchContext, runtime: Runtime, so
       const cpu = compare(pairs, 'ratio', FAN_OUT_LIMIT);
       ctx.log(
         `  fan-out (${runtime}) ${listeners} listeners: relay ${cpu.relay.median.toFixed(1)} µs/listener-s, baseline ${cpu.baseline.median.toFixed(1)}; ` +
-          `ratio per round ${pairs.map((p) => (p.relay / p.baseline).toFixed(2)).join(' ')}; realtime min relay ${Math.min(...relayWindows.map((w) => w.realtimeMin)).toFixed(2)}`,
+          `ratio per round ${pairs.map((p) => (p.relay / p.baseline).toFixed(2)).join(' ')}; realtime min relay ${Math.min(...relayWindows.map((w) => w.realtimeMin)).toFixed(2)}; ` +
+          `control messages per listener-s relay ${meanOf(relayWindows, 'textFramesPerSecond')}, baseline ${meanOf(baselineWindows, 'textFramesPerSecond')}`,
       );
       steps.push({ listeners, cpu, relayWindows, baselineWindows });
     }
@@ -153,6 +156,10 @@ export async function measureFanOutCurve(ctx: BenchContext, runtime: Runtime, so
   } finally {
     for (const side of [relay, baseline]) await Promise.all([side.child.stop(), side.swarm.child.stop()]);
   }
+}
+
+function meanOf(windows: WindowFigures[], key: 'textFramesPerSecond'): string {
+  return (windows.reduce((total, w) => total + w[key], 0) / Math.max(1, windows.length)).toFixed(3);
 }
 
 export function fanOutCurveRows(result: FanOutCurveResult): Row[] {

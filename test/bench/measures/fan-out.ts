@@ -42,7 +42,9 @@ export interface StepResult {
   ok: boolean;
   swarmCpuShare: number;
   meanFrameBytes: number;
+  /** Audio frames each listener got per second, and control messages (JSON text frames). */
   framesPerSecond: number;
+  textFramesPerSecond: number;
   /** Some listeners could not connect at all. */
   connectFailed?: boolean;
 }
@@ -93,6 +95,7 @@ export async function startSwarm(): Promise<Swarm> {
         swarmCpuShare: number;
         meanFrameBytes: number;
         framesPerListenerSecond: number;
+        textFrames: number;
       }>('measure', { bytesPerSecond: bytesPerSecond(format) });
       const cpuUs = after.cpuUs - before.cpuUs;
       const listenerSeconds = (raw.listeners * elapsed) / 1000;
@@ -107,6 +110,7 @@ export async function startSwarm(): Promise<Swarm> {
           swarmCpuShare: raw.swarmCpuShare,
           meanFrameBytes: raw.meanFrameBytes,
           framesPerSecond: raw.framesPerListenerSecond,
+          textFramesPerSecond: listenerSeconds > 0 ? raw.textFrames / listenerSeconds : Number.NaN,
         },
       };
     },
@@ -159,6 +163,7 @@ async function ramp(ctx: BenchContext, driver: RampDriver, swarm: Swarm, format:
         swarmCpuShare: Number.NaN,
         meanFrameBytes: Number.NaN,
         framesPerSecond: Number.NaN,
+        textFramesPerSecond: Number.NaN,
         connectFailed: true,
       };
       steps.push(failed);
