@@ -69,19 +69,24 @@ serveControl({ url: broadcaster.url }, {
   /**
    * Sends one frame of `payloadBytes` every `frameMs` of audio, released at most `leadMs` ahead of real
    * time — the relay's playout rule — to every socket; `heartbeatMs` starts the relay's heartbeat message at that interval.
+   * Each frame is framed anew with its sample offset (`samplesPerFrame` apart), as any broadcast of live audio
+   * frames each chunk it gets: the same bytes as the relay's frames, header included, and one array per frame.
    */
   play(args) {
     const payloadBytes = Number(args.payloadBytes);
     const frameMs = Number(args.frameMs);
     const leadMs = Number(args.leadMs);
     if (!(frameMs > 0) || !(payloadBytes >= 0)) throw new Error(`play needs a positive frame duration and a payload size (got ${frameMs} ms, ${payloadBytes} bytes)`);
-    const frame = encodeAudioFrame(1, 0, new Uint8Array(payloadBytes));
+    const samplesPerFrame = Number(args.samplesPerFrame ?? 0);
+    const payload = new Uint8Array(payloadBytes);
+    let sampleOffset = 0;
     let timelineEnd = performance.now();
     // At most a lead's worth of frames per turn: a server that cannot keep up still yields to its sockets.
     const maxBurst = Math.max(1, Math.ceil(leadMs / frameMs));
     const tick = () => {
       for (let sent = 0; sent < maxBurst && timelineEnd - performance.now() < leadMs; sent++) {
-        broadcaster.broadcast(frame);
+        broadcaster.broadcast(encodeAudioFrame(1, sampleOffset, payload));
+        sampleOffset += samplesPerFrame;
         timelineEnd = Math.max(timelineEnd, performance.now()) + frameMs;
       }
       timer = setTimeout(tick, Math.max(0, timelineEnd - performance.now() - leadMs));

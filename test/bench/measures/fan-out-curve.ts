@@ -6,7 +6,7 @@
  * layout, the same bytes, and whatever load the machine has falls on both alike.
  */
 import { AUDIO_HEADER_BYTES } from '../../../shared/protocol.ts';
-import { bytesPerSecond } from '../../../shared/audio-format.ts';
+import { bytesPerSecond, samplesIn } from '../../../shared/audio-format.ts';
 import { type BenchChild, type Runtime, spawnChild } from '../child-process.ts';
 import { freePort, sleep } from '../clock.ts';
 import type { BenchContext } from '../context.ts';
@@ -83,13 +83,16 @@ async function relaySide(ctx: BenchContext, runtime: Runtime, source: AudioSourc
 }
 
 /** The frame the baseline sends is learned from the relay once both are up: `frame` is filled in then. */
-async function baselineSide(ctx: BenchContext, runtime: Runtime, frame: FanOutCurveResult['frame']): Promise<Side> {
+async function baselineSide(ctx: BenchContext, runtime: Runtime, source: AudioSource, frame: FanOutCurveResult['frame']): Promise<Side> {
   const [swarm, bare] = await Promise.all([startSwarm(), spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime })]);
   return {
     child: bare,
     swarm,
     connect: (n) => swarm.connect(bare.info.url, '/', n),
-    start: async () => void (await bare.call('play', { payloadBytes: frame.payloadBytes, frameMs: frame.frameMs, leadMs: ctx.playoutLeadMs, heartbeatMs: HEARTBEAT_MS })),
+    start: async () => {
+      const samplesPerFrame = samplesIn(source.format, frame.payloadBytes);
+      await bare.call('play', { payloadBytes: frame.payloadBytes, samplesPerFrame, frameMs: frame.frameMs, leadMs: ctx.playoutLeadMs, heartbeatMs: HEARTBEAT_MS });
+    },
     stop: async () => void (await bare.call('stop')),
   };
 }
@@ -105,7 +108,7 @@ async function window(side: Side, source: AudioSource, plan: FanOutCurvePlan, ct
 export async function measureFanOutCurve(ctx: BenchContext, runtime: Runtime, source: AudioSource, plan: FanOutCurvePlan): Promise<FanOutCurveResult> {
   const frame = { payloadBytes: 0, frameMs: 0 };
   // Both servers and their swarms start together (four processes); a failed start stops the others.
-  const sides = await Promise.allSettled([relaySide(ctx, runtime, source), baselineSide(ctx, runtime, frame)]);
+  const sides = await Promise.allSettled([relaySide(ctx, runtime, source), baselineSide(ctx, runtime, source, frame)]);
   const started = sides.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   if (started.length < 2) {
     for (const side of started) await Promise.all([side.child.stop(), side.swarm.child.stop()]);
