@@ -4,7 +4,8 @@
  * real utterance finds the code it runs compiled and its caches filled: routes, auth, body parsing and
  * schemas, stream, playout, fan-out, each common format's conversion, the log lines. The copy shares nothing
  * that can be seen: no stream in /v1/streams, no metric counted, no log line written; the relay is ready
- * meanwhile. (The engines warm themselves: espeak in its thread, espeak/provider.ts.)
+ * meanwhile. The runtime warms its own adapters first (RuntimeAdapter.warmUp); the engines warm themselves
+ * (espeak in its thread, Cartesia's socket and message parsing in its provider).
  */
 import type { Hono } from 'hono';
 import type { AudioFormat } from '../../shared/audio-format.ts';
@@ -41,11 +42,12 @@ const CONVERTED: AudioFormat[] = [
 // A bound against a hang only: the rehearsal takes milliseconds.
 const TIMEOUT_MS = 10_000;
 
-/** Runs the rehearsal; resolves when it is over (it never throws: a failed warm-up only leaves the relay cold). */
+/** Runs the rehearsal and resolves when it is over; rejects when it fails, which only leaves the relay cold. */
 export async function warmUp(deps: WarmUpDeps): Promise<{ ms: number }> {
   // After the entry's own start-up (the server listening): the warm-up never holds readiness back.
   await new Promise((resolve) => setTimeout(resolve, 0));
   const started = performance.now();
+  await deps.runtime.warmUp?.();
   deps.app.router.match('POST', `/v1/streams/${STREAM}/speak`);
   const relay = new Relay({ config: deps.config, provider: new WarmUpProvider(deps.provider), broker: new MemoryBroker(), logger: deps.logger });
   try {
