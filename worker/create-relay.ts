@@ -12,6 +12,7 @@ import { EspeakProvider } from './providers/espeak/provider.ts';
 import type { TTSProvider } from './providers/provider.ts';
 import { findVoice, nearestVoices } from './providers/voice-match.ts';
 import { Relay } from './core/relay.ts';
+import { warmUp } from './ops/warm-up.ts';
 
 export interface CreateRelayOptions {
   env: Record<string, string | undefined>;
@@ -28,14 +29,15 @@ export interface RelayInstance {
   relay: Relay;
   config: RelayConfig;
   logger: Logger;
+  /** Settles when the warm-up rehearsal (ops/warm-up.ts) is over; the relay serves meanwhile. */
+  warmedUp: Promise<void>;
 }
 
 export async function createRelay(options: CreateRelayOptions): Promise<RelayInstance> {
   const config = loadConfig(options.env, generateSecret);
   const secrets = [...config.adminKeys, ...config.tokens.secrets, ...(config.cartesia.apiKey ? [config.cartesia.apiKey] : [])];
-  const logger = options.quiet
-    ? silentLogger
-    : createLogger({ level: config.logLevel, ...(options.writeLog ? { write: options.writeLog } : {}), redact: redactor(secrets) });
+  const redact = redactor(secrets);
+  const logger = options.quiet ? silentLogger : createLogger({ level: config.logLevel, ...(options.writeLog ? { write: options.writeLog } : {}), redact });
   if (options.dotenv) logger.info(`read ${options.dotenv.path}`, { variables: options.dotenv.names });
   const provider = await createProvider(config, logger, options.runtime);
   await checkDefaultVoice(config, provider, logger).catch(async (error: unknown) => {
@@ -59,7 +61,13 @@ export async function createRelay(options: CreateRelayOptions): Promise<RelayIns
     logger.info(`RELAY_TOKEN_SECRET is not set: tokens are signed with a key derived from the admin key, and stop verifying when ${lifetime}`);
   }
   const app = createApp(relay, options.runtime);
-  return { app, relay, config, logger };
+  // Its lines are formatted like the relay's (that code warms too) and go nowhere.
+  const rehearsalLogger = options.quiet ? silentLogger : createLogger({ level: config.logLevel, write: () => {}, redact });
+  const warmedUp = warmUp({ config, provider, runtime: options.runtime, app, logger: rehearsalLogger }).then(
+    ({ ms }) => logger.debug('warm-up rehearsal done', { ms: Math.round(ms) }),
+    (error: unknown) => logger.warn('warm-up rehearsal failed: the first utterance may be slower', { error }),
+  );
+  return { app, relay, config, logger, warmedUp };
 }
 
 async function createProvider(config: RelayConfig, logger: Logger, runtime: RuntimeAdapter): Promise<TTSProvider> {

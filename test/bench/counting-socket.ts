@@ -83,9 +83,15 @@ export class CountingSocket {
     });
   }
 
-  /** Reads on after `onRead` paused the socket. */
+  /**
+   * Reads on after `onRead` paused the socket. A paused socket still reads ahead from the kernel into its
+   * buffer, a chunk per arrival: that comes out first, all at once (`read()` emits it as one 'data'), so a
+   * format of small frames is not taken one frame per resume (it was: 5 frames a second of 20).
+   */
   resume(): void {
-    if (!this.closed) this.socket.resume();
+    if (this.closed) return;
+    if (this.socket.readableLength > 0) this.socket.read();
+    else this.socket.resume();
   }
 
   close(): void {

@@ -8,6 +8,8 @@ import { CountingSocket } from './counting-socket.ts';
 import { quantile } from './stats.ts';
 
 interface Mark {
+  /** The sockets the window covers: all, or those of one path. */
+  sockets: CountingSocket[];
   at: number;
   cpuUs: number;
   audioBytes: number[];
@@ -17,6 +19,8 @@ interface Mark {
 }
 
 const sockets: CountingSocket[] = [];
+/** The path each socket was opened on, for windows over one path's sockets. */
+const pathOf = new WeakMap<CountingSocket, string>();
 let mark: Mark | null = null;
 
 // Each socket reads at most this often: a few reads a second, each taking several frames from the kernel.
@@ -78,7 +82,10 @@ serveControl({}, {
       while (next < count && failed === 0) {
         const index = next++;
         try {
-          sockets.push(await open(url, paths[index % paths.length]!, headers));
+          const path = paths[index % paths.length]!;
+          const socket = await open(url, path, headers);
+          pathOf.set(socket, path);
+          sockets.push(socket);
         } catch (error) {
           failed++;
           firstError ??= error instanceof Error ? error.message : String(error);
@@ -89,18 +96,20 @@ serveControl({}, {
     return { opened: sockets.length - before, failed: count - (sockets.length - before), firstError, total: sockets.length, ms: performance.now() - started };
   },
 
-  /** Starts a measurement window. */
-  async mark() {
+  /** Starts a measurement window over every listener, or with `path` over those opened on it. */
+  async mark(args) {
     await drain();
+    const covered = args.path === undefined ? [...sockets] : sockets.filter((socket) => pathOf.get(socket) === args.path);
     mark = {
+      sockets: covered,
       at: performance.now(),
       cpuUs: readUsage().cpuUs,
-      audioBytes: sockets.map(audioBytesOf),
-      frames: sockets.reduce((n, s) => n + s.binaryFrames, 0),
-      binaryBytes: sockets.reduce((n, s) => n + s.binaryBytes, 0),
-      textFrames: sockets.reduce((n, s) => n + s.textFrames, 0),
+      audioBytes: covered.map(audioBytesOf),
+      frames: covered.reduce((n, s) => n + s.binaryFrames, 0),
+      binaryBytes: covered.reduce((n, s) => n + s.binaryBytes, 0),
+      textFrames: covered.reduce((n, s) => n + s.textFrames, 0),
     };
-    return { listeners: sockets.length };
+    return { listeners: covered.length };
   },
 
   /**
@@ -110,6 +119,7 @@ serveControl({}, {
   async measure(args) {
     if (!mark) throw new Error('measure before mark');
     await drain();
+    const sockets = mark.sockets;
     const bytesPerSecond = Number(args.bytesPerSecond);
     const elapsedMs = performance.now() - mark.at;
     const rates = sockets.map((socket, i) => (audioBytesOf(socket) - (mark!.audioBytes[i] ?? 0)) / bytesPerSecond / (elapsedMs / 1000));
@@ -138,7 +148,11 @@ serveControl({}, {
   closeSome(args) {
     const closing = sockets.splice(Math.max(0, sockets.length - Number(args.count)));
     for (const socket of closing) socket.close();
-    if (mark) mark.audioBytes.length = sockets.length;
+    if (mark) {
+      const open = mark.sockets.map((socket) => !closing.includes(socket));
+      mark.sockets = mark.sockets.filter((_, i) => open[i]);
+      mark.audioBytes = mark.audioBytes.filter((_, i) => open[i]);
+    }
     return { closed: closing.length, total: sockets.length };
   },
 

@@ -16,13 +16,17 @@ export interface SpeakResult {
   body: string;
 }
 
-/** POSTs `text` (or, when `tokens` is given, each token as its own chunk `gapMs` apart) to the stream. */
+/**
+ * POSTs `text` (or, when `tokens` is given, each token as its own chunk `gapMs` apart) to the stream; over a
+ * kept-alive connection, or with `newConnection` over one of its own, as a new caller's request comes.
+ */
 export function speak(
   target: SpeakTarget,
   stream: string,
   text: string | { tokens: string[]; gapMs: number },
   query = '',
   onSent?: () => void,
+  options: { newConnection?: boolean } = {},
 ): Promise<SpeakResult> {
   const url = new URL(`/v1/streams/${stream}/speak${query ? `?${query}` : ''}`, target.url);
   const whole = typeof text === 'string' ? Buffer.from(text) : null;
@@ -31,7 +35,7 @@ export function speak(
       url,
       {
         method: 'POST',
-        agent,
+        agent: options.newConnection ? false : agent,
         headers: {
           authorization: `Bearer ${target.key}`,
           'content-type': 'text/plain; charset=utf-8',

@@ -24,6 +24,11 @@ export interface RuntimeAdapter {
   startWorker?: StartWorker;
   /** A new group of this runtime's sockets that takes each message once for all of them; absent, sockets are written one by one. */
   socketGroup?: () => SocketGroup;
+  /**
+   * Runs the runtime's own code of a first request and a first fan-out once, without a request or a socket
+   * (what its adapters load or compile on first use), for the warm-up at start; absent where nothing needs it.
+   */
+  warmUp?(): Promise<void>;
 }
 
 /**

@@ -14,6 +14,7 @@ import { announceStart, describeStartFailure, exitOnSignal } from './lifecycle.t
 import { withDotEnv } from './dotenv.ts';
 import { startNodeWorker } from './node-worker.ts';
 import { nodeSocketGroup } from './node-socket-group.ts';
+import { warmUpNode } from './node-warm-up.ts';
 
 export const nodeRuntime: RuntimeAdapter = {
   name: `node ${process.versions.node}`,
@@ -25,6 +26,7 @@ export const nodeRuntime: RuntimeAdapter = {
   resumeReading: (ws) => (ws.raw as WebSocket | undefined)?.resume(),
   startWorker: startNodeWorker,
   socketGroup: nodeSocketGroup,
+  warmUp: warmUpNode,
 };
 
 export interface StartOptions {

@@ -5,22 +5,20 @@
  * Two views. The relay's own ListenerHub (in this process, over sockets that only count) fed a stream's audio,
  * with 1 and with 100 listeners of a format: its CPU beyond the same listeners of the native format is the
  * conversion, free of socket and scheduling noise. Then the relay process with 100 real listeners of each
- * format, against a bare broadcast server writing the same bytes: the per-listener-second cost as deployed.
+ * format against a bare broadcast server writing the same bytes, in interleaved rounds (conversion-sockets.ts):
+ * the per-listener-second cost as deployed, and each converted path's against the native one's.
  */
-import { type AudioFormat, bytesPerSecond, formatKey } from '../../../shared/audio-format.ts';
-import { AUDIO_HEADER_BYTES } from '../../../shared/protocol.ts';
+import { type AudioFormat, formatKey } from '../../../shared/audio-format.ts';
 import { createTranscoder } from '../../../shared/transcoder.ts';
 import { ListenerHub } from '../../../worker/listeners/listener-hub.ts';
 import type { ListenerSocket } from '../../../worker/listeners/listener.ts';
 import { MemoryBroker } from '../../../worker/broker/memory.ts';
 import { silentLogger } from '../../../worker/ops/logger.ts';
-import { type Runtime, spawnChild } from '../child-process.ts';
-import { freePort, sleep } from '../clock.ts';
+import type { Runtime } from '../child-process.ts';
 import type { BenchContext } from '../context.ts';
-import { row, type Row } from '../report.ts';
-import { speak } from '../speak-client.ts';
+import { comparedRow, row, type Row } from '../report.ts';
 import type { AudioSource } from '../sources.ts';
-import { startSwarm, type WindowFigures } from './fan-out.ts';
+import { CONVERSION_LIMIT, type ConversionSocketsPlan, type ConversionSocketsResult, measureConversionSockets } from './conversion-sockets.ts';
 
 export const CONVERSION_FORMATS: AudioFormat[] = [
   { encoding: 'pcm_s16le', sampleRate: 16000 },
@@ -28,8 +26,6 @@ export const CONVERSION_FORMATS: AudioFormat[] = [
 ];
 // The provider's chunk: 50 ms.
 const CHUNK_SECONDS = 0.05;
-// Windows per relay-process cell; the median resists a neighbour's burst of CPU on a shared machine.
-const WINDOWS = 3;
 
 export interface FanOutCell {
   format: string;
@@ -38,19 +34,13 @@ export interface FanOutCell {
   usPerAudioSecond: number;
 }
 
-export interface SocketCell {
-  format: string;
-  listeners: number;
-  relayUsPerListenerSecond: number;
-  bareUsPerListenerSecond: number;
-}
-
 export interface ConversionResult {
   runtime: Runtime;
   source: AudioFormat;
   counts: number[];
   fanOut: FanOutCell[];
-  sockets: SocketCell[];
+  /** Real sockets, interleaved rounds against a bare broadcast. */
+  sockets: ConversionSocketsResult;
   /** One transcoder alone: microseconds of CPU per second of audio, by format. */
   transcoderUsPerAudioSecond: Record<string, number>;
 }
@@ -103,14 +93,7 @@ export function timeFanOut(source: AudioFormat, format: AudioFormat, listeners: 
   return (used.user + used.system) / (chunks * CHUNK_SECONDS);
 }
 
-async function medianWindow(measure: () => Promise<{ step: WindowFigures }>): Promise<WindowFigures> {
-  const steps: WindowFigures[] = [];
-  for (let i = 0; i < WINDOWS; i++) steps.push((await measure()).step);
-  steps.sort((a, b) => a.cpuShare - b.cpuShare);
-  return steps[Math.floor(steps.length / 2)]!;
-}
-
-export async function measureConversion(ctx: BenchContext, runtime: Runtime, source: AudioSource): Promise<ConversionResult> {
+export async function measureConversion(ctx: BenchContext, runtime: Runtime, source: AudioSource, plan: ConversionSocketsPlan): Promise<ConversionResult> {
   const smoke = ctx.mode === 'smoke';
   const counts = smoke ? [1, 10] : [1, 100];
   const formats = [source.format, ...CONVERSION_FORMATS];
@@ -126,63 +109,7 @@ export async function measureConversion(ctx: BenchContext, runtime: Runtime, sou
     }
     if (format !== source.format) transcoderUsPerAudioSecond[formatKey(format)] = timeTranscoder(source.format, format, audioSeconds);
   }
-
-  const many = counts[counts.length - 1]!;
-  const windowMs = smoke ? 300 : 1000;
-  const settleMs = smoke ? 300 : 1000;
-  const sockets: SocketCell[] = [];
-  const swarm = await startSwarm();
-  try {
-    const port = await freePort();
-    const relay = await spawnChild<{ url: string }>('test/bench/relay-child.ts', {
-      runtime,
-      env: { ...source.relayEnv, ...ctx.relayEnv, PORT: String(port), RELAY_ADMIN_KEY: ctx.adminKey },
-    });
-    let frameMs = 0;
-    try {
-      const target = { url: relay.info.url, key: ctx.adminKey };
-      let stream = 0;
-      for (const format of formats) {
-        // A stream per format with its listeners in before the audio starts (a format channel opened in
-        // the middle of an utterance gets none of it), the window once the relay holds the whole utterance.
-        const name = `conversion-${++stream}`;
-        await swarm.connect(relay.info.url, `/v1/streams/${name}/listen?encoding=${format.encoding}&sample_rate=${format.sampleRate}`, many, ctx.adminKey);
-        const before = await source.produced();
-        const answer = await speak(target, name, source.text((settleMs + WINDOWS * windowMs) / 1000 + 4));
-        if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
-        await source.quiet(before);
-        await sleep(settleMs);
-        const step = await medianWindow(() => swarm.measure(format, windowMs, relay));
-        if (!(step.framesPerSecond > 0)) throw new Error(`the relay sent no ${formatKey(format)} audio\n${relay.stderr()}`);
-        if (format === source.format) frameMs = ((step.meanFrameBytes - AUDIO_HEADER_BYTES) / bytesPerSecond(format)) * 1000;
-        sockets.push({ format: formatKey(format), listeners: many, relayUsPerListenerSecond: step.cpuUsPerListenerSecond, bareUsPerListenerSecond: Number.NaN });
-        await swarm.closeAll();
-        const cancelled = await fetch(new URL(`/v1/streams/${name}/cancel?all=true`, target.url), { method: 'POST', headers: { authorization: `Bearer ${ctx.adminKey}` } });
-        await cancelled.arrayBuffer();
-      }
-    } finally {
-      await relay.stop();
-    }
-
-    const bare = await spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime });
-    try {
-      for (const format of formats) {
-        // The frames the relay sends this format: the native frame's duration, this format's bytes.
-        const payloadBytes = Math.round((frameMs / 1000) * bytesPerSecond(format));
-        await swarm.connect(bare.info.url, '/', many);
-        await bare.call('play', { payloadBytes, frameMs, leadMs: ctx.playoutLeadMs });
-        await sleep(settleMs);
-        const step = await medianWindow(() => swarm.measure(format, windowMs, bare));
-        sockets.find((c) => c.format === formatKey(format))!.bareUsPerListenerSecond = step.cpuUsPerListenerSecond;
-        await bare.call('stop');
-        await swarm.closeAll();
-      }
-    } finally {
-      await bare.stop();
-    }
-  } finally {
-    await swarm.child.stop();
-  }
+  const sockets = await measureConversionSockets(ctx, runtime, source, CONVERSION_FORMATS, plan);
 
   const result: ConversionResult = { runtime, source: source.format, counts, fanOut, sockets, transcoderUsPerAudioSecond };
   for (const format of CONVERSION_FORMATS) {
@@ -210,7 +137,6 @@ export function conversionRows(result: ConversionResult): Row[] {
   for (const format of CONVERSION_FORMATS) {
     const key = formatKey(format);
     const conversion = conversionUs(result, key);
-    const sockets = result.sockets.find((c) => c.format === key);
     rows.push(
       row({
         item: 5,
@@ -230,30 +156,34 @@ export function conversionRows(result: ConversionResult): Row[] {
         baselineName: 'a converter per listener',
       }),
     );
-    if (sockets) {
-      rows.push(
-        row({
-          item: 5,
-          figure: `relay CPU per listener-second, ${many} listeners of ${key}, real sockets (${result.runtime})`,
-          unit: 'µs',
-          relay: sockets.relayUsPerListenerSecond,
-          baseline: sockets.bareUsPerListenerSecond,
-          baselineName: 'bare broadcast, same bytes',
-        }),
-      );
-    }
   }
-  const native = result.sockets.find((c) => c.format === formatKey(result.source));
-  if (native) {
+  const { sockets } = result;
+  for (const cell of sockets.formats) {
+    const native = cell.format === formatKey(result.source);
     rows.push(
-      row({
-        item: 5,
-        figure: `relay CPU per listener-second, ${many} listeners of ${formatKey(result.source)} (native), real sockets (${result.runtime})`,
-        unit: 'µs',
-        relay: native.relayUsPerListenerSecond,
-        baseline: native.bareUsPerListenerSecond,
-        baselineName: 'bare broadcast, same bytes',
-      }),
+      comparedRow(
+        {
+          item: 5,
+          figure: `relay CPU per listener-second, ${sockets.listeners} listeners of ${cell.format}${native ? ' (native)' : ''}, real sockets (${result.runtime})`,
+          unit: 'µs',
+          baselineName: 'bare broadcast, same bytes',
+        },
+        cell.cpu,
+      ),
+    );
+  }
+  for (const { format, figure } of sockets.againstNative) {
+    rows.push(
+      comparedRow(
+        {
+          item: 5,
+          figure: `${format} path vs the native path, each over its bare broadcast (${sockets.listeners} listeners, ${result.runtime})`,
+          unit: '×',
+          baselineName: 'native relay/bare',
+          target: `≤ ${CONVERSION_LIMIT}× native`,
+        },
+        figure,
+      ),
     );
   }
   return rows;

@@ -152,10 +152,10 @@ export async function measureEngine(ctx: BenchContext, runtime: Runtime): Promis
 }
 
 /** Posts `text`, times its first audio frame at the listener, then cancels it and waits for its end. */
-export async function timeToFirstAudio(target: { url: string; key: string }, stream: string, listener: ProbeListener, text: string): Promise<number> {
+export async function timeToFirstAudio(target: { url: string; key: string }, stream: string, listener: ProbeListener, text: string, options: { newConnection?: boolean } = {}): Promise<number> {
   let sentAt = 0;
   const audio = listener.nextAudio(0);
-  const answer = await speak(target, stream, text, '', () => (sentAt = performance.now()));
+  const answer = await speak(target, stream, text, '', () => (sentAt = performance.now()), options);
   if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
   const timing = await audio;
   const ended = listener.ended(timing.utterance);

@@ -62,8 +62,8 @@ export interface ServerRamp {
 export interface Swarm {
   child: BenchChild;
   connect(url: string, path: string, count: number, key?: string): Promise<void>;
-  /** Opens a window, waits, and reports it (server usage must be read around it by the caller). */
-  measure(format: AudioFormat, windowMs: number, server: BenchChild): Promise<{ step: WindowFigures; raw: Record<string, unknown> }>;
+  /** Opens a window over every listener (or those opened on `path`), waits, and reports it with the server's CPU meanwhile. */
+  measure(format: AudioFormat, windowMs: number, server: BenchChild, path?: string): Promise<{ step: WindowFigures; raw: Record<string, unknown> }>;
   closeSome(count: number): Promise<void>;
   closeAll(): Promise<void>;
 }
@@ -81,8 +81,8 @@ export async function startSwarm(): Promise<Swarm> {
       );
       if (result.failed > 0) throw new Error(`${result.failed} of ${count} listeners failed to connect: ${result.firstError}`);
     },
-    async measure(format, windowMs, server) {
-      await child.call('mark');
+    async measure(format, windowMs, server, path) {
+      await child.call('mark', path === undefined ? {} : { path });
       const before: Usage = await server.usage();
       const started = performance.now();
       await sleep(windowMs);

@@ -10,6 +10,7 @@ import type { Row } from '../report.ts';
 import type { AudioSource } from '../sources.ts';
 import { bufferingRows, measureBuffering } from './buffering.ts';
 import { conversionRows, measureConversion } from './conversion.ts';
+import type { ConversionSocketsPlan } from './conversion-sockets.ts';
 import { engineRows, measureEngine } from './engine.ts';
 import { fanOutCurve, fanOutCurveRows, type FanOutCurvePlan, measureFanOutCurve } from './fan-out-curve.ts';
 import { fanOutRows, type FanOutPlan, measureFanOut } from './fan-out.ts';
@@ -150,10 +151,15 @@ export const MEASURES: Measure[] = [
   {
     name: 'conversion',
     source: 'burst',
-    summary: 'format conversion cost per listener and per format (single readings)',
+    summary: 'format conversion cost per listener and per format (in-process single readings; real sockets interleaved vs a bare broadcast)',
     byDefault: true,
     run: async (m) => {
-      const result = await measureConversion(m.bench, 'node', await m.sources.audio());
+      const plan = pick<ConversionSocketsPlan>(m.size, {
+        smoke: { listeners: 10, rounds: 2, settleMs: 300, windowMs: 300 },
+        quick: { listeners: 100, rounds: 4, settleMs: 1000, windowMs: 1000 },
+        full: { listeners: 100, rounds: 6, settleMs: 1000, windowMs: 2000 },
+      });
+      const result = await measureConversion(m.bench, 'node', await m.sources.audio(), { ...plan, rounds: m.rounds ?? plan.rounds });
       return { rows: conversionRows(result), details: result };
     },
   },

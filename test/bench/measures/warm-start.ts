@@ -44,11 +44,12 @@ async function oneRelay(ctx: BenchContext, runtime: Runtime, plan: WarmStartPlan
     const target = { url: relay.info.url, key: ctx.adminKey };
     const readings: number[] = [];
     await sleep(plan.idleMs);
-    // Each utterance on a stream and listener of its own, as a new caller would come.
+    // Each utterance on a stream, listener and connection of its own, as a new caller would come: over a kept-alive
+    // connection only the first would pay for the TCP connection (2-3x the warm figure at load 10).
     for (let i = 0; i <= plan.warmRuns; i++) {
       const stream = `warm-${i}`;
       const listener = await ProbeListener.open(`${relay.info.url.replace(/^http/, 'ws')}/v1/streams/${stream}/listen`, { authorization: `Bearer ${ctx.adminKey}` });
-      readings.push(await timeToFirstAudio(target, stream, listener, SENTENCE));
+      readings.push(await timeToFirstAudio(target, stream, listener, SENTENCE, { newConnection: true }));
       listener.close();
     }
     return readings;

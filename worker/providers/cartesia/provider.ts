@@ -6,12 +6,14 @@ import type { Voice } from '../../../shared/api.ts';
 import type { AudioFormat } from '../../../shared/audio-format.ts';
 import type { CartesiaUpstreamField } from '../../../shared/cartesia-messages.ts';
 import { RelayError } from '../../../shared/errors.ts';
+import { unrefTimer } from '../../../shared/timers.ts';
 import type { CartesiaConfig } from '../../ops/config.ts';
 import type { Logger } from '../../ops/logger.ts';
 import type { ContextOptions, TTSContext, TTSProvider } from '../provider.ts';
 import { CartesiaContext } from './context.ts';
 import { contextSettings, DEFAULT_CARTESIA_VOICE } from './context-settings.ts';
 import { CartesiaPool } from './pool.ts';
+import { rehearseParsing } from './schema.ts';
 import { readCertificateFile } from './sdk.ts';
 import { CartesiaVoices } from './voices.ts';
 
@@ -52,8 +54,10 @@ export class CartesiaProvider implements TTSProvider {
       logger,
     );
     this.voiceList = new CartesiaVoices(config.baseUrl ?? DEFAULT_BASE_URL, { apiKey: config.apiKey, ...(ca ? { ca } : {}), timeoutMs: config.connectTimeoutMs });
-    // Connect ahead of the first utterance, so it does not pay for the TLS and WebSocket handshakes.
+    // Connect ahead of the first utterance, so it does not pay for the TLS and WebSocket handshakes, nor for
+    // the first parse of Cartesia's messages (after start-up: it takes tens of milliseconds).
     this.pool.warm().catch((error: unknown) => this.logger.warn('Cartesia is not reachable yet', { error }));
+    unrefTimer(setTimeout(rehearseParsing, 0));
   }
 
   openContext(options: ContextOptions): TTSContext {

@@ -44,6 +44,8 @@ export const WARM_UP_PIECES = [
 ];
 /** Rounds over WARM_UP_PIECES: 24 short sentences, about 40 s of speech. */
 const WARM_UP_ROUNDS = 4;
+/** What the stream asks of a context: the engine's format, word times, text in sentences. */
+const WARM_UP_CONTEXT: ContextOptions = { format: ENGINE_FORMAT, timestamps: true, buffering: 'relay' };
 
 export class EspeakProvider implements TTSProvider {
   readonly name = 'espeak';
@@ -84,7 +86,10 @@ export class EspeakProvider implements TTSProvider {
     }
   }
 
-  /** Speaks the warm-up pieces one at a time in the engine's thread (never inline: that would block the event loop). */
+  /**
+   * Speaks the warm-up pieces one at a time in the engine's thread (never inline: that would block the event
+   * loop), each through a context of its own as a real utterance's text goes, so that code warms too.
+   */
   private async warmInBackground(synthesizer: EspeakSynthesizer): Promise<void> {
     const started = performance.now();
     const { signal } = this.warmUp;
@@ -93,7 +98,7 @@ export class EspeakProvider implements TTSProvider {
       for (let round = 0; round < WARM_UP_ROUNDS; round++) {
         for (const piece of WARM_UP_PIECES) {
           if (signal.aborted) return;
-          await synthesizer.synthesize(piece, this.defaultVoice, () => {}, signal);
+          await this.rehearse(piece, Promise.resolve(synthesizer), signal);
           pieces++;
         }
       }
@@ -101,6 +106,20 @@ export class EspeakProvider implements TTSProvider {
       this.options.logger?.warn('espeak-ng warm-up failed', { error });
     } finally {
       this.options.logger?.debug('espeak-ng warm-up ended', { pieces, ms: Math.round(performance.now() - started), stopped_by_work: signal.aborted });
+    }
+  }
+
+  /** One piece through a context nobody hears; `signal` cancels it (the synthesizer then drops what is queued). */
+  private async rehearse(piece: string, synthesizer: Promise<EspeakSynthesizer>, signal: AbortSignal): Promise<void> {
+    const context = new EspeakContext('espeak-warm-up', WARM_UP_CONTEXT, synthesizer, this.defaultVoice);
+    const cancel = () => context.cancel();
+    signal.addEventListener('abort', cancel, { once: true });
+    try {
+      context.push(piece);
+      context.end();
+      for await (const event of context.events) if (event.type === 'error') throw event.error;
+    } finally {
+      signal.removeEventListener('abort', cancel);
     }
   }
 

@@ -1,0 +1,69 @@
+/**
+ * Warm start: the rehearsal utterance a relay runs at start goes through the whole path on a private copy of
+ * the relay, and leaves nothing anyone could see: no stream, no metric, no log line at info; readiness does
+ * not wait for it.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startNodeRelay, type RunningRelay } from '../../worker/runtime/node.ts';
+import { parseMetrics } from '../runtimes/prometheus.ts';
+import { within } from '../support/relay.ts';
+
+const KEY = 'warm-up-admin-key-0123456789';
+
+let relay: RunningRelay | undefined;
+
+afterEach(async () => {
+  await relay?.close();
+  relay = undefined;
+});
+
+async function start(env: Record<string, string>): Promise<{ relay: RunningRelay; logs: Array<Record<string, unknown>> }> {
+  const logs: Array<Record<string, unknown>> = [];
+  relay = await startNodeRelay({
+    port: 0,
+    host: '127.0.0.1',
+    writeLog: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+    env: { TTS_PROVIDER: 'espeak', RELAY_ADMIN_KEY: KEY, ...env },
+  });
+  return { relay, logs };
+}
+
+function get(base: RunningRelay, path: string): Promise<Response> {
+  return fetch(new URL(path, base.url), { headers: { authorization: `Bearer ${KEY}` } });
+}
+
+describe('warm-up rehearsal at start', () => {
+  it('is still running when the relay is up, and the relay answers ready meanwhile', async () => {
+    const { relay } = await start({});
+    let over = false;
+    void relay.warmedUp.then(() => (over = true));
+    expect(over).toBe(false);
+    const ready = await get(relay, '/readyz');
+    expect(ready.status).toBe(200);
+    await within(relay.warmedUp, 10_000, 'the warm-up');
+  });
+
+  it('leaves no stream, no count in /metrics and no log line at info behind', async () => {
+    const { relay, logs } = await start({ LOG_LEVEL: 'info' });
+    await within(relay.warmedUp, 10_000, 'the warm-up');
+    const startUpLines = logs.length;
+
+    const streams = (await (await get(relay, '/v1/streams')).json()) as { streams: Array<{ stream: string }> };
+    expect(streams.streams).toEqual([]);
+    const metrics = parseMetrics(await (await get(relay, '/metrics')).text());
+    const counted = [...metrics].filter(([name, value]) => /^tts_relay_(utterances|sent_bytes|listener_connections|time_to_first_audio_seconds_count)/.test(name) && value > 0);
+    expect(counted).toEqual([]);
+    // Only the request for /v1/streams just made (the metrics count at their answer), never the rehearsal's.
+    const requests = [...metrics].filter(([name]) => name.startsWith('tts_relay_http_requests_total')).reduce((sum, [, value]) => sum + value, 0);
+    expect(requests).toBe(1);
+    const lines = logs.slice(0, startUpLines).map((line) => String(line.msg));
+    expect(lines.filter((msg) => /request|utterance|warm-up/.test(msg))).toEqual([]);
+  });
+
+  it('goes through to its end (it says so at debug)', async () => {
+    const { relay, logs } = await start({ LOG_LEVEL: 'debug' });
+    await within(relay.warmedUp, 10_000, 'the warm-up');
+    expect(logs.map((line) => line.msg)).toContain('warm-up rehearsal done');
+    expect(logs.map((line) => line.msg)).not.toContain('warm-up rehearsal failed: the first utterance may be slower');
+  });
+});
