@@ -1,6 +1,6 @@
 /** GET /v1/streams/{stream}/listen: a WebSocket that joins this instance's listeners of the stream. */
 import type { Context } from 'hono';
-import { type AudioFormat, isEncoding, isSampleRate } from '../../shared/audio-format.ts';
+import { type AudioFormat, formatKey, isEncoding, isSampleRate } from '../../shared/audio-format.ts';
 import { RelayError } from '../../shared/errors.ts';
 import type { IngressContext } from '../ingress/context.ts';
 import type { Env, RuntimeAdapter } from '../runtime/contract.ts';
@@ -9,12 +9,16 @@ import { ListenerConnection, type ListenerConnections } from './listener-connect
 
 export function listenRoute({ directory, listeners, played, limits, sourceFormat, clock, now, auth }: IngressContext, runtime: RuntimeAdapter) {
   const connections: ListenerConnections = { listeners, played, auth, runtime, clock, now };
+  // One format object per encoding and rate (a few dozen at most), shared by every listener that asks for it.
+  const formats = new Map<string, AudioFormat>();
   return async (c: Context<Env>, name: string): Promise<Response> => {
     authorize(c.get('principal'), 'listen', name);
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
       throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
     }
-    const format = listenFormat(c.req.query('encoding'), c.req.query('sample_rate'), sourceFormat);
+    const requested = listenFormat(c.req.query('encoding'), c.req.query('sample_rate'), sourceFormat);
+    const format = formats.get(formatKey(requested)) ?? requested;
+    formats.set(formatKey(format), format);
     const from = c.req.query('from');
     if (from !== undefined && from !== 'utterance' && from !== 'live') {
       throw new RelayError('bad_request', 'from is `live` (the default) or `utterance` (start with the current utterance).');
