@@ -1,7 +1,6 @@
 /** Bun entry: `bun worker/runtime/bun.ts` serves the relay with Bun.serve and hono/bun's WebSocket handlers. */
 import { readFileSync } from 'node:fs';
 import type { Server, ServerWebSocket } from 'bun';
-import { websocket } from 'hono/bun';
 import { defineWebSocketHelper } from 'hono/ws';
 import type { RuntimeAdapter } from './contract.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
@@ -11,6 +10,7 @@ import { answerSubprotocol } from './subprotocol.ts';
 import { withDotEnv } from './dotenv.ts';
 import { startWebWorker } from './web-worker.ts';
 import { bunSocketGroup } from './bun-socket-group.ts';
+import { BunSocket, bunWebSocketHandlers } from './bun-websocket.ts';
 
 /** Bytes per second of the widest listener format (pcm_f32le at 48 kHz), to size Bun's send buffer. */
 const MAX_LISTENER_BYTES_PER_SECOND = 4 * 48_000;
@@ -19,14 +19,14 @@ let server: Server<unknown> | undefined;
 
 /**
  * hono/bun's upgrade, plus the subprotocol answer: Bun would echo the first protocol offered, which may be
- * a browser's token (`tts-relay.token.<jwt>`). The socket data is what hono/bun's `websocket` handlers read.
+ * a browser's token (`tts-relay.token.<jwt>`). The socket data is what bun-websocket.ts's handlers read.
  */
 const upgradeWebSocket = defineWebSocketHelper((c, events) => {
   const bunServer = (c.env as { server?: Server<unknown> } | undefined)?.server;
   if (!bunServer) throw new TypeError('The Bun server must be passed to app.fetch as env.server.');
   const protocol = answerSubprotocol(c.req.header('sec-websocket-protocol'));
   const upgraded = bunServer.upgrade(c.req.raw, {
-    data: { events, url: new URL(c.req.url), protocol: protocol ?? '' },
+    data: new BunSocket(events, protocol ?? ''),
     ...(protocol ? { headers: { 'Sec-WebSocket-Protocol': protocol } } : {}),
   });
   if (upgraded) return new Response(null);
@@ -62,7 +62,7 @@ export async function runBunRelay(): Promise<void> {
       hostname: config.host,
       fetch: (request, bunServer) => app.fetch(request, { server: bunServer }),
       websocket: {
-        ...websocket,
+        ...bunWebSocketHandlers,
         maxPayloadLength: config.limits.maxFrameBytes,
         // Past this Bun drops messages silently; the fan-out drops a slow listener well before (4008).
         backpressureLimit: Math.max(16 << 20, 2 * config.limits.listenerMaxBufferedSeconds * MAX_LISTENER_BYTES_PER_SECOND),

@@ -30,15 +30,17 @@ const countingUpgradeWebSocket = ((c, events, options) => {
   return upgradeWebSocket(
     c,
     {
-      ...events,
+      // Called as methods, not spread: the events may be a class instance with its handlers on the prototype.
       onOpen(event, ws) {
         openSockets++;
         events.onOpen?.(event, ws);
       },
+      onMessage: (event, ws) => events.onMessage?.(event, ws),
       onClose(event, ws) {
         openSockets--;
         events.onClose?.(event, ws);
       },
+      onError: (event, ws) => events.onError?.(event, ws),
     },
     { ...(options as object), ...(protocol ? { protocol } : {}) },
   );

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createServer as createHTTPSServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
-import { serve, upgradeWebSocket } from '@hono/node-server';
+import { serve } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConfigError } from '../ops/config.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
@@ -14,6 +14,7 @@ import { announceStart, describeStartFailure, exitOnSignal } from './lifecycle.t
 import { withDotEnv } from './dotenv.ts';
 import { startNodeWorker } from './node-worker.ts';
 import { nodeSocketGroup } from './node-socket-group.ts';
+import { upgradeWebSocket } from './node-upgrade.ts';
 import { warmUpNode } from './node-warm-up.ts';
 
 export const nodeRuntime: RuntimeAdapter = {

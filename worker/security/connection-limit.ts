@@ -3,7 +3,7 @@
  * client address, and on the size of every WebSocket message a client sends, whatever the runtime.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import type { UpgradeWebSocket, WSEvents, WSMessageReceive } from 'hono/ws';
+import type { UpgradeWebSocket, WSContext, WSEvents, WSMessageReceive } from 'hono/ws';
 import { RelayError } from '../../shared/errors.ts';
 import { unrefTimer } from '../../shared/timers.ts';
 import type { RuntimeAdapter } from '../runtime/contract.ts';
@@ -13,9 +13,21 @@ const HANDSHAKE_GRACE_MS = 10_000;
 // Seconds a refused client is told to wait: connections free up as others finish.
 const RETRY_AFTER_SECONDS = 1;
 
-interface Slot {
-  release(): void;
-  handedOff: boolean;
+/** One open connection's place in the counts; given back once. */
+class Slot {
+  handedOff = false;
+  private released = false;
+
+  constructor(
+    private readonly counts: { release(address: string | null): void },
+    private readonly address: string | null,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.counts.release(this.address);
+  }
 }
 
 export class ConnectionLimiter {
@@ -38,12 +50,12 @@ export class ConnectionLimiter {
     };
   }
 
-  /** The WebSocket takes over the request's slot: the returned function gives it back (once). */
-  handOff(request: Request): () => void {
+  /** The WebSocket takes over the request's slot, to give back (once) when it closes. */
+  handOff(request: Request): Slot | null {
     const slot = this.slots.get(request);
-    if (!slot) return () => {};
+    if (!slot) return null;
     slot.handedOff = true;
-    return slot.release;
+    return slot;
   }
 
   get open(): number {
@@ -60,19 +72,16 @@ export class ConnectionLimiter {
     }
     this.total++;
     if (address !== null) this.byAddress.set(address, fromAddress + 1);
-    let released = false;
-    return {
-      handedOff: false,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.total--;
-        if (address === null) return;
-        const left = (this.byAddress.get(address) ?? 1) - 1;
-        if (left > 0) this.byAddress.set(address, left);
-        else this.byAddress.delete(address);
-      },
-    };
+    return new Slot(this, address);
+  }
+
+  /** A slot given back: its connection no longer counts. */
+  release(address: string | null): void {
+    this.total--;
+    if (address === null) return;
+    const left = (this.byAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.byAddress.set(address, left);
+    else this.byAddress.delete(address);
   }
 }
 
@@ -83,41 +92,53 @@ export class ConnectionLimiter {
  */
 export function guardWebSockets(runtime: RuntimeAdapter, limiter: ConnectionLimiter, maxFrameBytes: number): RuntimeAdapter {
   const upgradeWebSocket = ((c: Context, events: WSEvents<any>, options?: unknown) =>
-    runtime.upgradeWebSocket(c, guardEvents(events, limiter.handOff(c.req.raw), maxFrameBytes), options)) as UpgradeWebSocket<any>;
+    runtime.upgradeWebSocket(c, new GuardedEvents(events, limiter.handOff(c.req.raw), maxFrameBytes), options)) as UpgradeWebSocket<any>;
   return { ...runtime, upgradeWebSocket };
 }
 
-function guardEvents(events: WSEvents<any>, release: () => void, maxFrameBytes: number): WSEvents<any> {
-  let opened = false;
-  const abandoned = setTimeout(() => {
-    if (!opened) release();
-  }, HANDSHAKE_GRACE_MS);
-  unrefTimer(abandoned);
-  return {
-    onOpen(event, ws) {
-      opened = true;
-      clearTimeout(abandoned);
-      events.onOpen?.(event, ws);
-    },
-    onMessage(event, ws) {
-      if (tooLarge(event.data, maxFrameBytes)) {
-        const error = new RelayError('payload_too_large');
-        ws.close(error.closeCode, error.code);
-        return;
-      }
-      events.onMessage?.(event, ws);
-    },
-    onClose(event, ws) {
-      clearTimeout(abandoned);
-      release();
-      events.onClose?.(event, ws);
-    },
-    onError(event, ws) {
-      clearTimeout(abandoned);
-      release();
-      events.onError?.(event, ws);
-    },
-  };
+/** A socket's events behind the guards; one object per socket, its methods shared, its handshake timer dropped once open. */
+class GuardedEvents implements WSEvents<any> {
+  private abandoned: ReturnType<typeof setTimeout> | null;
+
+  constructor(
+    private readonly events: WSEvents<any>,
+    private readonly slot: Slot | null,
+    private readonly maxFrameBytes: number,
+  ) {
+    this.abandoned = slot ? setTimeout(() => slot.release(), HANDSHAKE_GRACE_MS) : null;
+    if (this.abandoned) unrefTimer(this.abandoned);
+  }
+
+  onOpen(event: Event, ws: WSContext<any>): void {
+    this.stopHandshakeTimer();
+    this.events.onOpen?.(event, ws);
+  }
+
+  onMessage(event: MessageEvent<WSMessageReceive>, ws: WSContext<any>): void {
+    if (tooLarge(event.data, this.maxFrameBytes)) {
+      const error = new RelayError('payload_too_large');
+      ws.close(error.closeCode, error.code);
+      return;
+    }
+    this.events.onMessage?.(event, ws);
+  }
+
+  onClose(event: CloseEvent, ws: WSContext<any>): void {
+    this.stopHandshakeTimer();
+    this.slot?.release();
+    this.events.onClose?.(event, ws);
+  }
+
+  onError(event: Event, ws: WSContext<any>): void {
+    this.stopHandshakeTimer();
+    this.slot?.release();
+    this.events.onError?.(event, ws);
+  }
+
+  private stopHandshakeTimer(): void {
+    if (this.abandoned) clearTimeout(this.abandoned);
+    this.abandoned = null;
+  }
 }
 
 function tooLarge(data: WSMessageReceive, maxBytes: number): boolean {
