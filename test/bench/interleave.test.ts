@@ -26,6 +26,8 @@ describe('interleaved rounds', () => {
     expect(compare(rounds([0.9, 1.3, 1.0, 1.4, 1.2]), 'ratio', 1.1).verdict).toBe('too noisy to call');
     expect(compare(rounds([1.0, 1.0]), 'ratio', 1.1).verdict).toBe('too noisy to call');
     expect(compare(rounds([1.0, 1.0, 1.0]), 'ratio', null).verdict).toBeNull();
+    // Memory that shrank while sockets joined is no pass, however far under the limit.
+    expect(compare(rounds([-27, -20, 0.5]), 'ratio', 1.1).verdict).toBe('too noisy to call');
     const added = compare([{ relay: 30, baseline: 29.5, load: 2 }, { relay: 31, baseline: 30.6, load: 3 }, { relay: 28, baseline: 27.8, load: 4 }], 'difference', 1);
     expect(added.figure.median).toBeCloseTo(0.4, 9);
     expect(added.load).toEqual({ min: 2, max: 4 });

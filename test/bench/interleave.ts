@@ -93,6 +93,7 @@ export function compare(rounds: RoundPair[], kind: Comparison['kind'], limit: nu
     figure,
     load: { min: Math.min(...loads), max: Math.max(...loads) },
     limit,
-    verdict: verdictOf(figure, limit, rounds.filter((r) => Number.isFinite(r.relay) && Number.isFinite(r.baseline)).length),
+    // A ratio at or below zero (memory that shrank as sockets joined) measures something else: no verdict passes it.
+    verdict: kind === 'ratio' && !(figure.q1 > 0) && limit !== null ? 'too noisy to call' : verdictOf(figure, limit, rounds.filter((r) => Number.isFinite(r.relay) && Number.isFinite(r.baseline)).length),
   };
 }

@@ -20,6 +20,25 @@ export interface MemoryResult {
 
 // Sockets join in steps and the server settles before each reading, so RSS reflects them and not a burst.
 const SETTLE_MS = 700;
+/**
+ * A fresh relay's RSS moves by tens of MiB in its first seconds (the engine's warm-up, the rehearsal utterance, the
+ * allocator handing pages back): before its first reading it must hold still this long, within STILL_BYTES.
+ */
+const STILL_READINGS = 4;
+const STILL_BYTES = 2 * 1024 * 1024;
+const STILL_BOUND_MS = 30_000;
+
+/** Waits (at most STILL_BOUND_MS) until the child's RSS after a GC held within STILL_BYTES for STILL_READINGS seconds. */
+async function stillness(child: BenchChild): Promise<void> {
+  const readings: number[] = [];
+  const deadline = performance.now() + STILL_BOUND_MS;
+  while (performance.now() < deadline) {
+    readings.push((await child.settledUsage()).rssBytes);
+    const last = readings.slice(-STILL_READINGS);
+    if (last.length === STILL_READINGS && Math.max(...last) - Math.min(...last) <= STILL_BYTES) return;
+    await sleep(1000);
+  }
+}
 
 async function settled(child: BenchChild): Promise<Usage> {
   await sleep(SETTLE_MS);
@@ -43,6 +62,7 @@ export async function relayGrowth(ctx: BenchContext, runtime: Runtime, swarm: Sw
   });
   try {
     const headers = { authorization: `Bearer ${ctx.adminKey}` };
+    if (ctx.mode !== 'smoke') await stillness(relay);
     // One listener first, so the code paths are loaded before the first reading.
     await swarm.connect(relay.info.url, '/v1/streams/warm-up/listen', 1, ctx.adminKey);
     return await growth(relay, async () => {
