@@ -43,7 +43,7 @@ export const WARM_UP_PIECES = [
   'A slow listener is dropped before it holds the others back.',
 ];
 /** Rounds over WARM_UP_PIECES: 24 short sentences, about 40 s of speech. */
-const WARM_UP_ROUNDS = 4;
+export const WARM_UP_ROUNDS = 4;
 
 export class EspeakProvider implements TTSProvider {
   readonly name = 'espeak';
