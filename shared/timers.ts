@@ -14,6 +14,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Runs `fn` after pending I/O: setImmediate where the runtime has it (Node, Bun), else a zero timeout. */
+export const afterIO: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
+
 /**
  * Lets the process exit while `timer` is pending, where the timer is an object with `unref` (Node, Bun);
  * numeric timer ids (Deno, browsers) are left as they are. Returns the timer.

@@ -13,6 +13,7 @@ const emulator = await startCartesiaEmulator({
   firstChunkDelayMs: Number(process.env.BENCH_SYNTHESIS_DELAY_MS ?? 20),
   chunkMs: CHUNK_MS,
   chunkIntervalMs: Number(process.env.BENCH_CHUNK_INTERVAL_MS ?? 2),
+  warmUp: true,
 });
 
 serveControl({ url: emulator.url, wssUrl: emulator.wssUrl, charsPerSecond: CHARS_PER_SECOND, chunkMs: CHUNK_MS }, {

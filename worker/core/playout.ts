@@ -5,6 +5,7 @@
  * `timing` event (presentation time = place on the timeline + the sync delay) published just before it.
  */
 import type { BrokerEvent } from '../broker/broker.ts';
+import { afterIO } from '../../shared/timers.ts';
 import { relayClockAt } from './relay-clock.ts';
 
 // Longest one turn of the event loop spends publishing before it yields to I/O.
@@ -21,10 +22,6 @@ export interface PlayoutTiming {
   /** The relay clock at a reading of `now`. */
   clockAt: (reading: number) => number;
 }
-
-/** Runs `fn` after pending I/O (setImmediate where the runtime has it). */
-const afterIO: (fn: () => void) => void =
-  typeof setImmediate === 'function' ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
 /** What a waiter waits for: every queued event published, or at most this much audio still queued. */
 type Backlog = 'drained' | { atMostSeconds: number };

@@ -7,6 +7,7 @@ import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { ProviderEvent, TTSContext, TTSProvider } from '../providers/provider.ts';
 import { type HeardTracker, NOTHING_HEARD, type UtteranceHearing } from './heard.ts';
+import { DeferredStart } from './deferred-start.ts';
 import { Playout } from './playout.ts';
 import { ResumingContext } from './resuming-context.ts';
 import { relayClockAt } from './relay-clock.ts';
@@ -59,6 +60,7 @@ export class Stream {
   /** What listeners report of the utterance speaking now. */
   private hearing: UtteranceHearing | null = null;
   private readonly recent = new Map<string, Promise<UtteranceResult>>();
+  private readonly start: DeferredStart;
   lastActivity: number;
 
   constructor(
@@ -67,6 +69,7 @@ export class Stream {
   ) {
     this.format = deps.provider.preferredFormat;
     this.lastActivity = deps.now();
+    this.start = new DeferredStart((event) => deps.broker.publish(name, event));
     this.playout = new Playout(deps.limits.playoutLeadMs, (event) => this.publish(event), deps.now, {
       syncDelayMs: deps.limits.syncDelayMs,
       clockAt: relayClockAt,
@@ -164,12 +167,14 @@ export class Stream {
     // Done: everything was released already. Cancel or error: audio not yet released never will be, and
     // listeners in step stop at the cut.
     const at = this.playout.end(reason !== 'done');
+    this.start.flush();
     this.deps.broker.publish(this.name, utteranceEndEvent(utterance, reason, at, error));
     this.deps.logger.info('utterance ended', utteranceEndLog(this.name, utterance, reason, error));
   }
 
   /** Publishes what the playout releases; its `timing` events place the utterance's audio for the heard latency. */
   private publish(event: BrokerEvent): void {
+    this.start.flush();
     this.deps.broker.publish(this.name, event);
     const hearing = this.hearing;
     if (event.type === 'timing' && hearing?.utterance === event.utterance) hearing.placed(event.position, event.at);
@@ -199,7 +204,7 @@ export class Stream {
   }
 
   private async speak(utterance: Utterance): Promise<void> {
-    const { provider, broker, now } = this.deps;
+    const { provider, now } = this.deps;
     utterance.state = 'speaking';
     utterance.startedAt = now();
     // A synthesis already under way (a Cartesia-compatible context) is played as it is; the provider's own is resumable.
@@ -207,7 +212,7 @@ export class Stream {
       utterance.source ?? new ResumingContext(provider, contextOptions(utterance.options, this.format), { dropNewest: (seconds) => this.dropNewestAudio(utterance, seconds) }, this.deps.logger);
     this.context = context;
     this.hearing = this.deps.heard?.open(this.name, utterance.number) ?? null;
-    broker.publish(this.name, { type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
+    this.start.announce({ type: 'utterance_start', utterance: utterance.number, utterance_id: utterance.id });
 
     const watchdog = watchProvider(utterance, this.deps.limits.providerTimeoutMs, now, (error) => this.endUtterance(utterance, 'error', error));
     feedText(utterance, context, this.deps.limits.idleFlushMs).catch((error: unknown) => this.endUtterance(utterance, 'error', toRelayError(error)));

@@ -1,39 +1,73 @@
 /** Reading a request body as it streams: byte limits counted on the fly, strict UTF-8, lines, whole JSON. */
 import { RelayError } from '../../shared/errors.ts';
 
+/** A request body as it arrives: a web stream, or the runtime's own chunks where that is cheaper (RuntimeAdapter.requestBody). */
+export type BodySource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
 /**
  * Yields the body's chunks, failing with `payload_too_large` as soon as the running total passes `maxBytes`,
  * and with `upload_timeout` when no byte arrives for `idleMs` (a slow producer that still sends stays welcome).
  */
-export async function* limitBytes(body: ReadableStream<Uint8Array> | null, maxBytes: number, idleMs = Infinity): AsyncGenerator<Uint8Array> {
+export async function* limitBytes(body: BodySource | null, maxBytes: number, idleMs = Infinity): AsyncGenerator<Uint8Array> {
   if (!body) return;
   let total = 0;
-  const reader = body.getReader();
+  const chunks = openChunks(body);
   try {
     for (;;) {
-      const { done, value } = await readWithin(reader, idleMs);
+      const { done, value } = await readWithin(chunks, idleMs);
       if (done) return;
       total += value.byteLength;
       if (total > maxBytes) throw new RelayError('payload_too_large', `The body passed the limit of ${maxBytes} bytes.`);
       yield value;
     }
   } finally {
-    reader.releaseLock();
+    chunks.release();
   }
 }
 
-// The result type is inferred: Bun's types and the DOM's name it differently, and both typechecks run.
-async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, idleMs: number) {
-  if (!Number.isFinite(idleMs)) return reader.read();
+interface Chunks {
+  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
+  /** Gives up on the body: a pending read settles and the client's upload is dropped. */
+  cancel(): Promise<void>;
+  release(): void;
+}
+
+function openChunks(body: BodySource): Chunks {
+  if ('getReader' in body) {
+    const reader = body.getReader();
+    return {
+      read: async () => {
+        const { done, value } = await reader.read();
+        return done ? { done: true } : { done: false, value };
+      },
+      cancel: () => reader.cancel(),
+      release: () => reader.releaseLock(),
+    };
+  }
+  const iterator = body[Symbol.asyncIterator]();
+  // Not awaited: an iterator's return waits for the read still pending, which a stalled upload never settles.
+  const close = () => void iterator.return?.().catch(() => {});
+  return {
+    read: async () => {
+      const { done, value } = await iterator.next();
+      return done ? { done: true } : { done: false, value };
+    },
+    cancel: async () => close(),
+    release: close,
+  };
+}
+
+async function readWithin(chunks: Chunks, idleMs: number) {
+  if (!Number.isFinite(idleMs)) return chunks.read();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const idle = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new RelayError('upload_timeout', `The upload sent nothing for ${idleMs / 1000} s; send a byte now and then to keep it open.`)), idleMs);
   });
   try {
-    return await Promise.race([reader.read(), idle]);
+    return await Promise.race([chunks.read(), idle]);
   } catch (error) {
     // Settles the read still pending, so the lock can be released and the client's upload is dropped.
-    await reader.cancel().catch(() => {});
+    await chunks.cancel().catch(() => {});
     throw error;
   } finally {
     clearTimeout(timer);

@@ -1,7 +1,7 @@
 /** Turns a speak request body of any supported content type into a stream of text and flush inputs. */
 import { ndjsonLineSchema, speakJsonSchema } from '../../shared/api.ts';
 import { RelayError } from '../../shared/errors.ts';
-import { decodeUtf8, limitBytes, readJson, splitLines } from './body.ts';
+import { type BodySource, decodeUtf8, limitBytes, readJson, splitLines } from './body.ts';
 import { readSSE, textOfSSEData } from './sse.ts';
 
 import type { BodyInput } from '../core/text-input.ts';
@@ -17,7 +17,7 @@ const PLAIN_TYPES = new Set(['', 'text/plain', 'application/x-www-form-urlencode
 
 export async function readSpeakBody(
   contentType: string | undefined,
-  body: ReadableStream<Uint8Array> | null,
+  body: BodySource | null,
   limits: { maxBytes: number; maxLineChars: number; idleMs?: number },
 ): Promise<SpeakBody> {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();

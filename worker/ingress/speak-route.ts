@@ -26,7 +26,7 @@ export function speakRoute(ingress: IngressContext, runtime: RuntimeAdapter) {
       authorize(c.get('principal'), 'cancel', name);
       await directory.cancel(name, true);
     }
-    const body = await readSpeakBody(c.req.header('content-type'), c.req.raw.body, { maxBytes: limits.maxSpeakBytes, maxLineChars: MAX_LINE_CHARS, idleMs: limits.uploadIdleMs });
+    const body = await readSpeakBody(c.req.header('content-type'), runtime.requestBody?.(c) ?? c.req.raw.body, { maxBytes: limits.maxSpeakBytes, maxLineChars: MAX_LINE_CHARS, idleMs: limits.uploadIdleMs });
     const voice = await checkVoice(provider, query.voice ?? body.voice);
     const options = utteranceOptions(query, body, voice, receivedAt);
     const utterance = await speakBody(body, () => directory.enqueue(name, options, { interrupt }));

@@ -9,6 +9,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { loadEspeakEngine } from '../../../worker/providers/espeak/engine.ts';
+import { WARM_UP_PIECES, WARM_UP_ROUNDS } from '../../../worker/providers/espeak/provider.ts';
 import { EMULATOR_API_KEY } from './auth.ts';
 import { EMULATOR_VOICES } from './rest.ts';
 import { createEmulatorServer, EMULATOR_CERT_FILE } from './server.ts';
@@ -64,6 +65,7 @@ async function createState(options: EmulatorOptions): Promise<EmulatorState> {
   };
   const stats: EmulatorStats = { upgrades: [], connections: 0, open: 0, contexts: 0, requests: [], sent: {}, errors: [], closes: [] };
   const engine = await loadEspeakEngine();
+  if (options.warmUp) for (let round = 0; round < WARM_UP_ROUNDS; round++) for (const piece of WARM_UP_PIECES) engine.synthesize(piece);
   return { settings, engine, faults: { ...options.faults }, stats, connections: new Set(), ids: { connection: 0, request: 0 } };
 }
 

@@ -42,6 +42,11 @@ export interface EmulatorOptions {
   wordTimestamps?: boolean;
   /** What `GET /voices` lists, in pages of its `limit` (Cartesia's cursor paging). */
   voices?: EmulatedVoice[];
+  /**
+   * Speak the embedded engine's warm-up sentences before serving. The bench sets it: a cold espeak-ng (wasm2js) takes
+   * 50× longer a sentence, and whichever side of a comparison came first paid for it.
+   */
+  warmUp?: boolean;
 }
 
 export interface EmulatedVoice {

@@ -86,6 +86,7 @@ export type ParsedLenientMessage =
 
 /** Validates one decoded server event; failures say what arrived so the caller can log and skip it. */
 export function parseLenientMessage(value: unknown): ParsedLenientMessage {
+  if (isPlainChunk(value)) return { ok: true, message: value };
   const parsed = lenientCartesiaMessageSchema.safeParse(value);
   if (parsed.success) return { ok: true, message: parsed.data };
   const record = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
@@ -110,4 +111,26 @@ const REHEARSAL_MESSAGES = [
  */
 export function rehearseParsing(): void {
   for (const message of REHEARSAL_MESSAGES) parseLenientMessage(message);
+}
+
+type ChunkMessage = z.infer<typeof chunkMessageSchema>;
+
+/**
+ * A chunk that passes `chunkMessageSchema` as it is, checked by hand: chunks are nearly every frame, and zod's
+ * object parse copied each one (with its 12 KB of base64) on the way to the listeners. Anything else, or a chunk
+ * with a field out of shape, takes the schema, which also says what was wrong. Unknown fields are kept, not stripped.
+ */
+function isPlainChunk(value: unknown): value is ChunkMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  return (
+    m.type === 'chunk' &&
+    typeof m.context_id === 'string' &&
+    m.context_id !== '' &&
+    typeof m.data === 'string' &&
+    (m.done === undefined || typeof m.done === 'boolean') &&
+    (m.status_code === undefined || Number.isSafeInteger(m.status_code)) &&
+    (m.step_time === undefined || (typeof m.step_time === 'number' && Number.isFinite(m.step_time))) &&
+    (m.flush_id === undefined || m.flush_id === null || (Number.isSafeInteger(m.flush_id) && (m.flush_id as number) >= 0))
+  );
 }

@@ -43,7 +43,7 @@ export const WARM_UP_PIECES = [
   'A slow listener is dropped before it holds the others back.',
 ];
 /** Rounds over WARM_UP_PIECES: 24 short sentences, about 40 s of speech. */
-const WARM_UP_ROUNDS = 4;
+export const WARM_UP_ROUNDS = 4;
 /** What the stream asks of a context: the engine's format, word times, text in sentences. */
 const WARM_UP_CONTEXT: ContextOptions = { format: ENGINE_FORMAT, timestamps: true, buffering: 'relay' };
 
