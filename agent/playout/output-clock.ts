@@ -21,11 +21,19 @@ export class WrittenClock implements OutputClock {
 }
 
 /**
- * About six seconds of readings (one per ~30 ms): the 10 ms rounding and the callback jitter average out. Two seconds
- * followed a step of the device's latency sooner, but at PulseAudio the second utterance after a pause of 1.5 s then
- * lost 0.8-1.1 s as late in two runs of three (some stretch of readings misleads a short median; not yet traced).
+ * At most about six seconds of readings (one per ~30 ms): the 10 ms rounding and the callback jitter average out. A
+ * plain two-second window made the second utterance after a 1.5 s pause lose 0.8-1.1 s as late at PulseAudio in two
+ * runs of three (not traced); a plain six-second one kept ffplay's start-up readings, 100 ms and more off at
+ * PulseAudio on a busy machine, for six seconds, and with them the first utterance after a start.
  */
 const WINDOW_READINGS = 200;
+/** About a second of readings: the stretch that decides whether the device's latency stepped. */
+const RECENT_READINGS = 30;
+/**
+ * A step: the last second's median this far from the older readings' (at PulseAudio the readings' one-second medians
+ * wander ±5 ms while the device does not; start-up and underruns step them by tens to hundreds of ms).
+ */
+const STEP_MS = 8;
 
 export class FfplayStatsClock implements OutputClock {
   private readings: number[] = [];
@@ -39,21 +47,31 @@ export class FfplayStatsClock implements OutputClock {
     this.readings.push(at - clockSeconds * 1000);
     if (this.readings.length > WINDOW_READINGS) this.readings.shift();
     this.cached = null;
+    if (this.stepped()) this.readings = this.readings.slice(-RECENT_READINGS);
   }
 
   /** Until ffplay plays, the guess (its start-up time from an earlier start, or a default). */
   base(): number {
     if (this.readings.length === 0) return this.guess;
-    if (this.cached === null) {
-      const sorted = [...this.readings].sort((a, b) => a - b);
-      this.cached = sorted[sorted.length >> 1]!;
-    }
+    this.cached ??= median(this.readings);
     return this.cached;
+  }
+
+  /** The last second of readings disagrees with the ones before: what came before a step no longer says anything. */
+  private stepped(): boolean {
+    const older = this.readings.length - RECENT_READINGS;
+    if (older < RECENT_READINGS) return false;
+    return Math.abs(median(this.readings.slice(older)) - median(this.readings.slice(0, older))) > STEP_MS;
   }
 
   measured(): boolean {
     return this.readings.length > 0;
   }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
 }
 
 /** The master clock of an ffplay `-stats` line ("  12.34 M-A: ..." or "  12.34 A: ..."); null for "nan". */
