@@ -18,6 +18,7 @@ const SYNC_DELAY_MS = 500;
 const TEXTS = ['The kitchen and the hall.', 'Dinner is ready.', 'The front door is open.', 'It is raining outside.'];
 /** Rooms in step at any load: far inside the link's own delay, which unsynced rooms would be apart by. */
 const IN_STEP_MS = 50;
+const WARM_UP = 'Warm up. Both rooms are getting ready for the announcement that follows.';
 const LONG = 'This announcement is long enough to be cut in the middle, well before the end of what it has to say to everybody.';
 
 let rig: SyncRig;
@@ -77,9 +78,10 @@ describe('two agents in two rooms, at the sound device', () => {
       { room: 'hall', url: rig.relay.url, stream: 'house', token: TEST_ADMIN_KEY, args: ['--sync', 'on'], skew: '+0.7s' },
     ]);
     try {
-      // As in the scenarios, a first utterance unrecorded: the first after a start can lose its beginning at PulseAudio
-      // (README, Several rooms), which is not what this measures.
-      await (await rig.relay.speak('house', 'Warm up.', { query: 'wait=true' })).text();
+      // As in the scenarios, a first utterance unrecorded, and a long one: ffplay's first seconds of readings at
+      // PulseAudio can be tens of ms off (README, Several rooms), and a cut a second into the next utterance would
+      // measure how soon each agent's output clock settles rather than the cut.
+      await (await rig.relay.speak('house', WARM_UP, { query: 'wait=true' })).text();
       const timing = await rig.relay.listen('house', { timing: 'true' });
       let window = { from: 0, to: 0 };
       const capture = await recordRooms(
