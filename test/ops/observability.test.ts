@@ -4,9 +4,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SpeakCompleted } from '../../shared/api.ts';
-import { startNodeRelay, type RunningRelay } from '../../worker/runtime/node.ts';
+import type { RunningRelay } from '../../worker/runtime/node.ts';
 import { startCartesiaRig, type CartesiaRig } from '../support/cartesia-rig.ts';
 import { connectListener, isEnd, type RecordedListener } from '../support/listener-client.ts';
+import { startLoggedRelay, type LogLine } from '../support/logged-relay.ts';
 import { within } from '../support/relay.ts';
 import { parseMetrics } from '../runtimes/prometheus.ts';
 
@@ -24,15 +25,10 @@ afterEach(async () => {
   rig = undefined;
 });
 
-async function start(env: Record<string, string> = {}): Promise<{ relay: RunningRelay; logs: Array<Record<string, unknown>> }> {
-  const logs: Array<Record<string, unknown>> = [];
-  relay = await startNodeRelay({
-    port: 0,
-    host: '127.0.0.1',
-    writeLog: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
-    env: { TTS_PROVIDER: 'espeak', RELAY_ADMIN_KEY: KEY, ...env },
-  });
-  return { relay, logs };
+async function start(env: Record<string, string> = {}): Promise<{ relay: RunningRelay; logs: LogLine[] }> {
+  const started = await startLoggedRelay(KEY, env);
+  relay = started.relay;
+  return started;
 }
 
 function request(base: RunningRelay, path: string, init: RequestInit & { key?: string | null } = {}): Promise<Response> {

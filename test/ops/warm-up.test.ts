@@ -4,8 +4,9 @@
  * not wait for it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startNodeRelay, type RunningRelay } from '../../worker/runtime/node.ts';
+import type { RunningRelay } from '../../worker/runtime/node.ts';
 import { parseMetrics } from '../runtimes/prometheus.ts';
+import { startLoggedRelay, type LogLine } from '../support/logged-relay.ts';
 import { within } from '../support/relay.ts';
 
 const KEY = 'warm-up-admin-key-0123456789';
@@ -17,15 +18,10 @@ afterEach(async () => {
   relay = undefined;
 });
 
-async function start(env: Record<string, string>): Promise<{ relay: RunningRelay; logs: Array<Record<string, unknown>> }> {
-  const logs: Array<Record<string, unknown>> = [];
-  relay = await startNodeRelay({
-    port: 0,
-    host: '127.0.0.1',
-    writeLog: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
-    env: { TTS_PROVIDER: 'espeak', RELAY_ADMIN_KEY: KEY, ...env },
-  });
-  return { relay, logs };
+async function start(env: Record<string, string>): Promise<{ relay: RunningRelay; logs: LogLine[] }> {
+  const started = await startLoggedRelay(KEY, env);
+  relay = started.relay;
+  return started;
 }
 
 function get(base: RunningRelay, path: string): Promise<Response> {
