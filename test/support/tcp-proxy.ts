@@ -38,9 +38,17 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-/** One direction of one connection: writes each chunk when its delay and any stall are over, in order. */
+/**
+ * One direction of one connection: writes each chunk when its delay and any stall are over, in order. One timer for
+ * the head of a queue: a timer per chunk reorders chunks due within a millisecond of each other (Node's timers run
+ * from the loop's cached time, so a later-made timer can fire first), which TCP never does.
+ */
 class Pipe {
   private lastDue = 0;
+  private readonly queue: { due: number; chunk: Buffer }[] = [];
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private waiters: (() => void)[] = [];
+
   constructor(
     private readonly to: Socket,
     private readonly delay: LinkDelay | undefined,
@@ -51,15 +59,32 @@ class Pipe {
   send(chunk: Buffer): void {
     const now = performance.now();
     const delay = this.delay ? this.delay.ms + (this.random() * 2 - 1) * (this.delay.jitterMs ?? 0) : 0;
-    const due = Math.max(this.lastDue, now + delay, this.stalledUntil());
-    this.lastDue = due;
-    if (due <= now && !this.to.destroyed) this.to.write(chunk);
-    else setTimeout(() => this.to.destroyed || this.to.write(chunk), due - now);
+    this.lastDue = Math.max(this.lastDue, now + delay, this.stalledUntil());
+    this.queue.push({ due: this.lastDue, chunk });
+    this.flush();
   }
 
-  /** When the last chunk is written (ms from now). */
-  pendingMs(): number {
-    return Math.max(0, this.lastDue - performance.now());
+  /** Resolves once every chunk sent so far has been written. */
+  drained(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Writes every chunk that is due, then waits for the next one (a stall begun since holds it further). */
+  private flush(): void {
+    if (this.timer !== null) return;
+    const now = performance.now();
+    const stalledUntil = this.stalledUntil();
+    while (this.queue.length > 0 && this.queue[0]!.due <= now && stalledUntil <= now) {
+      const { chunk } = this.queue.shift()!;
+      if (!this.to.destroyed) this.to.write(chunk);
+    }
+    if (this.queue.length === 0) {
+      for (const resolve of this.waiters.splice(0)) resolve();
+      return;
+    }
+    const wait = Math.max(this.queue[0]!.due, stalledUntil) - now;
+    this.timer = setTimeout(() => ((this.timer = null), this.flush()), Math.max(1, wait));
   }
 }
 
@@ -89,7 +114,7 @@ function connect(client: Socket, targetPort: number, options: TcpProxyOptions, l
   const end = (): void => {
     link.sockets.delete(client);
     link.sockets.delete(upstream);
-    setTimeout(() => (client.destroy(), upstream.destroy()), Math.max(up.pendingMs(), down.pendingMs()));
+    void Promise.all([up.drained(), down.drained()]).then(() => (client.destroy(), upstream.destroy()));
   };
   for (const socket of [client, upstream]) socket.on('close', end).on('error', end);
 }
