@@ -43,10 +43,14 @@ export class PlayoutContent {
     return this.origins.has(utterance);
   }
 
-  /** Places decoded samples; the part behind the frontier (or past a cut) is dropped, the late part counted. */
+  /** Places decoded samples; the part behind the frontier (or past a cut) is dropped, the late (or unplaceable) part counted. */
   add(utterance: number, sample: number, data: Float32Array): void {
     const origin = this.origins.get(utterance);
-    if (origin === undefined) return;
+    if (origin === undefined) {
+      // No timing for it (the relay sends an utterance's timing before its audio): it cannot be placed.
+      this.lateSamples += data.length;
+      return;
+    }
     let start = origin + sample;
     const cut = this.cuts.get(utterance) ?? Infinity;
     const late = Math.min(data.length, Math.max(0, Math.ceil(this.frontier - start)));

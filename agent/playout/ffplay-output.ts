@@ -9,11 +9,30 @@ import { ffplayArgs } from '../../shared/ffplay.ts';
 import { AgentError } from '../agent-error.ts';
 import { localClock } from '../clock-sync.ts';
 import { WriteQueue } from '../sinks/write-queue.ts';
-import { FfplayStatsClock, parseStatsClock } from './output-clock.ts';
-import type { Output } from './scheduler.ts';
+import { FfplayStatsClock, parseStatsLine } from './output-clock.ts';
+import { TICK_MS, type Output } from './scheduler.ts';
 
 /** ffplay's start-up, spawn to first sound, before any reading (measured here: ~100-120 ms). */
 const DEFAULT_STARTUP_MS = 120;
+/** f32le: the bytes of a sample. */
+const SAMPLE_BYTES = 4;
+/** ffplay's raw demuxer reads packets of 1024 samples. */
+const PACKET_SAMPLES = 1024;
+
+/**
+ * What ffplay must hold not to run dry: SDL asks for a buffer of max(512, 2^⌊log2(rate/30)⌋·2) samples per
+ * callback and plays it two buffers later (ffplay's own audio clock assumes as much), so three buffers and
+ * two ticks of slack.
+ */
+export function ffplayLeadMs(rate: number): number {
+  const samples = Math.max(512, 2 << Math.floor(Math.log2(rate / 30)));
+  return (3 * samples * 1000) / rate + 2 * TICK_MS;
+}
+
+/** The most ffplay's packet queue holds while it plays what it is fed just ahead: the lead, a packet, the line's rounding. */
+function queueLimitBytes(rate: number): number {
+  return ((ffplayLeadMs(rate) * rate) / 1000 + PACKET_SAMPLES) * SAMPLE_BYTES + 1024;
+}
 
 export interface FfplayOutputOptions {
   path: string;
@@ -31,6 +50,7 @@ export class FfplayOutput implements Output {
   clock = new FfplayStatsClock(0);
   restarts = 0;
   private stderrTail = '';
+  private startupMeasured = false;
 
   constructor(private readonly options: FfplayOutputOptions) {
     this.spawn();
@@ -75,7 +95,8 @@ export class FfplayOutput implements Output {
     const child = spawn(path, args, { stdio: ['pipe', 'ignore', 'pipe'], env, detached: true });
     this.child = child;
     this.spawnedAt = localClock();
-    this.clock = new FfplayStatsClock(this.spawnedAt + this.startupMs);
+    this.startupMeasured = false;
+    this.clock = new FfplayStatsClock(this.spawnedAt + this.startupMs, queueLimitBytes(rate));
     this.queue = new WriteQueue(child.stdin);
     child.stdin.on('error', () => this.queue?.close());
     child.stderr.setEncoding('utf8');
@@ -90,10 +111,13 @@ export class FfplayOutput implements Output {
   private stderr(text: string, clock: FfplayStatsClock): void {
     const at = localClock();
     for (const line of text.split(/[\r\n]/)) {
-      const seconds = parseStatsClock(line);
-      if (seconds !== null) {
-        if (!clock.measured() && seconds > 0) this.startupMs = at - seconds * 1000 - this.spawnedAt;
-        clock.reading(seconds, at);
+      const stats = parseStatsLine(line);
+      if (stats !== null) {
+        clock.reading(stats.clock, at, stats.queuedBytes);
+        if (clock.measured() && stats.clock > 0 && !this.startupMeasured) {
+          this.startupMeasured = true;
+          this.startupMs = at - stats.clock * 1000 - this.spawnedAt;
+        }
       } else if (line.trim() !== '' && !/^\s*nan\b/.test(line)) {
         this.stderrTail = line.trim();
       }

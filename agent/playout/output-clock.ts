@@ -10,6 +10,8 @@ import { localClock } from '../clock-sync.ts';
 export interface OutputClock {
   /** Local ms at which output sample 0 is heard; null while not known yet. */
   base(): number | null;
+  /** Whether base() is measured rather than guessed. */
+  measured(): boolean;
 }
 
 /** No device: a sample is "heard" as it is written (a recording with --player none). */
@@ -17,6 +19,9 @@ export class WrittenClock implements OutputClock {
   private readonly started = localClock();
   base(): number {
     return this.started;
+  }
+  measured(): boolean {
+    return true;
   }
 }
 
@@ -39,10 +44,27 @@ export class FfplayStatsClock implements OutputClock {
   private readings: number[] = [];
   private cached: number | null = null;
 
-  constructor(private readonly guess: number) {}
+  /**
+   * `guess`: local ms of output sample 0 until measured. `queueLimitBytes`: the most ffplay's packet queue holds
+   * while it plays what it is fed (the writer's lead ahead of the clock, and a packet).
+   */
+  constructor(
+    private readonly guess: number,
+    private readonly queueLimitBytes = Infinity,
+  ) {}
 
-  /** One `-stats` reading: ffplay hears input second `clockSeconds` at local ms `at`. */
-  reading(clockSeconds: number, at: number): void {
+  /**
+   * One `-stats` line: ffplay hears input second `clockSeconds` at local ms `at`, its packet queue holding
+   * `queuedBytes`. A queue past the limit means the clock runs on while the device takes nothing (ffplay at
+   * PulseAudio for its first second or two: the clock runs from the first callback, then restarts at 0 when
+   * the device really starts): that reading, and the ones before it, say nothing of what is heard.
+   */
+  reading(clockSeconds: number, at: number, queuedBytes = 0): void {
+    if (queuedBytes > this.queueLimitBytes) {
+      this.readings = [];
+      this.cached = null;
+      return;
+    }
     if (!Number.isFinite(clockSeconds) || clockSeconds <= 0) return;
     this.readings.push(at - clockSeconds * 1000);
     if (this.readings.length > WINDOW_READINGS) this.readings.shift();
@@ -74,8 +96,17 @@ function median(values: readonly number[]): number {
   return sorted[sorted.length >> 1]!;
 }
 
-/** The master clock of an ffplay `-stats` line ("  12.34 M-A: ..." or "  12.34 A: ..."); null for "nan". */
-export function parseStatsClock(line: string): number | null {
+export interface StatsLine {
+  /** The master clock, seconds of input heard now. */
+  clock: number;
+  /** The audio packet queue ("aq=   12KB"), bytes; 0 when the line has none. */
+  queuedBytes: number;
+}
+
+/** An ffplay `-stats` line ("  12.34 M-A:  0.000 fd=   0 aq=   12KB ..."); null for "nan" or any other line. */
+export function parseStatsLine(line: string): StatsLine | null {
   const match = /^\s*(-?\d+\.\d+)\s+(?:M-A|A|M-V|V):/.exec(line);
-  return match === null ? null : Number(match[1]);
+  if (match === null) return null;
+  const queue = /\baq=\s*(\d+)KB/.exec(line);
+  return { clock: Number(match[1]), queuedBytes: queue === null ? 0 : Number(queue[1]) * 1024 };
 }

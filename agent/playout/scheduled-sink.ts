@@ -8,7 +8,7 @@ import type { AudioFrame, TimingMessage, UtteranceEnd, UtteranceStart, WireForma
 import { AgentError } from '../agent-error.ts';
 import { localClock } from '../clock-sync.ts';
 import type { AudioSink, SinkFailure } from '../sinks/sink.ts';
-import { FfplayOutput } from './ffplay-output.ts';
+import { FfplayOutput, ffplayLeadMs } from './ffplay-output.ts';
 import { HeardClock } from './heard-clock.ts';
 import { loadChime } from './level.ts';
 import { WrittenClock, type OutputClock } from './output-clock.ts';
@@ -30,16 +30,6 @@ export interface ScheduledSinkOptions {
   /** relay − local clock, ms (null until estimated). */
   offset(): number | null;
   onFailure: SinkFailure;
-}
-
-/**
- * What ffplay must hold not to run dry: SDL asks for a buffer of max(512, 2^⌊log2(rate/30)⌋·2) samples per
- * callback and plays it two buffers later (ffplay's own audio clock assumes as much), so three buffers and
- * two ticks of slack.
- */
-export function ffplayLeadMs(rate: number): number {
-  const samples = Math.max(512, 2 << Math.floor(Math.log2(rate / 30)));
-  return (3 * samples * 1000) / rate + 2 * TICK_MS;
 }
 
 class WrittenOutput implements Output {

@@ -137,12 +137,16 @@ export class Scheduler {
     const { rate, leadMs, output } = this.options;
     const base = output.clock.base();
     if (base === null) return;
-    const target = Math.floor(((now + leadMs - base) * rate) / 1000);
+    const measured = output.clock.measured();
+    let target = Math.floor(((now + leadMs - base) * rate) / 1000);
+    // Until the output says when it plays, no more than it needs to start: what it is given on a guess plays
+    // as late as its start-up really takes (seconds, for ffplay at PulseAudio).
+    if (!measured) target = Math.min(target, Math.round((leadMs * rate) / 1000));
     const count = Math.min(target - this.written, Math.round((MAX_WRITE_MS * rate) / 1000));
     if (count <= 0) return;
     const out = new Float32Array(count);
     const offset = this.options.offset();
-    const spans = offset === null ? [] : this.fill(out, base, offset);
+    const spans = offset === null || !measured ? [] : this.fill(out, base, offset);
     if (this.options.gain !== 1) for (let i = 0; i < out.length; i++) out[i]! *= this.options.gain;
     output.write(out);
     this.record(out, spans, base, offset ?? 0);

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PLAYED_REPORT_INTERVAL_MS, type Played } from '../../shared/protocol.ts';
 import { PlayedReporter } from '../../agent/played-reporter.ts';
 import { HeardClock } from '../../agent/playout/heard-clock.ts';
-import { FfplayStatsClock, parseStatsClock } from '../../agent/playout/output-clock.ts';
+import { FfplayStatsClock, parseStatsLine } from '../../agent/playout/output-clock.ts';
 import { Scheduler, TICK_MS, type Output } from '../../agent/playout/scheduler.ts';
 
 const RATE = 8000;
@@ -56,7 +56,7 @@ class Device implements Output {
       seed = (seed * 48271) % 2147483647;
       const within = (seed % 1000) / 1000;
       const seconds = (Date.now() + within - this.base) / 1000;
-      if (seconds > 0) clock.reading(parseStatsClock(`  ${seconds.toFixed(2)} A: ... aq=    0KB`)!, Date.now() + within);
+      if (seconds > 0) clock.reading(parseStatsLine(`  ${seconds.toFixed(2)} A: ... aq=    0KB`)!.clock, Date.now() + within);
       this.printer = setTimeout(print, 27 + (seed % 7));
     };
     this.printer = setTimeout(print, 30);

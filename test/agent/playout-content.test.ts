@@ -37,4 +37,15 @@ describe("audio placed on the relay clock", () => {
       expect(spans.reduce((sum, span) => sum + span.count, 0)).toBe(40 - Math.round(origin));
     }
   });
+
+  it("counts audio that comes without its timing as lost, never drops it unseen", () => {
+    const content = new PlayoutContent(1000);
+    content.add(1, 40, ramp(20));
+    expect(content.lateSamples).toBe(20);
+    expect(content.next()).toBeNull();
+    content.anchor(1, 0, 100);
+    content.add(1, 0, ramp(40));
+    expect(content.lateSamples).toBe(20);
+    expect(content.next()).toBe(100);
+  });
 });
