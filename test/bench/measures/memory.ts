@@ -36,11 +36,13 @@ const STILL_BOUND_MS = 30_000;
  */
 const NODE_FLAGS = ['--no-memory-reducer'];
 /**
- * Listeners connected before the first reading, on both servers: the code their path runs is compiled, and made
- * optimised code by V8, once per process over the first few hundred sockets (the relay's code space grew 0.5 MiB over
- * 1,000 listeners after one, 0.2 MiB after 250), which is no listener's memory.
+ * Listeners connected before the first reading, on both servers (on a path of their own): the code their path runs is
+ * compiled, then optimised, once per process over the first thousand or so sockets, and the allocator's arenas grow to
+ * their working size, which is no listener's memory. Measured with 250 before the first reading, the relay's code still
+ * grew 0.2 MiB over the next 1,000 on Node; on Bun those 1,000 took 3.0-3.3 KiB each and the 1,000 after them 1.1-1.4
+ * (the bare server: 1.3, then 1.1-1.2).
  */
-const WARM_UP_LISTENERS = 250;
+const WARM_UP_LISTENERS = 1000;
 
 /** Waits (at most STILL_BOUND_MS) until the child's RSS after a GC held within STILL_BYTES for STILL_READINGS seconds. */
 async function stillness(child: BenchChild): Promise<void> {
