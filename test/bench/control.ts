@@ -3,6 +3,7 @@
  * answers and the `ready` announcement as JSON lines on its stdout. Plain stdio, so Node and Bun children
  * speak it alike (no IPC channel that only one runtime has).
  */
+import { readFileSync } from 'node:fs';
 
 export interface Usage {
   /** Microseconds of CPU the process has used since it started (all threads, user + system). */
@@ -10,6 +11,12 @@ export interface Usage {
   /** The kernel's part of it (system calls: socket writes and reads). */
   systemUs: number;
   rssBytes: number;
+  /**
+   * The anonymous part of RSS (Linux's RssAnon: heaps, stacks, buffers), without the file-backed pages of the runtime's
+   * binary and libraries, which come and go with the page cache, i.e. with what other processes on the machine do.
+   * RSS where the platform does not say.
+   */
+  anonRssBytes: number;
   heapUsedBytes: number;
 }
 
@@ -17,21 +24,49 @@ type Handler = (args: Record<string, unknown>) => unknown;
 
 interface BunGlobal {
   gc(force: boolean): void;
+  /** Shrinks JSC's heap and hands the allocator's free pages back to the system. */
+  shrink(): void;
 }
 
 /** This process' CPU time and memory, read the same way on Node and Bun. */
 export function readUsage(): Usage {
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();
-  return { cpuUs: cpu.user + cpu.system, systemUs: cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed };
+  return { cpuUs: cpu.user + cpu.system, systemUs: cpu.system, rssBytes: memory.rss, anonRssBytes: readAnonRss() ?? memory.rss, heapUsedBytes: memory.heapUsed };
 }
 
-/** Runs a full garbage collection (Node needs --expose-gc), so memory figures compare like with like. */
-export function collectGarbage(): void {
-  const bun = (globalThis as { Bun?: BunGlobal }).Bun;
-  if (bun) bun.gc(true);
-  else (globalThis as { gc?: () => void }).gc?.();
+function readAnonRss(): number | null {
+  try {
+    const kib = /^RssAnon:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return kib === undefined ? null : Number(kib) * 1024;
+  } catch {
+    return null;
+  }
 }
+
+/**
+ * A full garbage collection that also gives back what the collector keeps for allocation bursts, so memory figures
+ * read what the process holds. Node: V8's low-memory collection (the inspector's HeapProfiler.collectGarbage); a plain
+ * `gc()` keeps the young generation at the size the last burst grew it to (up to 32 MiB, a handshake burst's garbage,
+ * not what the sockets hold), which V8 itself only gives back 10-30 s later. Bun: a full collection, then Bun.shrink().
+ */
+export async function collectGarbage(): Promise<void> {
+  const bun = (globalThis as { Bun?: BunGlobal }).Bun;
+  if (bun) {
+    bun.gc(true);
+    bun.shrink();
+    return;
+  }
+  if (!inspector) {
+    const { Session } = await import('node:inspector/promises');
+    inspector = new Session();
+    inspector.connect();
+  }
+  await inspector.post('HeapProfiler.collectGarbage');
+}
+
+/** One session for the process' life, opened at the first collection: a reading allocates nothing new for it. */
+let inspector: import('node:inspector/promises').Session | null = null;
 
 export function runtimeName(): 'bun' | 'node' {
   return (globalThis as { Bun?: unknown }).Bun ? 'bun' : 'node';
@@ -41,8 +76,8 @@ export function runtimeName(): 'bun' | 'node' {
 export function serveControl(info: Record<string, unknown>, handlers: Record<string, Handler>): void {
   const all: Record<string, Handler> = {
     usage: () => readUsage(),
-    gc: () => {
-      collectGarbage();
+    gc: async () => {
+      await collectGarbage();
       return readUsage();
     },
     /** Node only: a CPU profile of the next `ms` milliseconds, written to `file`, for finding where time goes. */

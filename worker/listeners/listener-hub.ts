@@ -32,6 +32,8 @@ export interface ListenerHubOptions {
 }
 
 class StreamListeners {
+  constructor(readonly name: string) {}
+
   readonly channels = new Map<string, FormatChannel>();
   /** Listeners that asked for `?from=utterance`, waiting for the broker's replay. */
   readonly pending = new Set<Listener>();
@@ -81,11 +83,12 @@ export class ListenerHub implements ListenerRegistry {
   add(stream: string, format: AudioFormat, socket: ListenerSocket, options: ListenOptions = {}): Listener {
     let group = this.streams.get(stream);
     if (!group) {
-      const created = new StreamListeners();
+      const created = new StreamListeners(stream);
       created.unsubscribe = this.options.broker.subscribe(stream, (event) => this.deliver(created, event));
       this.streams.set(stream, (group = created));
     }
-    const listener: Listener = { id: this.options.newId(), stream, format, socket, timing: options.timing ?? false };
+    // The stream's name as the registry holds it: each request parses its own copy, which the listener would keep.
+    const listener: Listener = { id: this.options.newId(), stream: group.name, format, socket, timing: options.timing ?? false };
     const hello: Hello = {
       type: 'hello',
       protocol: PROTOCOL_VERSION,

@@ -1,7 +1,7 @@
 /**
- * Bun's WebSocket handlers for hono's socket events. A socket's data is one BunSocket: its events, the subprotocol
- * answered and, once open, the one WSContext every event of the socket gets. hono/bun's handlers make a WSContext
- * (with closures) per event, keep the request's URL per socket, and read readyState once, when each is made.
+ * Bun's WebSocket handlers for hono's socket events. A socket's data is one BunSocket: the WSContext every event of the
+ * socket gets, with its events and the subprotocol answered. hono/bun's handlers make a WSContext (with closures) per
+ * event, keep the request's URL per socket, and read readyState once, when each is made.
  */
 import { type SendOptions, WSContext, type WSContextInit, type WSEvents, type WSReadyState } from 'hono/ws';
 import { SOCKET_STATE } from './contract.ts';
@@ -14,24 +14,32 @@ interface ServerWebSocket<T> {
   close(code?: number, reason?: string): void;
 }
 
-export class BunSocket implements WSContextInit<ServerWebSocket<BunSocket>> {
-  raw: ServerWebSocket<BunSocket> | undefined = undefined;
-  context: WSContext<ServerWebSocket<BunSocket>> | undefined = undefined;
+/**
+ * The init hono's WSContext keeps, one per subprotocol answered ('' or `tts-relay`), shared by every socket: hono reads
+ * only its `protocol` and `url`, and what it would call on it a BunSocket does itself on Bun's socket.
+ */
+const inits = new Map<string, WSContextInit>();
 
+/** A socket's WSContext, made at the upgrade, before Bun's socket exists: `raw` is set when it opens. */
+export class BunSocket extends WSContext<ServerWebSocket<BunSocket>> {
   constructor(
     readonly events: WSEvents<any>,
-    readonly protocol: string,
-  ) {}
+    protocol: string,
+  ) {
+    let init = inits.get(protocol);
+    if (!init) inits.set(protocol, (init = { protocol } as WSContextInit));
+    super(init as WSContextInit<ServerWebSocket<BunSocket>>);
+  }
 
-  get readyState(): WSReadyState {
+  override get readyState(): WSReadyState {
     return (this.raw?.readyState ?? SOCKET_STATE.connecting) as WSReadyState;
   }
 
-  send(data: string | ArrayBuffer | Uint8Array<ArrayBuffer>, options: SendOptions): void {
-    this.raw?.send(data, options.compress);
+  override send(data: string | ArrayBuffer | Uint8Array<ArrayBuffer>, options?: SendOptions): void {
+    this.raw?.send(data, options?.compress);
   }
 
-  close(code?: number, reason?: string): void {
+  override close(code?: number, reason?: string): void {
     this.raw?.close(code, reason);
   }
 }
@@ -40,17 +48,16 @@ export const bunWebSocketHandlers = {
   open(ws: ServerWebSocket<BunSocket>): void {
     const socket = ws.data;
     socket.raw = ws;
-    const context = (socket.context = new WSContext(socket));
-    run(socket, () => socket.events.onOpen?.(new Event('open'), context));
+    run(socket, () => socket.events.onOpen?.(new Event('open'), socket));
   },
   message(ws: ServerWebSocket<BunSocket>, message: string | Uint8Array): void {
     const socket = ws.data;
     const data = typeof message === 'string' ? message : (message.buffer as ArrayBuffer);
-    run(socket, () => socket.events.onMessage?.(new MessageEvent('message', { data }), socket.context!));
+    run(socket, () => socket.events.onMessage?.(new MessageEvent('message', { data }), socket));
   },
   close(ws: ServerWebSocket<BunSocket>, code: number, reason: string): void {
     const socket = ws.data;
-    run(socket, () => socket.events.onClose?.(new CloseEvent('close', { code, reason }), socket.context!));
+    run(socket, () => socket.events.onClose?.(new CloseEvent('close', { code, reason }), socket));
   },
 };
 
@@ -59,7 +66,7 @@ function run(socket: BunSocket, handler: () => unknown): void {
   const fail = (error: unknown) => {
     const onError = socket.events.onError;
     if (!onError) throw error;
-    onError(Object.assign(new Event('error'), { error }), socket.context!);
+    onError(Object.assign(new Event('error'), { error }), socket);
   };
   try {
     const result = handler();

@@ -1,7 +1,7 @@
 /**
  * Node's WebSocket upgrade for hono's socket events. @hono/node-server's own helper keeps, per socket, the whole Hono
  * context of the handshake, Node's IncomingMessage, a URL and a dozen closures for the socket's life; here a socket
- * costs one NodeSocket (the WSContext's init) and one WSContext, and ws calls three listeners shared by all sockets.
+ * costs one NodeSocket (a WSContext that is its own init), and ws calls three listeners shared by all sockets.
  * The server side (turning the upgrade into a Request, answering refusals, ws's handshake) stays @hono/node-server's.
  */
 import type { IncomingMessage } from 'node:http';
@@ -15,30 +15,29 @@ type UpgradeEnv = { incoming?: IncomingMessage } & Record<symbol, unknown>;
 type WaitForSocket = (request: IncomingMessage, connection: symbol | undefined) => Promise<WebSocket>;
 const WAIT_FOR_SOCKET = 'WAIT_FOR_WEBSOCKET_SYMBOL';
 
-class NodeSocket implements WSContextInit<WebSocket> {
-  readonly context: WSContext<WebSocket>;
-
+/**
+ * A socket's WSContext, with ws's socket as the init hono's class keeps (it reads only `protocol` and `url` of it, and a
+ * server's ws has no url): what hono would call on the init, it does here on ws, so a socket needs no second object.
+ */
+class NodeSocket extends WSContext<WebSocket> {
   constructor(
-    readonly raw: WebSocket,
+    ws: WebSocket,
     readonly events: WSEvents<any>,
   ) {
-    this.context = new WSContext(this);
+    super(ws as unknown as WSContextInit<WebSocket>);
+    this.raw = ws;
   }
 
-  get protocol(): string {
-    return this.raw.protocol;
+  override get readyState(): WSReadyState {
+    return this.raw!.readyState as WSReadyState;
   }
 
-  get readyState(): WSReadyState {
-    return this.raw.readyState as WSReadyState;
+  override send(data: string | ArrayBuffer | Uint8Array<ArrayBuffer>, options?: SendOptions): void {
+    this.raw!.send(data, { compress: options?.compress });
   }
 
-  send(data: string | ArrayBuffer | Uint8Array<ArrayBuffer>, options: SendOptions): void {
-    this.raw.send(data, { compress: options.compress });
-  }
-
-  close(code?: number, reason?: string): void {
-    this.raw.close(code, reason);
+  override close(code?: number, reason?: string): void {
+    this.raw!.close(code, reason);
   }
 }
 
@@ -62,7 +61,7 @@ export const upgradeWebSocket = defineWebSocketHelper((c: Context, events: WSEve
 function open(ws: WebSocket, events: WSEvents<any>): void {
   const socket = new NodeSocket(ws, events);
   sockets.set(ws, socket);
-  call(() => events.onOpen?.(new Event('open'), socket.context));
+  call(() => events.onOpen?.(new Event('open'), socket));
   ws.on('message', onMessage);
   ws.on('close', onClose);
   ws.on('error', onError);
@@ -74,7 +73,7 @@ function onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBin
   if (!socket) return;
   for (const part of Array.isArray(data) ? data : [data]) {
     const payload = part instanceof ArrayBuffer ? (isBinary ? part : Buffer.from(part).toString('utf8')) : isBinary ? (part.buffer.slice(part.byteOffset, part.byteOffset + part.byteLength) as ArrayBuffer) : part.toString('utf8');
-    call(() => socket.events.onMessage?.(new MessageEvent('message', { data: payload }), socket.context));
+    call(() => socket.events.onMessage?.(new MessageEvent('message', { data: payload }), socket));
   }
 }
 
@@ -84,12 +83,12 @@ function onClose(this: WebSocket, code: number, reason: Buffer): void {
   sockets.delete(this);
   // Node 20 has no CloseEvent: an Event with its fields.
   const event = Object.assign(new Event('close'), { code, reason: reason.toString() }) as unknown as CloseEvent;
-  call(() => socket.events.onClose?.(event, socket.context));
+  call(() => socket.events.onClose?.(event, socket));
 }
 
 function onError(this: WebSocket, error: Error): void {
   const socket = sockets.get(this);
-  if (socket) call(() => socket.events.onError?.(Object.assign(new Event('error'), { error }), socket.context));
+  if (socket) call(() => socket.events.onError?.(Object.assign(new Event('error'), { error }), socket));
 }
 
 /** Nothing a handler throws may reach ws's emitter (the same rule as @hono/node-server's). */

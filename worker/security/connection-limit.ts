@@ -13,26 +13,33 @@ const HANDSHAKE_GRACE_MS = 10_000;
 // Seconds a refused client is told to wait: connections free up as others finish.
 const RETRY_AFTER_SECONDS = 1;
 
+/** The connections open from one client address: one object per address, shared by all of them. */
+class AddressConnections {
+  open = 0;
+
+  constructor(readonly address: string) {}
+}
+
 /** One open connection's place in the counts; given back once. */
 class Slot {
   handedOff = false;
   private released = false;
 
   constructor(
-    private readonly counts: { release(address: string | null): void },
-    private readonly address: string | null,
+    readonly limiter: ConnectionLimiter,
+    readonly from: AddressConnections | null,
   ) {}
 
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.counts.release(this.address);
+    this.limiter.release(this.from);
   }
 }
 
 export class ConnectionLimiter {
   private total = 0;
-  private readonly byAddress = new Map<string, number>();
+  private readonly byAddress = new Map<string, AddressConnections>();
   private readonly slots = new WeakMap<Request, Slot>();
 
   constructor(private readonly limits: { maxConnections: number; maxConnectionsPerIP: number }) {}
@@ -66,22 +73,21 @@ export class ConnectionLimiter {
     if (this.total >= this.limits.maxConnections) {
       throw new RelayError('too_many_connections', `The relay has ${this.total} connections open, its limit; retry later.`, { retryAfter: RETRY_AFTER_SECONDS });
     }
-    const fromAddress = address === null ? 0 : (this.byAddress.get(address) ?? 0);
-    if (fromAddress >= this.limits.maxConnectionsPerIP) {
-      throw new RelayError('too_many_connections', `Your address has ${fromAddress} connections open, the limit per address; close some or retry later.`, { retryAfter: RETRY_AFTER_SECONDS });
+    const from = address === null ? null : this.byAddress.get(address);
+    if (from && from.open >= this.limits.maxConnectionsPerIP) {
+      throw new RelayError('too_many_connections', `Your address has ${from.open} connections open, the limit per address; close some or retry later.`, { retryAfter: RETRY_AFTER_SECONDS });
     }
     this.total++;
-    if (address !== null) this.byAddress.set(address, fromAddress + 1);
-    return new Slot(this, address);
+    if (address === null) return new Slot(this, null);
+    const counted = from ?? new AddressConnections(address);
+    if (counted.open++ === 0) this.byAddress.set(address, counted);
+    return new Slot(this, counted);
   }
 
   /** A slot given back: its connection no longer counts. */
-  release(address: string | null): void {
+  release(from: AddressConnections | null): void {
     this.total--;
-    if (address === null) return;
-    const left = (this.byAddress.get(address) ?? 1) - 1;
-    if (left > 0) this.byAddress.set(address, left);
-    else this.byAddress.delete(address);
+    if (from && --from.open === 0) this.byAddress.delete(from.address);
   }
 }
 
@@ -96,16 +102,24 @@ export function guardWebSockets(runtime: RuntimeAdapter, limiter: ConnectionLimi
   return { ...runtime, upgradeWebSocket };
 }
 
-/** A socket's events behind the guards; one object per socket, its methods shared, its handshake timer dropped once open. */
+/**
+ * A socket's events behind the guards; one object per socket, its methods shared, its handshake timer dropped once open.
+ * It holds the slot's limiter and address count itself, not the request's Slot: the socket keeps one object, not two.
+ */
 class GuardedEvents implements WSEvents<any> {
   private abandoned: ReturnType<typeof setTimeout> | null;
+  /** Until the slot is given back. */
+  private limiter: ConnectionLimiter | null;
+  private readonly from: AddressConnections | null;
 
   constructor(
     private readonly events: WSEvents<any>,
-    private readonly slot: Slot | null,
+    slot: Slot | null,
     private readonly maxFrameBytes: number,
   ) {
-    this.abandoned = slot ? setTimeout(() => slot.release(), HANDSHAKE_GRACE_MS) : null;
+    this.limiter = slot?.limiter ?? null;
+    this.from = slot?.from ?? null;
+    this.abandoned = slot ? setTimeout(() => this.releaseSlot(), HANDSHAKE_GRACE_MS) : null;
     if (this.abandoned) unrefTimer(this.abandoned);
   }
 
@@ -125,14 +139,19 @@ class GuardedEvents implements WSEvents<any> {
 
   onClose(event: CloseEvent, ws: WSContext<any>): void {
     this.stopHandshakeTimer();
-    this.slot?.release();
+    this.releaseSlot();
     this.events.onClose?.(event, ws);
   }
 
   onError(event: Event, ws: WSContext<any>): void {
     this.stopHandshakeTimer();
-    this.slot?.release();
+    this.releaseSlot();
     this.events.onError?.(event, ws);
+  }
+
+  private releaseSlot(): void {
+    this.limiter?.release(this.from);
+    this.limiter = null;
   }
 
   private stopHandshakeTimer(): void {

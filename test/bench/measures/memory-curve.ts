@@ -3,14 +3,14 @@
  * WebSocket server on the same runtime holding the same sockets. Each round starts a fresh relay and a fresh
  * bare server (alternating which goes first), connects the listeners and reads both after a full GC.
  */
-import { type Runtime, spawnChild } from '../child-process.ts';
+import type { Runtime } from '../child-process.ts';
 import type { Usage } from '../control.ts';
 import type { BenchContext } from '../context.ts';
 import { type Comparison, compare, interleave } from '../interleave.ts';
 import type { Curve } from '../plot.ts';
 import { comparedRow, type Row } from '../report.ts';
 import { startSwarm } from './fan-out.ts';
-import { growth, relayGrowth } from './memory.ts';
+import { bareGrowth, relayGrowth } from './memory.ts';
 
 export interface MemoryCurvePlan {
   steps: number[];
@@ -44,19 +44,12 @@ export async function measureMemoryCurve(ctx: BenchContext, runtime: Runtime, pl
         async (round) => {
           const g = await relayGrowth(ctx, runtime, swarm, ['/v1/streams/idle/listen'], listeners);
           (heaps[round] ??= {}).relay = perListener(g, 'heapUsedBytes');
-          return perListener(g, 'rssBytes');
+          return perListener(g, 'anonRssBytes');
         },
         async (round) => {
-          const bare = await spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime });
-          try {
-            await swarm.connect(bare.info.url, '/', 1);
-            const g = await growth(bare, () => swarm.connect(bare.info.url, '/', listeners));
-            (heaps[round] ??= {}).baseline = perListener(g, 'heapUsedBytes');
-            return perListener(g, 'rssBytes');
-          } finally {
-            await swarm.closeAll();
-            await bare.stop();
-          }
+          const g = await bareGrowth(ctx, runtime, swarm, listeners);
+          (heaps[round] ??= {}).baseline = perListener(g, 'heapUsedBytes');
+          return perListener(g, 'anonRssBytes');
         },
       );
       const rss = compare(pairs, 'ratio', MEMORY_LIMIT);

@@ -21,19 +21,35 @@ export interface MemoryResult {
 // Sockets join in steps and the server settles before each reading, so RSS reflects them and not a burst.
 const SETTLE_MS = 700;
 /**
- * A fresh relay's RSS moves by tens of MiB in its first seconds (the engine's warm-up, the rehearsal utterance, the
- * allocator handing pages back): before its first reading it must hold still this long, within STILL_BYTES.
+ * A fresh server's RSS moves by tens of MiB in its first seconds (the engine's warm-up, the rehearsal utterance, the
+ * allocator handing pages back): before its first reading it must hold still this long, within STILL_BYTES. The
+ * bare server waits by the same rule.
  */
 const STILL_READINGS = 4;
 const STILL_BYTES = 2 * 1024 * 1024;
 const STILL_BOUND_MS = 30_000;
+/**
+ * Node servers run without V8's memory reducer. It gives an idle isolate's garbage back 8-30 s after its last
+ * collection, in every thread: the relay's espeak thread let 90 MiB go 15 s after start, after 14 s of stillness, and
+ * 18 MiB more at 32 s (the bare server's tsx loader thread a few MiB), landing between a round's two readings at random.
+ * Each reading collects the main thread's garbage itself (control.ts), where the sockets live.
+ */
+const NODE_FLAGS = ['--no-memory-reducer'];
+/**
+ * Listeners connected before the first reading, on both servers (on a path of their own): the code their path runs is
+ * compiled, then optimised, once per process over the first thousand or so sockets, and the allocator's arenas grow to
+ * their working size, which is no listener's memory. Measured with 250 before the first reading, the relay's code still
+ * grew 0.2 MiB over the next 1,000 on Node; on Bun those 1,000 took 3.0-3.3 KiB each and the 1,000 after them 1.1-1.4
+ * (the bare server: 1.3, then 1.1-1.2).
+ */
+const WARM_UP_LISTENERS = 1000;
 
 /** Waits (at most STILL_BOUND_MS) until the child's RSS after a GC held within STILL_BYTES for STILL_READINGS seconds. */
 async function stillness(child: BenchChild): Promise<void> {
   const readings: number[] = [];
   const deadline = performance.now() + STILL_BOUND_MS;
   while (performance.now() < deadline) {
-    readings.push((await child.settledUsage()).rssBytes);
+    readings.push((await child.settledUsage()).anonRssBytes);
     const last = readings.slice(-STILL_READINGS);
     if (last.length === STILL_READINGS && Math.max(...last) - Math.min(...last) <= STILL_BYTES) return;
     await sleep(1000);
@@ -53,18 +69,20 @@ export async function growth(child: BenchChild, connect: () => Promise<void>): P
   return { before, after };
 }
 
+const warmUpListeners = (ctx: BenchContext) => (ctx.mode === 'smoke' ? 1 : WARM_UP_LISTENERS);
+
 /** Starts a fresh relay, connects `paths` (one listener each, round robin) and returns its growth. */
 export async function relayGrowth(ctx: BenchContext, runtime: Runtime, swarm: Swarm, paths: string[], count: number): Promise<{ before: Usage; after: Usage }> {
   const port = await freePort();
   const relay = await spawnChild<{ url: string }>('test/bench/relay-child.ts', {
     runtime,
+    ...(runtime === 'node' ? { runtimeFlags: NODE_FLAGS } : {}),
     env: { TTS_PROVIDER: 'espeak', ...ctx.relayEnv, PORT: String(port), RELAY_ADMIN_KEY: ctx.adminKey },
   });
   try {
     const headers = { authorization: `Bearer ${ctx.adminKey}` };
     if (ctx.mode !== 'smoke') await stillness(relay);
-    // One listener first, so the code paths are loaded before the first reading.
-    await swarm.connect(relay.info.url, '/v1/streams/warm-up/listen', 1, ctx.adminKey);
+    await swarm.connect(relay.info.url, '/v1/streams/warm-up/listen', warmUpListeners(ctx), ctx.adminKey);
     return await growth(relay, async () => {
       const result = await swarm.child.call<{ failed: number; firstError: string | null }>(
         'connect',
@@ -79,6 +97,19 @@ export async function relayGrowth(ctx: BenchContext, runtime: Runtime, swarm: Sw
   }
 }
 
+/** Starts a fresh bare server, settled by the same rule as the relay, connects `count` listeners and returns its growth. */
+export async function bareGrowth(ctx: BenchContext, runtime: Runtime, swarm: Swarm, count: number): Promise<{ before: Usage; after: Usage }> {
+  const bare = await spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime, ...(runtime === 'node' ? { runtimeFlags: NODE_FLAGS } : {}) });
+  try {
+    if (ctx.mode !== 'smoke') await stillness(bare);
+    await swarm.connect(bare.info.url, '/warm-up', warmUpListeners(ctx));
+    return await growth(bare, () => swarm.connect(bare.info.url, '/', count));
+  } finally {
+    await swarm.closeAll();
+    await bare.stop();
+  }
+}
+
 export async function measureMemory(ctx: BenchContext, runtime: Runtime): Promise<MemoryResult> {
   const listeners = ctx.mode === 'smoke' ? 50 : 4000;
   const streams = ctx.mode === 'smoke' ? 30 : 1500;
@@ -89,27 +120,19 @@ export async function measureMemory(ctx: BenchContext, runtime: Runtime): Promis
     const spread = await relayGrowth(ctx, runtime, swarm, Array.from({ length: streams }, (_, i) => `/v1/streams/idle-${i}/listen`), streams);
     const delta = (g: { before: Usage; after: Usage }, field: keyof Usage) => g.after[field] - g.before[field];
     const relayFigures: MemoryResult['relay'] = {
-      perListenerBytes: delta(oneStream, 'rssBytes') / listeners,
+      perListenerBytes: delta(oneStream, 'anonRssBytes') / listeners,
       perListenerHeapBytes: delta(oneStream, 'heapUsedBytes') / listeners,
-      perStreamBytes: (delta(spread, 'rssBytes') - delta(sameCount, 'rssBytes')) / streams,
+      perStreamBytes: (delta(spread, 'anonRssBytes') - delta(sameCount, 'anonRssBytes')) / streams,
       perStreamHeapBytes: (delta(spread, 'heapUsedBytes') - delta(sameCount, 'heapUsedBytes')) / streams,
       baseRssBytes: oneStream.before.rssBytes,
     };
 
-    const bare = await spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime });
-    let baseline: MemoryResult['baseline'];
-    try {
-      await swarm.connect(bare.info.url, '/', 1);
-      const { before, after } = await growth(bare, () => swarm.connect(bare.info.url, '/', listeners));
-      await swarm.closeAll();
-      baseline = {
-        perListenerBytes: (after.rssBytes - before.rssBytes) / listeners,
-        perListenerHeapBytes: (after.heapUsedBytes - before.heapUsedBytes) / listeners,
-        baseRssBytes: before.rssBytes,
-      };
-    } finally {
-      await bare.stop();
-    }
+    const { before, after } = await bareGrowth(ctx, runtime, swarm, listeners);
+    const baseline: MemoryResult['baseline'] = {
+      perListenerBytes: (after.anonRssBytes - before.anonRssBytes) / listeners,
+      perListenerHeapBytes: (after.heapUsedBytes - before.heapUsedBytes) / listeners,
+      baseRssBytes: before.rssBytes,
+    };
     ctx.log(
       `  memory (${runtime}): relay ${(relayFigures.perListenerBytes / 1024).toFixed(1)} KiB/listener, ` +
         `${(relayFigures.perStreamBytes / 1024).toFixed(1)} KiB/stream; bare ${(baseline.perListenerBytes / 1024).toFixed(1)} KiB/listener`,
