@@ -126,7 +126,7 @@ async function syncDrift(m: MeasureContext): Promise<MeasureOutput> {
 
 export const MEASURES: Measure[] = [
   { name: 'fanout', source: 'burst', summary: 'CPU per listener-second at 100 / 1,000 / 4,000 listeners vs a bare broadcast (interleaved, Node and Bun)', byDefault: true, run: fanOut },
-  { name: 'latency', source: 'paced', summary: 'text in → first audio at 1 / 10 / 100 / 1,000 streams vs the provider read directly (interleaved)', byDefault: true, run: latency },
+  { name: 'latency', source: 'paced', summary: 'text in → first audio at 1 / 10 / 100 / 1,000 streams vs the provider read directly in the same seconds', byDefault: true, run: latency },
   { name: 'memory', summary: 'RSS and heap per idle listener at 1,000 / 10,000 vs a bare server (interleaved, Node and Bun)', byDefault: true, run: memory },
   {
     name: 'engine',

@@ -1,9 +1,11 @@
 /**
  * Relay-added latency: text in → first audio byte at a listener through the relay, against a client reading
  * the same provider (the Cartesia emulator, fixed synthesis delay) directly, at 1 to 1,000 concurrent streams.
- * Relay and direct blocks are interleaved rounds (A B, B A, …): each round's p50 and p99 on both sides give one
- * added-latency reading, and the figure is the median of those with its spread.
+ * Relay and direct are measured in the same seconds: every worker alternates a relay utterance and a direct one, so
+ * a busy neighbour falls on both alike. Each round's p50 and p99 on both sides give one added-latency reading, and
+ * the figure is the median of those with its spread.
  */
+import os from 'node:os';
 import { join } from 'node:path';
 import { bytesPerSecond } from '../../../shared/audio-format.ts';
 import { CartesiaDirect } from '../cartesia-direct.ts';
@@ -15,7 +17,7 @@ import { row, type Row, verdict } from '../report.ts';
 import { speak } from '../speak-client.ts';
 import type { AudioSource } from '../sources.ts';
 import { summarize, type Summary } from '../stats.ts';
-import { type Comparison, compare, interleave } from '../interleave.ts';
+import { type Comparison, compare } from '../interleave.ts';
 import { comparedRow } from '../report.ts';
 import type { Curve } from '../plot.ts';
 
@@ -96,70 +98,64 @@ export async function measureLatency(
       const directSamples: number[] = [];
       const pause = plan.pauseMs(concurrency);
 
-      const relayBlock = (until: number, record: boolean) =>
-        Promise.all(
-          workers.map(async (worker) => {
-            await sleep(jitter(pause));
-            while (performance.now() < until) {
-              const stream = worker.streams[worker.next++ % worker.streams.length]!;
-              if (stream.readyAt > performance.now()) await sleep(stream.readyAt - performance.now());
-              let sentAt = 0;
-              const audio = stream.listener.nextAudio(stream.last);
-              const [timing, answer] = await within(
-                Promise.all([audio, speak(target, stream.name, LATENCY_TEXT, '', () => (sentAt = performance.now()))]),
-                UTTERANCE_TIMEOUT_MS,
-                'an utterance through the relay',
-              );
-              if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
-              if (record) relaySamples.push(timing.firstAudioAt - sentAt);
-              await within(stream.listener.ended(timing.utterance), UTTERANCE_TIMEOUT_MS, 'the end of an utterance');
-              stream.last = timing.utterance;
-              stream.readyAt = timing.firstAudioAt + (timing.audioBytes / rate) * 1000 + 20;
-              stream.listener.forget(timing.utterance);
-              await sleep(jitter(pause));
-            }
-          }),
+      type Worker = (typeof workers)[number];
+      const relayOnce = async (worker: Worker, samples: number[] | null) => {
+        const stream = worker.streams[worker.next++ % worker.streams.length]!;
+        if (stream.readyAt > performance.now()) await sleep(stream.readyAt - performance.now());
+        let sentAt = 0;
+        const audio = stream.listener.nextAudio(stream.last);
+        const [timing, answer] = await within(
+          Promise.all([audio, speak(target, stream.name, LATENCY_TEXT, '', () => (sentAt = performance.now()))]),
+          UTTERANCE_TIMEOUT_MS,
+          'an utterance through the relay',
         );
-      const directBlock = (until: number, record: boolean) =>
+        if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
+        samples?.push(timing.firstAudioAt - sentAt);
+        await within(stream.listener.ended(timing.utterance), UTTERANCE_TIMEOUT_MS, 'the end of an utterance');
+        stream.last = timing.utterance;
+        stream.readyAt = timing.firstAudioAt + (timing.audioBytes / rate) * 1000 + 20;
+        stream.listener.forget(timing.utterance);
+      };
+      const directOnce = async (worker: Worker, samples: number[] | null) => {
+        const { first, done } = worker.direct.speak(LATENCY_TEXT);
+        const timing = await within(first, UTTERANCE_TIMEOUT_MS, 'a direct utterance');
+        samples?.push(timing.firstAudioAt - timing.sentAt);
+        await within(done, UTTERANCE_TIMEOUT_MS, 'the end of a direct utterance');
+      };
+      // Every worker alternates its relay and direct utterances (which goes first flips each turn), so at any
+      // moment about half the workers are on each path: both meet the same load, second by second.
+      const pairedBlock = (until: number, samples: { relay: number[]; direct: number[] } | null) =>
         Promise.all(
-          workers.map(async (worker) => {
+          workers.map(async (worker, w) => {
             await sleep(jitter(pause));
-            while (performance.now() < until) {
-              const { first, done } = worker.direct.speak(LATENCY_TEXT);
-              const timing = await within(first, UTTERANCE_TIMEOUT_MS, 'a direct utterance');
-              if (record) directSamples.push(timing.firstAudioAt - timing.sentAt);
-              await within(done, UTTERANCE_TIMEOUT_MS, 'the end of a direct utterance');
+            for (let turn = w; performance.now() < until; turn++) {
+              const relayFirst = turn % 2 === 0;
+              await (relayFirst ? relayOnce(worker, samples?.relay ?? null) : directOnce(worker, samples?.direct ?? null));
+              await sleep(jitter(pause));
+              await (relayFirst ? directOnce(worker, samples?.direct ?? null) : relayOnce(worker, samples?.relay ?? null));
               await sleep(jitter(pause));
             }
           }),
         );
 
       // Warm both paths (JIT, pools, TLS sessions) before anything is recorded.
-      await relayBlock(performance.now() + Math.min(1000, plan.blockMs), false);
-      await directBlock(performance.now() + Math.min(1000, plan.blockMs), false);
+      await pairedBlock(performance.now() + Math.min(2000, plan.blockMs), null);
       let relayRssBytes = 0;
-      const block = async (record: () => Promise<unknown>, samples: number[]) => {
-        const from = samples.length;
-        await record();
-        return summarize(samples.slice(from));
-      };
-      const perRound: Array<{ relay?: Summary; direct?: Summary }> = [];
-      const pairs = await interleave(
-        plan.rounds,
-        async (round) => {
-          const profiled = round === 0 && ctx.profileDir && runtime === 'node' ? relay.call('profile', { ms: plan.blockMs, file: join(ctx.profileDir, `relay-latency-${concurrency}.cpuprofile`) }) : null;
-          (perRound[round] ??= {}).relay = await block(() => relayBlock(performance.now() + plan.blockMs, true), relaySamples);
-          await profiled;
-          relayRssBytes = Math.max(relayRssBytes, (await relay.usage()).rssBytes);
-          return 0;
-        },
-        async (round) => {
-          (perRound[round] ??= {}).direct = await block(() => directBlock(performance.now() + plan.blockMs, true), directSamples);
-          return 0;
-        },
-      );
-      // interleave() keeps the order and the load; the figures are each round's quantiles on both sides.
-      const pairsOf = (pick: (s: Summary) => number) => pairs.map((pair, i) => ({ relay: pick(perRound[i]!.relay!), baseline: pick(perRound[i]!.direct!), load: pair.load }));
+      const perRound: Array<{ relay: Summary; direct: Summary; load: number }> = [];
+      for (let round = 0; round < plan.rounds; round++) {
+        // Both paths in one block, twice as long: as many samples a side as one block each gave.
+        const blockMs = 2 * plan.blockMs;
+        const profiled = round === 0 && ctx.profileDir && runtime === 'node' ? relay.call('profile', { ms: blockMs, file: join(ctx.profileDir, `relay-latency-${concurrency}.cpuprofile`) }) : null;
+        const samples = { relay: [] as number[], direct: [] as number[] };
+        await pairedBlock(performance.now() + blockMs, samples);
+        await profiled;
+        relaySamples.push(...samples.relay);
+        directSamples.push(...samples.direct);
+        perRound.push({ relay: summarize(samples.relay), direct: summarize(samples.direct), load: os.loadavg()[0]! });
+        relayRssBytes = Math.max(relayRssBytes, (await relay.usage()).rssBytes);
+      }
+      // Each round's quantiles on both sides, taken over the same seconds.
+      const pairsOf = (pick: (s: Summary) => number) => perRound.map((r) => ({ relay: pick(r.relay), baseline: pick(r.direct), load: r.load }));
       const at100 = concurrency >= 100;
       for (const worker of workers) {
         worker.direct.close();
