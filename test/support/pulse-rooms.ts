@@ -121,6 +121,10 @@ export async function startPulseRooms(): Promise<PulseRooms> {
     ] as const) {
       await run('pactl', ['load-module', 'module-remap-sink', `sink_name=${room}`, `master=${MASTER}`, 'channels=1', `master_channel_map=${channel}`, 'channel_map=mono', 'remix=no'], env);
     }
+    const holder = holdLatency(env);
+    recorders.add(holder.child);
+    holder.child.once('exit', () => recorders.delete(holder.child));
+    await holder.started;
   } catch (error) {
     await close();
     throw error;
@@ -153,9 +157,32 @@ async function playingInto(env: Record<string, string>, room: Room): Promise<num
   return inputs.filter((input) => input.sink === sink && !input.corked).length;
 }
 
+/**
+ * A null sink renders in blocks of the smallest latency its streams ask for (ffplay's 11.6 ms alone, a recorder's
+ * RECORD_LATENCY_MS): a recorder that joins changes it, and with it when each room's stream is rendered against its
+ * player's clock, by up to a block. A recorder held from the start, its samples discarded, keeps the rooms as they
+ * will be recorded.
+ */
+function holdLatency(env: Record<string, string>): { child: ChildProcess; started: Promise<void> } {
+  const child = track(spawn('parec', recordArgs(), { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] }));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const started = (async () => {
+    const deadline = Date.now() + 15_000;
+    while ((await run('pactl', ['list', 'short', 'source-outputs'], env)).trim() === '') {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`parec did not hold the rooms' latency: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return { child, started };
+}
+
+function recordArgs(): string[] {
+  return ['-d', `${MASTER}.monitor`, '--raw', '--format=float32le', '--channels=2', `--rate=${ROOM_RATE}`, `--latency-msec=${RECORD_LATENCY_MS}`];
+}
+
 function startRecording(env: Record<string, string>): { child: ChildProcess; started: Promise<void>; recording: Recording } {
-  const args = ['-d', `${MASTER}.monitor`, '--raw', '--format=float32le', '--channels=2', `--rate=${ROOM_RATE}`, `--latency-msec=${RECORD_LATENCY_MS}`];
-  const child = track(spawn('parec', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn('parec', recordArgs(), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   const chunks: Buffer[] = [];
   let bytes = 0;
   let stderr = '';

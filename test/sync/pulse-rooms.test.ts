@@ -29,6 +29,16 @@ function exec(command: string, args: string[], env: Record<string, string> = {})
   });
 }
 
+function output(command: string, args: string[], env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${command} exited ${code}`))));
+  });
+}
+
 /** Three bursts of pink noise, 0.4 s each with 0.5 s of silence between: three "utterances". */
 async function bursts(name: string, rate: number): Promise<string> {
   const one = join(dir, `${name}-one.wav`);
@@ -74,6 +84,18 @@ describe('two rooms on one PulseAudio clock', () => {
     for (const utterance of offsets) expect(Math.abs(utterance.offsetMs - offsets[0]!.offsetMs)).toBeLessThan(30);
     for (const room of [kitchen, hall]) expect(Math.abs(msOf(room[2]!.start - room[0]!.start, capture.rate) - 2400)).toBeLessThan(30);
     expect(silentFrom(capture.kitchen)).toBe(kitchen[2]!.end);
+  });
+
+  it('records without changing when the rooms render what they are given (their sink keeps its latency)', async () => {
+    const configured = async () => {
+      const sinks = JSON.parse(await output('pactl', ['-f', 'json', 'list', 'sinks'], rooms.env(MASTER))) as Array<{ name: string; latency: { configured: number } }>;
+      return sinks.find((sink) => sink.name === MASTER)!.latency.configured;
+    };
+    const before = await configured();
+    const recording = await rooms.record();
+    const during = await configured();
+    await recording.stop();
+    expect(during).toBe(before);
   });
 
   it('leaves no process behind when closed', async () => {
