@@ -41,6 +41,14 @@ describe('the ffplay output clock', () => {
     expect(Math.abs(clock.base() - 2605)).toBeLessThanOrEqual(5);
   });
 
+  it('forgets a start-up clock that restarts at 0 even when the queue never showed the hoard', () => {
+    const clock = new FfplayStatsClock(1120, LIMIT);
+    // The clock runs from 1100 on a queue within the limit, then restarts at 0 when the device starts at 1410.
+    play(clock, 1100, 1130, 1410);
+    play(clock, 1410, 1440, 1500);
+    expect(Math.abs(clock.base() - 1415), 'the readings before the restart still counted').toBeLessThanOrEqual(5);
+  });
+
   it('follows a step of the device within about a second, not the six the median spans', () => {
     const clock = new FfplayStatsClock(0, LIMIT);
     play(clock, 1000, 1030, 7000);
