@@ -50,6 +50,30 @@ export async function speak(state: EmulatorState, connection: Connection, contex
 
 /** The whole segment's audio in the context's format, and its words timed from where the context's audio stands. */
 function synthesize(state: EmulatorState, context: EmulatedContext, text: string): Segment {
+  const key = `${context.voice}\n${context.format.encoding}\n${context.format.sampleRate}\n${text.trim()}`;
+  let kept = synthesized.get(state.engine);
+  if (!kept) synthesized.set(state.engine, (kept = new Map()));
+  let segment = kept.get(key);
+  if (!segment) {
+    segment = synthesizeFromStart(state, context, text);
+    if (kept.size >= SYNTHESIZED_KEPT) kept.delete(kept.keys().next().value!);
+    kept.set(key, segment);
+  }
+  const base = context.seconds;
+  return { ...segment, words: segment.words.map((w) => ({ word: w.word, start: base + w.start, end: base + w.end })) };
+}
+
+/**
+ * Segments already synthesized, by engine, then voice, format and text. espeak-ng runs on the emulator's one thread
+ * (about 5 ms for a short sentence): at a hundred utterances a second it held up every other context's timers and
+ * socket writes by up to 40 ms, a delay that is not the emulated synthesis delay and that the latency bench charged
+ * to whichever client shared a socket with the stall.
+ */
+const synthesized = new WeakMap<EmulatorState['engine'], Map<string, Segment>>();
+const SYNTHESIZED_KEPT = 64;
+
+/** A segment's audio in the context's format, its words timed from its first sample. */
+function synthesizeFromStart(state: EmulatorState, context: EmulatedContext, text: string): Segment {
   const started = performance.now();
   const synthesis = state.engine.synthesize(text.trim(), context.voice);
   const transcoder = createTranscoder({ encoding: 'pcm_f32le', sampleRate: ESPEAK_SAMPLE_RATE }, context.format);
@@ -60,9 +84,8 @@ function synthesize(state: EmulatorState, context: EmulatedContext, text: string
   audio.set(head);
   audio.set(tail, head.byteLength);
   const stepTime = performance.now() - started;
-  const base = context.seconds;
   const segmentSeconds = audio.byteLength / bytesPerSample(context.format.encoding) / context.format.sampleRate;
   const scale = synthesis.samples.length > 0 ? segmentSeconds / (synthesis.samples.length / ESPEAK_SAMPLE_RATE) : 1;
-  const words = synthesis.words.map((w) => ({ word: w.word, start: base + w.start * scale, end: base + w.end * scale }));
+  const words = synthesis.words.map((w) => ({ word: w.word, start: w.start * scale, end: w.end * scale }));
   return { audio, words, stepTime };
 }
