@@ -76,7 +76,6 @@ export async function startNodeRelay(options: StartOptions = {}): Promise<Runnin
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     // Node ends any request still uploading after 300 s; a slow LLM may speak longer. RELAY_UPLOAD_IDLE_MS guards quiet
     // uploads instead. Headers keep their 60 s: Node's default would follow requestTimeout down to 0, i.e. never.
-    // A caller that speaks every few seconds keeps its connection (KEEP_ALIVE_MS).
     const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: KEEP_ALIVE_MS, ...(tls ? readTLSFiles(tls) : {}) };
     const s = serve({ fetch: instance.app.fetch, port: instance.config.port, hostname: instance.config.host, websocket: { server: wss }, serverOptions, ...(tls ? { createServer: createHTTPSServer } : {}) }, () => resolve(s));
   });

@@ -44,6 +44,8 @@ const NODE_FLAGS = ['--no-memory-reducer'];
  */
 const WARM_UP_LISTENERS = 1000;
 
+const serverFlags = (runtime: Runtime) => (runtime === 'node' ? { runtimeFlags: NODE_FLAGS } : {});
+
 /** Waits (at most STILL_BOUND_MS) until the child's RSS after a GC held within STILL_BYTES for STILL_READINGS seconds. */
 async function stillness(child: BenchChild): Promise<void> {
   const readings: number[] = [];
@@ -76,7 +78,7 @@ export async function relayGrowth(ctx: BenchContext, runtime: Runtime, swarm: Sw
   const port = await freePort();
   const relay = await spawnChild<{ url: string }>('test/bench/relay-child.ts', {
     runtime,
-    ...(runtime === 'node' ? { runtimeFlags: NODE_FLAGS } : {}),
+    ...serverFlags(runtime),
     env: { TTS_PROVIDER: 'espeak', ...ctx.relayEnv, PORT: String(port), RELAY_ADMIN_KEY: ctx.adminKey },
   });
   try {
@@ -99,7 +101,7 @@ export async function relayGrowth(ctx: BenchContext, runtime: Runtime, swarm: Sw
 
 /** Starts a fresh bare server, settled by the same rule as the relay, connects `count` listeners and returns its growth. */
 export async function bareGrowth(ctx: BenchContext, runtime: Runtime, swarm: Swarm, count: number): Promise<{ before: Usage; after: Usage }> {
-  const bare = await spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime, ...(runtime === 'node' ? { runtimeFlags: NODE_FLAGS } : {}) });
+  const bare = await spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime, ...serverFlags(runtime) });
   try {
     if (ctx.mode !== 'smoke') await stillness(bare);
     await swarm.connect(bare.info.url, '/warm-up', warmUpListeners(ctx));
@@ -127,11 +129,11 @@ export async function measureMemory(ctx: BenchContext, runtime: Runtime): Promis
       baseRssBytes: oneStream.before.rssBytes,
     };
 
-    const { before, after } = await bareGrowth(ctx, runtime, swarm, listeners);
+    const bare = await bareGrowth(ctx, runtime, swarm, listeners);
     const baseline: MemoryResult['baseline'] = {
-      perListenerBytes: (after.anonRssBytes - before.anonRssBytes) / listeners,
-      perListenerHeapBytes: (after.heapUsedBytes - before.heapUsedBytes) / listeners,
-      baseRssBytes: before.rssBytes,
+      perListenerBytes: delta(bare, 'anonRssBytes') / listeners,
+      perListenerHeapBytes: delta(bare, 'heapUsedBytes') / listeners,
+      baseRssBytes: bare.before.rssBytes,
     };
     ctx.log(
       `  memory (${runtime}): relay ${(relayFigures.perListenerBytes / 1024).toFixed(1)} KiB/listener, ` +
