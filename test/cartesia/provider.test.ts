@@ -166,7 +166,7 @@ describe('CartesiaProvider contexts', () => {
   });
 
   it('multiplexes concurrent contexts over one socket, each getting only its own audio', async () => {
-    startProvider({ CARTESIA_POOL_SIZE: '2' });
+    startProvider({ CARTESIA_POOL_SIZE: '1' });
     await provider.ready();
     const connectionsBefore = emulator.stats.connections;
     const texts = ['First voice speaking.', 'Second voice, a little longer than the first.', 'Third.'];
@@ -196,6 +196,33 @@ describe('CartesiaProvider contexts', () => {
     await Promise.all(contexts.map((c) => collect(c)));
     expect(emulator.stats.connections - before).toBe(1);
     expect(provider.pool.openSockets).toBe(2);
+  });
+
+  it('spreads concurrent contexts over the pool, opening a socket in the background once every open one is busy', async () => {
+    startProvider({ CARTESIA_POOL_SIZE: '3' });
+    await provider.ready();
+    const before = emulator.stats.connections;
+    const requestsBefore = emulator.stats.requests.length;
+    const contexts: TTSContext[] = [];
+    const begin = () => {
+      const context = open();
+      context.push('Spread over the sockets.');
+      contexts.push(context);
+    };
+    // The first context takes the idle socket; the second shares it (no handshake to wait for) while another opens.
+    begin();
+    begin();
+    await eventually(() => provider.pool.openSockets === 2);
+    // The third takes the new, idle socket; the fourth finds both busy, shares one, and a third socket opens.
+    begin();
+    await eventually(() => emulator.stats.requests.length >= requestsBefore + 3);
+    expect(provider.pool.openSockets).toBe(2);
+    begin();
+    await eventually(() => provider.pool.openSockets === 3);
+    for (const context of contexts) context.end();
+    const results = await Promise.all(contexts.map((c) => collect(c)));
+    for (const events of results) expect(events.at(-1)).toEqual({ type: 'done' });
+    expect(emulator.stats.connections - before).toBe(2);
   });
 
   it('reports upstream_unavailable quickly when Cartesia cannot be reached', async () => {

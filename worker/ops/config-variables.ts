@@ -23,7 +23,8 @@ const VARIABLES = {
   CARTESIA_EMOTION: z.string().min(1).optional(),
   CARTESIA_MAX_BUFFER_DELAY_MS: int(0, 5000).default(3000),
   CARTESIA_CA_FILE: z.string().min(1).optional(),
-  CARTESIA_POOL_SIZE: int(1, 16).default(2),
+  // Cartesia allows 10 sockets per unit of concurrency (20 on the smallest plan); sockets add no concurrency.
+  CARTESIA_POOL_SIZE: int(1, 16).default(4),
   CARTESIA_CONTEXTS_PER_SOCKET: int(1, 1000).default(16),
   // Cartesia closes a socket idle for 5 minutes; replace ours a minute earlier.
   CARTESIA_RECYCLE_IDLE_MS: int(50, 299_000).default(240_000),

@@ -14,8 +14,9 @@ export interface PoolSettings extends BackoffSettings {
   apiKey: string;
   baseUrl: string;
   ca?: string;
-  /** Sockets at most; the second opens only when the first carries `contextsPerSocket` contexts. */
+  /** Sockets at most; another opens (in the background) when every open one carries a context. */
   size: number;
+  /** Contexts on one socket before a new context waits for another socket to open, while the pool has room. */
   contextsPerSocket: number;
   /** A socket with no context for this long is replaced, before Cartesia closes it at 5 minutes idle. */
   recycleIdleMs: number;
@@ -98,13 +99,18 @@ export class CartesiaPool implements ConnectionOwner {
     }
   }
 
-  /** An open socket with room, or the least loaded one once the pool is full; null when a new one should open. */
+  /**
+   * The open socket carrying the fewest contexts: a context's first chunk queues behind the audio of the others on
+   * its socket. When every open socket is busy and the pool has room, another opens in the background, so no
+   * context waits for a handshake while a socket under `contextsPerSocket` can take it; null when it has to.
+   */
   private pick(): CartesiaConnection | null {
     const open = this.connections.filter((c) => c.usable);
-    const roomy = open.find((c) => c.load < this.settings.contextsPerSocket);
-    if (roomy) return roomy;
-    if (open.length > 0 && this.connections.length >= this.settings.size) return open.reduce((a, b) => (b.load < a.load ? b : a));
-    return null;
+    if (open.length === 0) return null;
+    const least = open.reduce((a, b) => (b.load < a.load ? b : a));
+    if (least.load === 0 || this.connections.length >= this.settings.size) return least;
+    if (!this.connections.some((c) => c.state === 'connecting') && this.backoff.blockedFor() <= 0) this.connect();
+    return least.load < this.settings.contextsPerSocket ? least : null;
   }
 
   /** A 429 error frame: new contexts wait `rateLimitCooldownMs` (the frame has no Retry-After). */
