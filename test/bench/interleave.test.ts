@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare, interleave, verdictOf } from './interleave.ts';
+import { compare, comparePooledQuantile, interleave, seededRandom, verdictOf } from './interleave.ts';
 import { renderSvg } from './plot.ts';
 
 describe('interleaved rounds', () => {
@@ -32,6 +32,36 @@ describe('interleaved rounds', () => {
     expect(added.figure.median).toBeCloseTo(0.4, 9);
     expect(added.load).toEqual({ min: 2, max: 4 });
     expect(verdictOf({ median: 1, q1: 0.9, q3: 1.1, min: 0, max: 2 }, 1.1, 5)).toBe('pass');
+  });
+
+  it('takes a tail quantile over every round pooled, with a bootstrap over rounds as its spread and verdict', () => {
+    const random = seededRandom(7);
+    // 8 rounds of 120 samples a side, 20–30 ms, the relay's 1 ms later; each round's load falls on both sides.
+    const rounds = (added: number, count = 8) =>
+      Array.from({ length: count }, (_, round) => {
+        const base = Array.from({ length: 120 }, () => 20 + 10 * random() + round);
+        return { relay: base.map((v) => v + added), baseline: base, load: 1 + round / 10 };
+      });
+    const tight = comparePooledQuantile(rounds(1), 0.99, 5);
+    expect(tight.figure.median).toBeCloseTo(1, 9);
+    expect(tight.figure.min).toBeCloseTo(1, 9);
+    expect(tight.figure.max).toBeCloseTo(1, 9);
+    expect(tight.verdict).toBe('pass');
+    expect(tight.pooled).toMatchObject({ relaySamples: 960, baselineSamples: 960 });
+    expect(tight.rounds).toHaveLength(8);
+    expect(tight.load).toEqual({ min: 1, max: 1.7 });
+    const all = rounds(0).flatMap((r) => r.baseline).sort((a, b) => a - b);
+    expect(comparePooledQuantile(rounds(0), 0.99, null).baseline.median).toBeGreaterThan(all[Math.floor(all.length * 0.9)]!);
+    expect(comparePooledQuantile(rounds(8), 0.99, 5).verdict).toBe('regression');
+    expect(comparePooledQuantile(rounds(1, 2), 0.99, 5).verdict).toBe('too noisy to call');
+    // One round with a 40 ms stall on the relay's side only: the 90% interval straddles the limit.
+    const stalled = rounds(0).map((r, i) => (i === 3 ? { ...r, relay: r.relay.map((v, j) => (j < 12 ? v + 40 : v)) } : r));
+    const noisy = comparePooledQuantile(stalled, 0.99, 5);
+    expect(noisy.figure.min).toBeLessThan(5);
+    expect(noisy.figure.max).toBeGreaterThan(5);
+    expect(noisy.verdict).toBe('too noisy to call');
+    // The same samples give the same spread.
+    expect(comparePooledQuantile(stalled, 0.99, 5).figure).toEqual(noisy.figure);
   });
 
   it('draws a curve as SVG with one line per series and a bar per point', () => {

@@ -11,6 +11,8 @@ export interface Interleaved {
   /** The per-round ratio (kind ratio) or relay − baseline (kind difference). */
   spread: Spread;
   load: { min: number; max: number };
+  /** A quantile of the samples pooled over the rounds, its spread a bootstrap over rounds (see comparePooledQuantile). */
+  pooled?: { relaySamples: number; baselineSamples: number };
 }
 
 export interface Row {
@@ -35,16 +37,24 @@ export function row(fields: Omit<Row, 'ratio'> & { ratio?: number | null }): Row
   return { ...fields, ratio };
 }
 
-/** A row from interleaved rounds: medians of each side, the median per-round ratio, the spread and verdict. */
+/** A row from interleaved rounds: medians of each side (or pooled quantiles), the median per-round ratio, the spread and verdict. */
 export function comparedRow(fields: Omit<Row, 'relay' | 'baseline' | 'ratio' | 'verdict' | 'interleaved'>, comparison: Comparison): Row {
-  const ratios = spreadOf(comparison.rounds.map((r) => (r.baseline !== 0 ? r.relay / r.baseline : Number.NaN)));
+  const ratios = comparison.pooled
+    ? { median: comparison.relay.median / comparison.baseline.median }
+    : spreadOf(comparison.rounds.map((r) => (r.baseline !== 0 ? r.relay / r.baseline : Number.NaN)));
   return {
     ...fields,
     relay: comparison.relay.median,
     baseline: comparison.baseline.median,
     ratio: Number.isFinite(ratios.median) ? ratios.median : null,
     ...(comparison.verdict ? { verdict: comparison.verdict } : {}),
-    interleaved: { rounds: comparison.rounds.length, kind: comparison.kind, spread: comparison.figure, load: comparison.load },
+    interleaved: {
+      rounds: comparison.rounds.length,
+      kind: comparison.kind,
+      spread: comparison.figure,
+      load: comparison.load,
+      ...(comparison.pooled ? { pooled: { relaySamples: comparison.pooled.relaySamples, baselineSamples: comparison.pooled.baselineSamples } } : {}),
+    },
   };
 }
 
@@ -68,6 +78,7 @@ export function formatSpread(r: Row): string {
   if (!i) return '';
   const s = i.spread;
   const f = (v: number) => (i.kind === 'ratio' ? `${formatNumber(v)}×` : `${v >= 0 ? '+' : ''}${formatNumber(v)}`);
+  if (i.pooled) return `${f(s.median)} pooled over ${i.pooled.relaySamples} + ${i.pooled.baselineSamples} samples (bootstrap over ${i.rounds} rounds: IQR ${f(s.q1)}…${f(s.q3)}; 90% ${f(s.min)}…${f(s.max)})`;
   return `${f(s.median)} (IQR ${f(s.q1)}…${f(s.q3)}; ${f(s.min)}…${f(s.max)}; ${i.rounds} rounds)`;
 }
 

@@ -1,7 +1,7 @@
 /** Small statistics over samples: quantiles of a sorted array, summaries, rounding for the report. */
 
 /** The q-quantile (0..1) of an ascending array, by linear interpolation; NaN when empty. */
-export function quantile(sorted: readonly number[], q: number): number {
+export function quantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   const position = (sorted.length - 1) * q;
   const lower = Math.floor(position);
