@@ -29,6 +29,15 @@ describe('limitBytes over a runtime body (a Node request read as it arrives)', (
     expect(await collect(limitBytes(body.iterator({ destroyOnReturn: false }), 100))).toBe('Hello there.');
   });
 
+  it('ends at the last declared byte without waiting for the stream to end', async () => {
+    const body = new PassThrough();
+    body.write(bytes('Hello '));
+    body.write(bytes('there.'));
+    // The stream never ends here: a declared length of 12 is all that says the body is whole.
+    expect(await collect(limitBytes(body.iterator({ destroyOnReturn: false }), 100, 1000, 12))).toBe('Hello there.');
+    expect(body.destroyed).toBe(false);
+  });
+
   it('fails with payload_too_large past the limit and leaves the rest unread, not destroyed', async () => {
     const body = new PassThrough();
     body.write(bytes('0123456789'));

@@ -18,10 +18,10 @@ const PLAIN_TYPES = new Set(['', 'text/plain', 'application/x-www-form-urlencode
 export async function readSpeakBody(
   contentType: string | undefined,
   body: BodySource | null,
-  limits: { maxBytes: number; maxLineChars: number; idleMs?: number },
+  limits: { maxBytes: number; maxLineChars: number; idleMs?: number; declaredBytes?: number },
 ): Promise<SpeakBody> {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  const texts = () => decodeUtf8(limitBytes(body, limits.maxBytes, limits.idleMs));
+  const texts = () => decodeUtf8(limitBytes(body, limits.maxBytes, limits.idleMs, limits.declaredBytes));
   if (PLAIN_TYPES.has(type)) return { inputs: plainInputs(texts()) };
   if (type === 'application/x-ndjson' || type === 'application/jsonl' || type === 'application/ndjson') {
     return { inputs: ndjsonInputs(splitLines(texts(), limits.maxLineChars)) };

@@ -26,7 +26,12 @@ export function speakRoute(ingress: IngressContext, runtime: RuntimeAdapter) {
       authorize(c.get('principal'), 'cancel', name);
       await directory.cancel(name, true);
     }
-    const body = await readSpeakBody(c.req.header('content-type'), runtime.requestBody?.(c) ?? c.req.raw.body, { maxBytes: limits.maxSpeakBytes, maxLineChars: MAX_LINE_CHARS, idleMs: limits.uploadIdleMs });
+    const body = await readSpeakBody(c.req.header('content-type'), runtime.requestBody?.(c) ?? c.req.raw.body, {
+      maxBytes: limits.maxSpeakBytes,
+      maxLineChars: MAX_LINE_CHARS,
+      idleMs: limits.uploadIdleMs,
+      declaredBytes: declaredLength(c.req.header('content-length')),
+    });
     const voice = await checkVoice(provider, query.voice ?? body.voice);
     const options = utteranceOptions(query, body, voice, receivedAt);
     const utterance = await speakBody(body, () => directory.enqueue(name, options, { interrupt }));
@@ -93,6 +98,11 @@ function completed(accepted: SpeakAccepted, result: UtteranceResult): SpeakCompl
 function round(value: number, digits: number): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
+}
+
+/** The body's length as the request declares it (Content-Length); undefined for a chunked or malformed one. */
+function declaredLength(header: string | undefined): number | undefined {
+  return header !== undefined && /^\d{1,15}$/.test(header) ? Number(header) : undefined;
 }
 
 function speakQuery(raw: Record<string, string>): SpeakQuery {
