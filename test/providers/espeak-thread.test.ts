@@ -1,6 +1,6 @@
 /**
  * The embedded engine in its worker thread: the event loop stays free while it speaks, the audio is the
- * inline engine's byte for byte, a cancel stops at once and its sentences never reach the thread, a thread
+ * inline engine's byte for byte, a cancel stops at once (the thread at the engine's next chunk) and its sentences never reach the thread, a thread
  * that cannot start (or dies) leaves synthesis inline with a warning, and closed relays leave no thread.
  */
 import { spawn } from 'node:child_process';
@@ -89,18 +89,27 @@ function watchEventLoop(): { stop(): { busy: number; gap: number } } {
  */
 function observedWorker(options: { crashAt?: number } = {}) {
   const requests: string[] = [];
+  /** Samples the thread made of each request it answered `spoken`, by text. */
+  const spoken = new Map<string, number>();
+  const texts = new Map<number, string>();
   const startWorker: StartWorker = (script) => {
     const port = startNodeWorker(script);
     let reportError: (error: Error) => void = () => {};
     return {
       postMessage(message, transfer) {
-        const text = (message as { text: string }).text;
+        const { id, text } = message as { id: number; text: string };
+        texts.set(id, text);
         port.postMessage(message, transfer);
         if ((text === WARM_UP_TEXT && requests.length === 0) || WARM_UP_PIECES.includes(text)) return;
         requests.push(text);
         if (requests.length === options.crashAt) queueMicrotask(() => reportError(new Error('the thread crashed')));
       },
-      onMessage: (handler) => port.onMessage(handler),
+      onMessage: (handler) =>
+        port.onMessage((message) => {
+          const reply = message as { type: string; id: number; sampleCount: number };
+          if (reply.type === 'spoken') spoken.set(texts.get(reply.id)!, reply.sampleCount);
+          handler(message);
+        }),
       onError(handler) {
         reportError = handler;
         port.onError(handler);
@@ -108,7 +117,16 @@ function observedWorker(options: { crashAt?: number } = {}) {
       terminate: () => port.terminate(),
     } satisfies WorkerPort;
   };
-  return { startWorker, requests };
+  return { startWorker, requests, spoken };
+}
+
+/** Polls `read` every 5 ms until it gives a value. */
+async function until<T>(read: () => T | undefined): Promise<T> {
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 function logSink(): { logger: Logger; lines: { level: string; msg: string }[] } {
@@ -212,6 +230,10 @@ describe('the espeak-ng worker thread', () => {
     context.cancel();
     // Nothing more, not even the rest of the sentence the thread was speaking.
     expect(await within(events.next(), 5000, 'end of events')).toEqual({ done: true, value: undefined });
+    // The thread stopped that sentence at a chunk soon after the cancel, not at its end (~3.5 s of speech).
+    const wholeSentence = (await loadEspeakEngine()).synthesize(SENTENCES[0]!).samples.length;
+    const made = await within(until(() => worker.spoken.get(SENTENCES[0]!.trim())), 5000, 'the stopped sentence');
+    expect(made).toBeLessThan(wholeSentence / 2);
 
     // The next context is spoken next: the thread finished at most the sentence it had, then moved on.
     const next = await within(speak(provider, ['Next, please. ']), 10_000, 'the next context');

@@ -49,6 +49,8 @@ describe('createResampler', () => {
     [8000, 48000],
     [48000, 22050],
     [24000, 22050],
+    [44100, 8000],
+    [48000, 8000],
   ] as const)('gives the same samples for %i → %i whether fed whole or in arbitrary chunks', (from, to) => {
     const input = concatFloats([sine(440, from, 3000, 0.3), sine(3100, from, 2000, 0.6)]);
     const whole = resampleWhole(input, from, to);
@@ -100,6 +102,17 @@ describe('createResampler', () => {
   it('attenuates just above the output Nyquist too: 4.1 kHz from 48000 Hz to 8000 Hz', () => {
     const input = sine(4100, 48000, 24000, 0.9);
     expect(-gainDb(input, resampleWhole(input, 48000, 8000))).toBeGreaterThan(40);
+  });
+
+  it.each([
+    [44100, 16000, 19000],
+    [44100, 8000, 19000],
+    [44100, 8000, 7500],
+    [48000, 8000, 21000],
+  ] as const)('stops what a half-band stage would fold into the output band: %i → %i Hz, %i Hz tone below −75 dB', (from, to, tone) => {
+    // 44.1 kHz → 8 kHz halves twice first: 19 kHz folds to 3.05 kHz at the first halving, 7.5 kHz to 3.5 kHz at the second.
+    const input = sine(tone, from, from / 2, 0.9);
+    expect(-gainDb(input, resampleWhole(input, from, to))).toBeGreaterThan(75);
   });
 
   it('rejects rates that are not whole positive numbers of Hz', () => {

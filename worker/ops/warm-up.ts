@@ -15,7 +15,7 @@ import { MemoryBroker } from '../broker/memory.ts';
 import { Relay } from '../core/relay.ts';
 import type { ListenerSocket } from '../listeners/listener.ts';
 import type { TTSProvider } from '../providers/provider.ts';
-import type { RuntimeAdapter } from '../runtime/contract.ts';
+import type { LoopbackServer, RuntimeAdapter } from '../runtime/contract.ts';
 import type { RelayConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import { WarmUpProvider } from './warm-up-provider.ts';
@@ -66,14 +66,23 @@ async function rehearse(relay: Relay, app: Hono<any>, deps: WarmUpDeps): Promise
     listen(relay, native, true),
     ...CONVERTED.map((format) => listen(relay, format, false)),
   ];
-  const authorization = `Bearer ${deps.config.adminKeys[0]}`;
-  const speak = await app.request(`/v1/streams/${STREAM}/speak`, { method: 'POST', headers: { authorization, 'content-type': 'text/plain; charset=utf-8' }, body: TEXT });
-  await speak.arrayBuffer();
-  if (speak.status !== 202) throw new Error(`the rehearsal's speak answered ${speak.status}`);
-  await withTimeout(Promise.all(sinks), TIMEOUT_MS);
-  for (const path of [`/v1/streams/${STREAM}`, `/v1/streams/${STREAM}/cancel`]) {
-    const response = await app.request(path, { method: path.endsWith('cancel') ? 'POST' : 'GET', headers: { authorization } });
-    await response.arrayBuffer();
+  const loopback = await deps.runtime.serveLoopback?.(app.fetch);
+  const send: LoopbackServer['request'] = loopback
+    ? (path, init) => loopback.request(path, init)
+    : async (path, init) => {
+        const response = await app.request(path, init);
+        await response.arrayBuffer();
+        return response.status;
+      };
+  try {
+    const authorization = `Bearer ${deps.config.adminKeys[0]}`;
+    const status = await send(`/v1/streams/${STREAM}/speak`, { method: 'POST', headers: { authorization, 'content-type': 'text/plain; charset=utf-8' }, body: TEXT });
+    if (status !== 202) throw new Error(`the rehearsal's speak answered ${status}`);
+    await withTimeout(Promise.all(sinks), TIMEOUT_MS);
+    await send(`/v1/streams/${STREAM}`, { method: 'GET', headers: { authorization } });
+    await send(`/v1/streams/${STREAM}/cancel`, { method: 'POST', headers: { authorization } });
+  } finally {
+    await loopback?.close();
   }
 }
 

@@ -34,6 +34,19 @@ export interface RuntimeAdapter {
    * (what its adapters load or compile on first use), for the warm-up at start; absent where nothing needs it.
    */
   warmUp?(): Promise<void>;
+  /**
+   * Serves `fetch` on a private loopback port for the warm-up's requests, so they run this runtime's own HTTP
+   * server and adapter (a first request's parsing, request and response code) as a caller's would; absent, the
+   * warm-up calls the app directly.
+   */
+  serveLoopback?(fetch: (request: Request, env?: unknown) => Response | Promise<Response>): Promise<LoopbackServer>;
+}
+
+/** A private server on a loopback port that only the warm-up calls. */
+export interface LoopbackServer {
+  /** Sends one request over a connection of its own, as a new caller's comes; resolves with its status once its body is read. */
+  request(path: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<number>;
+  close(): Promise<void>;
 }
 
 /**

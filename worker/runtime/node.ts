@@ -16,6 +16,7 @@ import { startNodeWorker } from './node-worker.ts';
 import { nodeSocketGroup } from './node-socket-group.ts';
 import { upgradeWebSocket } from './node-upgrade.ts';
 import { warmUpNode } from './node-warm-up.ts';
+import { serveNodeLoopback } from './node-loopback.ts';
 
 /**
  * How long an idle kept-alive HTTP connection stays open. Node's 5 s default closed the connection of a caller
@@ -39,6 +40,7 @@ export const nodeRuntime: RuntimeAdapter = {
   startWorker: startNodeWorker,
   socketGroup: nodeSocketGroup,
   warmUp: warmUpNode,
+  serveLoopback: serveNodeLoopback,
 };
 
 export interface StartOptions {

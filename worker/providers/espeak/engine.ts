@@ -86,9 +86,10 @@ export class EspeakEngine {
    * Hands each chunk to `onChunk` as the engine makes it and keeps none: every chunk is a fresh array
    * over a buffer of its own, so the callee may transfer it to another thread. With each chunk come the words
    * whose times it settled (a word ends where the next begins), so captions need not wait for the whole piece;
-   * the summary lists every word, the last ones included.
+   * the summary lists every word, the last ones included. When `stop` answers true after a chunk, the engine
+   * stops there (espeak-ng's callback abort) and the summary covers what was made.
    */
-  synthesizeInChunks(text: string, voice: string, onChunk: ChunkHandler): SynthesisSummary {
+  synthesizeInChunks(text: string, voice: string, onChunk: ChunkHandler, stop?: () => boolean): SynthesisSummary {
     this.selectVoice(voice);
     const events: EspeakEvent[] = [];
     let total = 0;
@@ -101,7 +102,7 @@ export class EspeakEngine {
       const words = wordTimestamps(text, events, Infinity).slice(settled, -1);
       settled += words.length;
       onChunk(chunk, words);
-      return 0;
+      return stop?.() ? 1 : 0;
     });
     return { sampleCount: total, words: wordTimestamps(text, events, total / ESPEAK_SAMPLE_RATE) };
   }

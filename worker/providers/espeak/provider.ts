@@ -44,6 +44,13 @@ export const WARM_UP_PIECES = [
 ];
 /** Rounds over WARM_UP_PIECES: 24 short sentences, about 40 s of speech. */
 export const WARM_UP_ROUNDS = 4;
+/**
+ * Every WARM_UP_CUT_EVERYth piece is cancelled at its first audio, as a barge-in cuts a sentence short, so the
+ * engine's stopping path is warm too. Measured on the engine alone after the 24 pieces: without cuts, the first
+ * 6–8 sentences that followed a cancel took ~7 ms to a first chunk, with them ~0.8 ms from the first on (and
+ * fewer 5–35 ms spikes on whole sentences).
+ */
+const WARM_UP_CUT_EVERY = 3;
 /** What the stream asks of a context: the engine's format, word times, text in sentences. */
 const WARM_UP_CONTEXT: ContextOptions = { format: ENGINE_FORMAT, timestamps: true, buffering: 'relay' };
 
@@ -98,7 +105,7 @@ export class EspeakProvider implements TTSProvider {
       for (let round = 0; round < WARM_UP_ROUNDS; round++) {
         for (const piece of WARM_UP_PIECES) {
           if (signal.aborted) return;
-          await this.rehearse(piece, Promise.resolve(synthesizer), signal);
+          await this.rehearse(piece, Promise.resolve(synthesizer), signal, (pieces + 1) % WARM_UP_CUT_EVERY === 0);
           pieces++;
         }
       }
@@ -109,15 +116,21 @@ export class EspeakProvider implements TTSProvider {
     }
   }
 
-  /** One piece through a context nobody hears; `signal` cancels it (the synthesizer then drops what is queued). */
-  private async rehearse(piece: string, synthesizer: Promise<EspeakSynthesizer>, signal: AbortSignal): Promise<void> {
+  /**
+   * One piece through a context nobody hears, with `cutShort` cancelled at its first audio; `signal` cancels it
+   * (the synthesizer then drops what is queued and the thread stops the sentence it is speaking).
+   */
+  private async rehearse(piece: string, synthesizer: Promise<EspeakSynthesizer>, signal: AbortSignal, cutShort: boolean): Promise<void> {
     const context = new EspeakContext('espeak-warm-up', WARM_UP_CONTEXT, synthesizer, this.defaultVoice);
     const cancel = () => context.cancel();
     signal.addEventListener('abort', cancel, { once: true });
     try {
       context.push(piece);
       context.end();
-      for await (const event of context.events) if (event.type === 'error') throw event.error;
+      for await (const event of context.events) {
+        if (event.type === 'error') throw event.error;
+        if (event.type === 'audio' && cutShort) return context.cancel();
+      }
     } finally {
       signal.removeEventListener('abort', cancel);
     }

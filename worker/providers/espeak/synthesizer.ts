@@ -71,6 +71,8 @@ interface Job {
   voice: string;
   onChunk: ChunkHandler;
   signal: AbortSignal;
+  /** Tells the thread to stop this request, once it is the thread's (a cancel mid-sentence). */
+  stopInThread?: () => void;
   resolve(summary: SynthesisSummary): void;
   reject(error: Error): void;
 }
@@ -83,6 +85,11 @@ class ThreadSynthesizer implements EspeakSynthesizer {
   private state: 'starting' | 'running' | 'failed' | 'closed' = 'starting';
   private started: { resolve(): void; reject(error: Error): void } | null = null;
   private inline: Promise<EspeakSynthesizer> | null = null;
+  /**
+   * Shared with the thread: the id of the request to stop. A cancelled sentence stops at the engine's next
+   * chunk instead of running to its end (~20 ms warm) ahead of the next utterance's first words.
+   */
+  private readonly stop = typeof SharedArrayBuffer === 'function' ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
   voices: EspeakVoice[] = [];
 
   get threaded(): boolean {
@@ -144,7 +151,12 @@ class ThreadSynthesizer implements EspeakSynthesizer {
         continue;
       }
       this.current = job;
-      this.port.postMessage({ type: 'speak', id: job.id, text: job.text, voice: job.voice } satisfies SpeakRequest);
+      const { stop } = this;
+      if (stop) {
+        job.stopInThread = () => Atomics.store(stop, 0, job.id);
+        job.signal.addEventListener('abort', job.stopInThread, { once: true });
+      }
+      this.port.postMessage({ type: 'speak', id: job.id, text: job.text, voice: job.voice, stop } satisfies SpeakRequest);
       return;
     }
   }
@@ -174,6 +186,7 @@ class ThreadSynthesizer implements EspeakSynthesizer {
       case 'error':
         if (job?.id !== message.id) return;
         this.current = null;
+        if (job.stopInThread) job.signal.removeEventListener('abort', job.stopInThread);
         if (message.type === 'spoken') job.resolve({ sampleCount: message.sampleCount, words: message.words });
         else job.reject(new Error(message.message));
         this.sendNext();

@@ -8,6 +8,8 @@ export interface SpeakRequest {
   id: number;
   text: string;
   voice: string;
+  /** Shared with the relay: once it holds this request's id, the thread stops speaking it at the engine's next chunk. */
+  stop?: Int32Array;
 }
 
 export type ThreadReply =
@@ -30,5 +32,5 @@ export function isThreadReply(message: unknown): message is ThreadReply {
 
 export function isSpeakRequest(message: unknown): message is SpeakRequest {
   const m = message as Partial<SpeakRequest> | null;
-  return typeof m === 'object' && m !== null && m.type === 'speak' && typeof m.id === 'number' && typeof m.text === 'string' && typeof m.voice === 'string';
+  return typeof m === 'object' && m !== null && m.type === 'speak' && typeof m.id === 'number' && typeof m.text === 'string' && typeof m.voice === 'string' && (m.stop === undefined || m.stop instanceof Int32Array);
 }

@@ -31,11 +31,11 @@ loadEspeakEngine().then(
   (error: unknown) => scope.postMessage({ type: 'failed', message: describe(error) }),
 );
 
-function speak(loaded: EspeakEngine, { id, text, voice }: SpeakRequest): void {
+function speak(loaded: EspeakEngine, { id, text, voice, stop }: SpeakRequest): void {
   try {
     const { sampleCount, words } = loaded.synthesizeInChunks(text, voice, (samples, settled) => {
       scope.postMessage({ type: 'chunk', id, samples, words: settled }, [samples.buffer as ArrayBuffer]);
-    });
+    }, stop && (() => Atomics.load(stop, 0) === id));
     scope.postMessage({ type: 'spoken', id, sampleCount, words });
   } catch (error) {
     scope.postMessage({ type: 'error', id, message: describe(error) });
