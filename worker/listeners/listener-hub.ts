@@ -136,6 +136,11 @@ export class ListenerHub implements ListenerRegistry {
     return this.streams.get(stream)?.size ?? 0;
   }
 
+  /** Every listener of the stream on this instance. */
+  listenersOf(stream: string): Iterable<Listener> {
+    return this.streams.get(stream)?.all() ?? [];
+  }
+
   formats(stream: string): Array<{ format: AudioFormat; listeners: number }> {
     const group = this.streams.get(stream);
     return group ? [...group.channels.values()].map((c) => ({ format: c.format, listeners: c.listeners.size })) : [];
