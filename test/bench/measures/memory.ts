@@ -21,14 +21,15 @@ export interface MemoryResult {
 // Sockets join in steps and the server settles before each reading, so RSS reflects them and not a burst.
 const SETTLE_MS = 700;
 /**
- * After a connect burst a server's RSS keeps moving for seconds after its collection: a Bun relay read 3.3 MiB over
- * its start 0.7 s after 1,000 handshakes, then -2.0, +0.7, -1.1, +0.3 MiB a second apart, 1.1 over it once still (the
- * bare server, whose handshakes make little garbage, +1.2 at once, then within 0.2). So each reading waits until
- * SETTLED_READINGS a second apart lie within SETTLED_BYTES and takes their median, the same rule for both servers.
+ * After a connect burst a server's RSS keeps moving after its collection: a Bun relay read 7.3 MiB over its start a
+ * second after 1,000 handshakes, 1.1 over it a second later and within 0.25 from then on (the bare server, whose
+ * handshakes make little garbage, +1.3 at once, then within 0.2), and a fresh relay drifts down for a while after it
+ * looked still. So each reading waits until SETTLED_READINGS a second apart lie within SETTLED_BYTES and takes
+ * their median, the same rule for both servers.
  */
-const SETTLED_READINGS = 3;
-const SETTLED_BYTES = 512 * 1024;
-const SETTLED_BOUND_MS = 20_000;
+const SETTLED_READINGS = 4;
+const SETTLED_BYTES = 384 * 1024;
+const SETTLED_BOUND_MS = 30_000;
 /**
  * A fresh server's RSS moves by tens of MiB in its first seconds (the engine's warm-up, the rehearsal utterance, the
  * allocator handing pages back): before its first reading it must hold still this long, within STILL_BYTES. The
@@ -77,7 +78,7 @@ async function settled(child: BenchChild, mode: BenchContext['mode']): Promise<U
     readings.push(await child.settledUsage());
     const last = readings.slice(-SETTLED_READINGS).sort((a, b) => a.anonRssBytes - b.anonRssBytes);
     const still = last.length === SETTLED_READINGS && last.at(-1)!.anonRssBytes - last[0]!.anonRssBytes <= SETTLED_BYTES;
-    if (still || performance.now() > deadline) return last[Math.floor(last.length / 2)]!;
+    if (still || performance.now() > deadline) return last[Math.floor((last.length - 1) / 2)]!;
     await sleep(1000);
   }
 }
