@@ -1,7 +1,7 @@
 /**
- * One listener's WebSocket: the events the runtime calls, and the socket port the listener hub writes to. One object
- * per listener with its methods on the prototype: no closures per listener, and nothing of the upgrade request (its
- * Hono context, headers, principal) outlives the handshake.
+ * One listener's WebSocket: the events the runtime calls, the socket port the listener hub writes to, and the
+ * listener's record in the hub. One object per listener with its methods on the prototype: no closures per listener,
+ * and nothing of the upgrade request (its Hono context, headers, principal) outlives the handshake.
  */
 import type { WSContext, WSEvents, WSMessageReceive } from 'hono/ws';
 import type { AudioFormat } from '../../shared/audio-format.ts';
@@ -9,7 +9,7 @@ import { RelayError } from '../../shared/errors.ts';
 import { type RuntimeAdapter, SOCKET_STATE, type SocketGroup } from '../runtime/contract.ts';
 import { type Authenticator, watchRevocation } from '../security/auth.ts';
 import type { Principal } from '../security/principal.ts';
-import type { Listener, ListenerRegistry, ListenerSocket } from './listener.ts';
+import type { ListenerRecord, ListenerRegistry, ListenerSocket } from './listener.ts';
 import { ListenerInbox } from './listener-inbox.ts';
 import type { PlaybackReports } from './played-reports.ts';
 
@@ -32,9 +32,15 @@ export interface ListenRequest {
   principal: Principal;
 }
 
-export class ListenerConnection implements WSEvents<any>, ListenerSocket {
+export class ListenerConnection implements WSEvents<any>, ListenerSocket, ListenerRecord {
   ws: WSContext<any> | undefined = undefined;
-  private listener: Listener | null = null;
+  /** Named by the registry as the socket opens. */
+  id = '';
+  stream: string;
+  readonly format: AudioFormat;
+  readonly timing: boolean;
+  /** From the socket's open until it closes: registered with the listener hub and the playback reports. */
+  private joined = false;
   private inbox: ListenerInbox | null = null;
   private unwatch: (() => void) | null = null;
   /** Until the socket opens: what the handshake asked for. */
@@ -45,6 +51,14 @@ export class ListenerConnection implements WSEvents<any>, ListenerSocket {
     request: ListenRequest,
   ) {
     this.request = request;
+    this.stream = request.stream;
+    this.format = request.format;
+    this.timing = request.timing;
+  }
+
+  /** The listener's socket is the connection itself. */
+  get socket(): ListenerSocket {
+    return this;
   }
 
   onOpen(_event: Event, ws: WSContext<any>): void {
@@ -53,17 +67,16 @@ export class ListenerConnection implements WSEvents<any>, ListenerSocket {
     this.request = null;
     this.ws = ws;
     const { listeners, played, auth } = this.shared;
-    const options = { ...(request.from === 'utterance' ? { from: 'utterance' as const } : {}), timing: request.timing };
-    const listener = (this.listener = listeners.add(request.stream, request.format, this, options));
-    played.attach(listener);
+    listeners.admit(this, request.from === 'utterance' ? { from: 'utterance' } : {});
+    this.joined = true;
+    played.attach(this);
     // A revoked API key ends the socket at once.
     if (request.principal.kind === 'key') this.unwatch = watchRevocation(auth, request.principal, () => this.close(new RelayError('unauthorized').closeCode, 'unauthorized'));
   }
 
   onMessage(event: MessageEvent<WSMessageReceive>, ws: WSContext<any>): void {
-    const listener = this.listener;
-    const error = listener
-      ? (this.inbox ??= new ListenerInbox(this, this.shared.clock, this.shared.now)).receive(event.data, this.shared.played, listener)
+    const error = this.joined
+      ? (this.inbox ??= new ListenerInbox(this, this.shared.clock, this.shared.now)).receive(event.data, this.shared.played, this)
       : new RelayError('invalid_message', 'Nothing may be sent before the socket opened.');
     if (error) ws.close(error.closeCode, error.code);
   }
@@ -100,10 +113,10 @@ export class ListenerConnection implements WSEvents<any>, ListenerSocket {
     this.request = null;
     this.unwatch?.();
     this.unwatch = null;
-    if (this.listener) {
-      this.shared.listeners.remove(this.listener);
-      this.shared.played.detach(this.listener);
+    if (this.joined) {
+      this.shared.listeners.remove(this);
+      this.shared.played.detach(this);
     }
-    this.listener = null;
+    this.joined = false;
   }
 }

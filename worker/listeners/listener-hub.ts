@@ -12,7 +12,7 @@ import type { Metrics } from '../ops/metrics.ts';
 import type { ChannelSockets } from './channel-sockets.ts';
 import { overBudget } from './buffer-budget.ts';
 import { FormatChannel, type SentSamples } from './format-channel.ts';
-import type { Listener, ListenerRegistry, ListenerSocket, ListenOptions } from './listener.ts';
+import type { Listener, ListenerRecord, ListenerRegistry, ListenerSocket, ListenOptions } from './listener.ts';
 
 export interface ListenerHubOptions {
   broker: Broker;
@@ -81,14 +81,21 @@ export class ListenerHub implements ListenerRegistry {
    * utterance from its beginning (as far as the broker kept it), then goes on live.
    */
   add(stream: string, format: AudioFormat, socket: ListenerSocket, options: ListenOptions = {}): Listener {
+    return this.admit({ id: '', stream, format, socket, timing: options.timing ?? false }, options);
+  }
+
+  /** Registers a listener that is its own record (a listener connection), naming it: see `add`. */
+  admit(listener: ListenerRecord, options: ListenOptions = {}): Listener {
+    const { stream, format } = listener;
     let group = this.streams.get(stream);
     if (!group) {
       const created = new StreamListeners(stream);
       created.unsubscribe = this.options.broker.subscribe(stream, (event) => this.deliver(created, event));
       this.streams.set(stream, (group = created));
     }
+    listener.id = this.options.newId();
     // The stream's name as the registry holds it: each request parses its own copy, which the listener would keep.
-    const listener: Listener = { id: this.options.newId(), stream: group.name, format, socket, timing: options.timing ?? false };
+    listener.stream = group.name;
     const hello: Hello = {
       type: 'hello',
       protocol: PROTOCOL_VERSION,
@@ -134,6 +141,11 @@ export class ListenerHub implements ListenerRegistry {
 
   count(stream: string): number {
     return this.streams.get(stream)?.size ?? 0;
+  }
+
+  /** Every listener of the stream on this instance. */
+  listenersOf(stream: string): Iterable<Listener> {
+    return this.streams.get(stream)?.all() ?? [];
   }
 
   formats(stream: string): Array<{ format: AudioFormat; listeners: number }> {

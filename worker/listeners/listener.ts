@@ -24,6 +24,15 @@ export interface Listener {
   readonly timing: boolean;
 }
 
+/**
+ * A listener that is its own record (a listener connection: one object per listener, not two). The registry names it
+ * as it joins: a new id, and the stream's name as the registry holds it.
+ */
+export interface ListenerRecord extends Listener {
+  id: string;
+  stream: string;
+}
+
 export interface ListenOptions {
   /** `utterance`: start with the current utterance from its beginning, as far as the broker kept it. */
   from?: 'utterance';
@@ -31,9 +40,11 @@ export interface ListenOptions {
   timing?: boolean;
 }
 
-/** What an ingress may do with this instance's listeners: add and remove one, count them, see their formats. */
+/** What an ingress may do with this instance's listeners: add (or admit) and remove one, count them, see their formats. */
 export interface ListenerRegistry {
   add(stream: string, format: AudioFormat, socket: ListenerSocket, options?: ListenOptions): Listener;
+  /** Registers a listener that is its own record, as `add` does. */
+  admit(listener: ListenerRecord, options?: ListenOptions): Listener;
   remove(listener: Listener): void;
   count(stream: string): number;
   formats(stream: string): Array<{ format: AudioFormat; listeners: number }>;

@@ -29,9 +29,11 @@ const FLOOD_LIMIT = 200;
  */
 const PRESENTED_MARGIN_S = 0.25;
 
-/** What the reports need of the listener hub: how much of an utterance a listener was sent. */
+/** What the reports need of the listener hub: a stream's listeners, and how much of an utterance a listener was sent. */
 export interface SentLedger {
   sentTo(listener: Listener, utterance: number): SentSamples | null;
+  listenersOf(stream: string): Iterable<Listener>;
+  count(stream: string): number;
 }
 
 export interface ListenerPosition {
@@ -63,9 +65,9 @@ export interface PlayedReportsOptions {
   metrics?: Metrics;
 }
 
-interface ListenerState {
-  readonly listener: Listener;
-  /** Sent at least one report on this connection: it is a player that reports, so its finals are awaited. */
+/** A listener's reports, from its first one on: an idle listener has none (the stream's listeners are the hub's). */
+interface ReporterState {
+  /** Sent at least one report that counted: it is a player that reports, so its finals are awaited. */
   reporting: boolean;
   position: { utterance: number; seconds: number; at: number } | null;
   tokens: number;
@@ -74,8 +76,8 @@ interface ListenerState {
 }
 
 class UtteranceTally {
-  readonly present = new Set<ListenerState>();
-  readonly reported = new Map<ListenerState, { seconds: number; final: boolean }>();
+  readonly present = new Set<Listener>();
+  readonly reported = new Map<Listener, { seconds: number; final: boolean }>();
   furthest = 0;
   ended = false;
   samples: Array<[number, number]> = [];
@@ -83,17 +85,21 @@ class UtteranceTally {
   flushTimer: ReturnType<typeof setTimeout> | null = null;
   closeTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(readonly utterance: number) {}
+  constructor(
+    readonly utterance: number,
+    private readonly reporters: ReadonlyMap<Listener, ReporterState>,
+  ) {}
 
   /** Every reporting listener still here has sent its final report. */
   get settled(): boolean {
-    for (const state of this.present) if (state.reporting && !this.reported.get(state)?.final) return false;
+    for (const listener of this.present) if (this.reporters.get(listener)?.reporting && !this.reported.get(listener)?.final) return false;
     return true;
   }
 }
 
 class StreamTally {
-  readonly listeners = new Map<Listener, ListenerState>();
+  /** The listeners that sent a report. */
+  readonly reporters = new Map<Listener, ReporterState>();
   readonly utterances = new Map<number, UtteranceTally>();
   /** Utterances up to this number are summed up and closed: a late report for them is refused. */
   closedUpTo = -1;
@@ -113,22 +119,19 @@ export class PlayedReports implements PlaybackReports {
       created.unsubscribe = this.options.broker.subscribe(listener.stream, (event: BrokerEvent) => this.onEvent(listener.stream, created, event));
       this.streams.set(listener.stream, (tally = created));
     }
-    const state: ListenerState = { listener, reporting: false, position: null, tokens: REPORT_BURST, refilledAt: this.options.now(), overAllowance: 0 };
-    tally.listeners.set(listener, state);
-    for (const utterance of tally.utterances.values()) if (!utterance.ended) utterance.present.add(state);
+    for (const utterance of tally.utterances.values()) if (!utterance.ended) utterance.present.add(listener);
   }
 
   /** A listener left: its finals are no longer awaited. */
   detach(listener: Listener): void {
     const tally = this.streams.get(listener.stream);
-    const state = tally?.listeners.get(listener);
-    if (!tally || !state) return;
-    tally.listeners.delete(listener);
+    if (!tally) return;
+    tally.reporters.delete(listener);
     for (const utterance of [...tally.utterances.values()]) {
-      if (!utterance.reported.has(state)) utterance.present.delete(state);
+      if (!utterance.reported.has(listener)) utterance.present.delete(listener);
       if (utterance.ended && utterance.settled) this.close(listener.stream, tally, utterance);
     }
-    if (tally.listeners.size === 0 && tally.utterances.size === 0) this.forget(listener.stream, tally);
+    this.forgetIfDone(listener.stream, tally);
   }
 
   /**
@@ -137,11 +140,12 @@ export class PlayedReports implements PlaybackReports {
    */
   report(listener: Listener, played: Played): void {
     const tally = this.streams.get(listener.stream);
-    const state = tally?.listeners.get(listener);
-    if (!tally || !state) return;
+    if (!tally) return;
+    let state = tally.reporters.get(listener);
+    if (!state) tally.reporters.set(listener, (state = { reporting: false, position: null, tokens: REPORT_BURST, refilledAt: this.options.now(), overAllowance: 0 }));
     const sent = this.options.fanout.sentTo(listener, played.utterance);
     const utterance = tally.utterances.get(played.utterance) ?? (sent ? this.lateStart(listener.stream, tally, played.utterance, sent.ended) : undefined);
-    const previous = utterance?.reported.get(state);
+    const previous = utterance?.reported.get(listener);
     // A first final is always taken (once per utterance), so a listener at its allowance still closes the utterance.
     const firstFinal = played.final === true && previous?.final !== true;
     if (!firstFinal && !this.allow(state)) {
@@ -161,8 +165,8 @@ export class PlayedReports implements PlaybackReports {
     const seconds = Math.max(previous?.seconds ?? 0, Math.min(claimed, cap));
     state.reporting = true;
     state.position = { utterance: played.utterance, seconds, at: now };
-    utterance.present.add(state);
-    utterance.reported.set(state, { seconds, final: played.final === true });
+    utterance.present.add(listener);
+    utterance.reported.set(listener, { seconds, final: played.final === true });
     utterance.furthest = Math.max(utterance.furthest, seconds);
     if (utterance.samples.length < MAX_SUMMARY_SAMPLES) utterance.samples.push([seconds, now]);
     if (utterance.ended && utterance.settled) this.close(listener.stream, tally, utterance);
@@ -174,7 +178,8 @@ export class PlayedReports implements PlaybackReports {
     const tally = this.streams.get(stream);
     if (!tally) return [];
     const now = this.options.now();
-    return [...tally.listeners.values()].map(({ listener, position }) => {
+    return [...this.options.fanout.listenersOf(stream)].map((listener) => {
+      const position = tally.reporters.get(listener)?.position;
       if (!position) return { listener_id: listener.id, utterance: null, seconds: null, lag_seconds: null, reported_ms_ago: null };
       const sent = this.options.fanout.sentTo(listener, position.utterance);
       return {
@@ -209,8 +214,8 @@ export class PlayedReports implements PlaybackReports {
 
   private open(stream: string, tally: StreamTally, number: number): UtteranceTally | undefined {
     if (number <= tally.closedUpTo) return undefined;
-    const utterance = new UtteranceTally(number);
-    for (const state of tally.listeners.values()) utterance.present.add(state);
+    const utterance = new UtteranceTally(number, tally.reporters);
+    for (const listener of this.options.fanout.listenersOf(stream)) utterance.present.add(listener);
     tally.utterances.set(number, utterance);
     // At once, so the speaking instance knows this one has listeners and waits for its word at the end.
     this.summarize(stream, utterance, false);
@@ -247,7 +252,7 @@ export class PlayedReports implements PlaybackReports {
     tally.closedUpTo = Math.max(tally.closedUpTo, utterance.utterance);
     clearTimers(utterance);
     this.summarize(stream, utterance, true);
-    if (tally.listeners.size === 0 && tally.utterances.size === 0) this.forget(stream, tally);
+    this.forgetIfDone(stream, tally);
   }
 
   private summarize(stream: string, utterance: UtteranceTally, closed: boolean): void {
@@ -265,14 +270,15 @@ export class PlayedReports implements PlaybackReports {
     utterance.samples = [];
   }
 
-  private forget(stream: string, tally: StreamTally): void {
-    if (this.streams.get(stream) !== tally) return;
+  /** Once the stream has no listener here and no utterance open. */
+  private forgetIfDone(stream: string, tally: StreamTally): void {
+    if (this.options.fanout.count(stream) > 0 || tally.utterances.size > 0 || this.streams.get(stream) !== tally) return;
     tally.unsubscribe();
     this.streams.delete(stream);
   }
 
   /** Token bucket per listener. */
-  private allow(state: ListenerState): boolean {
+  private allow(state: ReporterState): boolean {
     const now = this.options.now();
     const refill = Math.floor((now - state.refilledAt) / REPORT_REFILL_MS);
     if (refill > 0) {
