@@ -13,6 +13,7 @@ import type { ChannelSockets } from './channel-sockets.ts';
 import { overBudget } from './buffer-budget.ts';
 import { FormatChannel, type SentSamples } from './format-channel.ts';
 import type { Listener, ListenerRecord, ListenerRegistry, ListenerSocket, ListenOptions } from './listener.ts';
+import { StreamListeners } from './stream-listeners.ts';
 
 export interface ListenerHubOptions {
   broker: Broker;
@@ -29,30 +30,6 @@ export interface ListenerHubOptions {
   syncDelayMs: number;
   onSlowListener?: (listener: Listener) => void;
   metrics?: Metrics;
-}
-
-class StreamListeners {
-  constructor(readonly name: string) {}
-
-  readonly channels = new Map<string, FormatChannel>();
-  /** Listeners that asked for `?from=utterance`, waiting for the broker's replay. */
-  readonly pending = new Set<Listener>();
-  /** Listeners replaying the current utterance through a converter of their own, until it ends. */
-  readonly catchUps = new Map<Listener, FormatChannel>();
-  unsubscribe: () => void = () => {};
-
-  get size(): number {
-    let total = this.pending.size + this.catchUps.size;
-    for (const channel of this.channels.values()) total += channel.listeners.size;
-    return total;
-  }
-
-  /** Every listener of the stream, whatever it is waiting for. */
-  *all(): Iterable<Listener> {
-    for (const channel of this.channels.values()) yield* channel.listeners;
-    yield* this.pending;
-    yield* this.catchUps.keys();
-  }
 }
 
 // A listener is dropped only after staying over its allowance this long. Deno counts bytes handed to the

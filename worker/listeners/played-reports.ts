@@ -5,7 +5,6 @@
  * instance that speaks the stream. Nothing here runs per audio frame: only per report and per utterance start and end.
  */
 import type { Played } from '../../shared/protocol.ts';
-import { RelayError } from '../../shared/errors.ts';
 import type { Broker, BrokerEvent } from '../broker/broker.ts';
 import { MAX_SUMMARY_SAMPLES, type PlaybackExchange } from '../broker/playback-exchange.ts';
 import type { Metrics } from '../ops/metrics.ts';
@@ -13,15 +12,11 @@ import { PresentedAudio } from '../core/heard-presented.ts';
 import { relayClockAt } from '../core/relay-clock.ts';
 import type { SentSamples } from './format-channel.ts';
 import type { Listener } from './listener.ts';
+import { Reporter } from './reporter.ts';
 import { unrefTimer } from '../../shared/timers.ts';
 
 /** Summaries of one utterance leave this instance at most this often while reports come in. */
 const SUMMARY_INTERVAL_MS = 100;
-/** Reports a listener may send in a burst, and one more every this many milliseconds (the agent sends 4/s). */
-const REPORT_BURST = 8;
-const REPORT_REFILL_MS = 100;
-/** A listener that goes on sending this many reports over its allowance is closed with `rate_limited`. */
-const FLOOD_LIMIT = 200;
 /**
  * How far past the audio presented by now a report may reach, beyond the sync delay (a listener not in step plays on
  * arrival, up to the sync delay sooner): a report's own way and a player's queue. Without the bound a listener could
@@ -65,16 +60,6 @@ export interface PlayedReportsOptions {
   metrics?: Metrics;
 }
 
-/** A listener's reports, from its first one on: an idle listener has none (the stream's listeners are the hub's). */
-interface ReporterState {
-  /** Sent at least one report that counted: it is a player that reports, so its finals are awaited. */
-  reporting: boolean;
-  position: { utterance: number; seconds: number; at: number } | null;
-  tokens: number;
-  refilledAt: number;
-  overAllowance: number;
-}
-
 class UtteranceTally {
   readonly present = new Set<Listener>();
   readonly reported = new Map<Listener, { seconds: number; final: boolean }>();
@@ -87,7 +72,7 @@ class UtteranceTally {
 
   constructor(
     readonly utterance: number,
-    private readonly reporters: ReadonlyMap<Listener, ReporterState>,
+    private readonly reporters: ReadonlyMap<Listener, Reporter>,
   ) {}
 
   /** Every reporting listener still here has sent its final report. */
@@ -98,8 +83,8 @@ class UtteranceTally {
 }
 
 class StreamTally {
-  /** The listeners that sent a report. */
-  readonly reporters = new Map<Listener, ReporterState>();
+  /** The listeners that sent a report (an idle listener has none: the stream's listeners are the hub's). */
+  readonly reporters = new Map<Listener, Reporter>();
   readonly utterances = new Map<number, UtteranceTally>();
   /** Utterances up to this number are summed up and closed: a late report for them is refused. */
   closedUpTo = -1;
@@ -142,18 +127,16 @@ export class PlayedReports implements PlaybackReports {
     const tally = this.streams.get(listener.stream);
     if (!tally) return;
     let state = tally.reporters.get(listener);
-    if (!state) tally.reporters.set(listener, (state = { reporting: false, position: null, tokens: REPORT_BURST, refilledAt: this.options.now(), overAllowance: 0 }));
+    if (!state) tally.reporters.set(listener, (state = new Reporter(this.options.now())));
     const sent = this.options.fanout.sentTo(listener, played.utterance);
     const utterance = tally.utterances.get(played.utterance) ?? (sent ? this.lateStart(listener.stream, tally, played.utterance, sent.ended) : undefined);
     const previous = utterance?.reported.get(listener);
     // A first final is always taken (once per utterance), so a listener at its allowance still closes the utterance.
     const firstFinal = played.final === true && previous?.final !== true;
-    if (!firstFinal && !this.allow(state)) {
+    if (!firstFinal && !state.allow(this.options.now())) {
       this.count('dropped');
-      if (++state.overAllowance > FLOOD_LIMIT) throw new RelayError('rate_limited', 'Too many played reports: send one every 250 ms at most.');
       return;
     }
-    state.overAllowance = Math.max(0, state.overAllowance - 1);
     if (!utterance || sent === null || previous?.final) {
       this.count('refused');
       return;
@@ -275,19 +258,6 @@ export class PlayedReports implements PlaybackReports {
     if (this.options.fanout.count(stream) > 0 || tally.utterances.size > 0 || this.streams.get(stream) !== tally) return;
     tally.unsubscribe();
     this.streams.delete(stream);
-  }
-
-  /** Token bucket per listener. */
-  private allow(state: ReporterState): boolean {
-    const now = this.options.now();
-    const refill = Math.floor((now - state.refilledAt) / REPORT_REFILL_MS);
-    if (refill > 0) {
-      state.tokens = Math.min(REPORT_BURST, state.tokens + refill);
-      state.refilledAt += refill * REPORT_REFILL_MS;
-    }
-    if (state.tokens < 1) return false;
-    state.tokens--;
-    return true;
   }
 
   private count(outcome: 'accepted' | 'capped' | 'refused' | 'dropped'): void {

@@ -79,7 +79,7 @@ export class CartesiaPool implements ConnectionOwner {
         await sleep(held);
         continue;
       }
-      const ready = this.pick();
+      const ready = this.pick(reserve);
       if (ready) {
         if (reserve) ready.reserve();
         return ready;
@@ -102,14 +102,15 @@ export class CartesiaPool implements ConnectionOwner {
   /**
    * The open socket carrying the fewest contexts: a context's first chunk queues behind the audio of the others on
    * its socket. When every open socket is busy and the pool has room, another opens in the background, so no
-   * context waits for a handshake while a socket under `contextsPerSocket` can take it; null when it has to.
+   * context waits for a handshake while a socket under `contextsPerSocket` can take it; null when it has to. Only a
+   * context (`forContext`) opens one: a warm-up that finds the pool busy has nothing to add.
    */
-  private pick(): CartesiaConnection | null {
+  private pick(forContext: boolean): CartesiaConnection | null {
     const open = this.connections.filter((c) => c.usable);
     if (open.length === 0) return null;
     const least = open.reduce((a, b) => (b.load < a.load ? b : a));
     if (least.load === 0 || this.connections.length >= this.settings.size) return least;
-    if (!this.connections.some((c) => c.state === 'connecting') && this.backoff.blockedFor() <= 0) this.connect();
+    if (forContext && !this.connections.some((c) => c.state === 'connecting') && this.backoff.blockedFor() <= 0) this.connect();
     return least.load < this.settings.contextsPerSocket ? least : null;
   }
 
