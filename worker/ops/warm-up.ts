@@ -1,5 +1,5 @@
 /**
- * Warm start: right after start, one rehearsal utterance through a private copy of the relay — its own app,
+ * Warm start: right after start, rehearsal utterances through a private copy of the relay — its own app,
  * streams, broker, metrics and listeners, a provider that makes a tone without the engine — so the first
  * real utterance finds the code it runs compiled and its caches filled: routes, auth, body parsing and
  * schemas, stream, playout, fan-out, each common format's conversion, the log lines. The copy shares nothing
