@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { createLogger, type Logger } from '../../worker/ops/logger.ts';
 import { loadEspeakEngine } from '../../worker/providers/espeak/engine.ts';
-import { EspeakProvider, WARM_UP_PIECES, WARM_UP_TEXT } from '../../worker/providers/espeak/provider.ts';
+import { EspeakProvider, WARM_UP_PIECES, WARM_UP_ROUNDS, WARM_UP_TEXT } from '../../worker/providers/espeak/provider.ts';
 import type { ContextOptions, ProviderEvent } from '../../worker/providers/provider.ts';
 import { startNodeWorker } from '../../worker/runtime/node-worker.ts';
 import type { StartWorker, WorkerPort } from '../../worker/runtime/contract.ts';
@@ -249,7 +249,7 @@ describe('the espeak-ng worker thread', () => {
     const warming = await openProvider(startNodeWorker, idle.logger);
     await within(warming.warmed, 120_000, 'the background warm-up');
     const ended = (lines: typeof idle.lines) => lines.find((line) => line.msg === 'espeak-ng warm-up ended') as unknown as { pieces: number; stopped_by_work: boolean };
-    expect(ended(idle.lines)).toMatchObject({ pieces: 4 * WARM_UP_PIECES.length, stopped_by_work: false });
+    expect(ended(idle.lines)).toMatchObject({ pieces: WARM_UP_ROUNDS * WARM_UP_PIECES.length, stopped_by_work: false });
 
     const busy = logSink();
     const worker = observedWorker();
@@ -258,7 +258,7 @@ describe('the espeak-ng worker thread', () => {
     expect(spoken.events.at(-1)).toBe('done');
     await within(provider.warmed, 30_000, 'the stopped warm-up');
     expect(ended(busy.lines).stopped_by_work).toBe(true);
-    expect(ended(busy.lines).pieces).toBeLessThan(4 * WARM_UP_PIECES.length);
+    expect(ended(busy.lines).pieces).toBeLessThan(WARM_UP_ROUNDS * WARM_UP_PIECES.length);
     expect(worker.requests).toEqual(['Right away, please.']);
   }, 180_000);
 

@@ -46,6 +46,8 @@ export interface RuntimeAdapter {
 export interface LoopbackServer {
   /** Sends one request over a connection of its own, as a new caller's comes; resolves with its status once its body is read. */
   request(path: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<number>;
+  /** Opens a WebSocket to `path` as a listener's comes (absent where the runtime has no client for it); resolves once open. */
+  openSocket?(path: string, headers: Record<string, string>, onMessage: (data: string | Uint8Array) => void): Promise<{ close(): void }>;
   close(): Promise<void>;
 }
 

@@ -1,21 +1,25 @@
 /**
- * Node's private loopback server for the warm-up (RuntimeAdapter.serveLoopback): node:http with
- * @hono/node-server's request listener, as the relay's own server, so a rehearsed request runs Node's parser,
- * the adapter's request and response code and the body read off the IncomingMessage (~4 ms of a first
- * utterance on its main thread when they were left cold).
+ * Node's private loopback server for the warm-up (RuntimeAdapter.serveLoopback): @hono/node-server with ws, as the
+ * relay's own server, so a rehearsed request runs Node's parser, the adapter's request and response code and the
+ * body read off the IncomingMessage (~4 ms of a first utterance on its main thread when they were left cold), and
+ * a rehearsed listener runs ws's handshake and the socket group's framed writes to a real TCP socket (1-3 ms of
+ * each of the first utterances' first audio frame when only fake sockets had been written).
  */
-import { createServer, request as httpRequest } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { LoopbackServer } from './contract.ts';
 
 export async function serveNodeLoopback(fetch: (request: Request, env?: unknown) => Response | Promise<Response>): Promise<LoopbackServer> {
-  const server = createServer(getRequestListener(fetch));
+  const wss = new WebSocketServer({ noServer: true });
+  const server = createAdaptorServer({ fetch, websocket: { server: wss } });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
+  const clients = new Set<WebSocket>();
   return {
     request: (path, init) =>
       new Promise((resolve, reject) => {
@@ -27,10 +31,20 @@ export async function serveNodeLoopback(fetch: (request: Request, env?: unknown)
         req.once('error', reject);
         req.end(init.body);
       }),
+    openSocket: (path, headers, onMessage) =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
+        clients.add(socket);
+        socket.on('message', (data, binary) => onMessage(binary ? (data as Buffer) : data.toString()));
+        socket.once('open', () => resolve({ close: () => socket.terminate() }));
+        socket.once('error', reject);
+      }),
     close: () =>
       new Promise((resolve) => {
+        for (const socket of clients) socket.terminate();
+        for (const socket of wss.clients) socket.terminate();
         server.close(() => resolve());
-        server.closeAllConnections();
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
   };
 }

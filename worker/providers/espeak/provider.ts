@@ -42,8 +42,12 @@ export const WARM_UP_PIECES = [
   'Quick brown foxes jump over lazy dogs, twice.',
   'A slow listener is dropped before it holds the others back.',
 ];
-/** Rounds over WARM_UP_PIECES: 24 short sentences, about 40 s of speech. */
-export const WARM_UP_ROUNDS = 4;
+/**
+ * Rounds over WARM_UP_PIECES: 36 short pieces, 24 of them whole sentences (about 40 s of speech). With 16 whole
+ * (4 rounds), Bun's engine thread still took 2-6 ms to the first chunk of each of a relay's first utterances
+ * against ~0.7 later (stage timings).
+ */
+export const WARM_UP_ROUNDS = 6;
 /**
  * Every WARM_UP_CUT_EVERYth piece is cancelled at its first audio, as a barge-in cuts a sentence short, so the
  * engine's stopping path is warm too. Measured on the engine alone after the 24 pieces: without cuts, the first
