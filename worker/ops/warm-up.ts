@@ -45,7 +45,7 @@ const CONVERTED: AudioFormat[] = [
  * engine's chunk to the socket write for each of a relay's first 6, 0.1-0.2 after).
  */
 const ROUNDS = 6;
-// A bound against a hang only: the rehearsal takes 0.2–0.4 s at start (measured at load 8–15).
+// A bound against a hang only: the rehearsal takes 0.3-0.9 s at start (Node, load ~3).
 const TIMEOUT_MS = 10_000;
 
 /** Runs the rehearsal and resolves when it is over; rejects when it fails, which only leaves the relay cold. */
