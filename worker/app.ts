@@ -1,10 +1,10 @@
 /** The relay's HTTP and WebSocket routes, built by a factory that receives whatever differs per runtime. */
 import { type Context, Hono } from 'hono';
-import { requestId } from 'hono/request-id';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import { RelayError, toRelayError } from '../shared/errors.ts';
 import { accessLog } from './ops/access-log.ts';
+import { requestId } from './ops/request-id.ts';
 import { requireAuth } from './security/auth.ts';
 import { ConnectionLimiter, guardWebSockets } from './security/connection-limit.ts';
 import type { Relay } from './core/relay.ts';

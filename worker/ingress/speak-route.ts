@@ -106,6 +106,8 @@ function declaredLength(header: string | undefined): number | undefined {
 }
 
 function speakQuery(raw: Record<string, string>): SpeakQuery {
+  // Every parameter is optional, so a request without any (most of them) needs no schema.
+  if (Object.keys(raw).length === 0) return {};
   const parsed = speakQuerySchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

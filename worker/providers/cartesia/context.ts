@@ -46,6 +46,8 @@ export class CartesiaContext implements TTSContext {
   private readonly pendingFlushes: number[] = [];
   private endSent = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** When the inactivity timeout runs out (pool clock); each frame moves it, the timer catches up when it fires. */
+  private deadline = 0;
 
   constructor(
     private readonly settings: ContextSettings,
@@ -237,16 +239,29 @@ export class CartesiaContext implements TTSContext {
   /**
    * The inactivity timeout runs while Cartesia owes this context something definite (a flush_done or the
    * final done) and restarts with every frame; text alone does not arm it, as Cartesia may wait for more.
+   * A frame only moves the deadline: clearing and setting a timer per audio chunk cost more than the chunk's routing.
    */
   private armTimer(): void {
-    this.stopTimer();
-    if (this.stopped || !this.link || (!this.endSent && this.pendingFlushes.length === 0)) return;
-    this.timer = setTimeout(() => this.timedOut(), this.timeoutMs);
+    if (this.stopped || !this.link || (!this.endSent && this.pendingFlushes.length === 0)) {
+      this.stopTimer();
+      return;
+    }
+    this.deadline = this.pool.now() + this.timeoutMs;
+    this.timer ??= setTimeout(() => this.checkTimeout(), this.timeoutMs);
+  }
+
+  private checkTimeout(): void {
+    this.timer = null;
+    if (this.stopped) return;
+    const left = this.deadline - this.pool.now();
+    if (left > 0) {
+      this.timer = setTimeout(() => this.checkTimeout(), left);
+      return;
+    }
+    this.timedOut();
   }
 
   private timedOut(): void {
-    this.timer = null;
-    if (this.stopped) return;
     const connection = this.link?.connection;
     this.logger.warn('Cartesia context timed out', { context: this.id, timeout_ms: this.timeoutMs });
     this.releaseUpstream(true);
