@@ -5,6 +5,7 @@
  * 11.025, then polyphase), because the polyphase filter's cost per second grows with its input rate.
  */
 import { besselI0, kaiserBeta, kaiserLength } from './kaiser.ts';
+import { appendSamples } from './sample-buffer.ts';
 
 /** The centre tap and the odd taps ±1, ±3, … (the even ones are zero), for unit gain at DC. */
 function designHalfband(stopbandDb: number, transition: number): { centre: number; odd: Float32Array } {
@@ -68,14 +69,8 @@ export class HalfbandDecimator {
   }
 
   private append(input: Float32Array): void {
-    const needed = this.length + input.length;
-    if (needed > this.history.length) {
-      const grown = new Float32Array(Math.max(needed, this.history.length * 2));
-      grown.set(this.history.subarray(0, this.length));
-      this.history = grown;
-    }
-    this.history.set(input, this.length);
-    this.length = needed;
+    this.history = appendSamples(this.history, this.length, input);
+    this.length += input.length;
   }
 
   private run(limit: number): Float32Array {

@@ -2,6 +2,7 @@
 import { RelayError } from './errors.ts';
 import { HalfbandDecimator } from './halfband.ts';
 import { besselI0, kaiserBeta, kaiserLength } from './kaiser.ts';
+import { appendSamples } from './sample-buffer.ts';
 
 /** A stateful converter from one sample rate to another, for one mono signal at a time. */
 export interface Resampler {
@@ -169,14 +170,8 @@ class PolyphaseResampler implements Resampler {
   }
 
   private append(input: Float32Array): void {
-    const needed = this.length + input.length;
-    if (needed > this.history.length) {
-      const grown = new Float32Array(Math.max(needed, this.history.length * 2));
-      grown.set(this.history.subarray(0, this.length));
-      this.history = grown;
-    }
-    this.history.set(input, this.length);
-    this.length = needed;
+    this.history = appendSamples(this.history, this.length, input);
+    this.length += input.length;
   }
 
   /** Emits every output whose filter span is buffered, at most `limit` of them, then drops spent input. */
