@@ -79,9 +79,13 @@ export class CartesiaPool implements ConnectionOwner {
         await sleep(held);
         continue;
       }
-      const ready = this.pick(reserve);
+      const ready = this.pick();
       if (ready) {
-        if (reserve) ready.reserve();
+        if (reserve) {
+          // Every open socket is busy: another opens in the background for the contexts to come.
+          if (ready.load > 0) this.openAnother();
+          ready.reserve();
+        }
         return ready;
       }
       const connecting = this.connections.find((c) => c.state === 'connecting' && c.closingReason === null);
@@ -100,18 +104,20 @@ export class CartesiaPool implements ConnectionOwner {
   }
 
   /**
-   * The open socket carrying the fewest contexts: a context's first chunk queues behind the audio of the others on
-   * its socket. When every open socket is busy and the pool has room, another opens in the background, so no
-   * context waits for a handshake while a socket under `contextsPerSocket` can take it; null when it has to. Only a
-   * context (`forContext`) opens one: a warm-up that finds the pool busy has nothing to add.
+   * The open socket carrying the fewest contexts (a context's first chunk queues behind the audio of the others on
+   * its socket); null when it carries `contextsPerSocket` and the pool has room for another.
    */
-  private pick(forContext: boolean): CartesiaConnection | null {
+  private pick(): CartesiaConnection | null {
     const open = this.connections.filter((c) => c.usable);
     if (open.length === 0) return null;
     const least = open.reduce((a, b) => (b.load < a.load ? b : a));
-    if (least.load === 0 || this.connections.length >= this.settings.size) return least;
-    if (forContext && !this.connections.some((c) => c.state === 'connecting') && this.backoff.blockedFor() <= 0) this.connect();
-    return least.load < this.settings.contextsPerSocket ? least : null;
+    return least.load < this.settings.contextsPerSocket || this.connections.length >= this.settings.size ? least : null;
+  }
+
+  /** A socket more, unless the pool is full, one is already coming or the backoff holds new ones back. */
+  private openAnother(): void {
+    if (this.connections.length >= this.settings.size || this.connections.some((c) => c.state === 'connecting') || this.backoff.blockedFor() > 0) return;
+    this.connect();
   }
 
   /** A 429 error frame: new contexts wait `rateLimitCooldownMs` (the frame has no Retry-After). */
