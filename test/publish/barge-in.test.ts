@@ -203,7 +203,10 @@ describe('barge-in', () => {
       const timeline = JSON.parse(await readFile(`${wav}.timeline.json`, 'utf8')) as { start_at: number; sample_rate: number; utterances: Array<{ utterance: number; start_sample: number; samples: number }> };
       const cut = timeline.utterances.find((u) => u.utterance === 1)!;
       const heardUntil = timeline.start_at + ((cut.start_sample + cut.samples) * 1000) / timeline.sample_rate;
-      expect(Math.abs(heardUntil - end.at!)).toBeLessThan(2);
+      // The file counts the device's samples, so the drift corrections made between its first write and the cut (up to
+      // 5 ms a second, more under load) stand between its timeline and the relay's clock. What the bound tells apart:
+      // a cut at the relay's cut time, not at the end's arrival (a sync delay, 250 ms, sooner) nor after ffplay's queue.
+      expect(Math.abs(heardUntil - end.at!), `heard until ${heardUntil.toFixed(2)}, cut at ${end.at}`).toBeLessThan(10);
       const cuts = JSON.parse(await readFile(`${wav}.cuts.json`, 'utf8')) as { cuts: Array<{ utterance: number; reason: string; samples: number }> };
       expect(cuts.cuts).toEqual([expect.objectContaining({ utterance: 1, reason: 'cancelled' })]);
       expect(cuts.cuts[0]!.samples).toBeGreaterThan(0);
