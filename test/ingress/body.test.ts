@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RelayError } from '../../shared/errors.ts';
-import { limitBytes } from '../../worker/ingress/body.ts';
+import { limitBytes, wholeText } from '../../worker/ingress/body.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -65,5 +65,19 @@ describe('limitBytes over a runtime body (a Node request read as it arrives)', (
       },
     });
     expect(await collect(limitBytes(stream, 100))).toBe('Hello');
+  });
+});
+
+describe('wholeText over a body the runtime already holds whole', () => {
+  it('gives the text in one piece, and nothing for an empty body', () => {
+    expect([...wholeText(bytes('Hello there.'), 100)]).toEqual(['Hello there.']);
+    expect([...wholeText(new Uint8Array(0), 100)]).toEqual([]);
+  });
+
+  it('fails as a streamed body does, when the text is read: payload_too_large, invalid_utf8', async () => {
+    const tooLong = wholeText(bytes('0123456789'), 5);
+    const invalid = wholeText(new Uint8Array([0x48, 0xff, 0x69]), 100);
+    expect(await codeOf((async () => [...tooLong])())).toBe('payload_too_large');
+    expect(await codeOf((async () => [...invalid])())).toBe('invalid_utf8');
   });
 });

@@ -76,6 +76,21 @@ async function readWithin(chunks: Chunks, idleMs: number) {
   }
 }
 
+/**
+ * The text of a body the runtime already holds whole, as one piece: within `maxBytes`, strict UTF-8, without a
+ * stream's chunk iteration and idle timer. Checked when read, as a streamed body's chunks are.
+ */
+export function* wholeText(body: Uint8Array, maxBytes: number): Generator<string> {
+  if (body.byteLength > maxBytes) throw new RelayError('payload_too_large', `The body passed the limit of ${maxBytes} bytes.`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw new RelayError('invalid_utf8');
+  }
+  if (text !== '') yield text;
+}
+
 /** Decodes UTF-8 across chunk boundaries; invalid bytes fail with `invalid_utf8`. */
 export async function* decodeUtf8(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -93,7 +108,7 @@ export async function* decodeUtf8(chunks: AsyncIterable<Uint8Array>): AsyncGener
 }
 
 /** Splits text into lines (without their terminators); the last line may lack one. */
-export async function* splitLines(texts: AsyncIterable<string>, maxLineChars: number): AsyncGenerator<string> {
+export async function* splitLines(texts: AsyncIterable<string> | Iterable<string>, maxLineChars: number): AsyncGenerator<string> {
   let pending = '';
   for await (const text of texts) {
     pending += text;
@@ -110,7 +125,7 @@ export async function* splitLines(texts: AsyncIterable<string>, maxLineChars: nu
 }
 
 /** The whole text as one JSON value; `invalid_json` when it does not parse. */
-export async function readJson(texts: AsyncIterable<string>): Promise<unknown> {
+export async function readJson(texts: AsyncIterable<string> | Iterable<string>): Promise<unknown> {
   let whole = '';
   for await (const text of texts) whole += text;
   try {

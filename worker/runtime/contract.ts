@@ -17,9 +17,10 @@ export interface RuntimeAdapter {
   keepRequestAlive?(request: Request): void;
   /**
    * The request body as it arrives, where the runtime reads it more cheaply than through `Request.body` (a speak
-   * request pays for that on its way to the provider); undefined, the route reads `c.req.raw.body`.
+   * request pays for that on its way to the provider), or all of it at once when it has arrived whole already;
+   * undefined, the route reads `c.req.raw.body`.
    */
-  requestBody?(c: Context): AsyncIterable<Uint8Array> | undefined;
+  requestBody?(c: Context): AsyncIterable<Uint8Array> | Uint8Array | undefined;
   /** The client's network address, for the per-address connection limit; null when unknown. */
   clientAddress?(c: Context): string | null;
   /** Stops reading a socket, so TCP pushes back on a publisher that outruns speech; absent where the runtime cannot. */
