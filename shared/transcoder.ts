@@ -1,6 +1,6 @@
 /** Streaming conversion of raw audio bytes from one format to another, whatever the chunk boundaries. */
 import { type AudioFormat, bytesPerSample, sameFormat } from './audio-format.ts';
-import { decodeSamples, encodeSamples } from './codecs.ts';
+import { encodeSamples, readSamples } from './codecs.ts';
 import { createResampler, type Resampler } from './resampler.ts';
 
 /** A stateful converter for one signal; `flush` ends it and readies the transcoder for the next. */
@@ -102,7 +102,8 @@ class ConvertingTranscoder implements Transcoder {
   push(bytes: Uint8Array): Uint8Array {
     const whole = this.aligner.align(bytes);
     if (whole.byteLength === 0) return EMPTY;
-    const samples = decodeSamples(this.from.encoding, whole);
+    // The resampler copies its input into its own history and the encoder reads it at once: no copy needed.
+    const samples = readSamples(this.from.encoding, whole);
     const converted = this.resampler ? this.resampler.process(samples) : samples;
     return converted.length === 0 ? EMPTY : encodeSamples(this.to.encoding, converted);
   }
