@@ -86,6 +86,16 @@ class PassThroughTranscoder implements Transcoder {
   }
 }
 
+/**
+ * G.711's companding leaves quantisation noise ~38 dB under the signal at every level; aliases and images 60 dB
+ * down sit 20 dB beneath it, and the shorter filters cost ~30% less. Linear formats keep the resampler's 80 dB.
+ */
+const G711_STOPBAND_DB = 60;
+
+function isG711(format: AudioFormat): boolean {
+  return format.encoding === 'pcm_mulaw' || format.encoding === 'pcm_alaw';
+}
+
 class ConvertingTranscoder implements Transcoder {
   readonly from: AudioFormat;
   readonly to: AudioFormat;
@@ -96,7 +106,9 @@ class ConvertingTranscoder implements Transcoder {
     this.from = from;
     this.to = to;
     this.aligner = new SampleAligner(bytesPerSample(from.encoding));
-    this.resampler = from.sampleRate === to.sampleRate ? undefined : createResampler(from.sampleRate, to.sampleRate);
+    // The noisier end sets how far down aliases need to be.
+    const stopbandDb = isG711(from) || isG711(to) ? G711_STOPBAND_DB : undefined;
+    this.resampler = from.sampleRate === to.sampleRate ? undefined : createResampler(from.sampleRate, to.sampleRate, stopbandDb);
   }
 
   push(bytes: Uint8Array): Uint8Array {
