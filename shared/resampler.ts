@@ -288,10 +288,13 @@ export function createResampler(inputRate: number, outputRate: number, stopbandD
   checkRate(outputRate);
   if (inputRate === outputRate) return new IdentityResampler(inputRate, outputRate);
   const halvings: HalfbandDecimator[] = [];
+  const passbandEdge = (PASSBAND * outputRate) / 2;
   let rate = inputRate;
   while (rate % 2 === 0 && rate >= HALVE_ABOVE * outputRate) {
-    // Whatever would fold into the output's band (below outputRate / 2) is stopped; the rest the next stage stops.
-    halvings.push(new HalfbandDecimator(stopbandDb, (rate / 2 - outputRate) / rate));
+    // Stopped here: what would fold below the middle of the output's transition band (passband edge to Nyquist).
+    // What folds above that lands where the last filter already takes off ~half the stopband or more, and this one
+    // the rest (both together ≥ 80 dB over 8–22 kHz at 44.1 → 16 kHz, as before), for 8 odd taps instead of 10.
+    halvings.push(new HalfbandDecimator(stopbandDb, (rate / 2 - passbandEdge - outputRate / 2) / rate));
     rate /= 2;
   }
   const last = rate === outputRate ? new IdentityResampler(rate, outputRate) : new PolyphaseResampler(rate, outputRate, stopbandDb);
