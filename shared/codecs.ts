@@ -213,6 +213,15 @@ export function decodeSamples(encoding: Encoding, bytes: Uint8Array): Float32Arr
 }
 
 /**
+ * Like `decodeSamples`, but aligned little-endian f32 comes back as a view of `bytes` rather than a copy: for
+ * readers that are done with the samples before the bytes can change.
+ */
+export function readSamples(encoding: Encoding, bytes: Uint8Array): Float32Array {
+  if (encoding === 'pcm_f32le' && LITTLE_ENDIAN && isAligned(bytes, 4)) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
+  return decodeSamples(encoding, bytes);
+}
+
+/**
  * Encodes Float32 samples as raw little-endian bytes, clipping to [-1, 1] (NaN becomes silence).
  * The result is a fresh, aligned buffer.
  */

@@ -9,8 +9,8 @@ import { appendSamples } from './sample-buffer.ts';
 
 /** The centre tap and the odd taps ±1, ±3, … (the even ones are zero), for unit gain at DC. */
 function designHalfband(stopbandDb: number, transition: number): { centre: number; odd: Float32Array } {
-  // An even count of odd taps, for the loop below that takes two per turn.
-  const count = 2 * Math.max(1, Math.ceil(kaiserLength(stopbandDb, transition) / 8));
+  // Kaiser's length spans 4 × count − 1 taps.
+  const count = Math.max(1, Math.ceil(kaiserLength(stopbandDb, transition) / 4));
   const reach = 2 * count - 1;
   const beta = kaiserBeta(stopbandDb);
   const window = (n: number) => besselI0(beta * Math.sqrt(Math.max(0, 1 - (n / (reach + 1)) ** 2))) / besselI0(beta);
@@ -30,6 +30,7 @@ export class HalfbandDecimator {
   private readonly reach: number;
   /** Input history; the next output is centred on `history[next]`. */
   private history: Float32Array;
+  private output = new Float32Array(2048);
   private length = 0;
   private next = 0;
   private inputCount = 0;
@@ -45,16 +46,20 @@ export class HalfbandDecimator {
     this.reset();
   }
 
+  /** The next outputs, in a buffer the next `process` reuses: the stage after reads them at once, so no allocation per chunk. */
   process(input: Float32Array): Float32Array {
     this.append(input);
     this.inputCount += input.length;
-    return this.run(Infinity);
+    const count = this.ready(Infinity);
+    if (count > this.output.length) this.output = new Float32Array(Math.max(count, 2 * this.output.length));
+    return this.run(count, this.output.subarray(0, count));
   }
 
-  /** Emits the tail (ceil(inputSamples / 2) samples in all) and starts over. */
+  /** Emits the tail (ceil(inputSamples / 2) samples in all), in a fresh array, and starts over. */
   flush(): Float32Array {
     this.append(new Float32Array(this.reach));
-    const tail = this.run(Math.ceil(this.inputCount / 2) - this.outputCount);
+    const count = this.ready(Math.ceil(this.inputCount / 2) - this.outputCount);
+    const tail = this.run(count, new Float32Array(count));
     this.reset();
     return tail;
   }
@@ -73,26 +78,34 @@ export class HalfbandDecimator {
     this.length += input.length;
   }
 
-  private run(limit: number): Float32Array {
+  /** How many outputs have their last input (centre + reach) buffered, at most `limit`. */
+  private ready(limit: number): number {
+    return Math.max(0, Math.min(limit, Math.floor((this.length - 1 - this.reach - this.next) / 2) + 1));
+  }
+
+  /** Fills `out` with the next `count` outputs, then drops spent input. */
+  private run(count: number, out: Float32Array): Float32Array {
     const { centre, odd, reach, history } = this;
     const taps = odd.length;
-    // Outputs whose last input (centre + reach) is buffered.
-    const count = Math.max(0, Math.min(limit, Math.floor((this.length - 1 - reach - this.next) / 2) + 1));
-    const out = new Float32Array(count);
     let c = this.next;
-    for (let n = 0; n < count; n++) {
-      // Two partial sums, the taps' pairs walked outwards from the centre (twice as fast as one sum here).
+    let n = 0;
+    // Two outputs a turn, each with its own sum over the taps' pairs walked outwards from its centre.
+    for (; n + 1 < count; n += 2) {
       let acc0 = centre * history[c]!;
-      let acc1 = 0;
-      let below = c - 1;
-      let above = c + 1;
-      for (let k = 0; k < taps; k += 2) {
-        acc0 += odd[k]! * (history[below]! + history[above]!);
-        acc1 += odd[k + 1]! * (history[below - 2]! + history[above + 2]!);
-        below -= 4;
-        above += 4;
+      let acc1 = centre * history[c + 2]!;
+      for (let k = 0, below = c - 1, above = c + 1; k < taps; k++, below -= 2, above += 2) {
+        const tap = odd[k]!;
+        acc0 += tap * (history[below]! + history[above]!);
+        acc1 += tap * (history[below + 2]! + history[above + 2]!);
       }
-      out[n] = acc0 + acc1;
+      out[n] = acc0;
+      out[n + 1] = acc1;
+      c += 4;
+    }
+    if (n < count) {
+      let acc = centre * history[c]!;
+      for (let k = 0, below = c - 1, above = c + 1; k < taps; k++, below -= 2, above += 2) acc += odd[k]! * (history[below]! + history[above]!);
+      out[n] = acc;
       c += 2;
     }
     const spent = Math.min(c - reach, this.length);

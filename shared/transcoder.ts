@@ -1,6 +1,6 @@
 /** Streaming conversion of raw audio bytes from one format to another, whatever the chunk boundaries. */
 import { type AudioFormat, bytesPerSample, sameFormat } from './audio-format.ts';
-import { decodeSamples, encodeSamples } from './codecs.ts';
+import { encodeSamples, readSamples } from './codecs.ts';
 import { createResampler, type Resampler } from './resampler.ts';
 
 /** A stateful converter for one signal; `flush` ends it and readies the transcoder for the next. */
@@ -86,6 +86,16 @@ class PassThroughTranscoder implements Transcoder {
   }
 }
 
+/**
+ * G.711's companding leaves quantisation noise ~38 dB under the signal at every level; aliases and images 60 dB
+ * down sit 20 dB beneath it, and the shorter filters cost ~30% less. Linear formats keep the resampler's 80 dB.
+ */
+const G711_STOPBAND_DB = 60;
+
+function isG711(format: AudioFormat): boolean {
+  return format.encoding === 'pcm_mulaw' || format.encoding === 'pcm_alaw';
+}
+
 class ConvertingTranscoder implements Transcoder {
   readonly from: AudioFormat;
   readonly to: AudioFormat;
@@ -96,13 +106,16 @@ class ConvertingTranscoder implements Transcoder {
     this.from = from;
     this.to = to;
     this.aligner = new SampleAligner(bytesPerSample(from.encoding));
-    this.resampler = from.sampleRate === to.sampleRate ? undefined : createResampler(from.sampleRate, to.sampleRate);
+    // The noisier end sets how far down aliases need to be.
+    const stopbandDb = isG711(from) || isG711(to) ? G711_STOPBAND_DB : undefined;
+    this.resampler = from.sampleRate === to.sampleRate ? undefined : createResampler(from.sampleRate, to.sampleRate, stopbandDb);
   }
 
   push(bytes: Uint8Array): Uint8Array {
     const whole = this.aligner.align(bytes);
     if (whole.byteLength === 0) return EMPTY;
-    const samples = decodeSamples(this.from.encoding, whole);
+    // The resampler copies its input into its own history and the encoder reads it at once: no copy needed.
+    const samples = readSamples(this.from.encoding, whole);
     const converted = this.resampler ? this.resampler.process(samples) : samples;
     return converted.length === 0 ? EMPTY : encodeSamples(this.to.encoding, converted);
   }

@@ -8,8 +8,8 @@ import { floatsOf, hasCommand, runTool } from './tools.ts';
 
 const HAS_SOX = hasCommand('sox');
 
-function resampleWhole(input: Float32Array, from: number, to: number): Float32Array {
-  const resampler = createResampler(from, to);
+function resampleWhole(input: Float32Array, from: number, to: number, stopbandDb?: number): Float32Array {
+  const resampler = createResampler(from, to, stopbandDb);
   return concatFloats([resampler.process(input), resampler.flush()]);
 }
 
@@ -106,13 +106,33 @@ describe('createResampler', () => {
 
   it.each([
     [44100, 16000, 19000],
+    [44100, 16000, 15500],
     [44100, 8000, 19000],
     [44100, 8000, 7500],
     [48000, 8000, 21000],
   ] as const)('stops what a half-band stage would fold into the output band: %i → %i Hz, %i Hz tone below −75 dB', (from, to, tone) => {
     // 44.1 kHz → 8 kHz halves twice first: 19 kHz folds to 3.05 kHz at the first halving, 7.5 kHz to 3.5 kHz at the second.
+    // 15.5 kHz folds to 6.55 kHz, above 16 kHz's passband: the half-band lets more through there, the last filter stops it.
     const input = sine(tone, from, from / 2, 0.9);
     expect(-gainDb(input, resampleWhole(input, from, to))).toBeGreaterThan(75);
+  });
+
+  it.each([
+    [44100, 8000, 4100],
+    [44100, 8000, 19000],
+    [48000, 8000, 4100],
+    [44100, 16000, 8200],
+  ] as const)('with a 60 dB stopband (for G.711) still stops aliases and images: %i → %i Hz, %i Hz tone below −57 dB', (from, to, tone) => {
+    const input = sine(tone, from, from / 2, 0.9);
+    expect(-gainDb(input, resampleWhole(input, from, to, 60))).toBeGreaterThan(57);
+  });
+
+  it('with a 60 dB stopband keeps the passband flat and phase-true: 1 kHz from 44100 to 8000 Hz', () => {
+    const input = sine(1000, 44100, 4410);
+    const output = resampleWhole(input, 44100, 8000, 60);
+    expect(output.length).toBe(800);
+    expect(Math.abs(gainDb(input, output))).toBeLessThan(0.05);
+    expect(snrDb(sine(1000, 8000, 800), output, 80, 720)).toBeGreaterThan(55);
   });
 
   it('rejects rates that are not whole positive numbers of Hz', () => {

@@ -67,6 +67,14 @@ describe('createTranscoder', () => {
     expect(out.byteLength).toBe(1600 * 2);
   });
 
+  it.each(['pcm_mulaw', 'pcm_alaw'] as const)('resamples toward %s with the 60 dB stopband its companding noise allows, then encodes', (encoding) => {
+    const samples = sine(440, 44100, 4410);
+    const transcoder = createTranscoder({ encoding: 'pcm_f32le', sampleRate: 44100 }, { encoding, sampleRate: 8000 });
+    const out = concatBytes([transcoder.push(encodeSamples('pcm_f32le', samples)), transcoder.flush()]);
+    const resampler = createResampler(44100, 8000, 60);
+    expect(out).toEqual(encodeSamples(encoding, concatFloats([resampler.process(samples), resampler.flush()])));
+  });
+
   it.each([
     [{ encoding: 'pcm_f32le', sampleRate: 44100 }, { encoding: 'pcm_s16le', sampleRate: 16000 }],
     [{ encoding: 'pcm_s16le', sampleRate: 24000 }, { encoding: 'pcm_mulaw', sampleRate: 8000 }],

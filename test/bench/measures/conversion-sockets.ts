@@ -16,6 +16,7 @@ import { speak } from '../speak-client.ts';
 import type { AudioSource } from '../sources.ts';
 import { startSwarm, type Swarm, type WindowFigures } from './fan-out.ts';
 import os from 'node:os';
+import { join } from 'node:path';
 
 export interface ConversionSocketsPlan {
   listeners: number;
@@ -99,10 +100,13 @@ async function bareSide(ctx: BenchContext, runtime: Runtime, frame: { frameMs: n
   };
 }
 
-async function window(side: Side, format: AudioFormat, plan: ConversionSocketsPlan, ctx: BenchContext): Promise<WindowFigures> {
+/** `profileFile`: a CPU profile of the child over the window (Node only), for finding where a format's time goes. */
+async function window(side: Side, format: AudioFormat, plan: ConversionSocketsPlan, ctx: BenchContext, profileFile?: string): Promise<WindowFigures> {
   await side.start(format, (plan.settleMs + plan.windowMs + ctx.playoutLeadMs) / 1000 + 5);
   await sleep(plan.settleMs);
+  const profiled = profileFile ? side.child.call('profile', { ms: plan.windowMs, file: profileFile }) : null;
   const { step } = await side.swarm.measure(format, plan.windowMs, side.child, side.path(format));
+  await profiled;
   await side.stop(format);
   if (!(step.framesPerSecond > 0)) throw new Error(`no ${formatKey(format)} audio reached the listeners\n${side.child.stderr().slice(-2000)}`);
   return step;
@@ -139,7 +143,10 @@ export async function measureConversionSockets(ctx: BenchContext, runtime: Runti
         const format = formats[index]!;
         const taken = windows[index]!;
         const order = (round + k) % 2 === 0 ? [relay, bare] : [bare, relay];
-        for (const side of order) (side === relay ? taken.relay : taken.bare).push(await window(side, format, plan, ctx));
+        for (const side of order) {
+          const profileFile = side === relay && round === 0 && ctx.profileDir && runtime === 'node' ? join(ctx.profileDir, `relay-conversion-${formatKey(format)}.cpuprofile`) : undefined;
+          (side === relay ? taken.relay : taken.bare).push(await window(side, format, plan, ctx, profileFile));
+        }
         taken.pairs.push({ relay: taken.relay.at(-1)!.cpuUsPerListenerSecond, baseline: taken.bare.at(-1)!.cpuUsPerListenerSecond, load: os.loadavg()[0]! });
       }
     }
