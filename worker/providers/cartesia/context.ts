@@ -37,6 +37,7 @@ export class CartesiaContext implements TTSContext {
   private link: UpstreamLink | null = null;
   private upstreamId = '';
   private acquiring = false;
+  private sendQueued = false;
   private attempts = 0;
   private sending: Promise<void> = Promise.resolve();
   private ended = false;
@@ -97,8 +98,15 @@ export class CartesiaContext implements TTSContext {
 
   private enqueue(operation: TextInput): void {
     this.log.add(operation);
-    if (this.link) this.sendPending();
-    else this.start();
+    if (!this.link) this.start();
+    else if (!this.sendQueued) {
+      // What is asked in the same turn goes out together, so a last piece and its end can be one request.
+      this.sendQueued = true;
+      queueMicrotask(() => {
+        this.sendQueued = false;
+        this.sendPending();
+      });
+    }
   }
 
   /** Finds a socket (waiting for one within the pool's limits) and opens the Cartesia context on it. */
@@ -129,11 +137,16 @@ export class CartesiaContext implements TTSContext {
   private sendPending(): void {
     const link = this.link;
     if (!link) return;
-    for (const operation of this.log.takeUnsent()) {
-      if (operation.type === 'end') this.endSent = true;
+    const unsent = this.log.takeUnsent();
+    for (let i = 0; i < unsent.length; i++) {
+      const operation = unsent[i]!;
+      // Text followed by the end goes as one request with `continue: false`, as a one-shot client sends it.
+      const last = operation.type === 'text' && unsent[i + 1]?.type === 'end';
+      if (last) i++;
+      if (last || operation.type === 'end') this.endSent = true;
       this.chain(async () => {
         if (this.stopped || this.link !== link) return;
-        const ok = await link.connection.send(() => this.sendOperation(link.upstream, operation));
+        const ok = await link.connection.send(() => this.sendOperation(link.upstream, operation, last));
         if (!ok && !this.stopped && this.link === link) {
           // The socket is closing; its close event fails or replays this context.
           this.logger.debug('Cartesia send skipped on a closing socket', { context: this.id });
@@ -148,14 +161,16 @@ export class CartesiaContext implements TTSContext {
     this.sending = this.sending.then(send).catch((error: unknown) => this.logger.warn('Cartesia send failed', { context: this.id, error }));
   }
 
-  private sendOperation(upstream: TTSWSContext, operation: TextInput): Promise<void> {
+  private sendOperation(upstream: TTSWSContext, operation: TextInput, last: boolean): Promise<void> {
     switch (operation.type) {
-      case 'text':
-        return upstream.push({
+      case 'text': {
+        const request = {
           transcript: operation.text,
           // Emotion is free text here; Cartesia validates it against its list.
           ...(this.settings.generation ? { generation_config: this.settings.generation as PushRequest['generation_config'] } : {}),
-        });
+        };
+        return last ? upstream.send({ ...request, continue: false }) : upstream.push(request);
+      }
       case 'flush':
         return upstream.flush();
       case 'end':
