@@ -66,6 +66,15 @@ describe('relay on Cartesia (real SDK, emulated API)', () => {
     expect(expected / 24000).toBeGreaterThan(3);
   });
 
+  it('sends a whole POST as one request with continue: false, as a one-shot client would', async () => {
+    rig = await startCartesiaRig();
+    expect(await rig.speakAndWait('desk', 'One sentence, sent whole.')).toMatchObject({ reason: 'done' });
+    const contextId = generationRequests().find((r) => r.transcript === 'One sentence, sent whole. ')?.context_id as string;
+    const requests = generationRequests(contextId);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({ transcript: 'One sentence, sent whole. ', continue: false });
+  });
+
   it('lets Cartesia buffer when a stream asks for provider buffering, passing fragments through', async () => {
     rig = await startCartesiaRig();
     const upload = controlledBody();
