@@ -147,7 +147,7 @@ export const MEASURES: Measure[] = [
       const plan = {
         smoke: { rounds: 2, relays: 1, warmRuns: 1, idleMs: 0 },
         quick: { rounds: 6, relays: 3, warmRuns: 5, idleMs: 5000 },
-        full: { rounds: 10, relays: 3, warmRuns: 5, idleMs: 5000 },
+        full: { rounds: 8, relays: 3, warmRuns: 5, idleMs: 5000 },
       }[m.size];
       const results = [];
       for (const runtime of m.runtimes) results.push(await measureWarmStart(m.bench, runtime, { ...plan, rounds: m.rounds ?? plan.rounds }));
