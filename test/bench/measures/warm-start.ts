@@ -42,20 +42,22 @@ export const WARM_START_LIMIT = 1.1;
 
 type Target = { url: string; key: string };
 
-async function oneRound(ctx: BenchContext, runtime: Runtime, plan: WarmStartPlan): Promise<number[][]> {
+async function oneRound(ctx: BenchContext, runtime: Runtime, plan: WarmStartPlan): Promise<{ readings: number[][]; quietMs: number }> {
   const started = await Promise.allSettled(Array.from({ length: plan.relays }, () => startRelay(ctx, runtime)));
   const relays = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   try {
     const failed = started.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
     const targets: Target[] = relays.map((relay) => ({ url: relay.info.url, key: ctx.adminKey }));
+    const quietFrom = performance.now();
     await untilQuiet(relays);
+    const quietMs = performance.now() - quietFrom;
     await sleep(plan.idleMs);
     // Every relay's first utterance before any relay's next ones: each first comes after the same quiet.
     const readings: number[][] = [];
     for (const target of targets) readings.push([await utterance(target, 0)]);
     for (let i = 1; i <= plan.warmRuns; i++) for (const [r, target] of targets.entries()) readings[r]!.push(await utterance(target, i));
-    return readings;
+    return { readings, quietMs };
   } finally {
     await Promise.all(relays.map((relay) => relay.stop()));
   }
@@ -107,13 +109,15 @@ async function utterance(target: Target, i: number): Promise<number> {
 export async function measureWarmStart(ctx: BenchContext, runtime: Runtime, plan: WarmStartPlan): Promise<WarmStartResult> {
   const readings: number[][] = [];
   const pairs: RoundPair[] = [];
+  const quietMs: number[] = [];
   for (let round = 0; round < plan.rounds && !ctx.outOfTime(); round++) {
-    const relays = await oneRound(ctx, runtime, plan);
+    const { readings: relays, quietMs: quiet } = await oneRound(ctx, runtime, plan);
+    quietMs.push(quiet);
     readings.push(...relays);
     pairs.push({ relay: median(relays.map((times) => times[0]!)), baseline: median(relays.flatMap((times) => times.slice(1))), load: os.loadavg()[0]! });
   }
   const first = compare(pairs, 'ratio', WARM_START_LIMIT);
-  ctx.log(`  warm start (${runtime}, ${plan.relays} relays a round, idle ${plan.idleMs} ms): first ${first.relay.median.toFixed(1)} ms, warm ${first.baseline.median.toFixed(1)} ms; ratio per round ${pairs.map((p) => (p.relay / p.baseline).toFixed(2)).join(' ')}`);
+  ctx.log(`  warm start (${runtime}, ${plan.relays} relays a round, quiet ${(median(quietMs) / 1000).toFixed(1)} s after start, then idle ${plan.idleMs} ms): first ${first.relay.median.toFixed(1)} ms, warm ${first.baseline.median.toFixed(1)} ms; ratio per round ${pairs.map((p) => (p.relay / p.baseline).toFixed(2)).join(' ')}`);
   return { runtime, idleMs: plan.idleMs, first, readings };
 }
 
