@@ -64,7 +64,7 @@ export async function createRelay(options: CreateRelayOptions): Promise<RelayIns
   // Its lines are formatted like the relay's (that code warms too) and go nowhere.
   const rehearsalLogger = options.quiet ? silentLogger : createLogger({ level: config.logLevel, write: () => {}, redact });
   const warmedUp = warmUp({ config, provider, runtime: options.runtime, app, logger: rehearsalLogger }).then(
-    ({ ms }) => logger.debug('warm-up rehearsal done', { ms: Math.round(ms) }),
+    ({ ms, through }) => logger.debug('warm-up rehearsal done', { ms: Math.round(ms), through }),
     (error: unknown) => logger.warn('warm-up rehearsal failed: the first utterance may be slower', { error }),
   );
   return { app, relay, config, logger, warmedUp };

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningRelay } from '../../worker/runtime/node.ts';
 import { parseMetrics } from '../runtimes/prometheus.ts';
+import { type RelayProcess, startRelayProcess } from '../runtimes/relay-process.ts';
 import { startLoggedRelay, type LogLine } from '../support/logged-relay.ts';
 import { within } from '../support/relay.ts';
 
@@ -62,4 +63,22 @@ describe('warm-up rehearsal at start', () => {
     expect(logs.map((line) => line.msg)).toContain('warm-up rehearsal done');
     expect(logs.map((line) => line.msg)).not.toContain('warm-up rehearsal failed: the first utterance may be slower');
   });
+});
+
+describe.each([
+  ['bun', 'loopback'],
+  ['deno', 'app'],
+] as const)('warm-up rehearsal in a relay process under %s', (runtime, through) => {
+  let relayProcess: RelayProcess | undefined;
+  afterEach(async () => relayProcess?.kill());
+
+  it(`goes through to its end (${through === 'loopback' ? "over the runtime's own loopback server" : 'calling the app'}) and leaves no stream behind`, async () => {
+    const started = await startRelayProcess(runtime, { RELAY_ADMIN_KEY: KEY, LOG_LEVEL: 'debug' });
+    relayProcess = started;
+    const ended = () => started.logs.find((line) => line.msg.startsWith('warm-up rehearsal'));
+    for (const deadline = performance.now() + 15_000; !ended() && performance.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ended()).toMatchObject({ msg: 'warm-up rehearsal done', through });
+    const streams = (await (await fetch(new URL('/v1/streams', started.url), { headers: { authorization: `Bearer ${KEY}` } })).json()) as { streams: unknown[] };
+    expect(streams.streams).toEqual([]);
+  }, 30_000);
 });

@@ -18,7 +18,7 @@ export function speakRoute(ingress: IngressContext, runtime: RuntimeAdapter) {
   return async (c: Context<Env>, name: string): Promise<Response> => {
     const receivedAt = now();
     authorize(c.get('principal'), 'speak', name);
-    runtime.keepRequestAlive?.(c.req.raw);
+    runtime.keepRequestAlive?.(c);
     const query = speakQuery(c.req.query());
     // Barge-in silences the stream at once, before the new text arrives; its enqueue clears the queue again.
     const interrupt = query.interrupt ?? false;

@@ -48,23 +48,27 @@ const ROUNDS = 6;
 // A bound against a hang only: the rehearsal takes 0.3-0.9 s at start (Node, load ~3).
 const TIMEOUT_MS = 10_000;
 
-/** Runs the rehearsal and resolves when it is over; rejects when it fails, which only leaves the relay cold. */
-export async function warmUp(deps: WarmUpDeps): Promise<{ ms: number }> {
+/**
+ * Runs the rehearsal and resolves when it is over, saying whether it went over the runtime's loopback server or
+ * called the app directly; rejects when it fails, which only leaves the relay cold.
+ */
+export async function warmUp(deps: WarmUpDeps): Promise<{ ms: number; through: 'loopback' | 'app' }> {
   // After the entry's own start-up (the server listening): the warm-up never holds readiness back.
   await new Promise((resolve) => setTimeout(resolve, 0));
   const started = performance.now();
   await deps.runtime.warmUp?.();
   deps.app.router.match('POST', `/v1/streams/${STREAM}/speak`);
   const relay = new Relay({ config: deps.config, provider: new WarmUpProvider(deps.provider), broker: new MemoryBroker(), logger: deps.logger });
+  let through: 'loopback' | 'app';
   try {
-    await rehearse(relay, createApp(relay, deps.runtime), deps);
+    through = await rehearse(relay, createApp(relay, deps.runtime), deps);
   } finally {
     await relay.close();
   }
-  return { ms: performance.now() - started };
+  return { ms: performance.now() - started, through };
 }
 
-async function rehearse(relay: Relay, app: Hono<any>, deps: WarmUpDeps): Promise<void> {
+async function rehearse(relay: Relay, app: Hono<any>, deps: WarmUpDeps): Promise<'loopback' | 'app'> {
   const loopback = await deps.runtime.serveLoopback?.(app.fetch);
   const send: LoopbackServer['request'] = loopback
     ? (path, init) => loopback.request(path, init)
@@ -95,6 +99,7 @@ async function rehearse(relay: Relay, app: Hono<any>, deps: WarmUpDeps): Promise
   } finally {
     await loopback?.close();
   }
+  return loopback ? 'loopback' : 'app';
 }
 
 /** A listener of the private relay: `done` settles at its first audio, or with `toEnd` at its utterance's end. */

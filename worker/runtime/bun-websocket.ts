@@ -14,6 +14,11 @@ interface ServerWebSocket<T> {
   close(code?: number, reason?: string): void;
 }
 
+/** What a socket group uses of the Bun server a socket came through: its publish reaches that server's subscribers. */
+export interface BunPublisher {
+  publish(topic: string, data: string | Uint8Array<ArrayBuffer>): number;
+}
+
 /**
  * The init hono's WSContext keeps, one per subprotocol answered ('' or `tts-relay`), shared by every socket: hono reads
  * only its `protocol` and `url`, and what it would call on it a BunSocket does itself on Bun's socket.
@@ -25,6 +30,7 @@ export class BunSocket extends WSContext<ServerWebSocket<BunSocket>> {
   constructor(
     readonly events: WSEvents<any>,
     protocol: string,
+    readonly server: BunPublisher,
   ) {
     let init = inits.get(protocol);
     if (!init) inits.set(protocol, (init = { protocol } as WSContextInit));

@@ -1,6 +1,7 @@
 /** Bun entry: `bun worker/runtime/bun.ts` serves the relay with Bun.serve and hono/bun's WebSocket handlers. */
 import { readFileSync } from 'node:fs';
 import type { Server, ServerWebSocket } from 'bun';
+import type { Context } from 'hono';
 import { defineWebSocketHelper } from 'hono/ws';
 import type { RuntimeAdapter } from './contract.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
@@ -11,22 +12,24 @@ import { withDotEnv } from './dotenv.ts';
 import { startWebWorker } from './web-worker.ts';
 import { bunSocketGroup } from './bun-socket-group.ts';
 import { BunSocket, bunWebSocketHandlers } from './bun-websocket.ts';
+import { serveBunLoopback } from './bun-loopback.ts';
 
 /** Bytes per second of the widest listener format (pcm_f32le at 48 kHz), to size Bun's send buffer. */
 const MAX_LISTENER_BYTES_PER_SECOND = 4 * 48_000;
 
-let server: Server<unknown> | undefined;
+/** The Bun server a request came through: app.fetch gets it as `env.server` (the relay's, or the warm-up's loopback). */
+const serverOf = (c: Context) => (c.env as { server?: Server<unknown> } | undefined)?.server;
 
 /**
  * hono/bun's upgrade, plus the subprotocol answer: Bun would echo the first protocol offered, which may be
  * a browser's token (`tts-relay.token.<jwt>`). The socket data is what bun-websocket.ts's handlers read.
  */
 const upgradeWebSocket = defineWebSocketHelper((c, events) => {
-  const bunServer = (c.env as { server?: Server<unknown> } | undefined)?.server;
+  const bunServer = serverOf(c);
   if (!bunServer) throw new TypeError('The Bun server must be passed to app.fetch as env.server.');
   const protocol = answerSubprotocol(c.req.header('sec-websocket-protocol'));
   const upgraded = bunServer.upgrade(c.req.raw, {
-    data: new BunSocket(events, protocol ?? ''),
+    data: new BunSocket(events, protocol ?? '', bunServer),
     ...(protocol ? { headers: { 'Sec-WebSocket-Protocol': protocol } } : {}),
   });
   if (upgraded) return new Response(null);
@@ -38,14 +41,15 @@ export const bunRuntime: RuntimeAdapter = {
   // Hono's WSContext.send hides Bun's backpressure result; the native socket knows what is still queued.
   bufferedAmount: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.getBufferedAmount() ?? 0,
   // Bun cuts a request that is quiet for `idleTimeout` (10 s): a slow streaming upload would end mid-utterance.
-  keepRequestAlive: (request) => server?.timeout(request, 0),
+  keepRequestAlive: (c) => serverOf(c)?.timeout(c.req.raw, 0),
   // Bun stops reading the TCP socket; messages it had already read are still delivered.
   pauseReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.pause(),
   resumeReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.resume(),
-  clientAddress: (c) => server?.requestIP(c.req.raw)?.address ?? null,
+  clientAddress: (c) => serverOf(c)?.requestIP(c.req.raw)?.address ?? null,
   startWorker: startWebWorker,
   // One topic per format channel: a message is published once and Bun writes it to every subscriber.
-  socketGroup: () => bunSocketGroup(() => server),
+  socketGroup: bunSocketGroup,
+  serveLoopback: serveBunLoopback,
 };
 
 /** Starts the relay under Bun; exits 1 with one line naming the problem when it cannot. */
@@ -57,7 +61,7 @@ export async function runBunRelay(): Promise<void> {
     instance = await createRelay({ env, runtime: bunRuntime, dotenv: loaded });
     const { app, config } = instance;
     const readText = (path: string) => readFileSync(path, 'utf8');
-    running = server = Bun.serve({
+    running = Bun.serve({
       port: config.port,
       hostname: config.host,
       fetch: (request, bunServer) => app.fetch(request, { server: bunServer }),

@@ -14,7 +14,7 @@ export interface RuntimeAdapter {
   upgradeWebSocket: UpgradeWebSocket<any>;
   bufferedAmount(ws: WSContext<any>): number;
   /** Lifts the server's idle timeout for a long streaming upload (Bun cuts quiet requests after 10 s). */
-  keepRequestAlive?(request: Request): void;
+  keepRequestAlive?(c: Context): void;
   /**
    * The request body as it arrives, where the runtime reads it more cheaply than through `Request.body` (a speak
    * request pays for that on its way to the provider), or all of it at once when it has arrived whole already;

@@ -139,12 +139,16 @@ export const MEASURES: Measure[] = [
   },
   {
     name: 'warmstart',
-    summary: 'first utterance after start vs the same relay warm, a fresh relay per round (Node and Bun)',
+    summary: 'first utterance after start vs the same relays warm, three fresh relays a round (Node and Bun)',
     byDefault: true,
     run: async (m) => {
-      // One first utterance per fresh relay, whose time to first audio varies 2-3x from one sentence to the next
-      // at load: a median needs more rounds than the other figures' (six rounds on Bun spread 0.5-4.6x at load 3-4).
-      const plan = { smoke: { rounds: 2, warmRuns: 1, idleMs: 0 }, quick: { rounds: 8, warmRuns: 5, idleMs: 5000 }, full: { rounds: 12, warmRuns: 8, idleMs: 5000 } }[m.size];
+      // One first utterance per fresh relay, whose time to first audio varies 2-3x from one sentence to the next at
+      // load: each round takes the median of three relays' (one a round spread 0.31-3.1x over 8 rounds at load 6).
+      const plan = {
+        smoke: { rounds: 2, relays: 1, warmRuns: 1, idleMs: 0 },
+        quick: { rounds: 6, relays: 3, warmRuns: 5, idleMs: 5000 },
+        full: { rounds: 8, relays: 3, warmRuns: 5, idleMs: 5000 },
+      }[m.size];
       const results = [];
       for (const runtime of m.runtimes) results.push(await measureWarmStart(m.bench, runtime, { ...plan, rounds: m.rounds ?? plan.rounds }));
       return { rows: results.flatMap(warmStartRows), details: results };
