@@ -60,7 +60,16 @@ interface Side {
   stop(): Promise<void>;
 }
 
-async function relaySide(ctx: BenchContext, runtime: Runtime, source: AudioSource): Promise<Side> {
+/**
+ * How long the relay's last start took, from its speak request to its provider going quiet. Both servers release a
+ * lead of audio at once, which the swarm takes in over the next second or so (the servers write what the sockets did
+ * not take as the swarm reads); the bare waits as long after its own start, so both windows open as long after it.
+ */
+interface LeadIn {
+  ms: number;
+}
+
+async function relaySide(ctx: BenchContext, runtime: Runtime, source: AudioSource, leadIn: LeadIn): Promise<Side> {
   const port = await freePort();
   const [swarm, relay] = await Promise.all([
     startSwarm(),
@@ -78,10 +87,12 @@ async function relaySide(ctx: BenchContext, runtime: Runtime, source: AudioSourc
     connect: (n) => swarm.connect(relay.info.url, path, n, ctx.adminKey),
     async start(seconds) {
       const before = await source.produced();
+      const startedAt = performance.now();
       const answer = await speak(target, stream, source.text(seconds));
       if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
       // The window should see fan-out, not the relay taking in the provider's burst.
       await source.quiet(before, QUIET_WAIT_MS);
+      leadIn.ms = performance.now() - startedAt;
     },
     async stop() {
       const response = await fetch(new URL(`/v1/streams/${stream}/cancel?all=true`, target.url), { method: 'POST', headers: { authorization: `Bearer ${ctx.adminKey}` } });
@@ -91,7 +102,7 @@ async function relaySide(ctx: BenchContext, runtime: Runtime, source: AudioSourc
 }
 
 /** The frame the baseline sends is learned from the relay once both are up: `frame` is filled in then. */
-async function baselineSide(ctx: BenchContext, runtime: Runtime, source: AudioSource, frame: FanOutCurveResult['frame']): Promise<Side> {
+async function baselineSide(ctx: BenchContext, runtime: Runtime, source: AudioSource, frame: FanOutCurveResult['frame'], leadIn: LeadIn): Promise<Side> {
   const [swarm, bare] = await Promise.all([startSwarm(), spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime })]);
   return {
     child: bare,
@@ -100,6 +111,7 @@ async function baselineSide(ctx: BenchContext, runtime: Runtime, source: AudioSo
     start: async () => {
       const samplesPerFrame = samplesIn(source.format, frame.payloadBytes);
       await bare.call('play', { payloadBytes: frame.payloadBytes, samplesPerFrame, frameMs: frame.frameMs, leadMs: ctx.playoutLeadMs, heartbeatMs: HEARTBEAT_MS });
+      await sleep(leadIn.ms);
     },
     stop: async () => void (await bare.call('stop')),
   };
@@ -118,8 +130,9 @@ async function window(side: Side, source: AudioSource, plan: FanOutCurvePlan, wi
 
 export async function measureFanOutCurve(ctx: BenchContext, runtime: Runtime, source: AudioSource, plan: FanOutCurvePlan): Promise<FanOutCurveResult> {
   const frame = { payloadBytes: 0, frameMs: 0 };
+  const leadIn: LeadIn = { ms: 0 };
   // Both servers and their swarms start together (four processes); a failed start stops the others.
-  const sides = await Promise.allSettled([relaySide(ctx, runtime, source), baselineSide(ctx, runtime, source, frame)]);
+  const sides = await Promise.allSettled([relaySide(ctx, runtime, source, leadIn), baselineSide(ctx, runtime, source, frame, leadIn)]);
   const started = sides.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   if (started.length < 2) {
     for (const side of started) await Promise.all([side.child.stop(), side.swarm.child.stop()]);
