@@ -80,13 +80,14 @@ export function serveControl(info: Record<string, unknown>, handlers: Record<str
       await collectGarbage();
       return readUsage();
     },
-    /** Node only: a CPU profile of the next `ms` milliseconds, written to `file`, for finding where time goes. */
+    /** Node only: a CPU profile of the next `ms` milliseconds (sampled every `intervalUs`, default 1000), written to `file`, for finding where time goes. */
     async profile(args) {
       const { Session } = await import('node:inspector/promises');
       const { writeFileSync } = await import('node:fs');
       const session = new Session();
       session.connect();
       await session.post('Profiler.enable');
+      if (args.intervalUs !== undefined) await session.post('Profiler.setSamplingInterval', { interval: Number(args.intervalUs) });
       await session.post('Profiler.start');
       await new Promise((resolve) => setTimeout(resolve, Number(args.ms)));
       const { profile } = await session.post('Profiler.stop');

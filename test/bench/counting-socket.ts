@@ -25,6 +25,11 @@ export class CountingSocket {
   /** Bytes of binary-frame payloads received (audio frames, header included). */
   binaryBytes = 0;
   binaryFrames = 0;
+  /**
+   * Payload bytes of the binary frames whose header has been read, as the headers declare them: with `binaryFrames`
+   * (also counted at the header) an exact mean frame size, where `binaryBytes` counts a frame's bytes as they arrive.
+   */
+  binaryDeclaredBytes = 0;
   textFrames = 0;
   /** performance.now() at the first binary frame's first byte, or 0. */
   firstBinaryAt = 0;
@@ -127,6 +132,7 @@ export class CountingSocket {
       const fin = (this.header[0]! & 0x80) !== 0;
       if (this.opcode === 2 || (this.opcode === 0 && this.messageOpcode === 2)) {
         if (this.firstBinaryAt === 0) this.firstBinaryAt = performance.now();
+        this.binaryDeclaredBytes += payload;
         if (fin) this.binaryFrames++;
       } else if (this.opcode === 1 || (this.opcode === 0 && this.messageOpcode === 1)) {
         if (fin) this.textFrames++;

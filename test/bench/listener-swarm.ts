@@ -14,7 +14,7 @@ interface Mark {
   cpuUs: number;
   audioBytes: number[];
   frames: number;
-  binaryBytes: number;
+  declaredBytes: number;
   textFrames: number;
 }
 
@@ -106,7 +106,7 @@ serveControl({}, {
       cpuUs: readUsage().cpuUs,
       audioBytes: covered.map(audioBytesOf),
       frames: covered.reduce((n, s) => n + s.binaryFrames, 0),
-      binaryBytes: covered.reduce((n, s) => n + s.binaryBytes, 0),
+      declaredBytes: covered.reduce((n, s) => n + s.binaryDeclaredBytes, 0),
       textFrames: covered.reduce((n, s) => n + s.textFrames, 0),
     };
     return { listeners: covered.length };
@@ -125,7 +125,7 @@ serveControl({}, {
     const rates = sockets.map((socket, i) => (audioBytesOf(socket) - (mark!.audioBytes[i] ?? 0)) / bytesPerSecond / (elapsedMs / 1000));
     rates.sort((a, b) => a - b);
     const frames = sockets.reduce((n, s) => n + s.binaryFrames, 0) - mark.frames;
-    const bytes = sockets.reduce((n, s) => n + s.binaryBytes, 0) - mark.binaryBytes;
+    const bytes = sockets.reduce((n, s) => n + s.binaryDeclaredBytes, 0) - mark.declaredBytes;
     return {
       listeners: sockets.length,
       closed: sockets.filter((s) => s.closed).length,

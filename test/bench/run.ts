@@ -42,7 +42,9 @@ options:
   --out FILE         JSON report (default test/bench/results/bench-results.json); .md and .<curve>.svg beside it
   --budget SECONDS   stop starting new steps past this (default: smoke 120, quick 600, full 1500)
   --only LIST        same as naming measures, comma-separated
-  --profile DIR      latency, conversion: a CPU profile of the relay (Node) during each level's or format's first relay round, in DIR
+  --profile DIR      Node CPU profiles, in DIR: latency, the relay in each level's first relay round; conversion, the
+                     relay in each format's first relay window; fanout, the relay and the bare broadcast over 10 s
+                     before each step's first window
   --help             this text
 `;
 

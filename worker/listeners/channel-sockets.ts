@@ -2,13 +2,10 @@
  * The sockets of one format channel. Where the runtime offers a socket group (Node: each message framed
  * once and the same bytes written to every socket; Bun: one publish to a topic), a message costs one call
  * for all of them; other sockets (Deno, tests' fakes) are written one by one. Slow readers are found by a
- * sweep every SWEEP_MS while audio flows, not per frame and listener.
+ * sweep while audio flows (its interval set by the listener hub), not per frame and listener.
  */
 import type { SocketGroup } from '../runtime/contract.ts';
 import type { Listener } from './listener.ts';
-
-/** How often a grouped channel's sockets are checked for a reader that fell behind, while it sends. */
-export const SWEEP_MS = 100;
 
 export class ChannelSockets {
   /** Every listener of the channel. */
@@ -59,9 +56,9 @@ export class ChannelSockets {
     return this.group && this.grouped > 0 ? this.group.send(data) : 0;
   }
 
-  /** True once every SWEEP_MS of sending: time to look for grouped readers that fell behind. */
-  sweepDue(now: number): boolean {
-    if (this.grouped === 0 || now - this.sweptAt < SWEEP_MS) return false;
+  /** True once every `intervalMs` of sending: time to look for grouped readers that fell behind. */
+  sweepDue(now: number, intervalMs: number): boolean {
+    if (this.grouped === 0 || now - this.sweptAt < intervalMs) return false;
     this.sweptAt = now;
     return true;
   }

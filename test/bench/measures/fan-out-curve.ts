@@ -5,6 +5,7 @@
  * the same number of sockets, and the rounds alternate which of them plays (A B, B A, …): the same process
  * layout, the same bytes, and whatever load the machine has falls on both alike.
  */
+import { join } from 'node:path';
 import { AUDIO_HEADER_BYTES } from '../../../shared/protocol.ts';
 import { bytesPerSecond, samplesIn } from '../../../shared/audio-format.ts';
 import { type BenchChild, type Runtime, spawnChild } from '../child-process.ts';
@@ -22,6 +23,11 @@ export interface FanOutCurvePlan {
   rounds: number;
   settleMs: number;
   windowMs: number;
+  /**
+   * Listener-seconds a window covers at least, lengthening the windows of the small steps: 100 listeners use a few
+   * % of a core, and a window of a few tens of ms of CPU reads a stray collection or compilation as fan-out.
+   */
+  minListenerSeconds: number;
 }
 
 export interface CurveStep {
@@ -43,6 +49,8 @@ export const FAN_OUT_LIMIT = 1.1;
 const QUIET_WAIT_MS = 3000;
 /** The relay's heartbeat interval (its default), set on the relay and mirrored by the baseline: the same messages on both. */
 const HEARTBEAT_MS = 15_000;
+/** --profile: how long each server is profiled, at a step's first round (a few % of a core at 100 listeners: seconds for enough samples). */
+const PROFILE_MS = 10_000;
 
 interface Side {
   child: BenchChild;
@@ -52,7 +60,16 @@ interface Side {
   stop(): Promise<void>;
 }
 
-async function relaySide(ctx: BenchContext, runtime: Runtime, source: AudioSource): Promise<Side> {
+/**
+ * How long the relay's last start took, from its speak request to its provider going quiet. Both servers release a
+ * lead of audio at once, which the swarm takes in over the next second or so (the servers write what the sockets did
+ * not take as the swarm reads); the bare waits as long after its own start, so both windows open as long after it.
+ */
+interface LeadIn {
+  ms: number;
+}
+
+async function relaySide(ctx: BenchContext, runtime: Runtime, source: AudioSource, leadIn: LeadIn): Promise<Side> {
   const port = await freePort();
   const [swarm, relay] = await Promise.all([
     startSwarm(),
@@ -70,10 +87,12 @@ async function relaySide(ctx: BenchContext, runtime: Runtime, source: AudioSourc
     connect: (n) => swarm.connect(relay.info.url, path, n, ctx.adminKey),
     async start(seconds) {
       const before = await source.produced();
+      const startedAt = performance.now();
       const answer = await speak(target, stream, source.text(seconds));
       if (answer.status !== 202) throw new Error(`speak answered ${answer.status}: ${answer.body}`);
       // The window should see fan-out, not the relay taking in the provider's burst.
       await source.quiet(before, QUIET_WAIT_MS);
+      leadIn.ms = performance.now() - startedAt;
     },
     async stop() {
       const response = await fetch(new URL(`/v1/streams/${stream}/cancel?all=true`, target.url), { method: 'POST', headers: { authorization: `Bearer ${ctx.adminKey}` } });
@@ -83,7 +102,7 @@ async function relaySide(ctx: BenchContext, runtime: Runtime, source: AudioSourc
 }
 
 /** The frame the baseline sends is learned from the relay once both are up: `frame` is filled in then. */
-async function baselineSide(ctx: BenchContext, runtime: Runtime, source: AudioSource, frame: FanOutCurveResult['frame']): Promise<Side> {
+async function baselineSide(ctx: BenchContext, runtime: Runtime, source: AudioSource, frame: FanOutCurveResult['frame'], leadIn: LeadIn): Promise<Side> {
   const [swarm, bare] = await Promise.all([startSwarm(), spawnChild<{ url: string }>('test/bench/broadcast-child.ts', { runtime })]);
   return {
     child: bare,
@@ -92,23 +111,28 @@ async function baselineSide(ctx: BenchContext, runtime: Runtime, source: AudioSo
     start: async () => {
       const samplesPerFrame = samplesIn(source.format, frame.payloadBytes);
       await bare.call('play', { payloadBytes: frame.payloadBytes, samplesPerFrame, frameMs: frame.frameMs, leadMs: ctx.playoutLeadMs, heartbeatMs: HEARTBEAT_MS });
+      await sleep(leadIn.ms);
     },
     stop: async () => void (await bare.call('stop')),
   };
 }
 
-async function window(side: Side, source: AudioSource, plan: FanOutCurvePlan, ctx: BenchContext): Promise<WindowFigures> {
-  await side.start((plan.settleMs + plan.windowMs + ctx.playoutLeadMs) / 1000 + 5);
+/** With `profileTo` (Node), a CPU profile of the server over PROFILE_MS of audio after the settle, before and apart from the window it measures. */
+async function window(side: Side, source: AudioSource, plan: FanOutCurvePlan, windowMs: number, ctx: BenchContext, profileTo?: string): Promise<WindowFigures> {
+  const profileMs = profileTo ? PROFILE_MS : 0;
+  await side.start((plan.settleMs + profileMs + windowMs + ctx.playoutLeadMs) / 1000 + 5);
   await sleep(plan.settleMs);
-  const { step } = await side.swarm.measure(source.format, plan.windowMs, side.child);
+  if (profileTo) await side.child.call('profile', { ms: profileMs, intervalUs: 100, file: profileTo });
+  const { step } = await side.swarm.measure(source.format, windowMs, side.child);
   await side.stop();
   return step;
 }
 
 export async function measureFanOutCurve(ctx: BenchContext, runtime: Runtime, source: AudioSource, plan: FanOutCurvePlan): Promise<FanOutCurveResult> {
   const frame = { payloadBytes: 0, frameMs: 0 };
+  const leadIn: LeadIn = { ms: 0 };
   // Both servers and their swarms start together (four processes); a failed start stops the others.
-  const sides = await Promise.allSettled([relaySide(ctx, runtime, source), baselineSide(ctx, runtime, source, frame)]);
+  const sides = await Promise.allSettled([relaySide(ctx, runtime, source, leadIn), baselineSide(ctx, runtime, source, frame, leadIn)]);
   const started = sides.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   if (started.length < 2) {
     for (const side of started) await Promise.all([side.child.stop(), side.swarm.child.stop()]);
@@ -131,18 +155,27 @@ export async function measureFanOutCurve(ctx: BenchContext, runtime: Runtime, so
       if (ctx.outOfTime()) break;
       await relay.connect(listeners - connected.relay);
       await baseline.connect(listeners - connected.baseline);
+      const windowMs = Math.max(plan.windowMs, (plan.minListenerSeconds * 1000) / listeners);
+      if (steps.length === 0) {
+        // One window each, not counted, before the first rounds: each server compiles its hot path and collects the
+        // handshakes' garbage there, not in the first round (the relay, with far more code, paid more for it there).
+        await window(relay, source, plan, plan.windowMs, ctx);
+        await window(baseline, source, plan, plan.windowMs, ctx);
+      }
       connected = { relay: listeners, baseline: listeners };
       const relayWindows: WindowFigures[] = [];
       const baselineWindows: WindowFigures[] = [];
+      const profileTo = (server: string, windows: WindowFigures[]) =>
+        ctx.profileDir && runtime === 'node' && windows.length === 0 ? join(ctx.profileDir, `fanout-${server}-${listeners}.cpuprofile`) : undefined;
       const pairs = await interleave(
         plan.rounds,
         async () => {
-          const w = await window(relay, source, plan, ctx);
+          const w = await window(relay, source, plan, windowMs, ctx, profileTo('relay', relayWindows));
           relayWindows.push(w);
           return w.cpuUsPerListenerSecond;
         },
         async () => {
-          const w = await window(baseline, source, plan, ctx);
+          const w = await window(baseline, source, plan, windowMs, ctx, profileTo('bare', baselineWindows));
           baselineWindows.push(w);
           return w.cpuUsPerListenerSecond;
         },

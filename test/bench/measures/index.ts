@@ -59,9 +59,9 @@ const pick = <T>(size: Size, plans: Record<Size, T>): T => plans[size];
 
 async function fanOut(m: MeasureContext): Promise<MeasureOutput> {
   const plan = pick<FanOutCurvePlan>(m.size, {
-    smoke: { steps: [5], rounds: 2, settleMs: 200, windowMs: 300 },
-    quick: { steps: [100, 1000], rounds: 3, settleMs: 1000, windowMs: 1500 },
-    full: { steps: [100, 1000, 4000], rounds: 4, settleMs: 1500, windowMs: 2000 },
+    smoke: { steps: [5], rounds: 2, settleMs: 200, windowMs: 300, minListenerSeconds: 0 },
+    quick: { steps: [100, 1000], rounds: 3, settleMs: 1000, windowMs: 1500, minListenerSeconds: 500 },
+    full: { steps: [100, 1000, 4000], rounds: 4, settleMs: 1500, windowMs: 2000, minListenerSeconds: 500 },
   });
   const source = await m.sources.audio();
   const results = [];
