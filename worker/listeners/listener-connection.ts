@@ -3,10 +3,10 @@
  * listener's record in the hub. One object per listener with its methods on the prototype: no closures per listener,
  * and nothing of the upgrade request (its Hono context, headers, principal) outlives the handshake.
  */
-import type { WSContext, WSEvents, WSMessageReceive } from 'hono/ws';
+import type { WSMessageReceive } from 'hono/ws';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { RelayError } from '../../shared/errors.ts';
-import { type RuntimeAdapter, SOCKET_STATE, type SocketGroup } from '../runtime/contract.ts';
+import { type RuntimeAdapter, type RuntimeSocket, SOCKET_STATE, type SocketEvents, type SocketGroup } from '../runtime/contract.ts';
 import { type Authenticator, watchRevocation } from '../security/auth.ts';
 import type { Principal } from '../security/principal.ts';
 import type { ListenerRecord, ListenerRegistry, ListenerSocket } from './listener.ts';
@@ -32,8 +32,8 @@ export interface ListenRequest {
   principal: Principal;
 }
 
-export class ListenerConnection implements WSEvents<any>, ListenerSocket, ListenerRecord {
-  ws: WSContext<any> | undefined = undefined;
+export class ListenerConnection implements SocketEvents, ListenerSocket, ListenerRecord {
+  ws: RuntimeSocket | undefined = undefined;
   /** Named by the registry as the socket opens. */
   id = '';
   stream: string;
@@ -61,7 +61,7 @@ export class ListenerConnection implements WSEvents<any>, ListenerSocket, Listen
     return this;
   }
 
-  onOpen(_event: Event, ws: WSContext<any>): void {
+  onOpen(_event: Event, ws: RuntimeSocket): void {
     const request = this.request;
     if (!request) return;
     this.request = null;
@@ -74,7 +74,7 @@ export class ListenerConnection implements WSEvents<any>, ListenerSocket, Listen
     if (request.principal.kind === 'key') this.unwatch = watchRevocation(auth, request.principal, () => this.close(new RelayError('unauthorized').closeCode, 'unauthorized'));
   }
 
-  onMessage(event: MessageEvent<WSMessageReceive>, ws: WSContext<any>): void {
+  onMessage(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void {
     const error = this.joined
       ? (this.inbox ??= new ListenerInbox(this, this.shared.clock, this.shared.now)).receive(event.data, this.shared.played, this)
       : new RelayError('invalid_message', 'Nothing may be sent before the socket opened.');

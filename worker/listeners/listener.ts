@@ -1,7 +1,6 @@
 /** A listener as this instance's registry holds it, the socket port it writes to, and the registry's interface. */
-import type { WSContext } from 'hono/ws';
 import type { AudioFormat } from '../../shared/audio-format.ts';
-import type { SocketGroup } from '../runtime/contract.ts';
+import type { RuntimeSocket, SocketGroup } from '../runtime/contract.ts';
 
 /** What the listener hub needs of a WebSocket; each runtime maps its native socket onto it. */
 export interface ListenerSocket {
@@ -11,7 +10,7 @@ export interface ListenerSocket {
   bufferedAmount(): number;
   isOpen(): boolean;
   /** The runtime's socket and its groups, where the runtime can write one message to many sockets at once. */
-  readonly ws?: WSContext<any>;
+  readonly ws?: RuntimeSocket;
   readonly newGroup?: () => SocketGroup;
 }
 

@@ -5,8 +5,7 @@
  * socket's `getBufferedAmount()` (Bun still counts published bytes a subscriber has not taken).
  */
 import type { Server, ServerWebSocket } from 'bun';
-import type { WSContext } from 'hono/ws';
-import { SOCKET_STATE, type SocketGroup } from './contract.ts';
+import { type RuntimeSocket, SOCKET_STATE, type SocketGroup } from './contract.ts';
 
 let groups = 0;
 
@@ -14,15 +13,16 @@ export function bunSocketGroup(server: () => Server<unknown> | undefined): Socke
   const topic = `tts-relay.group.${++groups}`;
   // Bun unsubscribes a socket when it closes; the count follows the hub's add/delete.
   let members = 0;
-  const raw = (ws: WSContext<any>) => ws.raw as ServerWebSocket<unknown> | undefined;
+  // The relay's events get Bun's own socket (bun-websocket.ts).
+  const native = (ws: RuntimeSocket) => ws as ServerWebSocket<unknown>;
   return {
     add(ws) {
-      raw(ws)?.subscribe(topic);
+      native(ws).subscribe(topic);
       members++;
     },
     delete(ws) {
-      const socket = raw(ws);
-      if (socket && socket.readyState === SOCKET_STATE.open) socket.unsubscribe(topic);
+      const socket = native(ws);
+      if (socket.readyState === SOCKET_STATE.open) socket.unsubscribe(topic);
       members--;
     },
     send(data) {

@@ -1,8 +1,7 @@
 /** Bun entry: `bun worker/runtime/bun.ts` serves the relay with Bun.serve and hono/bun's WebSocket handlers. */
 import { readFileSync } from 'node:fs';
 import type { Server, ServerWebSocket } from 'bun';
-import { defineWebSocketHelper } from 'hono/ws';
-import type { RuntimeAdapter } from './contract.ts';
+import type { RuntimeAdapter, RuntimeSocket, UpgradeWebSocket } from './contract.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
@@ -10,7 +9,7 @@ import { answerSubprotocol } from './subprotocol.ts';
 import { withDotEnv } from './dotenv.ts';
 import { startWebWorker } from './web-worker.ts';
 import { bunSocketGroup } from './bun-socket-group.ts';
-import { BunSocket, bunWebSocketHandlers } from './bun-websocket.ts';
+import { bunWebSocketHandlers } from './bun-websocket.ts';
 
 /** Bytes per second of the widest listener format (pcm_f32le at 48 kHz), to size Bun's send buffer. */
 const MAX_LISTENER_BYTES_PER_SECOND = 4 * 48_000;
@@ -18,30 +17,32 @@ const MAX_LISTENER_BYTES_PER_SECOND = 4 * 48_000;
 let server: Server<unknown> | undefined;
 
 /**
- * hono/bun's upgrade, plus the subprotocol answer: Bun would echo the first protocol offered, which may be
- * a browser's token (`tts-relay.token.<jwt>`). The socket data is what bun-websocket.ts's handlers read.
+ * Bun's upgrade, with the socket's events as its data (what bun-websocket.ts's handlers read), and the subprotocol
+ * answer: Bun would echo the first protocol offered, which may be a browser's token (`tts-relay.token.<jwt>`).
  */
-const upgradeWebSocket = defineWebSocketHelper((c, events) => {
+const upgradeWebSocket: UpgradeWebSocket = (c, events) => {
   const bunServer = (c.env as { server?: Server<unknown> } | undefined)?.server;
   if (!bunServer) throw new TypeError('The Bun server must be passed to app.fetch as env.server.');
   const protocol = answerSubprotocol(c.req.header('sec-websocket-protocol'));
   const upgraded = bunServer.upgrade(c.req.raw, {
-    data: new BunSocket(events, protocol ?? ''),
+    data: events,
     ...(protocol ? { headers: { 'Sec-WebSocket-Protocol': protocol } } : {}),
   });
-  if (upgraded) return new Response(null);
-});
+  return upgraded ? new Response(null) : undefined;
+};
+
+/** The events get Bun's own socket (bun-websocket.ts). */
+const native = (ws: RuntimeSocket) => ws as ServerWebSocket<unknown>;
 
 export const bunRuntime: RuntimeAdapter = {
   name: `bun ${Bun.version}`,
   upgradeWebSocket,
-  // Hono's WSContext.send hides Bun's backpressure result; the native socket knows what is still queued.
-  bufferedAmount: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.getBufferedAmount() ?? 0,
+  bufferedAmount: (ws) => native(ws).getBufferedAmount(),
   // Bun cuts a request that is quiet for `idleTimeout` (10 s): a slow streaming upload would end mid-utterance.
   keepRequestAlive: (request) => server?.timeout(request, 0),
   // Bun stops reading the TCP socket; messages it had already read are still delivered.
-  pauseReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.pause(),
-  resumeReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.resume(),
+  pauseReading: (ws) => native(ws).pause(),
+  resumeReading: (ws) => native(ws).resume(),
   clientAddress: (c) => server?.requestIP(c.req.raw)?.address ?? null,
   startWorker: startWebWorker,
   // One topic per format channel: a message is published once and Bun writes it to every subscriber.

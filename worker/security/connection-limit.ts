@@ -3,10 +3,10 @@
  * client address, and on the size of every WebSocket message a client sends, whatever the runtime.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import type { UpgradeWebSocket, WSContext, WSEvents, WSMessageReceive } from 'hono/ws';
+import type { WSMessageReceive } from 'hono/ws';
 import { RelayError } from '../../shared/errors.ts';
 import { unrefTimer } from '../../shared/timers.ts';
-import type { RuntimeAdapter } from '../runtime/contract.ts';
+import type { RuntimeAdapter, RuntimeSocket, SocketEvents, UpgradeWebSocket } from '../runtime/contract.ts';
 
 // A client whose handshake never completes gets no close event; its slot comes back after this.
 const HANDSHAKE_GRACE_MS = 10_000;
@@ -97,8 +97,7 @@ export class ConnectionLimiter {
  * route sees it (runtimes that cap frames themselves just never get that far).
  */
 export function guardWebSockets(runtime: RuntimeAdapter, limiter: ConnectionLimiter, maxFrameBytes: number): RuntimeAdapter {
-  const upgradeWebSocket = ((c: Context, events: WSEvents<any>, options?: unknown) =>
-    runtime.upgradeWebSocket(c, new GuardedEvents(events, limiter.handOff(c.req.raw), maxFrameBytes), options)) as UpgradeWebSocket<any>;
+  const upgradeWebSocket: UpgradeWebSocket = (c, events) => runtime.upgradeWebSocket(c, new GuardedEvents(events, limiter.handOff(c.req.raw), maxFrameBytes));
   return { ...runtime, upgradeWebSocket };
 }
 
@@ -106,14 +105,14 @@ export function guardWebSockets(runtime: RuntimeAdapter, limiter: ConnectionLimi
  * A socket's events behind the guards; one object per socket, its methods shared, its handshake timer dropped once open.
  * It holds the slot's limiter and address count itself, not the request's Slot: the socket keeps one object, not two.
  */
-class GuardedEvents implements WSEvents<any> {
+class GuardedEvents implements SocketEvents {
   private abandoned: ReturnType<typeof setTimeout> | null;
   /** Until the slot is given back. */
   private limiter: ConnectionLimiter | null;
   private readonly from: AddressConnections | null;
 
   constructor(
-    private readonly events: WSEvents<any>,
+    private readonly events: SocketEvents,
     slot: Slot | null,
     private readonly maxFrameBytes: number,
   ) {
@@ -123,12 +122,12 @@ class GuardedEvents implements WSEvents<any> {
     if (this.abandoned) unrefTimer(this.abandoned);
   }
 
-  onOpen(event: Event, ws: WSContext<any>): void {
+  onOpen(event: Event, ws: RuntimeSocket): void {
     this.stopHandshakeTimer();
     this.events.onOpen?.(event, ws);
   }
 
-  onMessage(event: MessageEvent<WSMessageReceive>, ws: WSContext<any>): void {
+  onMessage(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void {
     if (tooLarge(event.data, this.maxFrameBytes)) {
       const error = new RelayError('payload_too_large');
       ws.close(error.closeCode, error.code);
@@ -137,13 +136,13 @@ class GuardedEvents implements WSEvents<any> {
     this.events.onMessage?.(event, ws);
   }
 
-  onClose(event: CloseEvent, ws: WSContext<any>): void {
+  onClose(event: CloseEvent, ws: RuntimeSocket): void {
     this.stopHandshakeTimer();
     this.releaseSlot();
     this.events.onClose?.(event, ws);
   }
 
-  onError(event: Event, ws: WSContext<any>): void {
+  onError(event: Event, ws: RuntimeSocket): void {
     this.stopHandshakeTimer();
     this.releaseSlot();
     this.events.onError?.(event, ws);
