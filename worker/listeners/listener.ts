@@ -24,11 +24,10 @@ export interface Listener {
 }
 
 /**
- * A listener that is its own record (a listener connection: one object per listener, not two). The registry names it
- * as it joins: a new id, and the stream's name as the registry holds it.
+ * A listener that is its own record (a listener connection: one object per listener, not two), with its own id. The
+ * registry gives it, as it joins, the stream's name as the registry holds it.
  */
 export interface ListenerRecord extends Listener {
-  id: string;
   stream: string;
 }
 

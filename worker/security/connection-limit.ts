@@ -97,65 +97,105 @@ export class ConnectionLimiter {
  * route sees it (runtimes that cap frames themselves just never get that far).
  */
 export function guardWebSockets(runtime: RuntimeAdapter, limiter: ConnectionLimiter, maxFrameBytes: number): RuntimeAdapter {
-  const upgradeWebSocket: UpgradeWebSocket = (c, events) => runtime.upgradeWebSocket(c, new GuardedEvents(events, limiter.handOff(c.req.raw), maxFrameBytes));
+  const guard: SocketGuard = { limiter, maxFrameBytes };
+  const upgradeWebSocket: UpgradeWebSocket = (c, events) => {
+    const guarded = events instanceof GuardedSocket ? events : new GuardedEvents(events);
+    guarded.guard(guard, limiter.handOff(c.req.raw));
+    return runtime.upgradeWebSocket(c, guarded);
+  };
   return { ...runtime, upgradeWebSocket };
 }
 
-/**
- * A socket's events behind the guards; one object per socket, its methods shared, its handshake timer dropped once open.
- * It holds the slot's limiter and address count itself, not the request's Slot: the socket keeps one object, not two.
- */
-class GuardedEvents implements SocketEvents {
-  private abandoned: ReturnType<typeof setTimeout> | null;
-  /** Until the slot is given back. */
-  private limiter: ConnectionLimiter | null;
-  private readonly from: AddressConnections | null;
+/** What every guarded socket of a relay shares. */
+interface SocketGuard {
+  readonly limiter: ConnectionLimiter;
+  readonly maxFrameBytes: number;
+}
 
-  constructor(
-    private readonly events: SocketEvents,
-    slot: Slot | null,
-    private readonly maxFrameBytes: number,
-  ) {
-    this.limiter = slot?.limiter ?? null;
+/**
+ * A socket's events behind the guards, as a base class: a route whose events are one object per socket extends it (a
+ * listener connection), so the socket keeps one object, not two; other events are wrapped in one (GuardedEvents).
+ * Its handshake timer goes at open; it keeps its address count itself, not the request's Slot. Unguarded (no
+ * guardWebSockets), the events run as they are.
+ */
+export abstract class GuardedSocket implements SocketEvents {
+  private guarded: SocketGuard | null = null;
+  private from: AddressConnections | null = null;
+  /** The handshake timer until the socket opens, then true while the socket holds its slot, false once given back. */
+  private slot: ReturnType<typeof setTimeout> | boolean = false;
+
+  /** Called once, as the socket is upgraded. */
+  guard(guard: SocketGuard, slot: Slot | null): void {
+    this.guarded = guard;
     this.from = slot?.from ?? null;
-    this.abandoned = slot ? setTimeout(() => this.releaseSlot(), HANDSHAKE_GRACE_MS) : null;
-    if (this.abandoned) unrefTimer(this.abandoned);
+    if (!slot) return;
+    this.slot = setTimeout(() => this.releaseSlot(), HANDSHAKE_GRACE_MS);
+    unrefTimer(this.slot);
   }
 
   onOpen(event: Event, ws: RuntimeSocket): void {
     this.stopHandshakeTimer();
-    this.events.onOpen?.(event, ws);
+    this.opened(event, ws);
   }
 
   onMessage(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void {
-    if (tooLarge(event.data, this.maxFrameBytes)) {
+    if (this.guarded && tooLarge(event.data, this.guarded.maxFrameBytes)) {
       const error = new RelayError('payload_too_large');
       ws.close(error.closeCode, error.code);
       return;
     }
-    this.events.onMessage?.(event, ws);
+    this.received(event, ws);
   }
 
   onClose(event: CloseEvent, ws: RuntimeSocket): void {
-    this.stopHandshakeTimer();
     this.releaseSlot();
-    this.events.onClose?.(event, ws);
+    this.closed(event, ws);
   }
 
   onError(event: Event, ws: RuntimeSocket): void {
-    this.stopHandshakeTimer();
     this.releaseSlot();
-    this.events.onError?.(event, ws);
+    this.failed(event, ws);
   }
 
+  protected abstract opened(event: Event, ws: RuntimeSocket): void;
+  protected abstract received(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void;
+  protected abstract closed(event: CloseEvent, ws: RuntimeSocket): void;
+  protected abstract failed(event: Event, ws: RuntimeSocket): void;
+
   private releaseSlot(): void {
-    this.limiter?.release(this.from);
-    this.limiter = null;
+    this.stopHandshakeTimer();
+    if (this.slot !== true) return;
+    this.slot = false;
+    this.guarded?.limiter.release(this.from);
   }
 
   private stopHandshakeTimer(): void {
-    if (this.abandoned) clearTimeout(this.abandoned);
-    this.abandoned = null;
+    if (typeof this.slot === 'boolean') return;
+    clearTimeout(this.slot);
+    this.slot = true;
+  }
+}
+
+/** Any other socket's events behind the guards. */
+class GuardedEvents extends GuardedSocket {
+  constructor(private readonly events: SocketEvents) {
+    super();
+  }
+
+  protected opened(event: Event, ws: RuntimeSocket): void {
+    this.events.onOpen?.(event, ws);
+  }
+
+  protected received(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void {
+    this.events.onMessage?.(event, ws);
+  }
+
+  protected closed(event: CloseEvent, ws: RuntimeSocket): void {
+    this.events.onClose?.(event, ws);
+  }
+
+  protected failed(event: Event, ws: RuntimeSocket): void {
+    this.events.onError?.(event, ws);
   }
 }
 
