@@ -38,22 +38,24 @@ export interface ListenRequest {
 /** Listener ids (`lst_…`), spelled when read. */
 const LISTENER_IDS = new IdSeries('lst');
 
-export class ListenerConnection extends GuardedSocket implements ListenerSocket, ListenerRecord {
+/** A route's listener connections: `new (listenerConnections(shared))(request)`, see below. */
+export abstract class ListenerConnection extends GuardedSocket implements ListenerSocket, ListenerRecord {
+  /** What every listener connection of the route shares: on the route's class, not in each connection. */
+  protected abstract readonly shared: ListenerConnections;
+
   /** From the socket's open until it closes, while the listener is registered with the listener hub and the playback reports. */
   ws: RuntimeSocket | undefined = undefined;
   private readonly serial = LISTENER_IDS.next();
   stream: string;
   readonly format: AudioFormat;
   readonly timing: boolean;
+  place = -1;
   private inbox: ListenerInbox | null = null;
   private unwatch: (() => void) | null = null;
   /** Until the socket opens: what the handshake asked for. */
   private request: ListenRequest | null;
 
-  constructor(
-    private readonly shared: ListenerConnections,
-    request: ListenRequest,
-  ) {
+  constructor(request: ListenRequest) {
     super();
     this.request = request;
     this.stream = request.stream;
@@ -127,4 +129,13 @@ export class ListenerConnection extends GuardedSocket implements ListenerSocket,
     }
     this.ws = undefined;
   }
+}
+
+/** The listener connection class of one route, which holds what its connections share. */
+export function listenerConnections(shared: ListenerConnections): new (request: ListenRequest) => ListenerConnection {
+  return class RouteListenerConnection extends ListenerConnection {
+    protected get shared(): ListenerConnections {
+      return shared;
+    }
+  };
 }

@@ -58,7 +58,7 @@ export class ListenerHub implements ListenerRegistry {
    * utterance from its beginning (as far as the broker kept it), then goes on live.
    */
   add(stream: string, format: AudioFormat, socket: ListenerSocket, options: ListenOptions = {}): Listener {
-    return this.admit({ id: this.options.newId(), stream, format, socket, timing: options.timing ?? false }, options);
+    return this.admit({ id: this.options.newId(), stream, format, socket, timing: options.timing ?? false, place: -1 }, options);
   }
 
   /** Registers a listener that is its own record (a listener connection): see `add`. */

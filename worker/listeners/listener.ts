@@ -21,6 +21,8 @@ export interface Listener {
   readonly socket: ListenerSocket;
   /** Asked for presentation times (`?timing=true`): gets the `timing` messages. */
   readonly timing: boolean;
+  /** Its index in its format channel's list (listener-list.ts), -1 outside one: the registry's to set. */
+  place: number;
 }
 
 /**
