@@ -1,4 +1,4 @@
-/** Bun entry: `bun worker/runtime/bun.ts` serves the relay with Bun.serve and hono/bun's WebSocket handlers. */
+/** Bun entry: `bun worker/runtime/bun.ts` serves the relay with Bun.serve and the relay's own WebSocket handlers (bun-websocket.ts). */
 import { readFileSync } from 'node:fs';
 import type { Server, ServerWebSocket } from 'bun';
 import type { RuntimeAdapter, RuntimeSocket, UpgradeWebSocket } from './contract.ts';
