@@ -1,11 +1,10 @@
-import type { WSContext } from 'hono/ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { decodeAudioFrame } from '../../shared/protocol.ts';
 import { MemoryBroker } from '../../worker/broker/memory.ts';
 import { ListenerHub } from '../../worker/listeners/listener-hub.ts';
 import { silentLogger } from '../../worker/ops/logger.ts';
-import type { SocketGroup } from '../../worker/runtime/contract.ts';
+import type { RuntimeSocket, SocketGroup } from '../../worker/runtime/contract.ts';
 import { RecordingSocket } from '../support/fakes.ts';
 
 const SOURCE: AudioFormat = { encoding: 'pcm_s16le', sampleRate: 16000 };
@@ -24,10 +23,10 @@ function speak(broker: MemoryBroker, stream: string, bytes: number) {
 /** A runtime's socket groups, recorded: each message a group takes once, and the sockets it reaches. */
 class RecordingGroups {
   readonly sent: Array<{ data: string | Uint8Array; to: RecordingSocket[] }> = [];
-  private readonly owners = new Map<WSContext<any>, RecordingSocket>();
+  private readonly owners = new Map<RuntimeSocket, RecordingSocket>();
 
-  socket(): RecordingSocket & { ws: WSContext<any>; newGroup: () => SocketGroup } {
-    const ws = {} as WSContext<any>;
+  socket(): RecordingSocket & { ws: RuntimeSocket; newGroup: () => SocketGroup } {
+    const ws = {} as RuntimeSocket;
     const socket = Object.assign(new RecordingSocket(), { ws, newGroup: this.newGroup });
     this.owners.set(ws, socket);
     return socket;

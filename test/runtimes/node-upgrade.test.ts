@@ -25,14 +25,15 @@ describe('Node upgrade', () => {
     const app = new Hono();
     app.get(
       '/ws',
-      upgradeWebSocket(() => ({
-        onOpen: (_event, ws) => opened.push(ws.raw as WebSocket),
-        onMessage: (event, ws) => {
-          received.push(String(event.data));
-          ws.send(`echo ${String(event.data)}`);
-        },
-        onClose: (event) => closedWith.push((event as CloseEvent).code),
-      })),
+      async (c) =>
+        (await upgradeWebSocket(c, {
+          onOpen: (_event, ws) => void opened.push(ws as WebSocket),
+          onMessage: (event, ws) => {
+            received.push(String(event.data));
+            ws.send(`echo ${String(event.data)}`);
+          },
+          onClose: (event) => void closedWith.push(event.code),
+        })) ?? new Response(null),
     );
     const wss = new WebSocketServer({ noServer: true });
     const server = await new Promise<ReturnType<typeof serve>>((resolve) => {

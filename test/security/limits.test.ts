@@ -1,10 +1,10 @@
 /** Every limit, enforced where a client can reach it, with its error code; and the relay unhurt afterwards. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WSEvents } from 'hono/ws';
 import WebSocket from 'ws';
 import type { SpeakCompleted } from '../../shared/api.ts';
 import type { ErrorCode } from '../../shared/errors.ts';
 import { ConnectionLimiter, guardWebSockets } from '../../worker/security/connection-limit.ts';
+import type { SocketEvents } from '../../worker/runtime/contract.ts';
 import { connectListener, isEnd, type RecordedListener, refusedUpgrade } from '../support/listener-client.ts';
 import { controlledBody, startTestRelay, TEST_ADMIN_KEY, type TestRelay, within } from '../support/relay.ts';
 import { mint, openSocket, TEST_TOKEN_SECRET } from './tokens.ts';
@@ -139,9 +139,9 @@ describe('WebSocket frame size', () => {
 
   it('is enforced by the app too, for runtimes whose own cap is larger or absent', () => {
     const limiter = new ConnectionLimiter({ maxConnections: 10, maxConnectionsPerIP: 10 });
-    let events: WSEvents<unknown> = {};
+    let events: SocketEvents = {};
     const runtime = guardWebSockets(
-      { upgradeWebSocket: ((_c: unknown, e: WSEvents<unknown>) => ((events = e), Promise.resolve(new Response(null)))) as never, bufferedAmount: () => 0 },
+      { upgradeWebSocket: (_c, e) => ((events = e), Promise.resolve(new Response(null))), bufferedAmount: () => 0 },
       limiter,
       1024,
     );

@@ -9,7 +9,6 @@
  * Cancel and interrupt act on arrival, ahead of waiting text (which they drop), as long as the socket is read.
  */
 import type { Context } from 'hono';
-import type { WSContext } from 'hono/ws';
 import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
 import { sleep } from '../../shared/timers.ts';
 import {
@@ -19,7 +18,7 @@ import {
   type PublishClientMessage,
   type PublishServerMessage,
 } from '../../shared/publish-protocol.ts';
-import { type Env, type RuntimeAdapter, SOCKET_STATE } from '../runtime/contract.ts';
+import { type Env, type RuntimeAdapter, type RuntimeSocket, SOCKET_STATE } from '../runtime/contract.ts';
 import { authorize, type Principal, watchRevocation } from '../security/auth.ts';
 import { type InboxItem, PublishInbox } from './publish-inbox.ts';
 import { naming, PublisherUtterances, utteranceEnd } from './publisher-utterances.ts';
@@ -62,7 +61,7 @@ class PublishSession {
   constructor(
     private readonly ingress: IngressContext,
     private readonly runtime: RuntimeAdapter,
-    private readonly ws: WSContext<any>,
+    private readonly ws: RuntimeSocket,
     private readonly stream: string,
     private readonly principal: Principal,
   ) {

@@ -1,8 +1,7 @@
 /** A WebSocket whose client speaks JSON text frames to a session object: the shape of publish and Cartesia ingress. */
 import type { Context } from 'hono';
-import type { WSContext } from 'hono/ws';
 import { RelayError } from '../../shared/errors.ts';
-import type { RuntimeAdapter } from '../runtime/contract.ts';
+import type { RuntimeAdapter, RuntimeSocket } from '../runtime/contract.ts';
 
 export interface TextSession {
   receive(text: string): void;
@@ -18,7 +17,7 @@ export type RevocationWatch = (onRevoked: () => void) => () => void;
 export async function upgradeTextSession(
   c: Context,
   runtime: RuntimeAdapter,
-  open: (ws: WSContext<any>) => TextSession,
+  open: (ws: RuntimeSocket) => TextSession,
   binaryRefusal: string,
   watch: RevocationWatch = () => () => {},
 ): Promise<Response> {

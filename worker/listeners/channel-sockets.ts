@@ -7,9 +7,10 @@
 import type { SocketGroup } from '../runtime/contract.ts';
 import type { Listener } from './listener.ts';
 
+/** A channel's listeners: a ListenerList, or a Set where a listener's place is already taken by another list. */
+export type ChannelMembers = Iterable<Listener> & { readonly size: number; has(listener: Listener): boolean; add(listener: Listener): unknown; delete(listener: Listener): boolean };
+
 export class ChannelSockets {
-  /** Every listener of the channel. */
-  readonly all = new Set<Listener>();
   /** Listeners written one by one: their socket joins no group, or another runtime's. */
   readonly direct = new Set<Listener>();
   private group: SocketGroup | null = null;
@@ -17,12 +18,15 @@ export class ChannelSockets {
   private grouped = 0;
   private sweptAt = 0;
 
+  /** Every listener of the channel. */
+  constructor(readonly all: ChannelMembers) {}
+
   get size(): number {
     return this.all.size;
   }
 
   [Symbol.iterator](): Iterator<Listener> {
-    return this.all.values();
+    return this.all[Symbol.iterator]();
   }
 
   has(listener: Listener): boolean {

@@ -7,6 +7,7 @@ import { encodeAudioFrame, type ListenerMessage } from '../../shared/protocol.ts
 import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
 import type { BrokerEvent } from '../broker/broker.ts';
 import { ChannelSockets } from './channel-sockets.ts';
+import { ListenerList } from './listener-list.ts';
 import type { Listener } from './listener.ts';
 
 /** How much of an utterance a listener was sent, and whether that was all of it. */
@@ -16,9 +17,12 @@ export interface SentSamples {
 }
 
 export class FormatChannel {
-  readonly listeners = new ChannelSockets();
-  /** The listeners in step (`?timing=true`), also among `listeners`: a `timing` message goes to them as one message. */
-  readonly inStep = new ChannelSockets();
+  readonly listeners = new ChannelSockets(new ListenerList());
+  /**
+   * The listeners in step (`?timing=true`), also among `listeners`: a `timing` message goes to them as one message. A
+   * Set, as a listener's place is its place in `listeners`.
+   */
+  readonly inStep = new ChannelSockets(new Set());
   private transcoder: Transcoder | null = null;
   private utterance: number | null = null;
   private samples = 0;

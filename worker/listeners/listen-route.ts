@@ -5,10 +5,10 @@ import { RelayError } from '../../shared/errors.ts';
 import type { IngressContext } from '../ingress/context.ts';
 import type { Env, RuntimeAdapter } from '../runtime/contract.ts';
 import { authorize } from '../security/auth.ts';
-import { ListenerConnection, type ListenerConnections } from './listener-connection.ts';
+import { listenerConnections } from './listener-connection.ts';
 
 export function listenRoute({ directory, listeners, played, limits, sourceFormat, clock, now, auth }: IngressContext, runtime: RuntimeAdapter) {
-  const connections: ListenerConnections = { listeners, played, auth, runtime, clock, now };
+  const ListenerConnection = listenerConnections({ listeners, played, auth, runtime, clock, now });
   // One format object per encoding and rate (a few dozen at most), shared by every listener that asks for it.
   const formats = new Map<string, AudioFormat>();
   return async (c: Context<Env>, name: string): Promise<Response> => {
@@ -29,7 +29,7 @@ export function listenRoute({ directory, listeners, played, limits, sourceFormat
     }
     if (listeners.count(name) >= limits.maxListenersPerStream) throw new RelayError('too_many_listeners');
     await directory.open(name);
-    const connection = new ListenerConnection(connections, { stream: name, format, from: from ?? 'live', timing: timing === 'true', principal: c.get('principal') });
+    const connection = new ListenerConnection({ stream: name, format, from: from ?? 'live', timing: timing === 'true', principal: c.get('principal') });
     const response = await runtime.upgradeWebSocket(c, connection);
     return response ?? new Response(null);
   };

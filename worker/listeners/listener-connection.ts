@@ -1,13 +1,16 @@
 /**
- * One listener's WebSocket: the events the runtime calls, the socket port the listener hub writes to, and the
- * listener's record in the hub. One object per listener with its methods on the prototype: no closures per listener,
- * and nothing of the upgrade request (its Hono context, headers, principal) outlives the handshake.
+ * One listener's WebSocket: the events the runtime calls (behind the connection guard, whose state it carries), the
+ * socket port the listener hub writes to, and the listener's record in the hub. One object per listener with its
+ * methods on the prototype: no closures per listener, and nothing of the upgrade request (its Hono context, headers,
+ * principal) outlives the handshake.
  */
-import type { WSContext, WSEvents, WSMessageReceive } from 'hono/ws';
+import type { WSMessageReceive } from 'hono/ws';
 import type { AudioFormat } from '../../shared/audio-format.ts';
 import { RelayError } from '../../shared/errors.ts';
-import { type RuntimeAdapter, SOCKET_STATE, type SocketGroup } from '../runtime/contract.ts';
+import { IdSeries } from '../core/ids.ts';
+import { type RuntimeAdapter, type RuntimeSocket, SOCKET_STATE, type SocketGroup } from '../runtime/contract.ts';
 import { type Authenticator, watchRevocation } from '../security/auth.ts';
+import { GuardedSocket } from '../security/connection-limit.ts';
 import type { Principal } from '../security/principal.ts';
 import type { ListenerRecord, ListenerRegistry, ListenerSocket } from './listener.ts';
 import { ListenerInbox } from './listener-inbox.ts';
@@ -32,28 +35,36 @@ export interface ListenRequest {
   principal: Principal;
 }
 
-export class ListenerConnection implements WSEvents<any>, ListenerSocket, ListenerRecord {
-  ws: WSContext<any> | undefined = undefined;
-  /** Named by the registry as the socket opens. */
-  id = '';
+/** Listener ids (`lst_…`), spelled when read. */
+const LISTENER_IDS = new IdSeries('lst');
+
+/** A route's listener connections: `new (listenerConnections(shared))(request)`, see below. */
+export abstract class ListenerConnection extends GuardedSocket implements ListenerSocket, ListenerRecord {
+  /** What every listener connection of the route shares: on the route's class, not in each connection. */
+  protected abstract readonly shared: ListenerConnections;
+
+  /** From the socket's open until it closes, while the listener is registered with the listener hub and the playback reports. */
+  ws: RuntimeSocket | undefined = undefined;
+  private readonly serial = LISTENER_IDS.next();
   stream: string;
   readonly format: AudioFormat;
   readonly timing: boolean;
-  /** From the socket's open until it closes: registered with the listener hub and the playback reports. */
-  private joined = false;
+  place = -1;
   private inbox: ListenerInbox | null = null;
   private unwatch: (() => void) | null = null;
   /** Until the socket opens: what the handshake asked for. */
   private request: ListenRequest | null;
 
-  constructor(
-    private readonly shared: ListenerConnections,
-    request: ListenRequest,
-  ) {
+  constructor(request: ListenRequest) {
+    super();
     this.request = request;
     this.stream = request.stream;
     this.format = request.format;
     this.timing = request.timing;
+  }
+
+  get id(): string {
+    return LISTENER_IDS.spell(this.serial);
   }
 
   /** The listener's socket is the connection itself. */
@@ -61,31 +72,30 @@ export class ListenerConnection implements WSEvents<any>, ListenerSocket, Listen
     return this;
   }
 
-  onOpen(_event: Event, ws: WSContext<any>): void {
+  protected opened(_event: Event, ws: RuntimeSocket): void {
     const request = this.request;
     if (!request) return;
     this.request = null;
     this.ws = ws;
     const { listeners, played, auth } = this.shared;
     listeners.admit(this, request.from === 'utterance' ? { from: 'utterance' } : {});
-    this.joined = true;
     played.attach(this);
     // A revoked API key ends the socket at once.
     if (request.principal.kind === 'key') this.unwatch = watchRevocation(auth, request.principal, () => this.close(new RelayError('unauthorized').closeCode, 'unauthorized'));
   }
 
-  onMessage(event: MessageEvent<WSMessageReceive>, ws: WSContext<any>): void {
-    const error = this.joined
+  protected received(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void {
+    const error = this.ws
       ? (this.inbox ??= new ListenerInbox(this, this.shared.clock, this.shared.now)).receive(event.data, this.shared.played, this)
       : new RelayError('invalid_message', 'Nothing may be sent before the socket opened.');
     if (error) ws.close(error.closeCode, error.code);
   }
 
-  onClose(): void {
+  protected closed(): void {
     this.release();
   }
 
-  onError(): void {
+  protected failed(): void {
     this.release();
   }
 
@@ -113,10 +123,19 @@ export class ListenerConnection implements WSEvents<any>, ListenerSocket, Listen
     this.request = null;
     this.unwatch?.();
     this.unwatch = null;
-    if (this.joined) {
+    if (this.ws) {
       this.shared.listeners.remove(this);
       this.shared.played.detach(this);
     }
-    this.joined = false;
+    this.ws = undefined;
   }
+}
+
+/** The listener connection class of one route, which holds what its connections share. */
+export function listenerConnections(shared: ListenerConnections): new (request: ListenRequest) => ListenerConnection {
+  return class RouteListenerConnection extends ListenerConnection {
+    protected get shared(): ListenerConnections {
+      return shared;
+    }
+  };
 }

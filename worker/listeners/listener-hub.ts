@@ -66,10 +66,10 @@ export class ListenerHub implements ListenerRegistry {
    * utterance from its beginning (as far as the broker kept it), then goes on live.
    */
   add(stream: string, format: AudioFormat, socket: ListenerSocket, options: ListenOptions = {}): Listener {
-    return this.admit({ id: '', stream, format, socket, timing: options.timing ?? false }, options);
+    return this.admit({ id: this.options.newId(), stream, format, socket, timing: options.timing ?? false, place: -1 }, options);
   }
 
-  /** Registers a listener that is its own record (a listener connection), naming it: see `add`. */
+  /** Registers a listener that is its own record (a listener connection): see `add`. */
   admit(listener: ListenerRecord, options: ListenOptions = {}): Listener {
     const { stream, format } = listener;
     let group = this.streams.get(stream);
@@ -78,7 +78,6 @@ export class ListenerHub implements ListenerRegistry {
       created.unsubscribe = this.options.broker.subscribe(stream, (event) => this.deliver(created, event));
       this.streams.set(stream, (group = created));
     }
-    listener.id = this.options.newId();
     // The stream's name as the registry holds it: each request parses its own copy, which the listener would keep.
     listener.stream = group.name;
     const hello: Hello = {

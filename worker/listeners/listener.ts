@@ -1,7 +1,6 @@
 /** A listener as this instance's registry holds it, the socket port it writes to, and the registry's interface. */
-import type { WSContext } from 'hono/ws';
 import type { AudioFormat } from '../../shared/audio-format.ts';
-import type { SocketGroup } from '../runtime/contract.ts';
+import type { RuntimeSocket, SocketGroup } from '../runtime/contract.ts';
 
 /** What the listener hub needs of a WebSocket; each runtime maps its native socket onto it. */
 export interface ListenerSocket {
@@ -11,7 +10,7 @@ export interface ListenerSocket {
   bufferedAmount(): number;
   isOpen(): boolean;
   /** The runtime's socket and its groups, where the runtime can write one message to many sockets at once. */
-  readonly ws?: WSContext<any>;
+  readonly ws?: RuntimeSocket;
   readonly newGroup?: () => SocketGroup;
 }
 
@@ -22,14 +21,15 @@ export interface Listener {
   readonly socket: ListenerSocket;
   /** Asked for presentation times (`?timing=true`): gets the `timing` messages. */
   readonly timing: boolean;
+  /** Its index in its format channel's list (listener-list.ts), -1 outside one: the registry's to set. */
+  place: number;
 }
 
 /**
- * A listener that is its own record (a listener connection: one object per listener, not two). The registry names it
- * as it joins: a new id, and the stream's name as the registry holds it.
+ * A listener that is its own record (a listener connection: one object per listener, not two), with its own id. The
+ * registry gives it, as it joins, the stream's name as the registry holds it.
  */
 export interface ListenerRecord extends Listener {
-  id: string;
   stream: string;
 }
 

@@ -11,12 +11,24 @@ import { bunWebSocketHandlers } from './bun-websocket.ts';
 // Bun's client takes headers; bun-types gives way to lib.dom's constructor, which does not, where both are loaded.
 const BunWebSocket = WebSocket as unknown as new (url: string, options: Bun.WebSocketOptions) => WebSocket;
 
+/** Sockets that came through a loopback server, and that server (a handful, during the warm-up). */
+const loopbackSockets = new WeakMap<object, Server<unknown>>();
+
+/** The loopback server `ws` came through, if it did. */
+export const loopbackServerOf = (ws: object): Server<unknown> | undefined => loopbackSockets.get(ws);
+
 export async function serveBunLoopback(appFetch: (request: Request, env?: unknown) => Response | Promise<Response>): Promise<LoopbackServer> {
   const server: Server<unknown> = Bun.serve({
     port: 0,
     hostname: '127.0.0.1',
     fetch: (request, bunServer) => appFetch(request, { server: bunServer }),
-    websocket: bunWebSocketHandlers,
+    websocket: {
+      ...bunWebSocketHandlers,
+      open(ws) {
+        loopbackSockets.set(ws, server);
+        bunWebSocketHandlers.open(ws);
+      },
+    },
   });
   const base = `127.0.0.1:${server.port}`;
   const clients = new Set<WebSocket>();

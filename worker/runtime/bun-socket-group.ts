@@ -4,29 +4,29 @@
  * reports no per-subscriber backpressure, so slow readers are found by the listener hub's sweep of each
  * socket's `getBufferedAmount()` (Bun still counts published bytes a subscriber has not taken).
  */
-import type { ServerWebSocket } from 'bun';
-import type { WSContext } from 'hono/ws';
-import { SOCKET_STATE, type SocketGroup } from './contract.ts';
-import type { BunPublisher, BunSocket } from './bun-websocket.ts';
+import type { Server, ServerWebSocket } from 'bun';
+import { type RuntimeSocket, SOCKET_STATE, type SocketGroup } from './contract.ts';
 
 let groups = 0;
 
-export function bunSocketGroup(): SocketGroup {
+/** `serverOf` names the server a socket came through (the relay's, or the warm-up's loopback): a topic is per server. */
+export function bunSocketGroup(serverOf: (ws: ServerWebSocket<unknown>) => Server<unknown> | undefined): SocketGroup {
   const topic = `tts-relay.group.${++groups}`;
   // Bun unsubscribes a socket when it closes; the count follows the hub's add/delete.
   let members = 0;
-  // The server the group's sockets came through (the relay's, or the warm-up's loopback): a topic is per server.
-  let server: BunPublisher | undefined;
-  const raw = (ws: WSContext<any>) => ws.raw as ServerWebSocket<unknown> | undefined;
+  let server: Server<unknown> | undefined;
+  // The relay's events get Bun's own socket (bun-websocket.ts).
+  const native = (ws: RuntimeSocket) => ws as ServerWebSocket<unknown>;
   return {
     add(ws) {
-      raw(ws)?.subscribe(topic);
-      server ??= (ws as BunSocket).server;
+      const socket = native(ws);
+      socket.subscribe(topic);
+      server ??= serverOf(socket);
       members++;
     },
     delete(ws) {
-      const socket = raw(ws);
-      if (socket && socket.readyState === SOCKET_STATE.open) socket.unsubscribe(topic);
+      const socket = native(ws);
+      if (socket.readyState === SOCKET_STATE.open) socket.unsubscribe(topic);
       members--;
     },
     send(data) {

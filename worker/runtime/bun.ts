@@ -1,9 +1,8 @@
-/** Bun entry: `bun worker/runtime/bun.ts` serves the relay with Bun.serve and hono/bun's WebSocket handlers. */
+/** Bun entry: `bun worker/runtime/bun.ts` serves the relay with Bun.serve and the relay's own WebSocket handlers (bun-websocket.ts). */
 import { readFileSync } from 'node:fs';
 import type { Server, ServerWebSocket } from 'bun';
 import type { Context } from 'hono';
-import { defineWebSocketHelper } from 'hono/ws';
-import type { RuntimeAdapter } from './contract.ts';
+import type { RuntimeAdapter, RuntimeSocket, UpgradeWebSocket } from './contract.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
@@ -11,8 +10,8 @@ import { answerSubprotocol } from './subprotocol.ts';
 import { withDotEnv } from './dotenv.ts';
 import { startWebWorker } from './web-worker.ts';
 import { bunSocketGroup } from './bun-socket-group.ts';
-import { BunSocket, bunWebSocketHandlers } from './bun-websocket.ts';
-import { serveBunLoopback } from './bun-loopback.ts';
+import { bunWebSocketHandlers } from './bun-websocket.ts';
+import { loopbackServerOf, serveBunLoopback } from './bun-loopback.ts';
 
 /** Bytes per second of the widest listener format (pcm_f32le at 48 kHz), to size Bun's send buffer. */
 const MAX_LISTENER_BYTES_PER_SECOND = 4 * 48_000;
@@ -20,35 +19,40 @@ const MAX_LISTENER_BYTES_PER_SECOND = 4 * 48_000;
 /** The Bun server a request came through: app.fetch gets it as `env.server` (the relay's, or the warm-up's loopback). */
 const serverOf = (c: Context) => (c.env as { server?: Server<unknown> } | undefined)?.server;
 
+/** The relay's own server, once it serves: a socket group publishes on it unless its sockets came through the loopback. */
+let relayServer: Server<unknown> | undefined;
+
 /**
- * hono/bun's upgrade, plus the subprotocol answer: Bun would echo the first protocol offered, which may be
- * a browser's token (`tts-relay.token.<jwt>`). The socket data is what bun-websocket.ts's handlers read.
+ * Bun's upgrade, with the socket's events as its data (what bun-websocket.ts's handlers read), and the subprotocol
+ * answer: Bun would echo the first protocol offered, which may be a browser's token (`tts-relay.token.<jwt>`).
  */
-const upgradeWebSocket = defineWebSocketHelper((c, events) => {
+const upgradeWebSocket: UpgradeWebSocket = (c, events) => {
   const bunServer = serverOf(c);
   if (!bunServer) throw new TypeError('The Bun server must be passed to app.fetch as env.server.');
   const protocol = answerSubprotocol(c.req.header('sec-websocket-protocol'));
   const upgraded = bunServer.upgrade(c.req.raw, {
-    data: new BunSocket(events, protocol ?? '', bunServer),
+    data: events,
     ...(protocol ? { headers: { 'Sec-WebSocket-Protocol': protocol } } : {}),
   });
-  if (upgraded) return new Response(null);
-});
+  return upgraded ? new Response(null) : undefined;
+};
+
+/** The events get Bun's own socket (bun-websocket.ts). */
+const native = (ws: RuntimeSocket) => ws as ServerWebSocket<unknown>;
 
 export const bunRuntime: RuntimeAdapter = {
   name: `bun ${Bun.version}`,
   upgradeWebSocket,
-  // Hono's WSContext.send hides Bun's backpressure result; the native socket knows what is still queued.
-  bufferedAmount: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.getBufferedAmount() ?? 0,
+  bufferedAmount: (ws) => native(ws).getBufferedAmount(),
   // Bun cuts a request that is quiet for `idleTimeout` (10 s): a slow streaming upload would end mid-utterance.
   keepRequestAlive: (c) => serverOf(c)?.timeout(c.req.raw, 0),
   // Bun stops reading the TCP socket; messages it had already read are still delivered.
-  pauseReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.pause(),
-  resumeReading: (ws) => (ws.raw as ServerWebSocket<unknown> | undefined)?.resume(),
+  pauseReading: (ws) => native(ws).pause(),
+  resumeReading: (ws) => native(ws).resume(),
   clientAddress: (c) => serverOf(c)?.requestIP(c.req.raw)?.address ?? null,
   startWorker: startWebWorker,
   // One topic per format channel: a message is published once and Bun writes it to every subscriber.
-  socketGroup: bunSocketGroup,
+  socketGroup: () => bunSocketGroup((ws) => loopbackServerOf(ws) ?? relayServer),
   serveLoopback: serveBunLoopback,
 };
 
@@ -61,7 +65,7 @@ export async function runBunRelay(): Promise<void> {
     instance = await createRelay({ env, runtime: bunRuntime, dotenv: loaded });
     const { app, config } = instance;
     const readText = (path: string) => readFileSync(path, 'utf8');
-    running = Bun.serve({
+    running = relayServer = Bun.serve({
       port: config.port,
       hostname: config.host,
       fetch: (request, bunServer) => app.fetch(request, { server: bunServer }),

@@ -4,15 +4,37 @@
  * and routes both depend on it and never on each other (hono's adapters over `helper/websocket`).
  */
 import type { Context } from 'hono';
-import type { UpgradeWebSocket, WSContext } from 'hono/ws';
+import type { WSMessageReceive } from 'hono/ws';
 import type { Principal } from '../security/principal.ts';
+
+/**
+ * A WebSocket as the runtime hands it to a route's events: the runtime's own socket (Bun's ServerWebSocket, ws's
+ * WebSocket, hono's WSContext on Deno), no wrapper per socket. The app calls only these on it; what else it needs
+ * (unsent bytes, pausing, groups) it asks the runtime's adapter, which knows the socket's real type.
+ */
+export interface RuntimeSocket {
+  send(data: string | Uint8Array<ArrayBuffer>): unknown;
+  close(code?: number, reason?: string): void;
+  readonly readyState: number;
+}
+
+/** A socket's events, called by the runtime with the socket; an object per socket, so its handlers may be methods. */
+export interface SocketEvents {
+  onOpen?(event: Event, ws: RuntimeSocket): void;
+  onMessage?(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void;
+  onClose?(event: CloseEvent, ws: RuntimeSocket): void;
+  onError?(event: Event, ws: RuntimeSocket): void;
+}
+
+/** Upgrades the request to a WebSocket whose events go to `events`; the response to answer with, when the runtime needs one. */
+export type UpgradeWebSocket = (c: Context, events: SocketEvents) => Response | undefined | Promise<Response | undefined>;
 
 /** What each runtime supplies: its WebSocket upgrade and how to read a socket's unsent bytes. */
 export interface RuntimeAdapter {
   /** Runtime and version, e.g. `bun 1.4.5`: logged at start and in the tts_relay_info metric. */
   name?: string;
-  upgradeWebSocket: UpgradeWebSocket<any>;
-  bufferedAmount(ws: WSContext<any>): number;
+  upgradeWebSocket: UpgradeWebSocket;
+  bufferedAmount(ws: RuntimeSocket): number;
   /** Lifts the server's idle timeout for a long streaming upload (Bun cuts quiet requests after 10 s). */
   keepRequestAlive?(c: Context): void;
   /**
@@ -24,8 +46,8 @@ export interface RuntimeAdapter {
   /** The client's network address, for the per-address connection limit; null when unknown. */
   clientAddress?(c: Context): string | null;
   /** Stops reading a socket, so TCP pushes back on a publisher that outruns speech; absent where the runtime cannot. */
-  pauseReading?(ws: WSContext<any>): void;
-  resumeReading?(ws: WSContext<any>): void;
+  pauseReading?(ws: RuntimeSocket): void;
+  resumeReading?(ws: RuntimeSocket): void;
   /** Starts a worker thread, so CPU-bound work (the embedded engine) leaves the event loop; absent, it runs inline. */
   startWorker?: StartWorker;
   /** A new group of this runtime's sockets that takes each message once for all of them; absent, sockets are written one by one. */
@@ -57,8 +79,8 @@ export interface LoopbackServer {
  * socket (Node), or published once to a topic (Bun). A closed socket is skipped; its owner removes it.
  */
 export interface SocketGroup {
-  add(ws: WSContext<any>): void;
-  delete(ws: WSContext<any>): void;
+  add(ws: RuntimeSocket): void;
+  delete(ws: RuntimeSocket): void;
   /** Writes one message (text for a string, binary otherwise) to every open socket of the group; returns how many. */
   send(data: string | Uint8Array): number;
 }
@@ -82,5 +104,5 @@ export interface WorkerPort {
 /** Starts a worker thread on a module script (a TypeScript file URL); may throw where the runtime cannot. */
 export type StartWorker = (script: URL) => WorkerPort;
 
-/** WebSocket readyState values (the WHATWG numbering every runtime's socket and hono's WSContext use). */
+/** WebSocket readyState values (the WHATWG numbering every runtime's socket uses). */
 export const SOCKET_STATE = { connecting: 0, open: 1, closing: 2, closed: 3 } as const;

@@ -3,9 +3,9 @@
  * serves the relay with Deno.serve on PORT/HOST. For `deno serve` and Deno Deploy, see deno-serve.ts.
  */
 import { upgradeWebSocket } from 'hono/deno';
-import type { UpgradeWebSocket } from 'hono/ws';
+import type { WSContext } from 'hono/ws';
 import { RelayError } from '../../shared/errors.ts';
-import type { RuntimeAdapter } from './contract.ts';
+import type { RuntimeAdapter, RuntimeSocket, UpgradeWebSocket } from './contract.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
 import { createShutdown, type ServerControl } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal, localUrl, readPem } from './lifecycle.ts';
@@ -20,7 +20,7 @@ let openSockets = 0;
  * hono/deno's upgrade, counting open sockets, and answering the subprotocol the relay picks: hono/deno
  * would answer the first one offered, which may be a browser's token (`tts-relay.token.<jwt>`).
  */
-const countingUpgradeWebSocket = ((c, events, options) => {
+const countingUpgradeWebSocket: UpgradeWebSocket = (c, events) => {
   const offer = c.req.header('sec-websocket-protocol');
   const protocol = answerSubprotocol(offer);
   // Deno accepts an answer only from the offer split on ", " (as browsers send it), not on a bare ",".
@@ -42,14 +42,15 @@ const countingUpgradeWebSocket = ((c, events, options) => {
       },
       onError: (event, ws) => events.onError?.(event, ws),
     },
-    { ...(options as object), ...(protocol ? { protocol } : {}) },
-  );
-}) as UpgradeWebSocket<any>;
+    protocol ? { protocol } : {},
+  ) as Promise<Response | undefined>;
+};
 
 export const denoRuntime: RuntimeAdapter = {
   name: `deno ${Deno.version.deno}`,
   upgradeWebSocket: countingUpgradeWebSocket,
-  bufferedAmount: (ws) => (ws.raw as WebSocket | undefined)?.bufferedAmount ?? 0,
+  // Deno's runtime socket is hono/deno's WSContext, around Deno's WebSocket.
+  bufferedAmount: (ws: RuntimeSocket) => ((ws as WSContext<WebSocket>).raw?.bufferedAmount ?? 0),
   // app.fetch gets Deno.serve's handler info as its env.
   clientAddress: (c) => {
     const addr = (c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined)?.remoteAddr;

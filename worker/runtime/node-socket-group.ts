@@ -5,8 +5,7 @@
  */
 import * as wsModule from 'ws';
 import { WebSocket } from 'ws';
-import type { WSContext } from 'hono/ws';
-import type { SocketGroup } from './contract.ts';
+import type { RuntimeSocket, SocketGroup } from './contract.ts';
 
 interface FrameOptions {
   fin: boolean;
@@ -33,8 +32,9 @@ const SENDER_IDLE = 0;
 export function nodeSocketGroup(): SocketGroup {
   const sockets = new Set<WebSocket>();
   return {
-    add: (ws: WSContext<any>) => void sockets.add(ws.raw as WebSocket),
-    delete: (ws: WSContext<any>) => void sockets.delete(ws.raw as WebSocket),
+    // The relay's events get ws's socket itself (node-upgrade.ts).
+    add: (ws: RuntimeSocket) => void sockets.add(ws as WebSocket),
+    delete: (ws: RuntimeSocket) => void sockets.delete(ws as WebSocket),
     send(data) {
       const binary = typeof data !== 'string';
       const parts = Sender.frame(binary ? data : Buffer.from(data), { fin: true, opcode: binary ? OPCODE_BINARY : OPCODE_TEXT, mask: false, readOnly: true, rsv1: false });

@@ -2,12 +2,12 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createServer as createHTTPSServer } from 'node:https';
-import { type AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConfigError } from '../ops/config.ts';
 import { createRelay, type RelayInstance } from '../create-relay.ts';
-import type { RuntimeAdapter } from './contract.ts';
+import type { RuntimeAdapter, RuntimeSocket } from './contract.ts';
 import { selectSubprotocol } from '../security/auth.ts';
 import { createShutdown, type ShutdownReport } from '../ops/shutdown.ts';
 import { announceStart, describeStartFailure, exitOnSignal } from './lifecycle.ts';
@@ -26,11 +26,14 @@ import { serveNodeLoopback } from './node-loopback.ts';
  */
 const KEEP_ALIVE_MS = 65_000;
 
+/** The events get ws's socket itself (node-upgrade.ts). */
+const native = (ws: RuntimeSocket) => ws as WebSocket;
+
 export const nodeRuntime: RuntimeAdapter = {
   name: `node ${process.versions.node}`,
   upgradeWebSocket,
-  bufferedAmount: (ws) => (ws.raw as WebSocket | undefined)?.bufferedAmount ?? 0,
-  clientAddress: (c) => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress ?? null,
+  bufferedAmount: (ws) => native(ws).bufferedAmount,
+  clientAddress: (c) => peerAddress((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket),
   requestBody: (c) => {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     if (!incoming) return undefined;
@@ -42,8 +45,8 @@ export const nodeRuntime: RuntimeAdapter = {
     return incoming.iterator({ destroyOnReturn: false });
   },
   // ws stops reading the TCP socket; frames it had already read are still delivered.
-  pauseReading: (ws) => (ws.raw as WebSocket | undefined)?.pause(),
-  resumeReading: (ws) => (ws.raw as WebSocket | undefined)?.resume(),
+  pauseReading: (ws) => native(ws).pause(),
+  resumeReading: (ws) => native(ws).resume(),
   startWorker: startNodeWorker,
   socketGroup: nodeSocketGroup,
   warmUp: warmUpNode,
@@ -54,6 +57,17 @@ export const nodeRuntime: RuntimeAdapter = {
 function arrivedWhole(incoming: IncomingMessage): boolean {
   const declared = incoming.headers['content-length'];
   return declared !== undefined && Number(declared) === incoming.readableLength;
+}
+
+/**
+ * The peer's address, read from the socket's handle: `remoteAddress` caches it on the socket (an object and a string
+ * for the connection's life, ~70 bytes a listener) where the connection limiter needs it once.
+ */
+function peerAddress(socket: Socket | undefined): string | null {
+  const handle = (socket as { _handle?: { getpeername?(out: { address?: string }): number } } | undefined)?._handle;
+  if (!handle?.getpeername) return socket?.remoteAddress ?? null;
+  const out: { address?: string } = {};
+  return handle.getpeername(out) === 0 ? (out.address ?? null) : null;
 }
 
 export interface StartOptions {

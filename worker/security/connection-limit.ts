@@ -3,10 +3,10 @@
  * client address, and on the size of every WebSocket message a client sends, whatever the runtime.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import type { UpgradeWebSocket, WSContext, WSEvents, WSMessageReceive } from 'hono/ws';
+import type { WSMessageReceive } from 'hono/ws';
 import { RelayError } from '../../shared/errors.ts';
 import { unrefTimer } from '../../shared/timers.ts';
-import type { RuntimeAdapter } from '../runtime/contract.ts';
+import type { RuntimeAdapter, RuntimeSocket, SocketEvents, UpgradeWebSocket } from '../runtime/contract.ts';
 
 // A client whose handshake never completes gets no close event; its slot comes back after this.
 const HANDSHAKE_GRACE_MS = 10_000;
@@ -97,66 +97,105 @@ export class ConnectionLimiter {
  * route sees it (runtimes that cap frames themselves just never get that far).
  */
 export function guardWebSockets(runtime: RuntimeAdapter, limiter: ConnectionLimiter, maxFrameBytes: number): RuntimeAdapter {
-  const upgradeWebSocket = ((c: Context, events: WSEvents<any>, options?: unknown) =>
-    runtime.upgradeWebSocket(c, new GuardedEvents(events, limiter.handOff(c.req.raw), maxFrameBytes), options)) as UpgradeWebSocket<any>;
+  const guard: SocketGuard = { limiter, maxFrameBytes };
+  const upgradeWebSocket: UpgradeWebSocket = (c, events) => {
+    const guarded = events instanceof GuardedSocket ? events : new GuardedEvents(events);
+    guarded.guard(guard, limiter.handOff(c.req.raw));
+    return runtime.upgradeWebSocket(c, guarded);
+  };
   return { ...runtime, upgradeWebSocket };
 }
 
+/** What every guarded socket of a relay shares. */
+interface SocketGuard {
+  readonly limiter: ConnectionLimiter;
+  readonly maxFrameBytes: number;
+}
+
 /**
- * A socket's events behind the guards; one object per socket, its methods shared, its handshake timer dropped once open.
- * It holds the slot's limiter and address count itself, not the request's Slot: the socket keeps one object, not two.
+ * A socket's events behind the guards, as a base class: a route whose events are one object per socket extends it (a
+ * listener connection), so the socket keeps one object, not two; other events are wrapped in one (GuardedEvents).
+ * Its handshake timer goes at open; it keeps its address count itself, not the request's Slot. Unguarded (no
+ * guardWebSockets), the events run as they are.
  */
-class GuardedEvents implements WSEvents<any> {
-  private abandoned: ReturnType<typeof setTimeout> | null;
-  /** Until the slot is given back. */
-  private limiter: ConnectionLimiter | null;
-  private readonly from: AddressConnections | null;
+export abstract class GuardedSocket implements SocketEvents {
+  private guarded: SocketGuard | null = null;
+  private from: AddressConnections | null = null;
+  /** The handshake timer until the socket opens, then true while the socket holds its slot, false once given back. */
+  private slot: ReturnType<typeof setTimeout> | boolean = false;
 
-  constructor(
-    private readonly events: WSEvents<any>,
-    slot: Slot | null,
-    private readonly maxFrameBytes: number,
-  ) {
-    this.limiter = slot?.limiter ?? null;
+  /** Called once, as the socket is upgraded. */
+  guard(guard: SocketGuard, slot: Slot | null): void {
+    this.guarded = guard;
     this.from = slot?.from ?? null;
-    this.abandoned = slot ? setTimeout(() => this.releaseSlot(), HANDSHAKE_GRACE_MS) : null;
-    if (this.abandoned) unrefTimer(this.abandoned);
+    if (!slot) return;
+    this.slot = setTimeout(() => this.releaseSlot(), HANDSHAKE_GRACE_MS);
+    unrefTimer(this.slot);
   }
 
-  onOpen(event: Event, ws: WSContext<any>): void {
+  onOpen(event: Event, ws: RuntimeSocket): void {
     this.stopHandshakeTimer();
-    this.events.onOpen?.(event, ws);
+    this.opened(event, ws);
   }
 
-  onMessage(event: MessageEvent<WSMessageReceive>, ws: WSContext<any>): void {
-    if (tooLarge(event.data, this.maxFrameBytes)) {
+  onMessage(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void {
+    if (this.guarded && tooLarge(event.data, this.guarded.maxFrameBytes)) {
       const error = new RelayError('payload_too_large');
       ws.close(error.closeCode, error.code);
       return;
     }
-    this.events.onMessage?.(event, ws);
+    this.received(event, ws);
   }
 
-  onClose(event: CloseEvent, ws: WSContext<any>): void {
-    this.stopHandshakeTimer();
+  onClose(event: CloseEvent, ws: RuntimeSocket): void {
     this.releaseSlot();
-    this.events.onClose?.(event, ws);
+    this.closed(event, ws);
   }
 
-  onError(event: Event, ws: WSContext<any>): void {
-    this.stopHandshakeTimer();
+  onError(event: Event, ws: RuntimeSocket): void {
     this.releaseSlot();
-    this.events.onError?.(event, ws);
+    this.failed(event, ws);
   }
+
+  protected abstract opened(event: Event, ws: RuntimeSocket): void;
+  protected abstract received(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void;
+  protected abstract closed(event: CloseEvent, ws: RuntimeSocket): void;
+  protected abstract failed(event: Event, ws: RuntimeSocket): void;
 
   private releaseSlot(): void {
-    this.limiter?.release(this.from);
-    this.limiter = null;
+    this.stopHandshakeTimer();
+    if (this.slot !== true) return;
+    this.slot = false;
+    this.guarded?.limiter.release(this.from);
   }
 
   private stopHandshakeTimer(): void {
-    if (this.abandoned) clearTimeout(this.abandoned);
-    this.abandoned = null;
+    if (typeof this.slot === 'boolean') return;
+    clearTimeout(this.slot);
+    this.slot = true;
+  }
+}
+
+/** Any other socket's events behind the guards. */
+class GuardedEvents extends GuardedSocket {
+  constructor(private readonly events: SocketEvents) {
+    super();
+  }
+
+  protected opened(event: Event, ws: RuntimeSocket): void {
+    this.events.onOpen?.(event, ws);
+  }
+
+  protected received(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void {
+    this.events.onMessage?.(event, ws);
+  }
+
+  protected closed(event: CloseEvent, ws: RuntimeSocket): void {
+    this.events.onClose?.(event, ws);
+  }
+
+  protected failed(event: Event, ws: RuntimeSocket): void {
+    this.events.onError?.(event, ws);
   }
 }
 

@@ -3,7 +3,6 @@
  * side, up to a bound), and ends them as Cartesia does: an idle open context expires, closing the socket
  * cancels the contexts still generating, an id that finished cannot be reused.
  */
-import type { WSContext } from 'hono/ws';
 import { bytesPerSecond } from '../../../shared/audio-format.ts';
 import {
   type CartesiaCancelRequest,
@@ -14,7 +13,7 @@ import {
   parseCartesiaClientMessage,
 } from '../../../shared/cartesia-messages.ts';
 import { RelayError, toRelayError } from '../../../shared/errors.ts';
-import type { RuntimeAdapter } from '../../runtime/contract.ts';
+import type { RuntimeAdapter, RuntimeSocket } from '../../runtime/contract.ts';
 import type { CompatIngress } from './ingress.ts';
 import { ClientContext, type ContextHost } from './context.ts';
 import { concurrencyLimited, errorFrame } from './errors.ts';
@@ -35,7 +34,7 @@ export class CompatSession implements ContextHost {
   constructor(
     readonly ingress: CompatIngress,
     private readonly runtime: RuntimeAdapter,
-    private readonly ws: WSContext<any>,
+    private readonly ws: RuntimeSocket,
     readonly stream: string,
   ) {
     this.idleMs = ingress.limits.compatContextIdleMs;
