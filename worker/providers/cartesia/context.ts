@@ -10,13 +10,12 @@ import type { ContextSettings } from './context-settings.ts';
 import { LeadingWhitespace } from './leading-whitespace.ts';
 import type { TextInput } from '../../core/text-input.ts';
 import { OperationLog } from './operation-log.ts';
+import { sendOperation } from './send-operation.ts';
 import type { CartesiaPool } from './pool.ts';
 import type { CartesiaErrorMessage, LenientCartesiaMessage } from './schema.ts';
 import type { TTSWSContext } from './sdk.ts';
 import { SpanTimeline } from './timestamps.ts';
 import { upstreamError, upstreamStatus } from './upstream-error.ts';
-
-type PushRequest = Parameters<TTSWSContext['push']>[0];
 
 /** The socket a context is attached to and the SDK context it sends through. */
 interface UpstreamLink {
@@ -146,7 +145,7 @@ export class CartesiaContext implements TTSContext {
       if (last || operation.type === 'end') this.endSent = true;
       this.chain(async () => {
         if (this.stopped || this.link !== link) return;
-        const ok = await link.connection.send(() => this.sendOperation(link.upstream, operation, last));
+        const ok = await link.connection.send(() => sendOperation(link.upstream, operation, last, this.settings.generation));
         if (!ok && !this.stopped && this.link === link) {
           // The socket is closing; its close event fails or replays this context.
           this.logger.debug('Cartesia send skipped on a closing socket', { context: this.id });
@@ -159,23 +158,6 @@ export class CartesiaContext implements TTSContext {
   /** Runs SDK sends one after the other, in order; a failure is logged and does not stop the ones after it. */
   private chain(send: () => Promise<void>): void {
     this.sending = this.sending.then(send).catch((error: unknown) => this.logger.warn('Cartesia send failed', { context: this.id, error }));
-  }
-
-  private sendOperation(upstream: TTSWSContext, operation: TextInput, last: boolean): Promise<void> {
-    switch (operation.type) {
-      case 'text': {
-        const request = {
-          transcript: operation.text,
-          // Emotion is free text here; Cartesia validates it against its list.
-          ...(this.settings.generation ? { generation_config: this.settings.generation as PushRequest['generation_config'] } : {}),
-        };
-        return last ? upstream.send({ ...request, continue: false }) : upstream.push(request);
-      }
-      case 'flush':
-        return upstream.flush();
-      case 'end':
-        return upstream.no_more_inputs();
-    }
   }
 
   private route(upstreamId: string): ContextRoute {
