@@ -28,6 +28,11 @@ export interface FanOutCurvePlan {
    * % of a core, and a window of a few tens of ms of CPU reads a stray collection or compilation as fan-out.
    */
   minListenerSeconds: number;
+  /**
+   * More rounds for the steps up to `upTo` listeners: there a window holds a few tens of ms of CPU a second, so one
+   * stray collection moves a round by tens of %, and only more rounds give a median and IQR that hold (they are cheap).
+   */
+  smallSteps?: { upTo: number; rounds: number };
 }
 
 export interface CurveStep {
@@ -167,8 +172,9 @@ export async function measureFanOutCurve(ctx: BenchContext, runtime: Runtime, so
       const baselineWindows: WindowFigures[] = [];
       const profileTo = (server: string, windows: WindowFigures[]) =>
         ctx.profileDir && runtime === 'node' && windows.length === 0 ? join(ctx.profileDir, `fanout-${server}-${listeners}.cpuprofile`) : undefined;
+      const rounds = plan.smallSteps && listeners <= plan.smallSteps.upTo ? plan.smallSteps.rounds : plan.rounds;
       const pairs = await interleave(
-        plan.rounds,
+        rounds,
         async () => {
           const w = await window(relay, source, plan, windowMs, ctx, profileTo('relay', relayWindows));
           relayWindows.push(w);

@@ -60,12 +60,14 @@ const pick = <T>(size: Size, plans: Record<Size, T>): T => plans[size];
 async function fanOut(m: MeasureContext): Promise<MeasureOutput> {
   const plan = pick<FanOutCurvePlan>(m.size, {
     smoke: { steps: [5], rounds: 2, settleMs: 200, windowMs: 300, minListenerSeconds: 0 },
-    quick: { steps: [100, 1000], rounds: 3, settleMs: 1000, windowMs: 1500, minListenerSeconds: 500 },
-    full: { steps: [100, 1000, 4000], rounds: 4, settleMs: 1500, windowMs: 2000, minListenerSeconds: 500 },
+    quick: { steps: [100, 1000], rounds: 3, settleMs: 1000, windowMs: 1500, minListenerSeconds: 500, smallSteps: { upTo: 100, rounds: 5 } },
+    full: { steps: [100, 1000, 4000], rounds: 4, settleMs: 1500, windowMs: 2000, minListenerSeconds: 500, smallSteps: { upTo: 100, rounds: 8 } },
   });
   const source = await m.sources.audio();
   const results = [];
-  for (const runtime of m.runtimes) results.push(await measureFanOutCurve(m.bench, runtime, source, { ...plan, rounds: m.rounds ?? plan.rounds }));
+  // --rounds sets every step's count, the small steps' too.
+  const rounds = m.rounds === undefined ? {} : { rounds: m.rounds, smallSteps: undefined };
+  for (const runtime of m.runtimes) results.push(await measureFanOutCurve(m.bench, runtime, source, { ...plan, ...rounds }));
   return { rows: results.flatMap(fanOutCurveRows), curves: results.map(fanOutCurve), details: results };
 }
 
