@@ -64,7 +64,7 @@ export class Scheduler {
   /** Output samples written to the current output. */
   private written = 0;
   private cursor: number | null = null;
-  /** File position of output sample 0 of the current output; null until the first audio sets it. */
+  /** File position of output sample 0 of the current output (fractional: it follows the cursor); null until the first audio sets it. */
   private wavOffset: number | null = null;
   /** After a flush, until audio is written: the file position heard at local ms `since`. */
   private wavFloating: { position: number; since: number } | null = null;
@@ -112,7 +112,7 @@ export class Scheduler {
     const restarted = output.restart();
     heard?.flushed();
     if (wav !== null && this.wavOffset !== null) {
-      const at = this.wavOffset + heardIndex;
+      const at = Math.round(this.wavOffset + heardIndex);
       wav.truncate(at);
       // The new output's sample 0 is heard when its clock says: re-placed as it measures, until audio is written.
       this.wavFloating = { position: at, since: this.options.now() };
@@ -203,6 +203,8 @@ export class Scheduler {
       if (!silent) this.counts.skips++;
       if (desired > this.cursor) this.content.skipTo(desired);
       else this.content.rewind(desired);
+      // The file jumps with the cursor, so what follows lands where it is heard: an underrun leaves its silence in it.
+      if (this.wavOffset !== null) this.wavOffset += desired - this.cursor;
       this.cursor = desired;
       return 0;
     }
@@ -226,6 +228,6 @@ export class Scheduler {
       this.wavOffset = -(this.written + spans[0]!.offset);
       wav.startAt = base + offset + ((this.written + spans[0]!.offset) * 1000) / rate;
     }
-    wav.write(this.wavOffset + this.written, out, spans);
+    wav.write(Math.round(this.wavOffset + this.written), out, spans);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * `--out` in step: records what the scheduler sends to be heard, on its timeline. Sample 0 is the first
- * audio heard; gaps are silence; a flush (a cut that killed ffplay) takes back what was never heard.
+ * audio heard; gaps are silence, an underrun's too (the scheduler moves the file as its cursor jumps); a flush
+ * (a cut that killed ffplay) takes back what was never heard.
  * Beside the file: `<file>.timeline.json` (the relay time sample 0 is heard at, the late and corrected
  * counts) and, when something was cut, `<file>.cuts.json` as without sync.
  */
