@@ -5,7 +5,7 @@ import { relayClockAt } from '../../worker/core/relay-clock.ts';
 import { generation, isDoneOf, rawCartesiaClient } from '../support/cartesia-client.ts';
 import { isEnd, isStart, type RecordedListener } from '../support/listener-client.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay, within } from '../support/relay.ts';
-import { RATE, received, report, secondsSent } from './listener-reports.ts';
+import { RATE, received, report, secondsSent, sentAhead } from './listener-reports.ts';
 
 const LONG = 'This answer is long and it rambles on, sentence after sentence, until somebody interrupts it. '.repeat(4);
 // Compat contexts stay open (no idle end) for as long as a barge-in test takes on a busy machine.
@@ -16,6 +16,13 @@ const ENV = { RELAY_HEARD_WAIT_MS: '1000', RELAY_COMPAT_CONTEXT_IDLE_MS: '60000'
  * and a chunk (~0.1 s) before its time, so a report 0.2 s behind what was sent is within it.
  */
 const SHORT_LEAD = { ...ENV, RELAY_PLAYOUT_LEAD_MS: '100' };
+/**
+ * Audio is sent up to 4 s + the sync delay before its time, which a liar could claim. A report may reach 0.5 s past
+ * the audio presented when the relay takes it: sent 3 s ahead, a lie stays short of all that was sent unless the relay
+ * takes its report 2.5 s late, however slowly a busy machine synthesizes.
+ */
+const LONG_LEAD = { ...ENV, RELAY_PLAYOUT_LEAD_MS: '4000' };
+const LIAR_AHEAD_S = 3;
 
 let relay: TestRelay;
 
@@ -126,8 +133,7 @@ describe('what listeners heard', () => {
 
 describe('hostile playback reports', () => {
   beforeEach(async () => {
-    // The default playout lead: audio is sent up to 1.5 s + the sync delay before its time, which a liar could claim.
-    relay = await startTestRelay(ENV);
+    relay = await startTestRelay(LONG_LEAD);
   });
 
   it('caps future samples at what was presented by now, refuses other utterances and closes a flood without touching other listeners', async () => {
@@ -136,7 +142,7 @@ describe('hostile playback reports', () => {
     const flooder = await relay.listen('hostile');
     const { answer } = await speakLong('hostile');
     const start = await honest.waitFor(isStart);
-    await received(liar, start.utterance, 1.5);
+    await sentAhead(liar, start.utterance, LIAR_AHEAD_S);
     const sentToLiar = secondsSent(liar, start.utterance);
     report(liar, { type: 'played', utterance: start.utterance + 7, samples: 10 });
     report(liar, { type: 'played', utterance: start.utterance, samples: 0xffffffff });
