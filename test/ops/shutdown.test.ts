@@ -20,6 +20,8 @@ const SHORT_TEXT = 'The relay is going down. This sentence still ends.';
 const LONG_TEXT = Array.from({ length: 10 }, (_, i) => `Sentence ${i + 1} of an announcement far longer than the drain time allows.`).join(' ');
 /** What shutdown.ts adds after the drain: the closing handshakes (CLOSE_GRACE_MS), plus process exit on a busy machine. */
 const EXIT_SLACK_MS = 1000 + 1500;
+/** Two relay processes start and two utterances play in real time: 20-22 s at load 10-17, against the default 30 s. */
+const RESTART_TEST_MS = 60_000;
 
 const relays: RelayProcess[] = [];
 const listeners: RecordedListener[] = [];
@@ -163,5 +165,5 @@ describe('an agent across a restart', () => {
     const wav = parseWav(new Uint8Array(readFileSync(out)));
     // Both utterances, the one from before the restart and the one after.
     expect(secondsOf(wav.format, wav.data.byteLength)).toBeGreaterThan(result.audio_seconds + 1);
-  });
+  }, RESTART_TEST_MS);
 });

@@ -37,6 +37,8 @@ const PROVIDERS: Record<string, () => Promise<Server>> = {
 };
 
 const LISTEN_FORMAT = { encoding: 'pcm_s16le', sample_rate: '24000' };
+/** Both turns play in real time once the client is served: 16-18 s at load 10-17, against the default 30 s; its waits add up to 80. */
+const PIPECAT_TEST_MS = 80_000;
 const LONG_TURN = 'This first answer is long on purpose. It goes on for a while, sentence after sentence, so that it is still playing. ';
 
 /** A relay token that may speak on one stream: what a bot puts in its `?api_key=`. */
@@ -97,7 +99,7 @@ describe.each(Object.keys(PROVIDERS))('Cartesia-compatible contexts on %s', (pro
     // Whole: the listener heard exactly the audio its client got for each context.
     expect(Buffer.from(listener.audioOf(1)).equals(clientAudio(client, 'turn-1'))).toBe(true);
     expect(Buffer.from(listener.audioOf(2)).equals(clientAudio(client, 'turn-2'))).toBe(true);
-  });
+  }, PIPECAT_TEST_MS);
 
   it("pipecat's interruption: a cancel stops that context for the client and its listeners, the socket goes on", async () => {
     server = await PROVIDERS[provider]!();
