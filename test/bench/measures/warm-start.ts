@@ -1,10 +1,11 @@
 /**
- * Warm start: the first utterance after the relay starts against the ones after it, on the same relay. Each
- * round starts a few fresh relays (espeak) together, waits until their start-up work is over (the rehearsal, the
- * engine's warm-up) and then `idleMs` more (a deployed relay is idle before its first caller), then times text in
- * → first audio of each one's first utterance in turn, then of each one's next few; the round's figure is the
- * median of the first utterances over the median of the rest. A relay that warms its engine and its code paths at
- * start gives ~1×.
+ * Warm start: the first utterance after the relay starts against the ones after it, on the same relays and after
+ * the same idle. Each round starts a few fresh relays (espeak) together and waits until their start-up work is
+ * over (the rehearsal, the engine's warm-up); then, `warmRuns + 1` times over, it leaves them idle `idleMs` (a
+ * deployed relay is idle before a caller comes) and times text in → first audio of one utterance on each in turn.
+ * The round's figure is the median of the first utterances over the median of the rest: both pay the wake-ups an
+ * idle process pays (its threads and the listener's), so only what the first utterance runs cold is left. A relay
+ * that warms its engine and its code paths at start gives ~1×.
  */
 import { type BenchChild, type Runtime, spawnChild } from '../child-process.ts';
 import { freePort, sleep } from '../clock.ts';
@@ -23,9 +24,9 @@ export interface WarmStartPlan {
    * next at load: the median of a few makes a round's figure as steady as its warm one.
    */
   relays: number;
-  /** Utterances after the first, on the same relay: the warm figure is their median. */
+  /** Utterances after the first, on the same relay, each after the same idle: the warm figure is their median. */
   warmRuns: number;
-  /** How long the relays stay idle, once their start-up work is over, before the first utterance. */
+  /** How long the relays stay idle before each utterance (the first: once their start-up work is over). */
   idleMs: number;
 }
 
@@ -52,11 +53,13 @@ async function oneRound(ctx: BenchContext, runtime: Runtime, plan: WarmStartPlan
     const quietFrom = performance.now();
     await untilQuiet(relays);
     const quietMs = performance.now() - quietFrom;
-    await sleep(plan.idleMs);
-    // Every relay's first utterance before any relay's next ones: each first comes after the same quiet.
-    const readings: number[][] = [];
-    for (const target of targets) readings.push([await utterance(target, 0)]);
-    for (let i = 1; i <= plan.warmRuns; i++) for (const [r, target] of targets.entries()) readings[r]!.push(await utterance(target, i));
+    // Every relay's first utterance before any relay's next ones; each relay's utterances in the same order after
+    // the same idle, the first's included.
+    const readings: number[][] = targets.map(() => []);
+    for (let i = 0; i <= plan.warmRuns; i++) {
+      await sleep(plan.idleMs);
+      for (const [r, target] of targets.entries()) readings[r]!.push(await utterance(target, i));
+    }
     return { readings, quietMs };
   } finally {
     await Promise.all(relays.map((relay) => relay.stop()));
@@ -117,7 +120,7 @@ export async function measureWarmStart(ctx: BenchContext, runtime: Runtime, plan
     pairs.push({ relay: median(relays.map((times) => times[0]!)), baseline: median(relays.flatMap((times) => times.slice(1))), load: os.loadavg()[0]! });
   }
   const first = compare(pairs, 'ratio', WARM_START_LIMIT);
-  ctx.log(`  warm start (${runtime}, ${plan.relays} relays a round, quiet ${(median(quietMs) / 1000).toFixed(1)} s after start, then idle ${plan.idleMs} ms): first ${first.relay.median.toFixed(1)} ms, warm ${first.baseline.median.toFixed(1)} ms; ratio per round ${pairs.map((p) => (p.relay / p.baseline).toFixed(2)).join(' ')}`);
+  ctx.log(`  warm start (${runtime}, ${plan.relays} relays a round, quiet ${(median(quietMs) / 1000).toFixed(1)} s after start, idle ${plan.idleMs} ms before each): first ${first.relay.median.toFixed(1)} ms, warm ${first.baseline.median.toFixed(1)} ms; ratio per round ${pairs.map((p) => (p.relay / p.baseline).toFixed(2)).join(' ')}`);
   return { runtime, idleMs: plan.idleMs, first, readings };
 }
 
@@ -126,9 +129,9 @@ export function warmStartRows(result: WarmStartResult): Row[] {
     comparedRow(
       {
         item: 4,
-        figure: `text in → first audio, first utterance after start and ${(result.idleMs / 1000).toFixed(1)} s idle (${result.runtime}, espeak)`,
+        figure: `text in → first audio, first utterance after start, each after ${(result.idleMs / 1000).toFixed(1)} s idle (${result.runtime}, espeak)`,
         unit: 'ms',
-        baselineName: 'the same relay warm',
+        baselineName: 'the same relays, next ones',
         target: `≤ ${WARM_START_LIMIT}× warm`,
       },
       result.first,
