@@ -141,16 +141,16 @@ export const MEASURES: Measure[] = [
   },
   {
     name: 'warmstart',
-    summary: 'first utterance after start vs the same relays\' next ones, each after 1 s idle, three fresh relays a round (Node and Bun)',
+    summary: 'first utterance after start vs a warm relay\'s in the same moments, after 1 s idle, six fresh relays a round (Node and Bun)',
     byDefault: true,
     run: async (m) => {
       // One first utterance per fresh relay, whose time to first audio varies 2-3x from one sentence to the next at
-      // load: each round takes the median of three relays' (one a round spread 0.31-3.1x over 8 rounds at load 6).
-      // Every utterance after the same 1 s idle, the first's included: the wake-ups after an idle cost all of them alike.
+      // load: each round takes the median of six relays' (three a round read 0.45-1.84x at load 3-7, six 0.72-1.09x
+      // at load 12-14), each beside a warm relay's after the same 1 s idle, so wake-ups and load cost both alike.
       const plan = {
         smoke: { rounds: 2, relays: 1, warmRuns: 1, idleMs: 0 },
-        quick: { rounds: 6, relays: 3, warmRuns: 4, idleMs: 1000 },
-        full: { rounds: 8, relays: 3, warmRuns: 4, idleMs: 1000 },
+        quick: { rounds: 5, relays: 6, warmRuns: 4, idleMs: 1000 },
+        full: { rounds: 6, relays: 6, warmRuns: 4, idleMs: 1000 },
       }[m.size];
       const results = [];
       for (const runtime of m.runtimes) results.push(await measureWarmStart(m.bench, runtime, { ...plan, rounds: m.rounds ?? plan.rounds }));

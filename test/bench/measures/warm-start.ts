@@ -1,11 +1,12 @@
 /**
- * Warm start: the first utterance after the relay starts against the ones after it, on the same relays and after
- * the same idle. Each round starts a few fresh relays (espeak) together and waits until their start-up work is
- * over (the rehearsal, the engine's warm-up); then, `warmRuns + 1` times over, it leaves them idle `idleMs` (a
- * deployed relay is idle before a caller comes) and times text in → first audio of one utterance on each in turn.
- * The round's figure is the median of the first utterances over the median of the rest: both pay the wake-ups an
- * idle process pays (its threads and the listener's), so only what the first utterance runs cold is left. A relay
- * that warms its engine and its code paths at start gives ~1×.
+ * Warm start: the first utterance after the relay starts against a warm relay's, in the same moments. Each round
+ * starts a few fresh relays (espeak) together and waits until their start-up work is over (the rehearsal, the
+ * engine's warm-up) and every relay is quiet; after an idle of `idleMs` (a deployed relay is idle before a caller
+ * comes) it times text in → first audio of one utterance on each fresh relay, each back to back with one on a warm
+ * relay (which of the two goes first alternates by round). The warm relays are the previous round's fresh ones
+ * after `warmRuns` more utterances, each after the same idle; a first round has its own. Both sides of a pair pay
+ * the wake-ups an idle process pays and the machine's load at that moment, so what is left between them is what
+ * the first utterance runs cold. A relay that warms its engine and its code paths at start gives ~1×.
  */
 import { type BenchChild, type Runtime, spawnChild } from '../child-process.ts';
 import { freePort, sleep } from '../clock.ts';
@@ -21,10 +22,10 @@ export interface WarmStartPlan {
   rounds: number;
   /**
    * Fresh relays a round. A relay has one first utterance, one reading that varies 2-3x from one sentence to the
-   * next at load: the median of a few makes a round's figure as steady as its warm one.
+   * next at load: the median of several makes a round's figure steady enough for a verdict.
    */
   relays: number;
-  /** Utterances after the first, on the same relay, each after the same idle: the warm figure is their median. */
+  /** Utterances a relay speaks after its first, each after the same idle, before it serves as a warm relay. */
   warmRuns: number;
   /** How long the relays stay idle before each utterance (the first: once their start-up work is over). */
   idleMs: number;
@@ -34,35 +35,53 @@ export interface WarmStartResult {
   runtime: Runtime;
   idleMs: number;
   first: Comparison;
-  /** Every relay's readings, first one first, round after round. */
-  readings: number[][];
+  /** Every first utterance and the warm one beside it, round after round. */
+  readings: { first: number; warm: number }[][];
 }
 
 /** The issue's bound: the first utterance costs what the hundredth does, within 1.1×. */
 export const WARM_START_LIMIT = 1.1;
 
-type Target = { url: string; key: string };
+/** A relay the bench speaks to, and how many utterances it has had (each goes to a stream of its own). */
+class Speaker {
+  private spoken = 0;
+  constructor(
+    readonly child: BenchChild<{ url: string }>,
+    private readonly key: string,
+  ) {}
 
-async function oneRound(ctx: BenchContext, runtime: Runtime, plan: WarmStartPlan): Promise<{ readings: number[][]; quietMs: number }> {
-  const started = await Promise.allSettled(Array.from({ length: plan.relays }, () => startRelay(ctx, runtime)));
-  const relays = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  try {
-    const failed = started.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
-    const targets: Target[] = relays.map((relay) => ({ url: relay.info.url, key: ctx.adminKey }));
-    const quietFrom = performance.now();
-    await untilQuiet(relays);
-    const quietMs = performance.now() - quietFrom;
-    // Every relay's first utterance before any relay's next ones; each relay's utterances in the same order after
-    // the same idle, the first's included.
-    const readings: number[][] = targets.map(() => []);
-    for (let i = 0; i <= plan.warmRuns; i++) {
-      await sleep(plan.idleMs);
-      for (const [r, target] of targets.entries()) readings[r]!.push(await utterance(target, i));
+  /**
+   * One utterance on a stream, listener and connection of its own, as a new caller would come: over a kept-alive
+   * connection only the first would pay for the TCP connection (2-3x the warm figure at load 10).
+   */
+  async utterance(): Promise<number> {
+    const stream = `warm-${this.spoken++}`;
+    const target = { url: this.child.info.url, key: this.key };
+    const listener = await ProbeListener.open(`${target.url.replace(/^http/, 'ws')}/v1/streams/${stream}/listen`, { authorization: `Bearer ${target.key}` });
+    try {
+      return await timeToFirstAudio(target, stream, listener, SENTENCE, { newConnection: true });
+    } finally {
+      listener.close();
     }
-    return { readings, quietMs };
-  } finally {
-    await Promise.all(relays.map((relay) => relay.stop()));
+  }
+}
+
+async function startSpeakers(ctx: BenchContext, runtime: Runtime, count: number): Promise<Speaker[]> {
+  const started = await Promise.allSettled(Array.from({ length: count }, () => startRelay(ctx, runtime)));
+  const children = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) {
+    await Promise.all(children.map((child) => child.stop()));
+    throw failed.reason;
+  }
+  return children.map((child) => new Speaker(child, ctx.adminKey));
+}
+
+/** The utterances that make fresh relays warm: `warmRuns` after the first, each after the idle. */
+async function warmUp(speakers: Speaker[], plan: WarmStartPlan): Promise<void> {
+  for (let i = 0; i < plan.warmRuns; i++) {
+    await sleep(plan.idleMs);
+    for (const speaker of speakers) await speaker.utterance();
   }
 }
 
@@ -75,16 +94,18 @@ const QUIET_CPU_MS = 10;
 /** A bound, not a wait: an idle relay is quiet within a second of its warm-up. */
 const QUIET_MAX_MS = 30_000;
 
-async function untilQuiet(relays: BenchChild<unknown>[]): Promise<void> {
-  const deadline = performance.now() + QUIET_MAX_MS;
+async function untilQuiet(relays: BenchChild<unknown>[]): Promise<number> {
+  const started = performance.now();
+  const deadline = started + QUIET_MAX_MS;
   let before = await Promise.all(relays.map((relay) => relay.usage()));
   while (performance.now() < deadline) {
     await sleep(QUIET_WINDOW_MS);
     const now = await Promise.all(relays.map((relay) => relay.usage()));
     const busiestMs = Math.max(...now.map((usage, i) => usage.cpuUs - before[i]!.cpuUs)) / 1000;
     before = now;
-    if (busiestMs < QUIET_CPU_MS) return;
+    if (busiestMs < QUIET_CPU_MS) break;
   }
+  return performance.now() - started;
 }
 
 async function startRelay(ctx: BenchContext, runtime: Runtime) {
@@ -95,32 +116,52 @@ async function startRelay(ctx: BenchContext, runtime: Runtime) {
   });
 }
 
-/**
- * One utterance on a stream, listener and connection of its own, as a new caller would come: over a kept-alive
- * connection only the first would pay for the TCP connection (2-3x the warm figure at load 10).
- */
-async function utterance(target: Target, i: number): Promise<number> {
-  const stream = `warm-${i}`;
-  const listener = await ProbeListener.open(`${target.url.replace(/^http/, 'ws')}/v1/streams/${stream}/listen`, { authorization: `Bearer ${target.key}` });
-  try {
-    return await timeToFirstAudio(target, stream, listener, SENTENCE, { newConnection: true });
-  } finally {
-    listener.close();
+/** Each fresh relay's first utterance back to back with a warm relay's, after the same idle. */
+async function firstBesideWarm(fresh: Speaker[], warm: Speaker[], round: number, idleMs: number): Promise<{ first: number; warm: number }[]> {
+  await sleep(idleMs);
+  const readings: { first: number; warm: number }[] = [];
+  for (const [i, speaker] of fresh.entries()) {
+    const beside = warm[i % warm.length]!;
+    if (round % 2 === 0) {
+      const first = await speaker.utterance();
+      readings.push({ first, warm: await beside.utterance() });
+    } else {
+      const warmMs = await beside.utterance();
+      readings.push({ first: await speaker.utterance(), warm: warmMs });
+    }
   }
+  return readings;
 }
 
+const stopAll = (speakers: Speaker[]) => Promise.all(speakers.map((speaker) => speaker.child.stop()));
+
 export async function measureWarmStart(ctx: BenchContext, runtime: Runtime, plan: WarmStartPlan): Promise<WarmStartResult> {
-  const readings: number[][] = [];
+  const readings: { first: number; warm: number }[][] = [];
   const pairs: RoundPair[] = [];
   const quietMs: number[] = [];
-  for (let round = 0; round < plan.rounds && !ctx.outOfTime(); round++) {
-    const { readings: relays, quietMs: quiet } = await oneRound(ctx, runtime, plan);
-    quietMs.push(quiet);
-    readings.push(...relays);
-    pairs.push({ relay: median(relays.map((times) => times[0]!)), baseline: median(relays.flatMap((times) => times.slice(1))), load: os.loadavg()[0]! });
+  let warm = await startSpeakers(ctx, runtime, plan.relays);
+  try {
+    await untilQuiet(warm.map((speaker) => speaker.child));
+    for (const speaker of warm) await speaker.utterance();
+    await warmUp(warm, plan);
+    for (let round = 0; round < plan.rounds && !ctx.outOfTime(); round++) {
+      const fresh = await startSpeakers(ctx, runtime, plan.relays);
+      try {
+        quietMs.push(await untilQuiet([...fresh, ...warm].map((speaker) => speaker.child)));
+        const beside = await firstBesideWarm(fresh, warm, round, plan.idleMs);
+        readings.push(beside);
+        pairs.push({ relay: median(beside.map((r) => r.first)), baseline: median(beside.map((r) => r.warm)), load: os.loadavg()[0]! });
+        await warmUp(fresh, plan);
+      } finally {
+        await stopAll(warm);
+        warm = fresh;
+      }
+    }
+  } finally {
+    await stopAll(warm);
   }
   const first = compare(pairs, 'ratio', WARM_START_LIMIT);
-  ctx.log(`  warm start (${runtime}, ${plan.relays} relays a round, quiet ${(median(quietMs) / 1000).toFixed(1)} s after start, idle ${plan.idleMs} ms before each): first ${first.relay.median.toFixed(1)} ms, warm ${first.baseline.median.toFixed(1)} ms; ratio per round ${pairs.map((p) => (p.relay / p.baseline).toFixed(2)).join(' ')}`);
+  ctx.log(`  warm start (${runtime}, ${plan.relays} fresh relays a round beside warm ones, quiet ${(median(quietMs) / 1000).toFixed(1)} s after start, idle ${plan.idleMs} ms before each): first ${first.relay.median.toFixed(1)} ms, warm ${first.baseline.median.toFixed(1)} ms; ratio per round ${pairs.map((p) => (p.relay / p.baseline).toFixed(2)).join(' ')}`);
   return { runtime, idleMs: plan.idleMs, first, readings };
 }
 
@@ -129,9 +170,9 @@ export function warmStartRows(result: WarmStartResult): Row[] {
     comparedRow(
       {
         item: 4,
-        figure: `text in → first audio, first utterance after start, each after ${(result.idleMs / 1000).toFixed(1)} s idle (${result.runtime}, espeak)`,
+        figure: `text in → first audio, first utterance after start and ${(result.idleMs / 1000).toFixed(1)} s idle (${result.runtime}, espeak)`,
         unit: 'ms',
-        baselineName: 'the same relays, next ones',
+        baselineName: 'a warm relay, same moments',
         target: `≤ ${WARM_START_LIMIT}× warm`,
       },
       result.first,
