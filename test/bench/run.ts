@@ -43,7 +43,7 @@ options:
   --budget SECONDS   stop starting new steps past this (default: smoke 120, quick 600, full 1800)
   --only LIST        same as naming measures, comma-separated
   --profile DIR      Node CPU profiles, in DIR: latency, the relay in each level's first relay round; conversion, the
-                     relay in each format's first relay window; fanout, the relay and the bare broadcast over 10 s
+                     relay over 10 s of each format after the warm-up; fanout, the relay and the bare broadcast over 10 s
                      before each step's first window
   --help             this text
 `;
