@@ -182,7 +182,7 @@ export async function measureConversionSockets(ctx: BenchContext, runtime: Runti
     for (const format of formats) for (const side of [relay, bare]) await window(side, format, plan.windowMs, plan, ctx);
     const windowMs = Math.max(plan.windowMs, (plan.minListenerSeconds * 1000) / plan.listeners);
     if (ctx.profileDir && runtime === 'node') {
-      for (const format of formats) await window(relay, format, plan.windowMs, plan, ctx, join(ctx.profileDir, `relay-conversion-${formatKey(format)}.cpuprofile`));
+      for (const format of formats) await window(relay, format, windowMs, plan, ctx, join(ctx.profileDir, `relay-conversion-${formatKey(format)}.cpuprofile`));
     }
     const taken = new Map(formats.map((f) => [f, { relay: [] as WindowFigures[], bare: [] as WindowFigures[], pairs: [] as RoundPair[] }]));
     const againstNative = new Map(converted.map((f) => [f, [] as RoundPair[]]));
