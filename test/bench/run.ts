@@ -40,10 +40,10 @@ options:
   --rounds N         interleaved rounds per figure (default: by size, 3–5)
   --runtimes LIST    node,bun (default: both when Bun is installed)
   --out FILE         JSON report (default test/bench/results/bench-results.json); .md and .<curve>.svg beside it
-  --budget SECONDS   stop starting new steps past this (default: smoke 120, quick 600, full 1800)
+  --budget SECONDS   stop starting new steps past this (default: smoke 120, quick 600, full 2100)
   --only LIST        same as naming measures, comma-separated
   --profile DIR      Node CPU profiles, in DIR: latency, the relay in each level's first relay round; conversion, the
-                     relay in each format's first relay window; fanout, the relay and the bare broadcast over 10 s
+                     relay over 10 s of each format after the warm-up; fanout, the relay and the bare broadcast over 10 s
                      before each step's first window
   --help             this text
 `;
@@ -73,7 +73,7 @@ for (const name of named) if (!MEASURES.some((m) => m.name === name)) throw new 
 const selected = named.length ? MEASURES.filter((m) => named.includes(m.name)) : MEASURES.filter((m) => m.byDefault);
 const machine = describeMachine();
 const runtimes = (values.runtimes?.split(',') ?? ['node', ...(machine.bun ? ['bun'] : [])]) as Runtime[];
-const budgetMs = Number(values.budget ?? { smoke: 120, quick: 600, full: 1800 }[size]) * 1000;
+const budgetMs = Number(values.budget ?? { smoke: 120, quick: 600, full: 2100 }[size]) * 1000;
 const out = values.out ?? `${RESULTS_DIR}${size === 'smoke' ? 'bench-smoke.json' : 'bench-results.json'}`;
 const rounds = values.rounds ? Number(values.rounds) : undefined;
 if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) throw new Error('--rounds takes a whole number ≥ 1');

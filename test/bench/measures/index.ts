@@ -164,9 +164,9 @@ export const MEASURES: Measure[] = [
     byDefault: true,
     run: async (m) => {
       const plan = pick<ConversionSocketsPlan>(m.size, {
-        smoke: { listeners: 10, rounds: 2, settleMs: 300, windowMs: 300 },
-        quick: { listeners: 100, rounds: 4, settleMs: 1000, windowMs: 1000 },
-        full: { listeners: 100, rounds: 6, settleMs: 1000, windowMs: 2000 },
+        smoke: { listeners: 10, rounds: 2, settleMs: 300, windowMs: 300, minListenerSeconds: 0 },
+        quick: { listeners: 100, rounds: 5, settleMs: 1000, windowMs: 1000, minListenerSeconds: 500 },
+        full: { listeners: 100, rounds: 8, settleMs: 1000, windowMs: 2000, minListenerSeconds: 500 },
       });
       const result = await measureConversion(m.bench, 'node', await m.sources.audio(), { ...plan, rounds: m.rounds ?? plan.rounds });
       return { rows: conversionRows(result), details: result };

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { roundOrder } from './measures/conversion-sockets.ts';
+
+describe('conversion rounds', () => {
+  it('cancels a load that drifts steadily through a round from every converted path over the native one', () => {
+    const converted = ['s16', 'mulaw'];
+    for (let round = 0; round < 8; round++) {
+      const order = roundOrder(round, 'native', converted, ['relay', 'bare'] as const);
+      // Each window reads the same true cost, scaled by a load that grows 10% a window.
+      const reading = new Map<string, number>();
+      let t = 0;
+      for (const format of order.formats) for (const side of order.sides) reading.set(`${side} ${format}`, 100 * 1.1 ** t++);
+      expect(reading.size).toBe(6);
+      for (const format of converted) {
+        const path = (f: string) => reading.get(`relay ${f}`)! / reading.get(`bare ${f}`)!;
+        expect(path(format) / path('native')).toBeCloseTo(1, 9);
+      }
+    }
+  });
+
+  it('alternates which side and which converted format come first', () => {
+    const orders = [0, 1, 2, 3].map((round) => roundOrder(round, 'n', ['a', 'b'], ['relay', 'bare'] as const));
+    expect(orders.map((o) => o.formats.join(''))).toEqual(['anb', 'anb', 'bna', 'bna']);
+    expect(orders.map((o) => o.sides[0])).toEqual(['relay', 'bare', 'relay', 'bare']);
+  });
+});
