@@ -3,7 +3,11 @@ import type { FormatChannel } from './format-channel.ts';
 import type { Listener } from './listener.ts';
 
 export class StreamListeners {
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    /** Which of the hub's heartbeat slices this stream's listeners are beaten with. */
+    readonly heartbeatSlice = 0,
+  ) {}
 
   readonly channels = new Map<string, FormatChannel>();
   /** Listeners that asked for `?from=utterance`, waiting for the broker's replay. */

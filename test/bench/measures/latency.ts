@@ -14,7 +14,7 @@ import { freePort, sleep, within } from '../clock.ts';
 import type { BenchContext } from '../context.ts';
 import { ProbeListener } from '../probe-listener.ts';
 import { row, type Row, verdict } from '../report.ts';
-import { speak } from '../speak-client.ts';
+import { SpeakConnection } from '../speak-connection.ts';
 import type { AudioSource } from '../sources.ts';
 import { summarize, type Summary } from '../stats.ts';
 import { type Comparison, compare, comparePooledQuantile, type SampledRound } from '../interleave.ts';
@@ -94,7 +94,7 @@ export async function measureLatency(
             }),
           );
           const direct = await CartesiaDirect.open(providerWssUrl, apiKey, source.format);
-          return { streams, direct, next: 0 };
+          return { streams, direct, speaker: new SpeakConnection(target), next: 0 };
         }),
       );
       const relaySamples: number[] = [];
@@ -108,7 +108,7 @@ export async function measureLatency(
         let sentAt = 0;
         const audio = stream.listener.nextAudio(stream.last);
         const [timing, answer] = await within(
-          Promise.all([audio, speak(target, stream.name, LATENCY_TEXT, '', () => (sentAt = performance.now()))]),
+          Promise.all([audio, worker.speaker.speak(stream.name, LATENCY_TEXT, () => (sentAt = performance.now()))]),
           UTTERANCE_TIMEOUT_MS,
           'an utterance through the relay',
         );
@@ -130,13 +130,16 @@ export async function measureLatency(
       const pairedBlock = (until: number, samples: { relay: number[]; direct: number[] } | null) =>
         Promise.all(
           workers.map(async (worker, w) => {
-            await sleep(jitter(pause));
-            for (let turn = w; performance.now() < until; turn++) {
+            // A pair starts only before `until`; a pause that would end past it is not waited out (at 1,000 streams
+            // such pauses, 10 s on average, held each round open twice as long as its block without a sample).
+            for (let turn = w; ; turn++) {
+              const pauseMs = jitter(pause);
+              if (performance.now() + pauseMs >= until) return;
+              await sleep(pauseMs);
               const relayFirst = turn % 2 === 0;
               await (relayFirst ? relayOnce(worker, samples?.relay ?? null) : directOnce(worker, samples?.direct ?? null));
               await sleep(jitter(pause));
               await (relayFirst ? directOnce(worker, samples?.direct ?? null) : relayOnce(worker, samples?.relay ?? null));
-              await sleep(jitter(pause));
             }
           }),
         );
@@ -165,6 +168,7 @@ export async function measureLatency(
       const at100 = concurrency >= 100;
       for (const worker of workers) {
         worker.direct.close();
+        worker.speaker.close();
         for (const stream of worker.streams) stream.listener.close();
       }
       const relaySummary = summarize(relaySamples);
