@@ -12,6 +12,7 @@ import type { Metrics } from '../ops/metrics.ts';
 import type { ChannelSockets } from './channel-sockets.ts';
 import { overBudget } from './buffer-budget.ts';
 import { FormatChannel, type SentSamples } from './format-channel.ts';
+import { HeartbeatSlices } from './heartbeat-slices.ts';
 import type { Listener, ListenerRecord, ListenerRegistry, ListenerSocket, ListenOptions } from './listener.ts';
 import { StreamListeners } from './stream-listeners.ts';
 
@@ -43,31 +44,20 @@ const BUDGET_SWEEP_MS = 1000;
  * once a second, not ten times (a per-listener cost that showed in a Bun profile at a hundred listeners).
  */
 const MAX_SLOW_SWEEP_MS = 1000;
-/**
- * Heartbeats go out to one slice of the streams at a time, a slice every heartbeatMs / HEARTBEAT_SLICES, so each
- * listener still hears one every heartbeatMs but the event loop never writes to every listener in one turn: at 2,000
- * listeners that turn took 40-150 ms (load 17), and whatever arrived meanwhile (a speak request, a provider's first
- * chunk) waited it out.
- */
-const HEARTBEAT_SLICES = 8;
 
 export class ListenerHub implements ListenerRegistry {
   private readonly streams = new Map<string, StreamListeners>();
   /** When each listener was first seen over its allowance, while it stays over (usually empty: checked by size first). */
   private readonly overSince = new Map<Listener, number>();
-  private readonly heartbeat: ReturnType<typeof setInterval>;
-  /** The slice whose streams get the next heartbeat, and the slice the next new stream joins. */
-  private heartbeatSlice = 0;
-  private nextSlice = 0;
+  private readonly heartbeats: HeartbeatSlices;
   private readonly budgetSweep: ReturnType<typeof setInterval>;
   private overBudgetBefore = false;
   private readonly slowSweepMs: number;
 
   constructor(private readonly options: ListenerHubOptions) {
     this.slowSweepMs = Math.min(MAX_SLOW_SWEEP_MS, options.maxBufferedSeconds * 100);
-    this.heartbeat = setInterval(() => this.sendHeartbeats(), options.heartbeatMs / HEARTBEAT_SLICES);
+    this.heartbeats = new HeartbeatSlices(options.heartbeatMs, (slice) => this.sendHeartbeats(slice));
     this.budgetSweep = setInterval(() => this.keepWithinBudget(), BUDGET_SWEEP_MS);
-    unrefTimer(this.heartbeat);
     unrefTimer(this.budgetSweep);
   }
 
@@ -84,7 +74,7 @@ export class ListenerHub implements ListenerRegistry {
     const { stream, format } = listener;
     let group = this.streams.get(stream);
     if (!group) {
-      const created = new StreamListeners(stream, this.nextSlice++ % HEARTBEAT_SLICES);
+      const created = new StreamListeners(stream, this.heartbeats.assign());
       created.unsubscribe = this.options.broker.subscribe(stream, (event) => this.deliver(created, event));
       this.streams.set(stream, (group = created));
     }
@@ -155,7 +145,7 @@ export class ListenerHub implements ListenerRegistry {
 
   /** Closes every listener (e.g. 1001 on shutdown) and stops the heartbeat. */
   close(code: number, reason: string): void {
-    clearInterval(this.heartbeat);
+    this.heartbeats.stop();
     clearInterval(this.budgetSweep);
     this.overSince.clear();
     for (const group of this.streams.values()) {
@@ -283,9 +273,7 @@ export class ListenerHub implements ListenerRegistry {
     safeClose(listener.socket, error.closeCode, error.code);
   }
 
-  private sendHeartbeats(): void {
-    const slice = this.heartbeatSlice;
-    this.heartbeatSlice = (slice + 1) % HEARTBEAT_SLICES;
+  private sendHeartbeats(slice: number): void {
     const beat = JSON.stringify({ type: 'heartbeat', time: Date.now() } satisfies ListenerMessage);
     for (const group of this.streams.values()) {
       if (group.heartbeatSlice !== slice) continue;
