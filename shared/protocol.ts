@@ -276,9 +276,9 @@ export interface AudioFrame {
   payload: Uint8Array;
 }
 
-export function encodeAudioFrame(utterance: number, sampleOffset: number, payload: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(AUDIO_HEADER_BYTES + payload.byteLength);
-  const view = new DataView(frame.buffer);
+/** Frames `payload`, into `frame` when given (exactly the frame's length, from a sender that reuses it), else a new array. */
+export function encodeAudioFrame(utterance: number, sampleOffset: number, payload: Uint8Array, frame: Uint8Array = new Uint8Array(AUDIO_HEADER_BYTES + payload.byteLength)): Uint8Array {
+  const view = new DataView(frame.buffer, frame.byteOffset, AUDIO_HEADER_BYTES);
   view.setUint8(0, PROTOCOL_VERSION);
   view.setUint8(1, FRAME_KIND_AUDIO);
   view.setUint32(4, utterance >>> 0, true);

@@ -23,7 +23,11 @@ function speak(broker: MemoryBroker, stream: string, bytes: number) {
 /** A runtime's socket groups, recorded: each message a group takes once, and the sockets it reaches. */
 class RecordingGroups {
   readonly sent: Array<{ data: string | Uint8Array; to: RecordingSocket[] }> = [];
+  /** The arrays sends were given, as given (`sent` holds copies where the groups copy, as Bun's publish does). */
+  readonly given: Array<string | Uint8Array> = [];
   private readonly owners = new Map<RuntimeSocket, RecordingSocket>();
+
+  constructor(private readonly copies = false) {}
 
   socket(): RecordingSocket & { ws: RuntimeSocket; newGroup: () => SocketGroup } {
     const ws = {} as RuntimeSocket;
@@ -37,11 +41,14 @@ class RecordingGroups {
     return {
       add: (ws) => void members.add(this.owners.get(ws)!),
       delete: (ws) => void members.delete(this.owners.get(ws)!),
-      send: (data) => {
+      send: (given) => {
+        const data = this.copies && typeof given !== 'string' ? given.slice() : given;
         for (const socket of members) socket.send(data);
+        this.given.push(given);
         this.sent.push({ data, to: [...members] });
         return members.size;
       },
+      copiesOnSend: this.copies,
     };
   };
 }
@@ -109,6 +116,35 @@ describe('ListenerHub', () => {
     broker.publish('hall', { type: 'utterance_start', utterance: 2, utterance_id: 'utt_b' });
     broker.publish('hall', { type: 'timing', utterance: 2, position: 0, at: 2000 });
     expect(groups.sent.slice(-2).map(({ to }) => to)).toEqual([[alsoInStep, plain], [alsoInStep]]);
+  });
+
+  it('writes each audio frame into the same bytes while every socket of the format is in a group that copies, else frames anew', () => {
+    const broker = new MemoryBroker();
+    const listeners = (open = hub(broker));
+    const groups = new RecordingGroups(true);
+    const [a, b] = [groups.socket(), groups.socket()];
+    listeners.add('hall', SOURCE, a);
+    listeners.add('hall', SOURCE, b);
+    broker.publish('hall', { type: 'utterance_start', utterance: 1, utterance_id: 'utt_a' });
+    const audio = (fill: number) => broker.publish('hall', { type: 'audio', utterance: 1, data: new Uint8Array(64).fill(fill) });
+    audio(1);
+    audio(2);
+    const given = groups.given.filter((data) => typeof data !== 'string');
+    expect(given[0]).toBe(given[1]);
+    expect(a.audioFrames().map((frame) => decodeAudioFrame(frame))).toMatchObject([
+      { sampleOffset: 0, payload: new Uint8Array(64).fill(1) },
+      { sampleOffset: 32, payload: new Uint8Array(64).fill(2) },
+    ]);
+    // A socket written directly keeps the array it was sent: from then on each frame is a new one.
+    const direct = new RecordingSocket();
+    listeners.add('hall', SOURCE, direct);
+    audio(3);
+    audio(4);
+    expect(direct.audioFrames().map((frame) => decodeAudioFrame(frame))).toMatchObject([
+      { sampleOffset: 64, payload: new Uint8Array(64).fill(3) },
+      { sampleOffset: 96, payload: new Uint8Array(64).fill(4) },
+    ]);
+    expect(b.audioFrames()).toHaveLength(4);
   });
 
   it('counts listeners per stream and unsubscribes from the broker when the last one leaves', () => {

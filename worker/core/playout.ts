@@ -33,7 +33,7 @@ export class Playout {
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** A yield to I/O is scheduled: pumping resumes after it. */
   private yielding = false;
-  /** Clock reading when publishing began in this turn of the event loop; null once the turn is over. */
+  /** Clock reading when a push began publishing in this turn of the event loop; null once the turn is over. */
   private turnStarted: number | null = null;
   /** Seconds of audio queued and not yet released. */
   private pendingSeconds = 0;
@@ -131,31 +131,45 @@ export class Playout {
     return Math.max(0, this.timelineEnd - this.now());
   }
 
-  private pump(): void {
+  /**
+   * The timer's, the turn marker's and the yield's callbacks, made once: audio sets a timer per chunk, so a callback
+   * made per chunk would be an allocation per chunk.
+   */
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    this.pump(this.now());
+  };
+
+  private readonly endTurn = (): void => {
+    this.turnStarted = null;
+  };
+
+  private readonly resume = (): void => {
+    this.yielding = false;
+    this.pump();
+  };
+
+  /** Publishes what is due; `timerTurn` is when the pump's own timer began this turn of the event loop. */
+  private pump(timerTurn: number | null = null): void {
     this.stopTimer();
     if (this.yielding) return;
     while (this.pending.length > 0) {
       const head = this.pending[0]!;
       const now = this.now();
-      if (this.overTurnBudget(now)) {
+      const ahead = this.timelineEnd - now;
+      if (head.seconds > 0 && ahead > this.leadMs) {
+        this.timer = setTimeout(this.onTimer, ahead - this.leadMs);
+        return;
+      }
+      if (this.overTurnBudget(now, timerTurn)) {
         // Publishing is slower than the audio plays (a fan-out past its capacity), and the provider's
         // events arrive in one chain of microtasks: yield to the sockets, connections and other streams
         // rather than block the event loop for the whole backlog.
         this.yielding = true;
-        afterIO(() => {
-          this.yielding = false;
-          this.pump();
-        });
+        afterIO(this.resume);
         return;
       }
-      if (head.seconds > 0) {
-        const ahead = this.timelineEnd - now;
-        if (ahead > this.leadMs) {
-          this.timer = setTimeout(() => this.pump(), ahead - this.leadMs);
-          return;
-        }
-        this.place(head.event, head.seconds, now);
-      }
+      if (head.seconds > 0) this.place(head.event, head.seconds, now);
       this.pending.shift();
       this.pendingSeconds -= head.seconds;
       this.publish(head.event);
@@ -181,11 +195,16 @@ export class Playout {
     return this.timing.clockAt(reading) + this.timing.syncDelayMs;
   }
 
-  /** Whether this turn of the event loop has published for longer than MAX_TURN_MS (each push pumps anew). */
-  private overTurnBudget(now: number): boolean {
+  /**
+   * Whether this turn of the event loop has published for longer than MAX_TURN_MS. A pump run by its timer starts its
+   * turn and times it itself; pushes (each pumps anew, in one chain of microtasks) share a marker that the end of the
+   * turn clears, set only when one of them publishes: a chunk released by its timer schedules nothing but the next timer.
+   */
+  private overTurnBudget(now: number, timerTurn: number | null): boolean {
     if (this.turnStarted === null) {
+      if (timerTurn !== null) return now - timerTurn > MAX_TURN_MS;
       this.turnStarted = now;
-      afterIO(() => (this.turnStarted = null));
+      afterIO(this.endTurn);
       return false;
     }
     return now - this.turnStarted > MAX_TURN_MS;

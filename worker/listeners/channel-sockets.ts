@@ -55,6 +55,11 @@ export class ChannelSockets {
     return true;
   }
 
+  /** True when every socket is in a group whose send copies what it is given: a frame's bytes may then be reused. */
+  get copiesOnSend(): boolean {
+    return this.direct.size === 0 && this.group?.copiesOnSend === true;
+  }
+
   /** Writes one message to every grouped socket at once; returns how many sockets it went to. */
   sendGrouped(data: string | Uint8Array): number {
     return this.group && this.grouped > 0 ? this.group.send(data) : 0;

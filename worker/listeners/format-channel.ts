@@ -3,7 +3,7 @@
  * every listener of the format (and, on its own, for one listener replaying the current utterance).
  */
 import { type AudioFormat, samplesIn } from '../../shared/audio-format.ts';
-import { encodeAudioFrame, type ListenerMessage } from '../../shared/protocol.ts';
+import { AUDIO_HEADER_BYTES, encodeAudioFrame, type ListenerMessage } from '../../shared/protocol.ts';
 import { createTranscoder, type Transcoder } from '../../shared/transcoder.ts';
 import type { BrokerEvent } from '../broker/broker.ts';
 import { ChannelSockets } from './channel-sockets.ts';
@@ -32,6 +32,8 @@ export class FormatChannel {
   timingMessage: string | null = null;
   /** The last utterance that ended here and the samples sent of it, for listeners' late playback reports. */
   private ended = { utterance: -1, samples: 0 };
+  /** The frame audio is written into while every listener's socket copies what it is sent: no allocation per frame. */
+  private reusedFrame: Uint8Array | null = null;
 
   constructor(
     readonly format: AudioFormat,
@@ -118,8 +120,14 @@ export class FormatChannel {
 
   private audioFrame(payload: Uint8Array): Uint8Array | null {
     if (payload.byteLength === 0 || this.utterance === null) return null;
-    const frame = encodeAudioFrame(this.utterance, this.samples, payload);
+    const frame = encodeAudioFrame(this.utterance, this.samples, payload, this.listeners.copiesOnSend ? this.reusableFrame(AUDIO_HEADER_BYTES + payload.byteLength) : undefined);
     this.samples += samplesIn(this.format, payload.byteLength);
     return frame;
+  }
+
+  /** A frame of `length` bytes that the next one overwrites (chunks are mostly one size: a new one only when it changes). */
+  private reusableFrame(length: number): Uint8Array {
+    if (this.reusedFrame?.byteLength !== length) this.reusedFrame = new Uint8Array(length);
+    return this.reusedFrame;
   }
 }

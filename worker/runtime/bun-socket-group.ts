@@ -34,5 +34,7 @@ export function bunSocketGroup(serverOf: (ws: ServerWebSocket<unknown>) => Serve
       server.publish(topic, data as string | Uint8Array<ArrayBuffer>);
       return members;
     },
+    // uWS copies a published message into each subscriber's buffer (or its topic's queue) before publish returns.
+    copiesOnSend: true,
   };
 }

@@ -83,6 +83,8 @@ export interface SocketGroup {
   delete(ws: RuntimeSocket): void;
   /** Writes one message (text for a string, binary otherwise) to every open socket of the group; returns how many. */
   send(data: string | Uint8Array): number;
+  /** `send` has copied the message when it returns (Bun's publish), so the caller may write its next one into the same bytes. */
+  readonly copiesOnSend?: boolean;
 }
 
 /** What the middleware sets on every request's context: its id and, under /v1, who sent it. */
