@@ -9,7 +9,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { loadEspeakEngine } from '../../../worker/providers/espeak/engine.ts';
-import { WARM_UP_PIECES, WARM_UP_ROUNDS } from '../../../worker/providers/espeak/provider.ts';
+import { WARM_UP_PIECES, WARM_UP_ROUNDS } from '../../../worker/providers/espeak/warm-up-script.ts';
 import { EMULATOR_API_KEY } from './auth.ts';
 import { EMULATOR_VOICES } from './rest.ts';
 import { createEmulatorServer, EMULATOR_CERT_FILE } from './server.ts';
