@@ -31,7 +31,12 @@ export interface RelayInstance {
   logger: Logger;
   /** Settles when the warm-up rehearsal (ops/warm-up.ts) is over; the relay serves meanwhile. */
   warmedUp: Promise<void>;
+  /** Settles when the relay is warm, the rehearsal and the engine's own warm-up over: `/readyz` answers 200 from then. */
+  warm: Promise<void>;
 }
+
+/** How long readiness waits for the warm-up at most: 1-3 s on an idle machine, tens under heavy load. */
+const WARM_READINESS_BOUND_MS = 30_000;
 
 export async function createRelay(options: CreateRelayOptions): Promise<RelayInstance> {
   const config = loadConfig(options.env, generateSecret);
@@ -67,7 +72,9 @@ export async function createRelay(options: CreateRelayOptions): Promise<RelayIns
     ({ ms, through }) => logger.debug('warm-up rehearsal done', { ms: Math.round(ms), through }),
     (error: unknown) => logger.warn('warm-up rehearsal failed: the first utterance may be slower', { error }),
   );
-  return { app, relay, config, logger, warmedUp };
+  const warm = Promise.all([warmedUp, provider.warmed]).then(() => {});
+  relay.warming(warm, WARM_READINESS_BOUND_MS);
+  return { app, relay, config, logger, warmedUp, warm };
 }
 
 async function createProvider(config: RelayConfig, logger: Logger, runtime: RuntimeAdapter): Promise<TTSProvider> {

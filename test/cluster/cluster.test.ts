@@ -248,7 +248,8 @@ describe('three relay instances over one Redis', () => {
     const speaking = b.speak('outage', LONG_TEXT, 'wait=true');
     await listener.waitFor(isStart);
     proxy.cut();
-    await until(async () => (await b.request('/readyz')).status === 503, 5000, 'readyz 503');
+    await until(async () => ((await (await b.request('/readyz')).json()) as { hub_healthy: boolean }).hub_healthy === false, 5000, 'readyz hub_healthy false');
+    expect((await b.request('/readyz')).status).toBe(503);
     // The utterance in progress plays to its end for the listener on this instance.
     const end = await listener.waitFor(isEnd, 20_000);
     expect(end.reason).toBe('done');

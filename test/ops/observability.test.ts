@@ -146,7 +146,8 @@ describe('GET /readyz', () => {
     rig = await startCartesiaRig();
     const get = (path: string) => fetch(new URL(path, rig!.relay.url));
     expect((await rig.speakAndWait('ready', 'Upstream is fine.')).reason).toBe('done');
-    expect((await get('/readyz')).status).toBe(200);
+    // Ready once the warm-up rehearsal at start is over.
+    await until(async () => expect((await get('/readyz')).status).toBe(200));
 
     rig.emulator.setFaults({ rejectUpgrades: { status: 503, times: 1000 } });
     rig.emulator.dropConnections();
@@ -168,7 +169,7 @@ describe('GET /readyz', () => {
 
   it('answers 503 as soon as a shutdown begins, while what is in flight goes on', async () => {
     const { relay } = await start({ RELAY_DRAIN_MS: '3000' });
-    expect((await request(relay, '/readyz', { key: null })).status).toBe(200);
+    await until(async () => expect((await request(relay, '/readyz', { key: null })).status).toBe(200), 40_000);
     const speaking = request(relay, '/v1/streams/drain/speak?wait=true', { method: 'POST', body: 'Still speaking while the relay drains.' });
     await until(async () => expect(((await (await request(relay, '/v1/streams/drain')).json()) as { current: unknown }).current).toBeTruthy());
     const shutdown = relay.shutdown('SIGTERM');
@@ -180,5 +181,5 @@ describe('GET /readyz', () => {
     }
     expect(((await (await speaking).json()) as SpeakCompleted).reason).toBe('done');
     expect(await shutdown).toMatchObject({ signal: 'SIGTERM', drained: true });
-  });
+  }, 60_000);
 });

@@ -68,12 +68,14 @@ function firstAudio(listener: RecordedListener): Promise<void> {
 }
 
 /** New work while draining: refused with 503 shutting_down, or not even connected once the listener is closed. */
-/** Waits until the process has taken the signal (readiness goes 503 or the port closes): signals arrive asynchronously. */
+/** Waits until the process has taken the signal (readiness says not accepting, or the port closes): signals arrive asynchronously. */
 async function drainingStarted(relay: RelayProcess): Promise<void> {
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
     try {
-      if ((await fetch(new URL('/readyz', relay.url))).status === 503) return;
+      // Not-ready for the drain, not for the warm-up at start.
+      const answer = await fetch(new URL('/readyz', relay.url));
+      if (answer.status === 503 && ((await answer.json()) as { accepting: boolean }).accepting === false) return;
     } catch {
       return;
     }

@@ -1,14 +1,14 @@
 /**
  * Warm start: the rehearsal utterance a relay runs at start goes through the whole path on a private copy of
- * the relay, and leaves nothing anyone could see: no stream, no metric, no log line at info; readiness does
- * not wait for it.
+ * the relay, and leaves nothing anyone could see: no stream, no metric, no log line at info. The relay serves
+ * meanwhile, but answers ready only once it is over, so a balancer sends the first caller to a warm relay.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningRelay } from '../../worker/runtime/node.ts';
 import { parseMetrics } from '../runtimes/prometheus.ts';
 import { type RelayProcess, startRelayProcess } from '../runtimes/relay-process.ts';
 import { startLoggedRelay, type LogLine } from '../support/logged-relay.ts';
-import { within } from '../support/relay.ts';
+import { untilReady, within } from '../support/relay.ts';
 
 const KEY = 'warm-up-admin-key-0123456789';
 
@@ -30,15 +30,24 @@ function get(base: RunningRelay, path: string): Promise<Response> {
 }
 
 describe('warm-up rehearsal at start', () => {
-  it('is still running when the relay is up, and the relay answers ready meanwhile', async () => {
+  it('is still running when the relay is up; the relay serves meanwhile, and answers ready once it and the engine are warm', async () => {
     const { relay } = await start({});
     let over = false;
     void relay.warmedUp.then(() => (over = true));
     expect(over).toBe(false);
-    const ready = await get(relay, '/readyz');
-    expect(ready.status).toBe(200);
+    // Both answered while the rehearsal runs: it takes hundreds of milliseconds, these one turn each.
+    const [streams, ready, metrics] = await Promise.all([get(relay, '/v1/streams'), get(relay, '/readyz'), get(relay, '/metrics')]);
+    expect(streams.status).toBe(200);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, warm: false, accepting: true, provider_healthy: true, hub_healthy: true });
+    expect(parseMetrics(await metrics.text()).get('tts_relay_ready')).toBe(0);
+
     await within(relay.warmedUp, 10_000, 'the warm-up');
-  });
+    // Then the engine's own warm-up in its thread; ready once both are over.
+    const answers = await untilReady(() => get(relay, '/readyz'));
+    for (const answer of answers.slice(0, -1)) expect(answer).toMatchObject({ status: 503, body: { warm: false } });
+    expect(answers.at(-1)).toMatchObject({ status: 200, body: { ready: true, warm: true } });
+  }, 60_000);
 
   it('leaves no stream, no count in /metrics and no log line at info behind', async () => {
     const { relay, logs } = await start({ LOG_LEVEL: 'info' });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { SpeakCompleted } from '../../shared/api.ts';
 import { connectListener, isEnd, isStart, type RecordedListener, refusedUpgrade } from '../support/listener-client.ts';
-import { controlledBody, within } from '../support/relay.ts';
+import { controlledBody, untilReady, within } from '../support/relay.ts';
 import { parseMetrics } from './prometheus.ts';
 import { type RelayProcess, RUNTIMES, runRelayToExit, runtimeVersion, startRelayProcess } from './relay-process.ts';
 
@@ -59,10 +59,11 @@ describe.each(RUNTIMES)('the relay under %s', (runtime) => {
     expect(relay.runtime).toBe(await runtimeVersion(runtime));
     const health = await api.request('/healthz', { key: null });
     expect(health.status).toBe(200);
-    const ready = await api.request('/readyz', { key: null });
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ ready: true, provider: 'espeak' });
-  });
+    // 503 with `warm: false` while the warm-up at start (the rehearsal, the engine's) runs, then 200.
+    const answers = await untilReady(() => api.request('/readyz', { key: null }));
+    for (const answer of answers.slice(0, -1)) expect(answer).toMatchObject({ status: 503, body: { ready: false, warm: false, accepting: true } });
+    expect(answers.at(-1)).toMatchObject({ status: 200, body: { ready: true, warm: true, provider: 'espeak' } });
+  }, 60_000);
 
   it('serves the player page and its client module, with a strict CSP', async () => {
     const page = await api.request('/', { key: null });

@@ -3,6 +3,7 @@
  * stream directory through which every ingress reaches a stream. It hands each part only what it uses; the
  * routes get an ingress context (app.ts), never the relay.
  */
+import { unrefTimer } from '../../shared/timers.ts';
 import { createAuthenticator, type Authenticator } from '../security/auth.ts';
 import type { Broker } from '../broker/broker.ts';
 import { ListenerHub } from '../listeners/listener-hub.ts';
@@ -59,6 +60,8 @@ export class Relay {
   readonly outcomes: RecentOutcomes;
   private readonly streams: LocalStreams;
   private closed = false;
+  /** False from start until the warm-up rehearsal is over (see `warming`): readiness waits for it. */
+  private warm = true;
 
   constructor(deps: RelayDeps) {
     this.config = deps.config;
@@ -121,9 +124,28 @@ export class Relay {
     return this.streams.busy;
   }
 
-  /** Whether this instance should get traffic: taking work, its provider and its broker (Redis) reachable. */
+  /** Whether this instance should get traffic: warmed up, taking work, its provider and its broker (Redis) reachable. */
   get ready(): boolean {
-    return this.isAccepting && this.provider.healthy() && this.broker.healthy();
+    return this.warm && this.isAccepting && this.provider.healthy() && this.broker.healthy();
+  }
+
+  /** Whether the warm-up rehearsal at start is over (or there was none). */
+  get isWarm(): boolean {
+    return this.warm;
+  }
+
+  /**
+   * Not ready until `warmUp` settles, however it ends, or `boundMs` passed (a slow machine serves cold rather than
+   * never): a balancer sends the first caller to a warm instance. The relay serves meanwhile, whoever calls it.
+   */
+  warming(warmUp: Promise<unknown>, boundMs: number): void {
+    this.warm = false;
+    const over = () => {
+      this.warm = true;
+      clearTimeout(bound);
+    };
+    const bound = unrefTimer(setTimeout(over, boundMs));
+    warmUp.then(over, over);
   }
 
   get streamCount(): number {

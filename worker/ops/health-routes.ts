@@ -5,6 +5,7 @@ import type { Env } from '../runtime/contract.ts';
 /** What the probes read: the instance's readiness and the health of what it depends on. */
 export interface HealthSource {
   readonly ready: boolean;
+  readonly isWarm: boolean;
   readonly isAccepting: boolean;
   readonly provider: { readonly name: string; healthy(): boolean };
   readonly broker: { readonly name: string; healthy(): boolean };
@@ -13,11 +14,12 @@ export interface HealthSource {
 export function healthRoutes(source: HealthSource): Hono<Env> {
   const app = new Hono<Env>();
   app.get('/healthz', (c) => c.json({ status: 'ok', provider: source.provider.name, healthy: source.provider.healthy() }));
-  // 503 while the provider or the broker (Redis) is unreachable or the instance is draining, so a balancer sends work elsewhere.
+  // 503 while the instance warms up at start or drains, or the provider or the broker (Redis) is unreachable, so a balancer sends work elsewhere.
   app.get('/readyz', (c) => {
-    const { ready, isAccepting, provider, broker } = source;
+    const { ready, isWarm, isAccepting, provider, broker } = source;
     const body = {
       ready,
+      warm: isWarm,
       accepting: isAccepting,
       provider: provider.name,
       provider_healthy: provider.healthy(),

@@ -171,7 +171,7 @@ export class Metrics {
     ];
     const lines = [
       ...gauge('tts_relay_info', 'The runtime and provider this instance runs on.', 1, snapshot.info),
-      ...gauge('tts_relay_ready', '1 when the instance takes work (provider healthy, not shutting down).', snapshot.ready ? 1 : 0),
+      ...gauge('tts_relay_ready', '1 when the instance takes work (warmed up, provider and hub healthy, not shutting down).', snapshot.ready ? 1 : 0),
       ...gauge('tts_relay_listeners', 'Listener WebSockets open now.', snapshot.listeners),
       ...gauge('tts_relay_streams', 'Streams known to this instance now.', snapshot.streams),
       ...gauge('tts_relay_held_audio_bytes', 'Audio synthesized for Cartesia-compatible clients, waiting its turn on its stream.', this.heldBytes),

@@ -71,6 +71,8 @@ export interface TTSProvider {
   voices(): Promise<Voice[]>;
   /** Resolves when the provider can take work, rejects with a RelayError when it cannot. */
   ready(): Promise<void>;
+  /** Settles when the engine's own warm-up after start is over, if it runs one (espeak: in its thread). */
+  readonly warmed?: Promise<void>;
   /** Whether the upstream is reachable now; feeds the readiness check. */
   healthy(): boolean;
   close(): Promise<void>;

@@ -132,7 +132,7 @@ export const MEASURES: Measure[] = [
   { name: 'memory', summary: 'RSS and heap per idle listener at 1,000 / 10,000 vs a bare server (interleaved, Node and Bun)', byDefault: true, run: memory },
   {
     name: 'engine',
-    summary: 'embedded espeak: real-time factor, time to first audio, first utterance after start (single readings)',
+    summary: 'embedded espeak: real-time factor, time to first audio, first utterance once the relay answers ready (single readings)',
     byDefault: true,
     run: async (m) => {
       const result = await measureEngine(m.bench, 'node');
