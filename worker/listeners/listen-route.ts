@@ -5,20 +5,18 @@ import { RelayError } from '../../shared/errors.ts';
 import type { IngressContext } from '../ingress/context.ts';
 import type { Env, RuntimeAdapter } from '../runtime/contract.ts';
 import { authorize } from '../security/auth.ts';
-import { listenerConnections } from './listener-connection.ts';
+import { ListenerConnection, ListenerKind } from './listener-connection.ts';
 
 export function listenRoute({ directory, listeners, played, limits, sourceFormat, clock, now, auth }: IngressContext, runtime: RuntimeAdapter) {
-  const ListenerConnection = listenerConnections({ listeners, played, auth, runtime, clock, now });
-  // One format object per encoding and rate (a few dozen at most), shared by every listener that asks for it.
-  const formats = new Map<string, AudioFormat>();
+  const shared = { listeners, played, auth, runtime, clock, now };
+  // One kind per encoding, rate and timing (a few dozen at most), shared by every listener that asks for it.
+  const kinds = new Map<string, ListenerKind>();
   return async (c: Context<Env>, name: string): Promise<Response> => {
     authorize(c.get('principal'), 'listen', name);
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
       throw new RelayError('bad_request', 'This route is a WebSocket: connect with a WebSocket client (Upgrade: websocket).');
     }
     const requested = listenFormat(c.req.query('encoding'), c.req.query('sample_rate'), sourceFormat);
-    const format = formats.get(formatKey(requested)) ?? requested;
-    formats.set(formatKey(format), format);
     const from = c.req.query('from');
     if (from !== undefined && from !== 'utterance' && from !== 'live') {
       throw new RelayError('bad_request', 'from is `live` (the default) or `utterance` (start with the current utterance).');
@@ -29,7 +27,10 @@ export function listenRoute({ directory, listeners, played, limits, sourceFormat
     }
     if (listeners.count(name) >= limits.maxListenersPerStream) throw new RelayError('too_many_listeners');
     await directory.open(name);
-    const connection = new ListenerConnection({ stream: name, format, from: from ?? 'live', timing: timing === 'true', principal: c.get('principal') });
+    const kindKey = `${formatKey(requested)}${timing === 'true' ? ' timing' : ''}`;
+    let kind = kinds.get(kindKey);
+    if (!kind) kinds.set(kindKey, (kind = new ListenerKind(shared, requested, timing === 'true')));
+    const connection = new ListenerConnection({ stream: name, kind, from: from ?? 'live', principal: c.get('principal') });
     const response = await runtime.upgradeWebSocket(c, connection);
     return response ?? new Response(null);
   };

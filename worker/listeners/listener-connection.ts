@@ -2,7 +2,8 @@
  * One listener's WebSocket: the events the runtime calls (behind the connection guard, whose state it carries), the
  * socket port the listener hub writes to, and the listener's record in the hub. One object per listener with its
  * methods on the prototype: no closures per listener, and nothing of the upgrade request (its Hono context, headers,
- * principal) outlives the handshake.
+ * principal) outlives the handshake. One class for every route (a class made per route would be made twice, the
+ * warm-up's route and the relay's, and JSC then gives every instance a slot for its prototype).
  */
 import type { WSMessageReceive } from 'hono/ws';
 import type { AudioFormat } from '../../shared/audio-format.ts';
@@ -16,7 +17,7 @@ import type { ListenerRecord, ListenerRegistry, ListenerSocket } from './listene
 import { ListenerInbox } from './listener-inbox.ts';
 import type { PlaybackReports } from './played-reports.ts';
 
-/** What every listener connection of a relay shares: built once per route, not per socket. */
+/** What every listener connection of a route shares: built once per route, not per socket. */
 export interface ListenerConnections {
   readonly listeners: ListenerRegistry;
   readonly played: PlaybackReports;
@@ -27,44 +28,70 @@ export interface ListenerConnections {
   readonly now: () => number;
 }
 
+/**
+ * What the connections of one route asking for the same format and timing share: one object for all of them (the
+ * route keeps one per format and timing), so a connection points to it rather than holding each.
+ */
+export class ListenerKind {
+  constructor(
+    readonly shared: ListenerConnections,
+    readonly format: AudioFormat,
+    readonly timing: boolean,
+  ) {}
+}
+
 export interface ListenRequest {
   stream: string;
-  format: AudioFormat;
+  kind: ListenerKind;
   from: 'utterance' | 'live';
-  timing: boolean;
   principal: Principal;
+}
+
+/**
+ * What only some connections hold, made when first needed: the handshake's request until the socket opens, the inbox
+ * of a listener that sends (clock pings, played reports), the revocation watch of a listener on an API key.
+ */
+class ConnectionExtras {
+  inbox: ListenerInbox | null = null;
+  unwatch: (() => void) | null = null;
+
+  constructor(public request: ListenRequest | null) {}
 }
 
 /** Listener ids (`lst_…`), spelled when read. */
 const LISTENER_IDS = new IdSeries('lst');
 
-/** A route's listener connections: `new (listenerConnections(shared))(request)`, see below. */
-export abstract class ListenerConnection extends GuardedSocket implements ListenerSocket, ListenerRecord {
-  /** What every listener connection of the route shares: on the route's class, not in each connection. */
-  protected abstract readonly shared: ListenerConnections;
-
+/**
+ * One listener's connection: `new ListenerConnection(request)`. Six fields beside its guard's two (JSC sizes an object
+ * of up to eight fields at 80 bytes, nine to twelve at 112): what it shares with others is its kind's, what few
+ * listeners need is in its extras.
+ */
+export class ListenerConnection extends GuardedSocket implements ListenerSocket, ListenerRecord {
   /** From the socket's open until it closes, while the listener is registered with the listener hub and the playback reports. */
   ws: RuntimeSocket | undefined = undefined;
   private readonly serial = LISTENER_IDS.next();
   stream: string;
-  readonly format: AudioFormat;
-  readonly timing: boolean;
+  private readonly kind: ListenerKind;
   place = -1;
-  private inbox: ListenerInbox | null = null;
-  private unwatch: (() => void) | null = null;
-  /** Until the socket opens: what the handshake asked for. */
-  private request: ListenRequest | null;
+  private extras: ConnectionExtras | null;
 
   constructor(request: ListenRequest) {
     super();
-    this.request = request;
     this.stream = request.stream;
-    this.format = request.format;
-    this.timing = request.timing;
+    this.kind = request.kind;
+    this.extras = new ConnectionExtras(request);
   }
 
   get id(): string {
     return LISTENER_IDS.spell(this.serial);
+  }
+
+  get format(): AudioFormat {
+    return this.kind.format;
+  }
+
+  get timing(): boolean {
+    return this.kind.timing;
   }
 
   /** The listener's socket is the connection itself. */
@@ -73,20 +100,23 @@ export abstract class ListenerConnection extends GuardedSocket implements Listen
   }
 
   protected opened(_event: Event, ws: RuntimeSocket): void {
-    const request = this.request;
+    const request = this.extras?.request;
     if (!request) return;
-    this.request = null;
+    this.extras = null;
     this.ws = ws;
-    const { listeners, played, auth } = this.shared;
+    const { listeners, played, auth } = this.kind.shared;
     listeners.admit(this, request.from === 'utterance' ? { from: 'utterance' } : {});
     played.attach(this);
     // A revoked API key ends the socket at once.
-    if (request.principal.kind === 'key') this.unwatch = watchRevocation(auth, request.principal, () => this.close(new RelayError('unauthorized').closeCode, 'unauthorized'));
+    if (request.principal.kind === 'key') {
+      (this.extras ??= new ConnectionExtras(null)).unwatch = watchRevocation(auth, request.principal, () => this.close(new RelayError('unauthorized').closeCode, 'unauthorized'));
+    }
   }
 
   protected received(event: MessageEvent<WSMessageReceive>, ws: RuntimeSocket): void {
+    const { shared } = this.kind;
     const error = this.ws
-      ? (this.inbox ??= new ListenerInbox(this, this.shared.clock, this.shared.now)).receive(event.data, this.shared.played, this)
+      ? ((this.extras ??= new ConnectionExtras(null)).inbox ??= new ListenerInbox(this, shared.clock, shared.now)).receive(event.data, shared.played, this)
       : new RelayError('invalid_message', 'Nothing may be sent before the socket opened.');
     if (error) ws.close(error.closeCode, error.code);
   }
@@ -100,7 +130,7 @@ export abstract class ListenerConnection extends GuardedSocket implements Listen
   }
 
   get newGroup(): (() => SocketGroup) | undefined {
-    return this.shared.runtime.socketGroup;
+    return this.kind.shared.runtime.socketGroup;
   }
 
   send(data: string | Uint8Array): void {
@@ -112,7 +142,7 @@ export abstract class ListenerConnection extends GuardedSocket implements Listen
   }
 
   bufferedAmount(): number {
-    return this.ws ? this.shared.runtime.bufferedAmount(this.ws) : 0;
+    return this.ws ? this.kind.shared.runtime.bufferedAmount(this.ws) : 0;
   }
 
   isOpen(): boolean {
@@ -120,22 +150,12 @@ export abstract class ListenerConnection extends GuardedSocket implements Listen
   }
 
   private release(): void {
-    this.request = null;
-    this.unwatch?.();
-    this.unwatch = null;
+    this.extras?.unwatch?.();
+    this.extras = null;
     if (this.ws) {
-      this.shared.listeners.remove(this);
-      this.shared.played.detach(this);
+      this.kind.shared.listeners.remove(this);
+      this.kind.shared.played.detach(this);
     }
     this.ws = undefined;
   }
-}
-
-/** The listener connection class of one route, which holds what its connections share. */
-export function listenerConnections(shared: ListenerConnections): new (request: ListenRequest) => ListenerConnection {
-  return class RouteListenerConnection extends ListenerConnection {
-    protected get shared(): ListenerConnections {
-      return shared;
-    }
-  };
 }

@@ -13,11 +13,11 @@ const HANDSHAKE_GRACE_MS = 10_000;
 // Seconds a refused client is told to wait: connections free up as others finish.
 const RETRY_AFTER_SECONDS = 1;
 
-/** The connections open from one client address: one object per address, shared by all of them. */
+/** The connections open from one client address (null: from no known address): one object per address, shared by all of them. */
 class AddressConnections {
   open = 0;
 
-  constructor(readonly address: string) {}
+  constructor(readonly address: string | null) {}
 }
 
 /** One open connection's place in the counts; given back once. */
@@ -27,7 +27,7 @@ class Slot {
 
   constructor(
     readonly limiter: ConnectionLimiter,
-    readonly from: AddressConnections | null,
+    readonly from: AddressConnections,
   ) {}
 
   release(): void {
@@ -40,6 +40,8 @@ class Slot {
 export class ConnectionLimiter {
   private total = 0;
   private readonly byAddress = new Map<string, AddressConnections>();
+  /** The count of connections from no known address, which the total already limits. */
+  private readonly unaddressed = new AddressConnections(null);
   private readonly slots = new WeakMap<Request, Slot>();
 
   constructor(private readonly limits: { maxConnections: number; maxConnectionsPerIP: number }) {}
@@ -78,16 +80,15 @@ export class ConnectionLimiter {
       throw new RelayError('too_many_connections', `Your address has ${from.open} connections open, the limit per address; close some or retry later.`, { retryAfter: RETRY_AFTER_SECONDS });
     }
     this.total++;
-    if (address === null) return new Slot(this, null);
-    const counted = from ?? new AddressConnections(address);
-    if (counted.open++ === 0) this.byAddress.set(address, counted);
+    const counted = from ?? (address === null ? this.unaddressed : new AddressConnections(address));
+    if (counted.open++ === 0 && address !== null) this.byAddress.set(address, counted);
     return new Slot(this, counted);
   }
 
   /** A slot given back: its connection no longer counts. */
-  release(from: AddressConnections | null): void {
+  release(from: AddressConnections): void {
     this.total--;
-    if (from && --from.open === 0) this.byAddress.delete(from.address);
+    if (--from.open === 0 && from.address !== null) this.byAddress.delete(from.address);
   }
 }
 
@@ -97,7 +98,7 @@ export class ConnectionLimiter {
  * route sees it (runtimes that cap frames themselves just never get that far).
  */
 export function guardWebSockets(runtime: RuntimeAdapter, limiter: ConnectionLimiter, maxFrameBytes: number): RuntimeAdapter {
-  const guard: SocketGuard = { limiter, maxFrameBytes };
+  const guard = new SocketGuard(limiter, maxFrameBytes);
   const upgradeWebSocket: UpgradeWebSocket = (c, events) => {
     const guarded = events instanceof GuardedSocket ? events : new GuardedEvents(events);
     guarded.guard(guard, limiter.handOff(c.req.raw));
@@ -106,31 +107,36 @@ export function guardWebSockets(runtime: RuntimeAdapter, limiter: ConnectionLimi
   return { ...runtime, upgradeWebSocket };
 }
 
-/** What every guarded socket of a relay shares. */
-interface SocketGuard {
-  readonly limiter: ConnectionLimiter;
-  readonly maxFrameBytes: number;
+/** What every guarded socket of a relay shares, with the handshake timers of the sockets not open yet. */
+class SocketGuard {
+  /** Each socket upgraded but not yet open, with the timer that gives its slot back if it never opens. */
+  readonly handshakes = new Map<GuardedSocket, ReturnType<typeof setTimeout>>();
+
+  constructor(
+    readonly limiter: ConnectionLimiter,
+    readonly maxFrameBytes: number,
+  ) {}
 }
 
 /**
  * A socket's events behind the guards, as a base class: a route whose events are one object per socket extends it (a
  * listener connection), so the socket keeps one object, not two; other events are wrapped in one (GuardedEvents).
- * Its handshake timer goes at open; it keeps its address count itself, not the request's Slot. Unguarded (no
- * guardWebSockets), the events run as they are.
+ * It keeps two fields: the guard, and its address's count while it holds a slot (not the request's Slot); its
+ * handshake timer is the guard's until the socket opens. Unguarded (no guardWebSockets), the events run as they are.
  */
 export abstract class GuardedSocket implements SocketEvents {
   private guarded: SocketGuard | null = null;
-  private from: AddressConnections | null = null;
-  /** The handshake timer until the socket opens, then true while the socket holds its slot, false once given back. */
-  private slot: ReturnType<typeof setTimeout> | boolean = false;
+  /** The count its slot is in, from the upgrade until the socket gives the slot back; null holding none. */
+  private holding: AddressConnections | null = null;
 
   /** Called once, as the socket is upgraded. */
   guard(guard: SocketGuard, slot: Slot | null): void {
     this.guarded = guard;
-    this.from = slot?.from ?? null;
     if (!slot) return;
-    this.slot = setTimeout(() => this.releaseSlot(), HANDSHAKE_GRACE_MS);
-    unrefTimer(this.slot);
+    this.holding = slot.from;
+    const timer = setTimeout(() => this.releaseSlot(), HANDSHAKE_GRACE_MS);
+    unrefTimer(timer);
+    guard.handshakes.set(this, timer);
   }
 
   onOpen(event: Event, ws: RuntimeSocket): void {
@@ -164,15 +170,17 @@ export abstract class GuardedSocket implements SocketEvents {
 
   private releaseSlot(): void {
     this.stopHandshakeTimer();
-    if (this.slot !== true) return;
-    this.slot = false;
-    this.guarded?.limiter.release(this.from);
+    if (!this.holding || !this.guarded) return;
+    this.guarded.limiter.release(this.holding);
+    this.holding = null;
   }
 
   private stopHandshakeTimer(): void {
-    if (typeof this.slot === 'boolean') return;
-    clearTimeout(this.slot);
-    this.slot = true;
+    const handshakes = this.guarded?.handshakes;
+    const timer = handshakes?.get(this);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    handshakes!.delete(this);
   }
 }
 
