@@ -63,6 +63,11 @@ export class CartesiaPool implements ConnectionOwner {
     return this.find(true);
   }
 
+  /** `acquire` without waiting: an open connection with a place reserved when one is ready now, else null. */
+  acquireNow(): CartesiaConnection | null {
+    return this.closed || this.backoff.heldFor() > 0 ? null : this.reserveReady();
+  }
+
   /** Opens the first socket ahead of the first utterance; rejects when Cartesia cannot be reached. */
   async warm(): Promise<void> {
     await this.find(false);
@@ -79,15 +84,8 @@ export class CartesiaPool implements ConnectionOwner {
         await sleep(held);
         continue;
       }
-      const ready = this.pick();
-      if (ready) {
-        if (reserve) {
-          // Every open socket is busy: another opens in the background for the contexts to come.
-          if (ready.load > 0) this.openAnother();
-          ready.reserve();
-        }
-        return ready;
-      }
+      const ready = reserve ? this.reserveReady() : this.pick();
+      if (ready) return ready;
       const connecting = this.connections.find((c) => c.state === 'connecting' && c.closingReason === null);
       if (connecting) {
         await this.awaitOpen(connecting);
@@ -101,6 +99,16 @@ export class CartesiaPool implements ConnectionOwner {
       }
       await this.awaitOpen(this.connect());
     }
+  }
+
+  /** The connection `pick` finds, with a place reserved on it. */
+  private reserveReady(): CartesiaConnection | null {
+    const ready = this.pick();
+    if (!ready) return null;
+    // Every open socket is busy: another opens in the background for the contexts to come.
+    if (ready.load > 0) this.openAnother();
+    ready.reserve();
+    return ready;
   }
 
   /**
