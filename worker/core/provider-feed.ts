@@ -24,16 +24,12 @@ export async function feedText(utterance: Utterance, context: TTSContext, idleFl
   try {
     // What arrived in one turn goes on in one: a whole text and its end reach the context together.
     while (await utterance.input.arrival()) {
+      clearTimeout(idleTimer);
       for (let input = utterance.input.take(); input; input = utterance.input.take()) {
         if (utterance.ended) return;
-        clearTimeout(idleTimer);
         if (input.type === 'text') {
-          if (!relayBuffering) {
-            context.push(input.text);
-            continue;
-          }
-          for (const piece of aggregator.push(input.text)) pushPiece(piece);
-          if (aggregator.pending.trim() !== '') idleTimer = setTimeout(flushPending, idleFlushMs);
+          if (!relayBuffering) context.push(input.text);
+          else for (const piece of aggregator.push(input.text)) pushPiece(piece);
         } else if (input.type === 'flush') {
           flushPending();
           context.flush();
@@ -43,6 +39,8 @@ export async function feedText(utterance: Utterance, context: TTSContext, idleFl
           return;
         }
       }
+      // Armed once what came in this turn is in: a whole text and its end never set it.
+      if (aggregator.pending.trim() !== '') idleTimer = setTimeout(flushPending, idleFlushMs);
     }
   } finally {
     clearTimeout(idleTimer);
