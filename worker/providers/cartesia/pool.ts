@@ -116,9 +116,9 @@ export class CartesiaPool implements ConnectionOwner {
    * its socket); null when it carries `contextsPerSocket` and the pool has room for another.
    */
   private pick(): CartesiaConnection | null {
-    const open = this.connections.filter((c) => c.usable);
-    if (open.length === 0) return null;
-    const least = open.reduce((a, b) => (b.load < a.load ? b : a));
+    let least: CartesiaConnection | null = null;
+    for (const connection of this.connections) if (connection.usable && (!least || connection.load < least.load)) least = connection;
+    if (!least) return null;
     return least.load < this.settings.contextsPerSocket || this.connections.length >= this.settings.size ? least : null;
   }
 
