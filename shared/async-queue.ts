@@ -31,6 +31,20 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     return this.items.length;
   }
 
+  /** The next queued item without waiting, for a consumer that takes what one turn brought in one go. */
+  take(): T | undefined {
+    return this.items.shift();
+  }
+
+  /** Settles once an item is queued (true), or the queue is closed with none left (false). */
+  async arrival(): Promise<boolean> {
+    while (this.items.length === 0) {
+      if (this.closed) return false;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+    return true;
+  }
+
   private wake(): void {
     const waiter = this.waiter;
     this.waiter = null;

@@ -22,24 +22,25 @@ export async function feedText(utterance: Utterance, context: TTSContext, idleFl
   const flushPending = () => pushPiece(aggregator.flush());
 
   try {
-    for await (const input of utterance.input) {
-      if (utterance.ended) return;
+    // What arrived in one turn goes on in one: a whole text and its end reach the context together.
+    while (await utterance.input.arrival()) {
       clearTimeout(idleTimer);
-      if (input.type === 'text') {
-        if (!relayBuffering) {
-          context.push(input.text);
-          continue;
+      for (let input = utterance.input.take(); input; input = utterance.input.take()) {
+        if (utterance.ended) return;
+        if (input.type === 'text') {
+          if (!relayBuffering) context.push(input.text);
+          else for (const piece of aggregator.push(input.text)) pushPiece(piece);
+        } else if (input.type === 'flush') {
+          flushPending();
+          context.flush();
+        } else {
+          flushPending();
+          context.end();
+          return;
         }
-        for (const piece of aggregator.push(input.text)) pushPiece(piece);
-        if (aggregator.pending.trim() !== '') idleTimer = setTimeout(flushPending, idleFlushMs);
-      } else if (input.type === 'flush') {
-        flushPending();
-        context.flush();
-      } else {
-        flushPending();
-        context.end();
-        return;
       }
+      // Armed once what came in this turn is in: a whole text and its end never set it.
+      if (aggregator.pending.trim() !== '') idleTimer = setTimeout(flushPending, idleFlushMs);
     }
   } finally {
     clearTimeout(idleTimer);

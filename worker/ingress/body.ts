@@ -76,6 +76,9 @@ async function readWithin(chunks: Chunks, idleMs: number) {
   }
 }
 
+// Decoding without `stream` keeps no state between calls, so one decoder serves every whole body.
+const WHOLE_DECODER = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * The text of a body the runtime already holds whole, as one piece: within `maxBytes`, strict UTF-8, without a
  * stream's chunk iteration and idle timer. Checked when read, as a streamed body's chunks are.
@@ -84,7 +87,7 @@ export function* wholeText(body: Uint8Array, maxBytes: number): Generator<string
   if (body.byteLength > maxBytes) throw new RelayError('payload_too_large', `The body passed the limit of ${maxBytes} bytes.`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    text = WHOLE_DECODER.decode(body);
   } catch {
     throw new RelayError('invalid_utf8');
   }

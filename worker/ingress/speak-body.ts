@@ -25,9 +25,8 @@ export async function readSpeakBody(
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (body instanceof Uint8Array) {
     const whole = body;
-    const texts = () => wholeText(whole, limits.maxBytes);
-    if (PLAIN_TYPES.has(type)) return { inputs: wholePlainInputs(texts()) };
-    return readStructured(type, texts, limits.maxLineChars);
+    if (PLAIN_TYPES.has(type)) return { inputs: wholePlainInputs(wholeText(whole, limits.maxBytes)) };
+    return readStructured(type, () => wholeText(whole, limits.maxBytes), limits.maxLineChars);
   }
   const texts = () => decodeUtf8(limitBytes(body, limits.maxBytes, limits.idleMs, limits.declaredBytes));
   if (PLAIN_TYPES.has(type)) return { inputs: plainInputs(texts()) };

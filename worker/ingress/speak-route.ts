@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { type SpeakAccepted, type SpeakCompleted, type SpeakQuery, speakQuerySchema } from '../../shared/api.ts';
 import { errorInfo, RelayError, toRelayError } from '../../shared/errors.ts';
 import type { UtteranceHandle } from '../core/stream-directory.ts';
+import type { BodyInput } from '../core/text-input.ts';
 import type { UtteranceOptions, UtteranceResult } from '../core/utterance.ts';
 import type { Env, RuntimeAdapter } from '../runtime/contract.ts';
 import { authorize } from '../security/auth.ts';
@@ -42,21 +43,26 @@ export function speakRoute(ingress: IngressContext, runtime: RuntimeAdapter) {
   };
 }
 
-/** Feeds the body's inputs into one utterance, which joins the queue with the first words (speech starts while the upload goes on). */
+/**
+ * Feeds the body's inputs into one utterance, which joins the queue with the first words (speech starts while the
+ * upload goes on). A body held whole goes in without a turn per input: its text and its end reach the provider together.
+ */
 async function speakBody(body: SpeakBody, enqueue: () => Promise<UtteranceHandle>): Promise<UtteranceHandle> {
   let utterance: UtteranceHandle | null = null;
   try {
-    for await (const input of body.inputs) {
-      if (input.type === 'flush') {
-        utterance?.flush();
-        continue;
+    const { inputs } = body;
+    if (Symbol.iterator in inputs) {
+      for (const input of inputs) {
+        if (!utterance && !opensUtterance(input)) continue;
+        utterance ??= await enqueue();
+        if (!writeInput(utterance, input)) break;
       }
-      if (!utterance) {
-        if (input.text.trim() === '') continue;
-        utterance = await enqueue();
+    } else {
+      for await (const input of inputs) {
+        if (!utterance && !opensUtterance(input)) continue;
+        utterance ??= await enqueue();
+        if (!writeInput(utterance, input)) break;
       }
-      utterance.write(input.text);
-      if (utterance.ended) break;
     }
   } catch (error) {
     const relayError = toRelayError(error, 'bad_request');
@@ -66,6 +72,18 @@ async function speakBody(body: SpeakBody, enqueue: () => Promise<UtteranceHandle
   if (!utterance) throw new RelayError('empty_text');
   utterance.end();
   return utterance;
+}
+
+/** Only text that is not blank opens an utterance; a flush or blank text before it is dropped. */
+function opensUtterance(input: BodyInput): boolean {
+  return input.type === 'text' && input.text.trim() !== '';
+}
+
+/** Writes one input; false once the utterance has ended (past its limit, or cancelled). */
+function writeInput(utterance: UtteranceHandle, input: BodyInput): boolean {
+  if (input.type === 'flush') utterance.flush();
+  else utterance.write(input.text);
+  return !utterance.ended;
 }
 
 function utteranceOptions(query: SpeakQuery, body: SpeakBody, voice: string | undefined, receivedAt: number): UtteranceOptions {

@@ -33,7 +33,10 @@ export const nodeRuntime: RuntimeAdapter = {
   name: `node ${process.versions.node}`,
   upgradeWebSocket,
   bufferedAmount: (ws) => native(ws).bufferedAmount,
-  clientAddress: (c) => peerAddress((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket),
+  clientAddress: (c) => {
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    return incoming ? clientAddressOf(incoming) : null;
+  },
   requestBody: (c) => {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     if (!incoming) return undefined;
@@ -57,6 +60,19 @@ export const nodeRuntime: RuntimeAdapter = {
 function arrivedWhole(incoming: IncomingMessage): boolean {
   const declared = incoming.headers['content-length'];
   return declared !== undefined && Number(declared) === incoming.readableLength;
+}
+
+/**
+ * Each kept-alive HTTP connection's peer address, read on its first request: the next ones on it skip the socket call.
+ * Not kept for a WebSocket upgrade, whose socket becomes a listener's for hours.
+ */
+const connectionAddresses = new WeakMap<Socket, string | null>();
+
+function clientAddressOf(incoming: IncomingMessage): string | null {
+  if (incoming.headers.upgrade !== undefined) return peerAddress(incoming.socket);
+  let address = connectionAddresses.get(incoming.socket);
+  if (address === undefined) connectionAddresses.set(incoming.socket, (address = peerAddress(incoming.socket)));
+  return address;
 }
 
 /**

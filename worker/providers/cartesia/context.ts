@@ -98,38 +98,45 @@ export class CartesiaContext implements TTSContext {
   private enqueue(operation: TextInput): void {
     this.log.add(operation);
     if (!this.link) this.start();
-    else if (!this.sendQueued) {
-      // What is asked in the same turn goes out together, so a last piece and its end can be one request.
-      this.sendQueued = true;
-      queueMicrotask(() => {
-        this.sendQueued = false;
-        this.sendPending();
-      });
-    }
+    else this.sendSoon();
   }
 
-  /** Finds a socket (waiting for one within the pool's limits) and opens the Cartesia context on it. */
+  /** Sends at the end of this turn: what is asked in the same turn goes out together, so a last piece and its end are one request. */
+  private sendSoon(): void {
+    if (this.sendQueued) return;
+    this.sendQueued = true;
+    queueMicrotask(() => {
+      this.sendQueued = false;
+      this.sendPending();
+    });
+  }
+
+  /** Opens the Cartesia context on a socket: in this turn when one is ready, else once the pool has one (within its limits). */
   private start(): void {
     if (this.acquiring || this.stopped) return;
+    const ready = this.pool.acquireNow();
+    if (ready) return this.attach(ready);
     this.acquiring = true;
     this.pool.acquire().then(
       (connection) => {
         this.acquiring = false;
-        if (this.stopped) {
-          connection.unreserve();
-          return;
-        }
-        this.upstreamId = crypto.randomUUID();
-        const { generation: _generation, ...fixed } = this.settings;
-        this.link = { connection, upstream: connection.attach(this.upstreamId, this.route(this.upstreamId), fixed) };
-        this.log.rewind();
-        this.sendPending();
+        if (this.stopped) connection.unreserve();
+        else this.attach(connection);
       },
       (error: unknown) => {
         this.acquiring = false;
         this.fail(error instanceof RelayError ? error : new RelayError('upstream_unavailable', 'Cannot connect to Cartesia.', { cause: error }));
       },
     );
+  }
+
+  /** Opens the Cartesia context on `connection`; everything asked so far goes (again) on it at the end of the turn. */
+  private attach(connection: CartesiaConnection): void {
+    this.upstreamId = crypto.randomUUID();
+    const { generation: _generation, ...fixed } = this.settings;
+    this.link = { connection, upstream: connection.attach(this.upstreamId, this.route(this.upstreamId), fixed) };
+    this.log.rewind();
+    this.sendSoon();
   }
 
   /** Sends what has not gone out yet, in order, one SDK call after the other. */
@@ -146,10 +153,8 @@ export class CartesiaContext implements TTSContext {
       this.chain(async () => {
         if (this.stopped || this.link !== link) return;
         const ok = await link.connection.send(() => sendOperation(link.upstream, operation, last, this.settings.generation));
-        if (!ok && !this.stopped && this.link === link) {
-          // The socket is closing; its close event fails or replays this context.
-          this.logger.debug('Cartesia send skipped on a closing socket', { context: this.id });
-        }
+        // The socket is closing; its close event fails or replays this context.
+        if (!ok && !this.stopped && this.link === link) this.logger.debug('Cartesia send skipped on a closing socket', { context: this.id });
       });
     }
     this.armTimer();

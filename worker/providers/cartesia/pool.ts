@@ -63,6 +63,11 @@ export class CartesiaPool implements ConnectionOwner {
     return this.find(true);
   }
 
+  /** `acquire` without waiting: an open connection with a place reserved when one is ready now, else null. */
+  acquireNow(): CartesiaConnection | null {
+    return this.closed || this.backoff.heldFor() > 0 ? null : this.reserveReady();
+  }
+
   /** Opens the first socket ahead of the first utterance; rejects when Cartesia cannot be reached. */
   async warm(): Promise<void> {
     await this.find(false);
@@ -79,15 +84,8 @@ export class CartesiaPool implements ConnectionOwner {
         await sleep(held);
         continue;
       }
-      const ready = this.pick();
-      if (ready) {
-        if (reserve) {
-          // Every open socket is busy: another opens in the background for the contexts to come.
-          if (ready.load > 0) this.openAnother();
-          ready.reserve();
-        }
-        return ready;
-      }
+      const ready = reserve ? this.reserveReady() : this.pick();
+      if (ready) return ready;
       const connecting = this.connections.find((c) => c.state === 'connecting' && c.closingReason === null);
       if (connecting) {
         await this.awaitOpen(connecting);
@@ -103,14 +101,24 @@ export class CartesiaPool implements ConnectionOwner {
     }
   }
 
+  /** The connection `pick` finds, with a place reserved on it. */
+  private reserveReady(): CartesiaConnection | null {
+    const ready = this.pick();
+    if (!ready) return null;
+    // Every open socket is busy: another opens in the background for the contexts to come.
+    if (ready.load > 0) this.openAnother();
+    ready.reserve();
+    return ready;
+  }
+
   /**
    * The open socket carrying the fewest contexts (a context's first chunk queues behind the audio of the others on
    * its socket); null when it carries `contextsPerSocket` and the pool has room for another.
    */
   private pick(): CartesiaConnection | null {
-    const open = this.connections.filter((c) => c.usable);
-    if (open.length === 0) return null;
-    const least = open.reduce((a, b) => (b.load < a.load ? b : a));
+    let least: CartesiaConnection | null = null;
+    for (const connection of this.connections) if (connection.usable && (!least || connection.load < least.load)) least = connection;
+    if (!least) return null;
     return least.load < this.settings.contextsPerSocket || this.connections.length >= this.settings.size ? least : null;
   }
 
