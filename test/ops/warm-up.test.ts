@@ -8,7 +8,8 @@ import type { RunningRelay } from '../../worker/runtime/node.ts';
 import { parseMetrics } from '../runtimes/prometheus.ts';
 import { type RelayProcess, startRelayProcess } from '../runtimes/relay-process.ts';
 import { startLoggedRelay, type LogLine } from '../support/logged-relay.ts';
-import { untilReady, within } from '../support/relay.ts';
+import { untilReady } from '../support/readiness.ts';
+import { within } from '../support/relay.ts';
 
 const KEY = 'warm-up-admin-key-0123456789';
 

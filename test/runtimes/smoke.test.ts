@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { SpeakCompleted } from '../../shared/api.ts';
 import { connectListener, isEnd, isStart, type RecordedListener, refusedUpgrade } from '../support/listener-client.ts';
-import { controlledBody, untilReady, within } from '../support/relay.ts';
+import { untilReady } from '../support/readiness.ts';
+import { controlledBody, within } from '../support/relay.ts';
 import { parseMetrics } from './prometheus.ts';
 import { type RelayProcess, RUNTIMES, runRelayToExit, runtimeVersion, startRelayProcess } from './relay-process.ts';
 

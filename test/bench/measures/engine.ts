@@ -9,6 +9,7 @@ import { ESPEAK_SAMPLE_RATE, loadEspeakEngine } from '../../../worker/providers/
 import { type Runtime, spawnChild } from '../child-process.ts';
 import { freePort } from '../clock.ts';
 import type { BenchContext } from '../context.ts';
+import { untilReady } from '../../support/readiness.ts';
 import { ProbeListener } from '../probe-listener.ts';
 import { row, type Row, verdict } from '../report.ts';
 import { speak } from '../speak-client.ts';
@@ -113,7 +114,9 @@ export async function measureEngine(ctx: BenchContext, runtime: Runtime): Promis
   const texts: TextFigures[] = [];
   let readyAfterMs = 0;
   try {
-    readyAfterMs = await untilReady(relay.info.url);
+    const readyFrom = performance.now();
+    await untilReady(() => fetch(new URL('/readyz', relay.info.url)));
+    readyAfterMs = performance.now() - readyFrom;
     const target = { url: relay.info.url, key: ctx.adminKey };
     // Each utterance on a stream of its own: a stream that just cancelled one still counts the audio it
     // released as playing, and would hold the next back by up to a chunk (the playout lead rule).
@@ -154,18 +157,6 @@ export async function measureEngine(ctx: BenchContext, runtime: Runtime): Promis
     await provider.close();
   }
   return { runtime, loadMs, coldSynthesisMs, readyAfterMs, texts };
-}
-
-/** Polls `/readyz` as a balancer would (more often) until it answers 200; resolves with the ms it took. */
-async function untilReady(url: string, timeoutMs = 30_000): Promise<number> {
-  const started = performance.now();
-  for (;;) {
-    const answer = await fetch(new URL('/readyz', url));
-    const body = await answer.text();
-    if (answer.status === 200) return performance.now() - started;
-    if (performance.now() - started > timeoutMs) throw new Error(`the relay was not ready within ${timeoutMs} ms: ${answer.status} ${body}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Posts `text`, times its first audio frame at the listener, then cancels it and waits for its end. */
