@@ -77,8 +77,8 @@ async function latency(m: MeasureContext): Promise<MeasureOutput> {
   const pauseMs = (c: number) => (c <= 1 ? 10 : c <= 10 ? 100 : c <= 100 ? 1500 : 8000);
   const plan = pick<LatencyPlan>(m.size, {
     smoke: { concurrency: [1, 3], rounds: 2, blockMs: 200, pauseMs: (c) => (c === 1 ? 5 : 50) },
-    quick: { concurrency: [1, 10, 100], rounds: 4, blockMs: 1500, pauseMs },
-    full: { concurrency: [1, 10, 100, 1000], rounds: 8, blockMs: 2500, pauseMs: (c) => (c >= 1000 ? 10_000 : pauseMs(c)) },
+    quick: { concurrency: [1, 10, 100], rounds: 4, blockMs: 1500, targetLevels: { from: 100, blockMs: 3000 }, pauseMs },
+    full: { concurrency: [1, 10, 100, 1000], rounds: 8, blockMs: 2500, targetLevels: { from: 100, blockMs: 5000 }, pauseMs: (c) => (c >= 1000 ? 10_000 : pauseMs(c)) },
   });
   const result = await measureLatency(m.bench, 'node', source, m.synthesisDelayMs, { ...plan, rounds: m.rounds ?? plan.rounds });
   return { rows: latencyRows(result), curves: latencyCurves(result), details: result };
