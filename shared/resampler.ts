@@ -1,7 +1,7 @@
 /** Streaming sample-rate conversion: a Kaiser-windowed sinc polyphase filter, exact across chunk boundaries. */
 import { RelayError } from './errors.ts';
 import { HalfbandDecimator } from './halfband.ts';
-import { besselI0, kaiserBeta, kaiserLength } from './kaiser.ts';
+import { applyRow, PASSBAND, type PolyphaseFilter, polyphaseFilter } from './polyphase-filter.ts';
 import { appendSamples } from './sample-buffer.ts';
 
 /** A stateful converter from one sample rate to another, for one mono signal at a time. */
@@ -23,76 +23,11 @@ export interface Resampler {
 // Stopband attenuation by default: images and aliases end up far below speech at any listening level; more taps
 // would cost speed (the filter length grows with it) for nothing audible.
 const STOPBAND_DB = 80;
-// Passband edge as a fraction of the lower Nyquist; the stopband starts at that Nyquist, so nothing aliases.
-const PASSBAND = 0.8;
 const MAX_RATE = 768_000;
-
-interface PolyphaseFilter {
-  /** Phases (the output rate over the rates' GCD). */
-  up: number;
-  /** Input samples per `up` outputs (the input rate over the rates' GCD). */
-  down: number;
-  /** Input samples on each side of an output instant. */
-  half: number;
-  /**
-   * `up` rows of `2 × half` taps in the order successive outputs use them: row k serves outputs that fall
-   * (k × down mod up)/up of the way past an input sample, so the filter walks its table front to back.
-   */
-  taps: Float32Array;
-}
-
-const filters = new Map<string, PolyphaseFilter>();
 
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
   return a;
-}
-
-function designFilter(up: number, down: number, stopbandDb: number): PolyphaseFilter {
-  const ratio = Math.min(1, up / down);
-  const stopEdge = 0.5 * ratio;
-  const passEdge = stopEdge * PASSBAND;
-  const cutoff = (passEdge + stopEdge) / 2;
-  const transition = stopEdge - passEdge;
-  // Kaiser's estimates of the window shape and length for the attenuation and transition asked for.
-  const beta = kaiserBeta(stopbandDb);
-  const length = kaiserLength(stopbandDb, transition);
-  // An even half-length makes the row width a multiple of 4 for the unrolled inner loop.
-  const half = 2 * Math.ceil(length / 4);
-  const width = 2 * half;
-  const taps = new Float32Array(up * width);
-  const weights = new Float64Array(width);
-  const i0Beta = besselI0(beta);
-  // Output n falls n × down/up input samples in: its phase steps by down mod up, from 0 at the signal's start.
-  // Rows stored in that order are read as one stream, which the prefetcher keeps up with when the relay's
-  // socket writes have evicted the table (90 KB at 22.05 → 16 kHz) between two chunks; rows by phase are
-  // read in jumps of ~35 KB, each a miss.
-  for (let row = 0, phase = 0; row < up; row++, phase = (phase + down) % up) {
-    const offset = phase / up;
-    let sum = 0;
-    for (let j = 0; j < width; j++) {
-      const u = half - 1 - j + offset;
-      const x = 2 * cutoff * u;
-      const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
-      const edge = u / half;
-      const window = besselI0(beta * Math.sqrt(Math.max(0, 1 - edge * edge))) / i0Beta;
-      weights[j] = sinc * window;
-      sum += weights[j]!;
-    }
-    // Unit gain per phase: a DC ripple between phases would add a tone at the phase rate.
-    for (let j = 0; j < width; j++) taps[row * width + j] = weights[j]! / sum;
-  }
-  return { up, down, half, taps };
-}
-
-function filterFor(up: number, down: number, stopbandDb: number): PolyphaseFilter {
-  const key = `${up}/${down}@${stopbandDb}`;
-  let filter = filters.get(key);
-  if (!filter) {
-    filter = designFilter(up, down, stopbandDb);
-    filters.set(key, filter);
-  }
-  return filter;
 }
 
 function checkRate(rate: number): void {
@@ -145,7 +80,7 @@ class PolyphaseResampler implements Resampler {
     this.inputRate = inputRate;
     this.outputRate = outputRate;
     const divisor = gcd(inputRate, outputRate);
-    this.filter = filterFor(outputRate / divisor, inputRate / divisor, stopbandDb);
+    this.filter = polyphaseFilter(outputRate / divisor, inputRate / divisor, stopbandDb);
     this.stepWhole = Math.floor(this.filter.down / this.filter.up);
     this.stepPhase = this.filter.down % this.filter.up;
     this.history = new Float32Array(4096 + 2 * this.filter.half);
@@ -186,33 +121,18 @@ class PolyphaseResampler implements Resampler {
 
   /** Emits every output whose filter span is buffered, at most `limit` of them, then drops spent input. */
   private run(limit: number): Float32Array {
-    const { up, half, taps } = this.filter;
-    const width = 2 * half;
+    const { filter } = this;
+    const { up, half } = filter;
     const { stepWhole, stepPhase, history } = this;
     let position = this.position;
     let phase = this.phase;
     let row = this.row;
     // Outputs whose last tap (position + half) is already buffered: position + half < length.
     const span = (this.length - half - position) * up - phase;
-    const count = Math.max(0, Math.min(limit, Math.ceil(span / this.filter.down)));
+    const count = Math.max(0, Math.min(limit, Math.ceil(span / filter.down)));
     const out = new Float32Array(count);
     for (let n = 0; n < count; n++) {
-      const start = position - half + 1;
-      const rowStart = row * width;
-      // Four partial sums let V8 overlap the multiply-adds; the order is fixed, so chunking cannot change results.
-      let acc0 = 0;
-      let acc1 = 0;
-      let acc2 = 0;
-      let acc3 = 0;
-      for (let j = 0; j < width; j += 4) {
-        const h = start + j;
-        const t = rowStart + j;
-        acc0 += history[h]! * taps[t]!;
-        acc1 += history[h + 1]! * taps[t + 1]!;
-        acc2 += history[h + 2]! * taps[t + 2]!;
-        acc3 += history[h + 3]! * taps[t + 3]!;
-      }
-      out[n] = acc0 + acc1 + acc2 + acc3;
+      out[n] = applyRow(filter, history, position - half + 1, row);
       position += stepWhole;
       phase += stepPhase;
       if (phase >= up) {
