@@ -1,7 +1,7 @@
 /** Streaming sample-rate conversion: a Kaiser-windowed sinc polyphase filter, exact across chunk boundaries. */
 import { RelayError } from './errors.ts';
 import { HalfbandDecimator } from './halfband.ts';
-import { besselI0, kaiserBeta, kaiserLength } from './kaiser.ts';
+import { applyRow, PASSBAND, type PolyphaseFilter, polyphaseFilter } from './polyphase-filter.ts';
 import { appendSamples } from './sample-buffer.ts';
 
 /** A stateful converter from one sample rate to another, for one mono signal at a time. */
@@ -23,69 +23,11 @@ export interface Resampler {
 // Stopband attenuation by default: images and aliases end up far below speech at any listening level; more taps
 // would cost speed (the filter length grows with it) for nothing audible.
 const STOPBAND_DB = 80;
-// Passband edge as a fraction of the lower Nyquist; the stopband starts at that Nyquist, so nothing aliases.
-const PASSBAND = 0.8;
 const MAX_RATE = 768_000;
-
-interface PolyphaseFilter {
-  /** Phases (the output rate over the rates' GCD). */
-  up: number;
-  /** Input samples per `up` outputs (the input rate over the rates' GCD). */
-  down: number;
-  /** Input samples on each side of an output instant. */
-  half: number;
-  /** `up` rows of `2 × half` taps; row p serves outputs that fall p/up of the way past an input sample. */
-  taps: Float32Array;
-}
-
-const filters = new Map<string, PolyphaseFilter>();
 
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
   return a;
-}
-
-function designFilter(up: number, down: number, stopbandDb: number): PolyphaseFilter {
-  const ratio = Math.min(1, up / down);
-  const stopEdge = 0.5 * ratio;
-  const passEdge = stopEdge * PASSBAND;
-  const cutoff = (passEdge + stopEdge) / 2;
-  const transition = stopEdge - passEdge;
-  // Kaiser's estimates of the window shape and length for the attenuation and transition asked for.
-  const beta = kaiserBeta(stopbandDb);
-  const length = kaiserLength(stopbandDb, transition);
-  // An even half-length makes the row width a multiple of 4 for the unrolled inner loop.
-  const half = 2 * Math.ceil(length / 4);
-  const width = 2 * half;
-  const taps = new Float32Array(up * width);
-  const row = new Float64Array(width);
-  const i0Beta = besselI0(beta);
-  for (let phase = 0; phase < up; phase++) {
-    const offset = phase / up;
-    let sum = 0;
-    for (let j = 0; j < width; j++) {
-      const u = half - 1 - j + offset;
-      const x = 2 * cutoff * u;
-      const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
-      const edge = u / half;
-      const window = besselI0(beta * Math.sqrt(Math.max(0, 1 - edge * edge))) / i0Beta;
-      row[j] = sinc * window;
-      sum += row[j]!;
-    }
-    // Unit gain per phase: a DC ripple between phases would add a tone at the phase rate.
-    for (let j = 0; j < width; j++) taps[phase * width + j] = row[j]! / sum;
-  }
-  return { up, down, half, taps };
-}
-
-function filterFor(up: number, down: number, stopbandDb: number): PolyphaseFilter {
-  const key = `${up}/${down}@${stopbandDb}`;
-  let filter = filters.get(key);
-  if (!filter) {
-    filter = designFilter(up, down, stopbandDb);
-    filters.set(key, filter);
-  }
-  return filter;
 }
 
 function checkRate(rate: number): void {
@@ -129,6 +71,8 @@ class PolyphaseResampler implements Resampler {
   private position = 0;
   /** How far past `position` the next output instant is, in 1/up of an input sample. */
   private phase = 0;
+  /** The table row of the next output: outputs take the rows in turn. */
+  private row = 0;
   private inputCount = 0;
   private outputCount = 0;
 
@@ -136,7 +80,7 @@ class PolyphaseResampler implements Resampler {
     this.inputRate = inputRate;
     this.outputRate = outputRate;
     const divisor = gcd(inputRate, outputRate);
-    this.filter = filterFor(outputRate / divisor, inputRate / divisor, stopbandDb);
+    this.filter = polyphaseFilter(outputRate / divisor, inputRate / divisor, stopbandDb);
     this.stepWhole = Math.floor(this.filter.down / this.filter.up);
     this.stepPhase = this.filter.down % this.filter.up;
     this.history = new Float32Array(4096 + 2 * this.filter.half);
@@ -150,6 +94,7 @@ class PolyphaseResampler implements Resampler {
     this.length = lead;
     this.position = lead;
     this.phase = 0;
+    this.row = 0;
     this.inputCount = 0;
     this.outputCount = 0;
   }
@@ -176,38 +121,25 @@ class PolyphaseResampler implements Resampler {
 
   /** Emits every output whose filter span is buffered, at most `limit` of them, then drops spent input. */
   private run(limit: number): Float32Array {
-    const { up, half, taps } = this.filter;
-    const width = 2 * half;
+    const { filter } = this;
+    const { up, half } = filter;
     const { stepWhole, stepPhase, history } = this;
     let position = this.position;
     let phase = this.phase;
+    let row = this.row;
     // Outputs whose last tap (position + half) is already buffered: position + half < length.
     const span = (this.length - half - position) * up - phase;
-    const count = Math.max(0, Math.min(limit, Math.ceil(span / this.filter.down)));
+    const count = Math.max(0, Math.min(limit, Math.ceil(span / filter.down)));
     const out = new Float32Array(count);
     for (let n = 0; n < count; n++) {
-      const start = position - half + 1;
-      const row = phase * width;
-      // Four partial sums let V8 overlap the multiply-adds; the order is fixed, so chunking cannot change results.
-      let acc0 = 0;
-      let acc1 = 0;
-      let acc2 = 0;
-      let acc3 = 0;
-      for (let j = 0; j < width; j += 4) {
-        const h = start + j;
-        const t = row + j;
-        acc0 += history[h]! * taps[t]!;
-        acc1 += history[h + 1]! * taps[t + 1]!;
-        acc2 += history[h + 2]! * taps[t + 2]!;
-        acc3 += history[h + 3]! * taps[t + 3]!;
-      }
-      out[n] = acc0 + acc1 + acc2 + acc3;
+      out[n] = applyRow(filter, history, position - half + 1, row);
       position += stepWhole;
       phase += stepPhase;
       if (phase >= up) {
         phase -= up;
         position++;
       }
+      if (++row === up) row = 0;
     }
     const spent = Math.min(position - half + 1, this.length);
     if (spent > 0) {
@@ -217,6 +149,7 @@ class PolyphaseResampler implements Resampler {
     }
     this.position = position;
     this.phase = phase;
+    this.row = row;
     this.outputCount += count;
     return out;
   }
