@@ -1,8 +1,9 @@
 /**
  * The first utterance once a relay answers ready, as a balancer's first caller meets it: fresh relays started one
  * at a time, each spoken to once `/readyz` answers 200, back to back with the same utterance on a warm relay (a
- * sentence neither has spoken; which of the two goes first alternates by round), the warm one just after an uncounted utterance of its own, as a relay
- * in service. A round's figure is the median of its fresh relays' firsts over the median of the warm ones.
+ * sentence neither has spoken; which of the two goes first alternates by round), the warm one just after an
+ * uncounted utterance of its own, as a relay in service. A round's figure is the median of its fresh relays' firsts
+ * over the median of the warm ones.
  */
 import { type Runtime, spawnChild } from '../child-process.ts';
 import { freePort } from '../clock.ts';
