@@ -1,4 +1,5 @@
 /** Node's private loopback server for the warm-up: requests go through node:http and @hono/node-server, then it is gone. */
+import { upgradeWebSocket } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
@@ -21,5 +22,21 @@ describe('serveNodeLoopback', () => {
     expect(await server.request('/missing', { method: 'GET', headers: {} })).toBe(404);
     await server.close();
     await expect(server.request('/echo', { method: 'POST', headers: {}, body: '' })).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("ends a rehearsed listener's socket with a close handshake, as a client's ends, not by dropping the connection", async () => {
+    let closed!: (code: number) => void;
+    const serverSawClose = new Promise<number>((resolve) => (closed = resolve));
+    const app = new Hono();
+    app.get('/listen', upgradeWebSocket(() => ({ onClose: (event) => closed(event.code) })));
+    const server = await serveNodeLoopback((request, env) => app.fetch(request, env));
+    try {
+      const socket = await server.openSocket!('/listen', {}, () => {});
+      socket.close();
+      // 1005: a close frame without a status, as ws's close() sends; a dropped connection would read 1006.
+      expect(await serverSawClose).toBe(1005);
+    } finally {
+      await server.close();
+    }
   });
 });

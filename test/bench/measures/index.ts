@@ -132,7 +132,7 @@ export const MEASURES: Measure[] = [
   { name: 'memory', summary: 'RSS and heap per idle listener at 1,000 / 10,000 vs a bare server (interleaved, Node and Bun)', byDefault: true, run: memory },
   {
     name: 'engine',
-    summary: 'embedded espeak: real-time factor, time to first audio, first utterance once the relay answers ready (single readings)',
+    summary: 'embedded espeak: real-time factor, time to first audio (single readings); first utterance once a fresh relay answers ready vs a warm relay (interleaved)',
     byDefault: true,
     run: async (m) => {
       const result = await measureEngine(m.bench, 'node');
@@ -147,10 +147,11 @@ export const MEASURES: Measure[] = [
       // One first utterance per fresh relay, whose time to first audio varies 2-3x from one sentence to the next at
       // load: each round takes the median of six relays' (three a round read 0.45-1.84x at load 3-7, six 0.72-1.09x
       // at load 12-14), each beside a warm relay's after the same 1 s idle, so wake-ups and load cost both alike.
+      // The warm relays serve every round, which leaves time for a round more at the same cost.
       const plan = {
         smoke: { rounds: 2, relays: 1, warmRuns: 1, idleMs: 0 },
-        quick: { rounds: 5, relays: 6, warmRuns: 4, idleMs: 1000 },
-        full: { rounds: 6, relays: 6, warmRuns: 4, idleMs: 1000 },
+        quick: { rounds: 6, relays: 6, warmRuns: 4, idleMs: 1000 },
+        full: { rounds: 7, relays: 6, warmRuns: 4, idleMs: 1000 },
       }[m.size];
       const results = [];
       for (const runtime of m.runtimes) results.push(await measureWarmStart(m.bench, runtime, { ...plan, rounds: m.rounds ?? plan.rounds }));
