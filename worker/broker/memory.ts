@@ -10,7 +10,8 @@ export interface MemoryBrokerOptions {
 
 export class MemoryBroker implements Broker {
   readonly name = 'memory';
-  private readonly subscribers = new Map<string, Set<BrokerHandler>>();
+  /** Each stream's handlers, an array replaced (never changed) on (un)subscribe: a publish loops over it allocating nothing. */
+  private readonly subscribers = new Map<string, readonly BrokerHandler[]>();
   private readonly current = new Map<string, UtteranceBuffer>();
   private readonly replayBytes: number;
   private readonly onHandlerError: (error: unknown) => void;
@@ -24,9 +25,9 @@ export class MemoryBroker implements Broker {
     this.remember(stream, event);
     const handlers = this.subscribers.get(stream);
     if (!handlers) return;
-    for (const handler of handlers) {
+    for (let i = 0; i < handlers.length; i++) {
       try {
-        handler(event);
+        handlers[i]!(event);
       } catch (error) {
         this.onHandlerError(error);
       }
@@ -34,12 +35,12 @@ export class MemoryBroker implements Broker {
   }
 
   subscribe(stream: string, handler: BrokerHandler): () => void {
-    let handlers = this.subscribers.get(stream);
-    if (!handlers) this.subscribers.set(stream, (handlers = new Set()));
-    handlers.add(handler);
+    const handlers = this.subscribers.get(stream) ?? [];
+    if (!handlers.includes(handler)) this.subscribers.set(stream, [...handlers, handler]);
     return () => {
-      handlers.delete(handler);
-      if (handlers.size === 0 && this.subscribers.get(stream) === handlers) this.subscribers.delete(stream);
+      const left = (this.subscribers.get(stream) ?? []).filter((subscribed) => subscribed !== handler);
+      if (left.length > 0) this.subscribers.set(stream, left);
+      else this.subscribers.delete(stream);
     };
   }
 

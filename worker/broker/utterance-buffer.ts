@@ -23,6 +23,8 @@ export class UtteranceBuffer {
   private skippedBytes = 0;
   /** Seq an appended event gets when the caller names none. */
   private autoSeq = 0;
+  /** What `append` returns, one object reused: every frame of every stream is appended. */
+  private readonly appended = { seq: 0, offset: 0, dropped: 0 };
 
   /** `maxBytes` 0 keeps nothing: replays then join live. */
   constructor(private readonly maxBytes: number) {}
@@ -38,24 +40,27 @@ export class UtteranceBuffer {
     return (this.entries.length > 0 ? this.entries[this.entries.length - 1]!.seq : this.startSeq) + 1;
   }
 
-  /** Takes in a published event; returns the seq it got and how many kept entries were dropped to stay in bound. */
-  append(event: BrokerEvent, seq = this.autoSeq): { seq: number; offset: number; dropped: number } {
+  /**
+   * Takes in a published event; returns the seq it got, the offset of its audio and how many kept entries were dropped
+   * to stay in bound, in an object the next append overwrites.
+   */
+  append(event: BrokerEvent, seq = this.autoSeq): Readonly<{ seq: number; offset: number; dropped: number }> {
     this.autoSeq = seq + 1;
     if (event.type === 'utterance_start') {
       this.reset(event, seq);
-      return { seq, offset: 0, dropped: 0 };
+      return this.result(seq, 0, 0);
     }
-    if (!this.start || event.utterance !== this.start.utterance) return { seq, offset: 0, dropped: 0 };
+    if (!this.start || event.utterance !== this.start.utterance) return this.result(seq, 0, 0);
     if (event.type === 'utterance_end') {
       this.clear();
-      return { seq, offset: 0, dropped: 0 };
+      return this.result(seq, 0, 0);
     }
     const offset = this.audioBytes;
     const bytes = event.type === 'audio' ? event.data.byteLength : 64;
     if (event.type === 'audio') this.audioBytes += bytes;
     this.entries.push({ seq, event, offset, bytes });
     this.keptBytes += bytes;
-    return { seq, offset, dropped: this.trim() };
+    return this.result(seq, offset, this.trim());
   }
 
   /** Takes the utterance as read back from elsewhere (Redis) instead of what this buffer holds. */
@@ -82,6 +87,13 @@ export class UtteranceBuffer {
     this.keptBytes = 0;
     this.audioBytes = 0;
     this.skippedBytes = 0;
+  }
+
+  private result(seq: number, offset: number, dropped: number): Readonly<{ seq: number; offset: number; dropped: number }> {
+    this.appended.seq = seq;
+    this.appended.offset = offset;
+    this.appended.dropped = dropped;
+    return this.appended;
   }
 
   private reset(start: Start, seq: number): void {

@@ -84,8 +84,7 @@ export class FormatChannel {
         this.timingMessage = null;
         return [this.startMessage];
       case 'audio': {
-        if (event.utterance !== this.utterance || !this.transcoder) return [];
-        const frame = this.audioFrame(this.transcoder.push(event.data));
+        const frame = this.audioFrame(event);
         return frame ? [frame] : [];
       }
       case 'timing': {
@@ -104,7 +103,7 @@ export class FormatChannel {
         const out: Array<string | Uint8Array> = [];
         if (this.transcoder) {
           // A cancelled utterance's converter tail is stale audio: drop it rather than send it after the cut.
-          const tail = event.reason === 'cancelled' ? null : this.audioFrame(this.transcoder.flush());
+          const tail = event.reason === 'cancelled' ? null : this.frameOf(this.transcoder.flush());
           if (tail) out.push(tail);
         }
         out.push(JSON.stringify({ ...event, samples: this.samples } satisfies ListenerMessage));
@@ -118,7 +117,13 @@ export class FormatChannel {
     }
   }
 
-  private audioFrame(payload: Uint8Array): Uint8Array | null {
+  /** An audio event's frame for this format, or null (another utterance's, or no whole sample yet): no array per frame. */
+  audioFrame(event: Extract<BrokerEvent, { type: 'audio' }>): Uint8Array | null {
+    if (event.utterance !== this.utterance || !this.transcoder) return null;
+    return this.frameOf(this.transcoder.push(event.data));
+  }
+
+  private frameOf(payload: Uint8Array): Uint8Array | null {
     if (payload.byteLength === 0 || this.utterance === null) return null;
     const frame = encodeAudioFrame(this.utterance, this.samples, payload, this.listeners.copiesOnSend ? this.reusableFrame(AUDIO_HEADER_BYTES + payload.byteLength) : undefined);
     this.samples += samplesIn(this.format, payload.byteLength);

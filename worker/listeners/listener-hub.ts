@@ -10,7 +10,7 @@ import type { Broker, BrokerEvent, ReplayedUtterance } from '../broker/broker.ts
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { ChannelSockets } from './channel-sockets.ts';
-import { overBudget } from './buffer-budget.ts';
+import { BUDGET_CHECK_MS, BufferBudget } from './buffer-budget.ts';
 import { FormatChannel, type SentSamples } from './format-channel.ts';
 import { HeartbeatSlices } from './heartbeat-slices.ts';
 import type { Listener, ListenerRecord, ListenerRegistry, ListenerSocket, ListenOptions } from './listener.ts';
@@ -36,8 +36,6 @@ export interface ListenerHubOptions {
 // A listener is dropped only after staying over its allowance this long. Deno counts bytes handed to the
 // socket in the current tick as buffered, so a burst of frames alone looks like a slow reader there.
 const SLOW_LISTENER_GRACE_MS = 500;
-/** How often the instance-wide budget is checked; a listener is dropped for it only when two checks in a row are over. */
-const BUDGET_SWEEP_MS = 1000;
 /**
  * A grouped channel's sockets are checked for a reader past its allowance every tenth of the allowance, at most once a
  * second: a reader over it is still seen within a tenth of it, and with the default 30 s allowance each socket is read
@@ -51,13 +49,14 @@ export class ListenerHub implements ListenerRegistry {
   private readonly overSince = new Map<Listener, number>();
   private readonly heartbeats: HeartbeatSlices;
   private readonly budgetSweep: ReturnType<typeof setInterval>;
-  private overBudgetBefore = false;
+  private readonly budget: BufferBudget;
   private readonly slowSweepMs: number;
 
   constructor(private readonly options: ListenerHubOptions) {
     this.slowSweepMs = Math.min(MAX_SLOW_SWEEP_MS, options.maxBufferedSeconds * 100);
+    this.budget = new BufferBudget(options.bufferBudgetBytes);
     this.heartbeats = new HeartbeatSlices(options.heartbeatMs, (slice) => this.sendHeartbeats(slice));
-    this.budgetSweep = setInterval(() => this.keepWithinBudget(), BUDGET_SWEEP_MS);
+    this.budgetSweep = setInterval(() => this.keepWithinBudget(), BUDGET_CHECK_MS);
     unrefTimer(this.budgetSweep);
   }
 
@@ -105,10 +104,10 @@ export class ListenerHub implements ListenerRegistry {
     this.overSince.delete(listener);
     const group = this.streams.get(listener.stream);
     if (!group) return;
-    const channel = group.channels.get(formatKey(listener.format));
+    const channel = group.channel(formatKey(listener.format));
     const removed = group.pending.delete(listener) || group.catchUps.delete(listener) || channel?.delete(listener) === true;
     if (!removed) return;
-    if (channel?.listeners.size === 0) group.channels.delete(formatKey(listener.format));
+    if (channel?.listeners.size === 0) group.closeChannel(formatKey(listener.format));
     if (group.size === 0) {
       group.unsubscribe();
       this.streams.delete(listener.stream);
@@ -119,7 +118,7 @@ export class ListenerHub implements ListenerRegistry {
   sentTo(listener: Listener, utterance: number): SentSamples | null {
     const group = this.streams.get(listener.stream);
     if (!group) return null;
-    const channel = group.catchUps.get(listener) ?? group.channels.get(formatKey(listener.format));
+    const channel = group.catchUps.get(listener) ?? group.channel(formatKey(listener.format));
     return channel && (group.catchUps.has(listener) || channel.listeners.has(listener)) ? channel.sentOf(utterance) : null;
   }
 
@@ -134,7 +133,7 @@ export class ListenerHub implements ListenerRegistry {
 
   formats(stream: string): Array<{ format: AudioFormat; listeners: number }> {
     const group = this.streams.get(stream);
-    return group ? [...group.channels.values()].map((c) => ({ format: c.format, listeners: c.listeners.size })) : [];
+    return group ? group.channels.map((c) => ({ format: c.format, listeners: c.listeners.size })) : [];
   }
 
   get totalListeners(): number {
@@ -158,8 +157,8 @@ export class ListenerHub implements ListenerRegistry {
   /** Puts a listener on its format's shared channel; mid-utterance it gets the start, then the audio from here on. */
   private join(group: StreamListeners, listener: Listener): void {
     const key = formatKey(listener.format);
-    let channel = group.channels.get(key);
-    if (!channel) group.channels.set(key, (channel = new FormatChannel(listener.format, this.options.sourceFormat)));
+    let channel = group.channel(key);
+    if (!channel) group.openChannel(key, (channel = new FormatChannel(listener.format, this.options.sourceFormat)));
     channel.add(listener);
     if (channel.startMessage) this.send(listener, channel.startMessage);
     if (channel.timingMessage && listener.timing) this.send(listener, channel.timingMessage);
@@ -179,12 +178,24 @@ export class ListenerHub implements ListenerRegistry {
     for (const event of replayed.events) this.sendConverted(listener, channel, event);
   }
 
+  /** Every event of every stream goes through here: plain loops, and audio without an array of frames, allocate nothing. */
   private deliver(group: StreamListeners, event: BrokerEvent): void {
-    for (const channel of group.channels.values()) {
+    const channels = group.channels;
+    for (let i = 0; i < channels.length; i++) {
+      const channel = channels[i]!;
+      if (event.type === 'audio') {
+        const frame = channel.audioFrame(event);
+        if (frame) this.broadcastChannel(channel.listeners, frame);
+        continue;
+      }
       const frames = channel.frames(event);
-      for (const frame of frames) this.broadcastChannel(channel.socketsFor(event), frame);
+      for (let f = 0; f < frames.length; f++) this.broadcastChannel(channel.socketsFor(event), frames[f]!);
     }
     // After the shared channels, so a listener whose replay ends here joins them for the next event only.
+    if (group.catchUps.size > 0) this.deliverToCatchUps(group, event);
+  }
+
+  private deliverToCatchUps(group: StreamListeners, event: BrokerEvent): void {
     for (const [listener, channel] of group.catchUps) {
       if (event.utterance !== channel.current) {
         group.catchUps.delete(listener);
@@ -206,9 +217,9 @@ export class ListenerHub implements ListenerRegistry {
   /** Sends one frame to a format's listeners: once to its socket group, one by one to the rest; checks for slow readers. */
   private broadcastChannel(sockets: ChannelSockets, frame: string | Uint8Array): void {
     let sent = sockets.sendGrouped(frame);
-    for (const listener of sockets.direct) if (this.write(listener, frame)) sent++;
+    if (sockets.direct.size > 0) for (const listener of sockets.direct) if (this.write(listener, frame)) sent++;
     if (sent > 0) this.options.metrics?.frameSent(frame, sent);
-    if (sockets.sweepDue(performance.now(), this.slowSweepMs)) for (const listener of sockets) this.keepsUp(listener);
+    if (sockets.sweepDue(performance.now(), this.slowSweepMs)) sockets.forEach(this.checkKeepsUp);
   }
 
   /** Sends one frame to many listeners; the metrics count it once, with its number of copies. */
@@ -237,6 +248,8 @@ export class ListenerHub implements ListenerRegistry {
     }
   }
 
+  private readonly checkKeepsUp = (listener: Listener): void => void this.keepsUp(listener);
+
   /** False when the listener's socket has held more than its allowance for the grace period: it is dropped. */
   private keepsUp(listener: Listener): boolean {
     if (listener.socket.bufferedAmount() > this.options.maxBufferedSeconds * bytesPerSecond(listener.format)) {
@@ -252,16 +265,9 @@ export class ListenerHub implements ListenerRegistry {
     return true;
   }
 
-  /** Over the budget twice in a row (not one burst of frames just handed out): the fullest listeners are dropped. */
   private keepWithinBudget(): void {
-    const drop = overBudget(this.allListeners(), this.options.bufferBudgetBytes);
-    const over = drop.length > 0;
-    if (over && this.overBudgetBefore) for (const listener of drop) this.dropSlow(listener);
-    this.overBudgetBefore = over;
-  }
-
-  private *allListeners(): Iterable<Listener> {
-    for (const group of this.streams.values()) yield* group.all();
+    const drop = this.budget.check(this.streams);
+    for (let i = 0; i < drop.length; i++) this.dropSlow(drop[i]!);
   }
 
   private dropSlow(listener: Listener): void {
@@ -273,12 +279,14 @@ export class ListenerHub implements ListenerRegistry {
     safeClose(listener.socket, error.closeCode, error.code);
   }
 
+  /** The message is made only for a slice that has streams: most of the ticks of a relay with few streams find none. */
   private sendHeartbeats(slice: number): void {
-    const beat = JSON.stringify({ type: 'heartbeat', time: Date.now() } satisfies ListenerMessage);
+    let beat: string | null = null;
     for (const group of this.streams.values()) {
       if (group.heartbeatSlice !== slice) continue;
-      for (const channel of group.channels.values()) this.broadcastChannel(channel.listeners, beat);
-      this.broadcast([...group.pending, ...group.catchUps.keys()], beat);
+      beat ??= JSON.stringify({ type: 'heartbeat', time: Date.now() } satisfies ListenerMessage);
+      for (const channel of group.channels) this.broadcastChannel(channel.listeners, beat);
+      if (group.pending.size > 0 || group.catchUps.size > 0) this.broadcast([...group.pending, ...group.catchUps.keys()], beat);
     }
   }
 }

@@ -36,4 +36,9 @@ export class ListenerList implements Iterable<Listener> {
   *[Symbol.iterator](): Iterator<Listener> {
     for (let i = this.items.length - 1; i >= 0; i--) if (i < this.items.length) yield this.items[i]!;
   }
+
+  /** Visits every listener as the iterator does, without allocating: for sweeps that run every second. */
+  forEach(visit: (listener: Listener) => void): void {
+    for (let i = this.items.length - 1; i >= 0; i--) if (i < this.items.length) visit(this.items[i]!);
+  }
 }
