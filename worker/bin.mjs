@@ -1,5 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
-// The shebang's flag is NODE_RELAY_FLAGS (runtime/node-flags.ts); `node worker/bin.mjs` needs it given (start:node does).
+#!/usr/bin/env node
 // Starts the relay on Node, running its TypeScript through tsx.
 import { register } from 'tsx/esm/api';
 

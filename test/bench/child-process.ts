@@ -2,7 +2,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Usage } from './control.ts';
-import { NODE_RELAY_FLAGS } from '../../worker/runtime/node-flags.ts';
 
 export type Runtime = 'node' | 'bun';
 
@@ -10,8 +9,6 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUN = fileURLToPath(new URL('../../node_modules/bun/bin/bun.exe', import.meta.url));
 // A child that has not announced itself by then hangs: a hang bound only (a relay's start took over 30 s at load 24).
 const START_TIMEOUT_MS = 120_000;
-/** The relay under test runs on Node with the flags its own start passes (start:node). */
-const RELAY_ENTRY = 'test/bench/relay-child.ts';
 
 export interface BenchChild<Info = Record<string, unknown>> {
   readonly pid: number;
@@ -40,7 +37,7 @@ export async function spawnChild<Info = Record<string, unknown>>(entry: string, 
   const [command, args] =
     runtime === 'bun'
       ? [BUN, [...(options.runtimeFlags ?? []), entry, ...(options.args ?? [])]]
-      : [process.execPath, ['--expose-gc', ...(entry === RELAY_ENTRY ? NODE_RELAY_FLAGS : []), ...(options.runtimeFlags ?? []), '--import', 'tsx', entry, ...(options.args ?? [])]];
+      : [process.execPath, ['--expose-gc', ...(options.runtimeFlags ?? []), '--import', 'tsx', entry, ...(options.args ?? [])]];
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...options.env },

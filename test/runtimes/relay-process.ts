@@ -3,7 +3,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { NODE_RELAY_FLAGS } from '../../worker/runtime/node-flags.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BUN = `${ROOT}node_modules/.bin/bun`;
@@ -28,7 +27,7 @@ export function relayCommand(runtime: Runtime | 'deno-serve', port: number): str
     case 'deno-serve':
       return [DENO, 'serve', '--config', 'worker/deno.json', ...DENO_PERMISSIONS, '--host', '127.0.0.1', '--port', String(port), 'worker/runtime/deno-serve.ts'];
     case 'node':
-      return [process.execPath, ...NODE_RELAY_FLAGS, 'worker/bin.mjs'];
+      return [process.execPath, 'worker/bin.mjs'];
   }
 }
 
