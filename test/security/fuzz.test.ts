@@ -15,6 +15,7 @@ import { createRelay, type RelayInstance } from '../../worker/create-relay.ts';
 import { readSpeakBody } from '../../worker/ingress/speak-body.ts';
 import { nodeRuntime } from '../../worker/runtime/node.ts';
 import { TokenService } from '../../worker/security/tokens.ts';
+import { untilReady } from '../support/readiness.ts';
 import { startTestRelay, TEST_ADMIN_KEY, type TestRelay } from '../support/relay.ts';
 import { forge, mint, tamper, TEST_TOKEN_SECRET } from './tokens.ts';
 
@@ -328,6 +329,9 @@ const FUZZ_ENV = {
   RELAY_UPLOAD_IDLE_MS: '2000',
 };
 
+/** The warm-up's own bound (30 s) and then some: readiness may take that long on a loaded machine. */
+const READY_WAIT_MS = 45_000;
+
 describe('HTTP routes in process (app.request)', () => {
   let instance: RelayInstance;
   const statuses = new Map<string, number>();
@@ -335,12 +339,14 @@ describe('HTTP routes in process (app.request)', () => {
 
   beforeAll(async () => {
     instance = await createRelay({ env: FUZZ_ENV, runtime: nodeRuntime, quiet: true });
+    // `/readyz` answers 503 by design until the warm-up is over; the fuzz is about input, not start-up.
+    await instance.warm;
     credentials = await credentialsFor(TEST_TOKEN_SECRET, async (body) => {
       const response = await instance.app.request('/v1/tokens', { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       expect(response.status).toBe(201);
       return ((await response.json()) as { token: string }).token;
     });
-  });
+  }, READY_WAIT_MS);
 
   afterAll(async () => {
     await instance?.relay.close();
@@ -373,8 +379,9 @@ describe('a real server on port 0', () => {
 
   beforeAll(async () => {
     relay = await startTestRelay(FUZZ_ENV);
+    await untilReady(() => relay.request('/readyz'));
     credentials = await credentialsFor(TEST_TOKEN_SECRET, async (body) => (await mint(relay, body as never)).token);
-  });
+  }, READY_WAIT_MS);
 
   afterAll(async () => {
     await relay?.close();
