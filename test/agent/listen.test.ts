@@ -23,7 +23,9 @@ describe('tts-agent listen', { timeout: 30_000 }, () => {
   let dir: string;
 
   beforeEach(async () => {
-    relay = await startTestRelay();
+    // The agent reports what ffplay played once it has played; on a loaded machine that can come later than the
+    // default 1.5 s the relay waits for reports, and the first test checks the report was counted.
+    relay = await startTestRelay({ RELAY_HEARD_WAIT_MS: '15000' });
     dir = await mkdtemp(join(tmpdir(), 'tts-agent-'));
   });
 
