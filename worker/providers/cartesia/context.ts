@@ -10,6 +10,7 @@ import type { ContextSettings } from './context-settings.ts';
 import { LeadingWhitespace } from './leading-whitespace.ts';
 import type { TextInput } from '../../core/text-input.ts';
 import { OperationLog } from './operation-log.ts';
+import { SendChain } from './send-chain.ts';
 import { sendOperation } from './send-operation.ts';
 import type { CartesiaPool } from './pool.ts';
 import type { CartesiaErrorMessage, LenientCartesiaMessage } from './schema.ts';
@@ -38,7 +39,7 @@ export class CartesiaContext implements TTSContext {
   private acquiring = false;
   private sendQueued = false;
   private attempts = 0;
-  private sending: Promise<void> = Promise.resolve();
+  private readonly sends: SendChain;
   private ended = false;
   private stopped = false;
   private flushes = 0;
@@ -57,6 +58,7 @@ export class CartesiaContext implements TTSContext {
     private readonly logger: Logger,
   ) {
     this.timeline = new SpanTimeline(options.format);
+    this.sends = new SendChain(logger, this.id);
   }
 
   push(text: string): void {
@@ -98,7 +100,9 @@ export class CartesiaContext implements TTSContext {
   private enqueue(operation: TextInput): void {
     this.log.add(operation);
     if (!this.link) this.start();
-    else this.sendSoon();
+    // Nothing can follow the end: what the turn asked goes now, not a microtask later behind the request's response.
+    if (operation.type === 'end' && this.link) this.sendPending();
+    else if (this.link) this.sendSoon();
   }
 
   /** Sends at the end of this turn: what is asked in the same turn goes out together, so a last piece and its end are one request. */
@@ -150,7 +154,7 @@ export class CartesiaContext implements TTSContext {
       const last = operation.type === 'text' && unsent[i + 1]?.type === 'end';
       if (last) i++;
       if (last || operation.type === 'end') this.endSent = true;
-      this.chain(async () => {
+      this.sends.run(async () => {
         if (this.stopped || this.link !== link) return;
         const ok = await link.connection.send(() => sendOperation(link.upstream, operation, last, this.settings.generation));
         // The socket is closing; its close event fails or replays this context.
@@ -158,11 +162,6 @@ export class CartesiaContext implements TTSContext {
       });
     }
     this.armTimer();
-  }
-
-  /** Runs SDK sends one after the other, in order; a failure is logged and does not stop the ones after it. */
-  private chain(send: () => Promise<void>): void {
-    this.sending = this.sending.then(send).catch((error: unknown) => this.logger.warn('Cartesia send failed', { context: this.id, error }));
   }
 
   private route(upstreamId: string): ContextRoute {
@@ -282,7 +281,7 @@ export class CartesiaContext implements TTSContext {
     this.link = null;
     if (!link) return;
     link.connection.detach(this.upstreamId);
-    if (cancel) this.chain(() => link.connection.send(() => link.upstream.cancel()).then(() => undefined));
+    if (cancel) this.sends.run(() => link.connection.send(() => link.upstream.cancel()).then(() => undefined));
   }
 
   private fail(error: RelayError): void {
