@@ -36,13 +36,13 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     return this.items.shift();
   }
 
-  /**
-   * Settles once an item is queued (true), or the queue is closed with none left (false). A plain promise, not an
-   * async function: its waiter resumes one microtask after the push rather than two.
-   */
-  arrival(): Promise<boolean> {
-    if (this.items.length > 0 || this.closed) return Promise.resolve(this.items.length > 0);
-    return new Promise<boolean>((resolve) => (this.waiter = () => resolve(this.items.length > 0)));
+  /** Settles once an item is queued (true), or the queue is closed with none left (false). */
+  async arrival(): Promise<boolean> {
+    while (this.items.length === 0) {
+      if (this.closed) return false;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+    return true;
   }
 
   private wake(): void {

@@ -10,7 +10,6 @@ import type { ContextSettings } from './context-settings.ts';
 import { LeadingWhitespace } from './leading-whitespace.ts';
 import type { TextInput } from '../../core/text-input.ts';
 import { OperationLog } from './operation-log.ts';
-import { SendChain } from './send-chain.ts';
 import { sendOperation } from './send-operation.ts';
 import type { CartesiaPool } from './pool.ts';
 import type { CartesiaErrorMessage, LenientCartesiaMessage } from './schema.ts';
@@ -39,7 +38,7 @@ export class CartesiaContext implements TTSContext {
   private acquiring = false;
   private sendQueued = false;
   private attempts = 0;
-  private readonly sends: SendChain;
+  private sending: Promise<void> = Promise.resolve();
   private ended = false;
   private stopped = false;
   private flushes = 0;
@@ -58,7 +57,6 @@ export class CartesiaContext implements TTSContext {
     private readonly logger: Logger,
   ) {
     this.timeline = new SpanTimeline(options.format);
-    this.sends = new SendChain(logger, this.id);
   }
 
   push(text: string): void {
@@ -100,9 +98,7 @@ export class CartesiaContext implements TTSContext {
   private enqueue(operation: TextInput): void {
     this.log.add(operation);
     if (!this.link) this.start();
-    // Nothing can follow the end: what the turn asked goes now, not a microtask later behind the request's response.
-    if (operation.type === 'end' && this.link) this.sendPending();
-    else if (this.link) this.sendSoon();
+    else this.sendSoon();
   }
 
   /** Sends at the end of this turn: what is asked in the same turn goes out together, so a last piece and its end are one request. */
@@ -154,7 +150,7 @@ export class CartesiaContext implements TTSContext {
       const last = operation.type === 'text' && unsent[i + 1]?.type === 'end';
       if (last) i++;
       if (last || operation.type === 'end') this.endSent = true;
-      this.sends.run(async () => {
+      this.chain(async () => {
         if (this.stopped || this.link !== link) return;
         const ok = await link.connection.send(() => sendOperation(link.upstream, operation, last, this.settings.generation));
         // The socket is closing; its close event fails or replays this context.
@@ -162,6 +158,11 @@ export class CartesiaContext implements TTSContext {
       });
     }
     this.armTimer();
+  }
+
+  /** Runs SDK sends one after the other, in order; a failure is logged and does not stop the ones after it. */
+  private chain(send: () => Promise<void>): void {
+    this.sending = this.sending.then(send).catch((error: unknown) => this.logger.warn('Cartesia send failed', { context: this.id, error }));
   }
 
   private route(upstreamId: string): ContextRoute {
@@ -281,7 +282,7 @@ export class CartesiaContext implements TTSContext {
     this.link = null;
     if (!link) return;
     link.connection.detach(this.upstreamId);
-    if (cancel) this.sends.run(() => link.connection.send(() => link.upstream.cancel()).then(() => undefined));
+    if (cancel) this.chain(() => link.connection.send(() => link.upstream.cancel()).then(() => undefined));
   }
 
   private fail(error: RelayError): void {
