@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { roundOrder } from './measures/conversion-sockets.ts';
+import { gcChargedEvenly, roundOrder } from './measures/conversion-sockets.ts';
 
 describe('conversion rounds', () => {
   it('cancels a load that drifts steadily through a round from every converted path over the native one', () => {
@@ -22,5 +22,29 @@ describe('conversion rounds', () => {
     const orders = [0, 1, 2, 3].map((round) => roundOrder(round, 'n', ['a', 'b'], ['relay', 'bare'] as const));
     expect(orders.map((o) => o.formats.join(''))).toEqual(['anb', 'anb', 'bna', 'bna']);
     expect(orders.map((o) => o.sides[0])).toEqual(['relay', 'bare', 'relay', 'bare']);
+  });
+});
+
+describe('GC charged evenly over a server’s windows', () => {
+  it('moves a collection’s pause out of the window it fell in and spreads it by listener-seconds, keeping the total', () => {
+    // 100 µs per listener-second of work in each 500 listener-second window; a 50 ms collection fell in the second.
+    const windows = [
+      { cpuUsPerListenerSecond: 100, gcUs: 0, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 200, gcUs: 50_000, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 100, gcUs: 0, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 100, gcUs: 0, listenerSeconds: 500 },
+    ];
+    const even = gcChargedEvenly(windows);
+    expect(even).toEqual([125, 125, 125, 125]);
+    const total = (values: number[]) => values.reduce((n, v, i) => n + v * windows[i]!.listenerSeconds, 0);
+    expect(total(even)).toBeCloseTo(total(windows.map((w) => w.cpuUsPerListenerSecond)), 9);
+  });
+
+  it('leaves the windows as read where the server reported no GC time', () => {
+    const windows = [
+      { cpuUsPerListenerSecond: 100, gcUs: Number.NaN, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 200, gcUs: 50_000, listenerSeconds: 500 },
+    ];
+    expect(gcChargedEvenly(windows)).toEqual([100, 200]);
   });
 });
