@@ -84,28 +84,13 @@ export function applyRow(filter: PolyphaseFilter, history: Float32Array, start: 
   return dotBackwards(history, start, filter.taps, (filter.up - row + 1) * width - 1, width);
 }
 
-// Four partial sums let V8 overlap the multiply-adds; the order is fixed, so chunking cannot change results. Eight
-// taps a turn (each sum taking two, in the same order as four a turn) halve the loop's own work; a row is a multiple
-// of 4 taps, so one turn of four may be left.
+// Four partial sums let V8 overlap the multiply-adds; the order is fixed, so chunking cannot change results.
 function dot(history: Float32Array, start: number, taps: Float32Array, first: number, width: number): number {
   let acc0 = 0;
   let acc1 = 0;
   let acc2 = 0;
   let acc3 = 0;
-  let j = 0;
-  for (; j + 8 <= width; j += 8) {
-    const h = start + j;
-    const t = first + j;
-    acc0 += history[h]! * taps[t]!;
-    acc1 += history[h + 1]! * taps[t + 1]!;
-    acc2 += history[h + 2]! * taps[t + 2]!;
-    acc3 += history[h + 3]! * taps[t + 3]!;
-    acc0 += history[h + 4]! * taps[t + 4]!;
-    acc1 += history[h + 5]! * taps[t + 5]!;
-    acc2 += history[h + 6]! * taps[t + 6]!;
-    acc3 += history[h + 7]! * taps[t + 7]!;
-  }
-  if (j < width) {
+  for (let j = 0; j < width; j += 4) {
     const h = start + j;
     const t = first + j;
     acc0 += history[h]! * taps[t]!;
@@ -122,20 +107,7 @@ function dotBackwards(history: Float32Array, start: number, taps: Float32Array, 
   let acc1 = 0;
   let acc2 = 0;
   let acc3 = 0;
-  let j = 0;
-  for (; j + 8 <= width; j += 8) {
-    const h = start + j;
-    const t = last - j;
-    acc0 += history[h]! * taps[t]!;
-    acc1 += history[h + 1]! * taps[t - 1]!;
-    acc2 += history[h + 2]! * taps[t - 2]!;
-    acc3 += history[h + 3]! * taps[t - 3]!;
-    acc0 += history[h + 4]! * taps[t - 4]!;
-    acc1 += history[h + 5]! * taps[t - 5]!;
-    acc2 += history[h + 6]! * taps[t - 6]!;
-    acc3 += history[h + 7]! * taps[t - 7]!;
-  }
-  if (j < width) {
+  for (let j = 0; j < width; j += 4) {
     const h = start + j;
     const t = last - j;
     acc0 += history[h]! * taps[t]!;
