@@ -47,9 +47,10 @@ export interface StepResult {
   textFramesPerSecond: number;
   /** Some listeners could not connect at all. */
   connectFailed?: boolean;
-  /** Listener-seconds the window covered and the server's GC pauses in it (µs; NaN where not observed). */
+  /** Listener-seconds the window covered; the server's GC pauses and its main thread's CPU in it (µs; NaN where not observed). */
   listenerSeconds?: number;
   gcUs?: number;
+  mainThreadUs?: number;
 }
 
 /** What one measurement window reports, before it is judged. */
@@ -116,6 +117,7 @@ export async function startSwarm(): Promise<Swarm> {
           textFramesPerSecond: listenerSeconds > 0 ? raw.textFrames / listenerSeconds : Number.NaN,
           listenerSeconds,
           gcUs: (after.gcMs - before.gcMs) * 1000,
+          mainThreadUs: after.mainThreadUs - before.mainThreadUs,
         },
       };
     },
