@@ -4,7 +4,6 @@
  * speak it alike (no IPC channel that only one runtime has).
  */
 import { readFileSync } from 'node:fs';
-import { PerformanceObserver } from 'node:perf_hooks';
 
 export interface Usage {
   /** Microseconds of CPU the process has used since it started (all threads, user + system). */
@@ -19,12 +18,6 @@ export interface Usage {
    */
   anonRssBytes: number;
   heapUsedBytes: number;
-  /**
-   * Milliseconds the process has spent paused in garbage collection since its control started (Node's `gc` performance
-   * entries, all kinds; NaN where the runtime has none): the main thread's share of CPU that a collection's timing, not
-   * the work in hand, puts in one window rather than another.
-   */
-  gcMs: number;
   /**
    * Microseconds the main thread has run (Linux's schedstat, ns precision; NaN elsewhere): the rest of `cpuUs` is the
    * runtime's helper threads (concurrent marking and sweeping, compilation) and the I/O pool.
@@ -44,7 +37,7 @@ interface BunGlobal {
 export function readUsage(): Usage {
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();
-  return { cpuUs: cpu.user + cpu.system, systemUs: cpu.system, rssBytes: memory.rss, anonRssBytes: readAnonRss() ?? memory.rss, heapUsedBytes: memory.heapUsed, gcMs: readGcMs(), mainThreadUs: readMainThreadUs() };
+  return { cpuUs: cpu.user + cpu.system, systemUs: cpu.system, rssBytes: memory.rss, anonRssBytes: readAnonRss() ?? memory.rss, heapUsedBytes: memory.heapUsed, mainThreadUs: readMainThreadUs() };
 }
 
 function readMainThreadUs(): number {
@@ -53,30 +46,6 @@ function readMainThreadUs(): number {
   } catch {
     return Number.NaN;
   }
-}
-
-/** GC pause time summed from the process' `gc` entries, observed from the first reading on. */
-let gcObserver: { observer: PerformanceObserver; ms: number } | null | undefined;
-
-function readGcMs(): number {
-  if (gcObserver === undefined) {
-    gcObserver = null;
-    if ((PerformanceObserver as { supportedEntryTypes?: readonly string[] }).supportedEntryTypes?.includes('gc')) {
-      const watch = { observer: new PerformanceObserver((list) => void (watch.ms += sum(list.getEntries()))), ms: 0 };
-      watch.observer.observe({ entryTypes: ['gc'] });
-      gcObserver = watch;
-    }
-  }
-  if (!gcObserver) return Number.NaN;
-  // Entries are delivered after a turn of the loop: take the ones still queued, so a collection just past counts.
-  gcObserver.ms += sum(gcObserver.observer.takeRecords());
-  return gcObserver.ms;
-}
-
-function sum(entries: readonly { duration: number }[]): number {
-  let total = 0;
-  for (const entry of entries) total += entry.duration;
-  return total;
 }
 
 function readAnonRss(): number | null {
@@ -118,7 +87,6 @@ export function runtimeName(): 'bun' | 'node' {
 
 /** Announces readiness with `info`, then answers commands until stdin closes (the parent is gone: exit). */
 export function serveControl(info: Record<string, unknown>, handlers: Record<string, Handler>): void {
-  readGcMs();
   const all: Record<string, Handler> = {
     usage: () => readUsage(),
     gc: async () => {

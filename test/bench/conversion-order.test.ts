@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gcChargedEvenly, roundOrder } from './measures/conversion-sockets.ts';
+import { helpersChargedEvenly, roundOrder } from './measures/conversion-sockets.ts';
 
 describe('conversion rounds', () => {
   it('cancels a load that drifts steadily through a round from every converted path over the native one', () => {
@@ -25,26 +25,34 @@ describe('conversion rounds', () => {
   });
 });
 
-describe('GC charged evenly over a server’s windows', () => {
-  it('moves a collection’s pause out of the window it fell in and spreads it by listener-seconds, keeping the total', () => {
-    // 100 µs per listener-second of work in each 500 listener-second window; a 50 ms collection fell in the second.
+describe('helper threads charged evenly over a server’s windows', () => {
+  it('moves helper-thread CPU out of the window it ran in and spreads it by listener-seconds, keeping the total', () => {
+    // 100 µs per listener-second on the main thread in each 500 listener-second window; 50 ms of concurrent marking in the second.
     const windows = [
-      { cpuUsPerListenerSecond: 100, gcUs: 0, listenerSeconds: 500 },
-      { cpuUsPerListenerSecond: 200, gcUs: 50_000, listenerSeconds: 500 },
-      { cpuUsPerListenerSecond: 100, gcUs: 0, listenerSeconds: 500 },
-      { cpuUsPerListenerSecond: 100, gcUs: 0, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 100, mainThreadUs: 50_000, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 200, mainThreadUs: 50_000, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 100, mainThreadUs: 50_000, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 100, mainThreadUs: 50_000, listenerSeconds: 500 },
     ];
-    const even = gcChargedEvenly(windows);
+    const even = helpersChargedEvenly(windows);
     expect(even).toEqual([125, 125, 125, 125]);
     const total = (values: number[]) => values.reduce((n, v, i) => n + v * windows[i]!.listenerSeconds, 0);
     expect(total(even)).toBeCloseTo(total(windows.map((w) => w.cpuUsPerListenerSecond)), 9);
   });
 
-  it('leaves the windows as read where the server reported no GC time', () => {
+  it('keeps what the main thread did in its own window', () => {
     const windows = [
-      { cpuUsPerListenerSecond: 100, gcUs: Number.NaN, listenerSeconds: 500 },
-      { cpuUsPerListenerSecond: 200, gcUs: 50_000, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 100, mainThreadUs: 50_000, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 200, mainThreadUs: 100_000, listenerSeconds: 500 },
     ];
-    expect(gcChargedEvenly(windows)).toEqual([100, 200]);
+    expect(helpersChargedEvenly(windows)).toEqual([100, 200]);
+  });
+
+  it('leaves the windows as read where the server reported no main-thread CPU', () => {
+    const windows = [
+      { cpuUsPerListenerSecond: 100, mainThreadUs: Number.NaN, listenerSeconds: 500 },
+      { cpuUsPerListenerSecond: 200, mainThreadUs: 50_000, listenerSeconds: 500 },
+    ];
+    expect(helpersChargedEvenly(windows)).toEqual([100, 200]);
   });
 });

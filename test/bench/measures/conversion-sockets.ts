@@ -47,11 +47,11 @@ export interface ConversionSocketsResult {
   formats: FormatRounds[];
   /**
    * Per converted format: its relay/bare ratio over the native format's in the same round, round by round, each
-   * server's GC pauses charged evenly over its windows of the format (`gcChargedEvenly`).
+   * server's helper-thread CPU charged evenly over its windows of the format (`helpersChargedEvenly`).
    */
   againstNative: Array<{ format: string; figure: Comparison }>;
-  /** The same with each window's CPU as read, its GC pauses where they fell. */
-  againstNativeGcWhereItFell: Array<{ format: string; figure: Comparison }>;
+  /** The same with each window's CPU as read. */
+  againstNativeAsRead: Array<{ format: string; figure: Comparison }>;
 }
 
 /** The issue's bound: a converted path within 1.1× of the native one (each against its bare broadcast). */
@@ -157,14 +157,17 @@ async function learnFrame(relay: Side, format: AudioFormat, ctx: BenchContext): 
 }
 
 /**
- * Each window's CPU per listener-second with the server's GC pauses in the windows taken out where they fell and
- * charged evenly per listener-second: the windows' total is unchanged. Windows without a GC reading are left as read.
+ * Each window's CPU per listener-second with the server's helper threads' CPU (the runtime's concurrent marking and
+ * sweeping, its compiler: work whose timing is the runtime's, not the window's) taken out where it ran and charged
+ * evenly per listener-second; the main thread's stays as read, the windows' total is unchanged. Windows without a
+ * main-thread reading are left as read.
  */
-export function gcChargedEvenly(windows: readonly Pick<WindowFigures, 'cpuUsPerListenerSecond' | 'gcUs' | 'listenerSeconds'>[]): number[] {
-  const observed = windows.every((w) => Number.isFinite(w.gcUs) && (w.listenerSeconds ?? 0) > 0);
+export function helpersChargedEvenly(windows: readonly Pick<WindowFigures, 'cpuUsPerListenerSecond' | 'mainThreadUs' | 'listenerSeconds'>[]): number[] {
+  const observed = windows.every((w) => Number.isFinite(w.mainThreadUs) && (w.listenerSeconds ?? 0) > 0);
   if (!observed) return windows.map((w) => w.cpuUsPerListenerSecond);
-  const gcPerListenerSecond = windows.reduce((n, w) => n + w.gcUs!, 0) / windows.reduce((n, w) => n + w.listenerSeconds!, 0);
-  return windows.map((w) => w.cpuUsPerListenerSecond - w.gcUs! / w.listenerSeconds! + gcPerListenerSecond);
+  const helperUs = windows.map((w) => w.cpuUsPerListenerSecond * w.listenerSeconds! - w.mainThreadUs!);
+  const perListenerSecond = helperUs.reduce((n, us) => n + us, 0) / windows.reduce((n, w) => n + w.listenerSeconds!, 0);
+  return windows.map((w, i) => w.cpuUsPerListenerSecond - helperUs[i]! / w.listenerSeconds! + perListenerSecond);
 }
 
 /**
@@ -214,11 +217,11 @@ export async function measureConversionSockets(ctx: BenchContext, runtime: Runti
       }
       roundLoads.push(os.loadavg()[0]!);
     }
-    // Each server's GC pauses charged evenly over its windows of a format: what they cost stays in, where a
-    // collection happened to fall (one ~50 ms burst in a 5 s window is +40%) does not.
+    // Each server's helper threads charged evenly over its windows of a format: what they cost stays in, where the
+    // runtime happened to run them does not.
     const pairsOf = (format: AudioFormat, even: boolean): RoundPair[] => {
       const windows = taken.get(format)!;
-      const cpu = (side: WindowFigures[]) => (even ? gcChargedEvenly(side) : side.map((w) => w.cpuUsPerListenerSecond));
+      const cpu = (side: WindowFigures[]) => (even ? helpersChargedEvenly(side) : side.map((w) => w.cpuUsPerListenerSecond));
       const [relayCpu, bareCpu] = [cpu(windows.relay), cpu(windows.bare)];
       return relayCpu.map((r, i) => ({ relay: r, baseline: bareCpu[i]!, load: windows.loads[i]! }));
     };
@@ -236,7 +239,7 @@ export async function measureConversionSockets(ctx: BenchContext, runtime: Runti
     }
     const perRound = (pairs: RoundPair[]) => pairs.map((p) => (p.relay / p.baseline).toFixed(2)).join(' ');
     for (const [format, pairs] of againstNative) {
-      ctx.log(`  conversion ${formatKey(format)} over native per round ${perRound(pairs)}; GC where it fell ${perRound(overNative(format, false))}`);
+      ctx.log(`  conversion ${formatKey(format)} over native per round ${perRound(pairs)}; as read ${perRound(overNative(format, false))}`);
     }
     return {
       listeners: plan.listeners,
@@ -244,7 +247,7 @@ export async function measureConversionSockets(ctx: BenchContext, runtime: Runti
       windowMs,
       formats: results,
       againstNative: converted.map((format) => ({ format: formatKey(format), figure: compare(againstNative.get(format)!, 'ratio', CONVERSION_LIMIT) })),
-      againstNativeGcWhereItFell: converted.map((format) => ({ format: formatKey(format), figure: compare(overNative(format, false), 'ratio', null) })),
+      againstNativeAsRead: converted.map((format) => ({ format: formatKey(format), figure: compare(overNative(format, false), 'ratio', null) })),
     };
   } finally {
     for (const side of [relay, bare]) await Promise.all([side.child.stop(), side.swarm.child.stop()]);

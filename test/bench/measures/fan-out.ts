@@ -47,9 +47,8 @@ export interface StepResult {
   textFramesPerSecond: number;
   /** Some listeners could not connect at all. */
   connectFailed?: boolean;
-  /** Listener-seconds the window covered; the server's GC pauses and its main thread's CPU in it (µs; NaN where not observed). */
+  /** Listener-seconds the window covered, and the server's main-thread CPU in it (µs; NaN where not observed). */
   listenerSeconds?: number;
-  gcUs?: number;
   mainThreadUs?: number;
 }
 
@@ -116,7 +115,6 @@ export async function startSwarm(): Promise<Swarm> {
           framesPerSecond: raw.framesPerListenerSecond,
           textFramesPerSecond: listenerSeconds > 0 ? raw.textFrames / listenerSeconds : Number.NaN,
           listenerSeconds,
-          gcUs: (after.gcMs - before.gcMs) * 1000,
           mainThreadUs: after.mainThreadUs - before.mainThreadUs,
         },
       };
