@@ -181,6 +181,20 @@ export function conversionRows(result: ConversionResult): Row[] {
           unit: '×',
           baselineName: 'native relay/bare',
           target: `≤ ${CONVERSION_LIMIT}× native`,
+          note: 'each server\'s helper threads charged evenly over its windows of the format',
+        },
+        figure,
+      ),
+    );
+  }
+  for (const { format, figure } of sockets.againstNativeAsRead) {
+    rows.push(
+      comparedRow(
+        {
+          item: 5,
+          figure: `${format} path vs the native path, CPU as read (${sockets.listeners} listeners, ${result.runtime})`,
+          unit: '×',
+          baselineName: 'native relay/bare',
         },
         figure,
       ),

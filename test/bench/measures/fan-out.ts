@@ -47,6 +47,9 @@ export interface StepResult {
   textFramesPerSecond: number;
   /** Some listeners could not connect at all. */
   connectFailed?: boolean;
+  /** Listener-seconds the window covered, and the server's main-thread CPU in it (µs; NaN where not observed). */
+  listenerSeconds?: number;
+  mainThreadUs?: number;
 }
 
 /** What one measurement window reports, before it is judged. */
@@ -111,6 +114,8 @@ export async function startSwarm(): Promise<Swarm> {
           meanFrameBytes: raw.meanFrameBytes,
           framesPerSecond: raw.framesPerListenerSecond,
           textFramesPerSecond: listenerSeconds > 0 ? raw.textFrames / listenerSeconds : Number.NaN,
+          listenerSeconds,
+          mainThreadUs: after.mainThreadUs - before.mainThreadUs,
         },
       };
     },
