@@ -30,7 +30,10 @@ export interface WarmStartPlan {
   relays: number;
   /** Utterances the warm relays speak after their first, each after the same idle, before the first round. */
   warmRuns: number;
-  /** How long the relays stay idle before each utterance (a round's first pair: once their start-up work is over). */
+  /**
+   * How long the relays stay idle before a round's first pair (once the fresh ones' start-up work and the warm ones'
+   * uncounted utterance are over), and before each of the warm relays' utterances that make them warm.
+   */
   idleMs: number;
 }
 
