@@ -34,6 +34,16 @@ describe('interleaved rounds', () => {
     expect(verdictOf({ median: 1, q1: 0.9, q3: 1.1, min: 0, max: 2 }, 1.1, 5)).toBe('pass');
   });
 
+  it("takes a round's own figure over relay/baseline where it has one (the median of its pairs' ratios)", () => {
+    // Medians of each side say 2x; the pairs, each back to back, say 1x.
+    const rounds = [1, 2, 3].map((load) => ({ relay: 10, baseline: 5, load, figure: 1 }));
+    const paired = compare(rounds, 'ratio', 1.1);
+    expect(paired.figure.median).toBe(1);
+    expect(paired.relay.median).toBe(10);
+    expect(paired.verdict).toBe('pass');
+    expect(compare(rounds.map(({ figure: _, ...round }) => round), 'ratio', 1.1).verdict).toBe('regression');
+  });
+
   it('takes a tail quantile over every round pooled, with a bootstrap over rounds as its spread and verdict', () => {
     const random = seededRandom(7);
     // 8 rounds of 120 samples a side, 20–30 ms, the relay's 1 ms later; each round's load falls on both sides.

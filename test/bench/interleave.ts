@@ -12,6 +12,18 @@ export interface RoundPair {
   baseline: number;
   /** 1-minute load average as the round ended. */
   load: number;
+  /**
+   * The round's own figure, where it is not relay/baseline (or relay − baseline): e.g. the median of its pairs'
+   * ratios, each pair taken back to back.
+   */
+  figure?: number;
+}
+
+/** A round's ratio (or difference): its own figure when it has one. */
+export function roundFigure(round: RoundPair, kind: 'ratio' | 'difference'): number {
+  if (round.figure !== undefined) return round.figure;
+  if (kind === 'difference') return round.relay - round.baseline;
+  return round.baseline !== 0 ? round.relay / round.baseline : Number.NaN;
 }
 
 /** pass: the whole interquartile range within the limit; regression: wholly past it; otherwise too noisy. */
@@ -88,7 +100,7 @@ export function verdictOf(figure: Spread, limit: number | null, rounds: number):
 }
 
 export function compare(rounds: RoundPair[], kind: Comparison['kind'], limit: number | null): Comparison {
-  const values = rounds.map((r) => (kind === 'ratio' ? (r.baseline !== 0 ? r.relay / r.baseline : Number.NaN) : r.relay - r.baseline));
+  const values = rounds.map((r) => roundFigure(r, kind));
   const figure = spreadOf(values);
   const loads = rounds.map((r) => r.load);
   return {

@@ -1,5 +1,5 @@
 /** The bench's results: one row per figure (relay, baseline, ratio, target), printed as a table and kept as JSON. */
-import { type Comparison, spreadOf, type Spread } from './interleave.ts';
+import { type Comparison, roundFigure, spreadOf, type Spread } from './interleave.ts';
 
 /** met / missed: a single reading against a target; pass / regression / too noisy to call: interleaved rounds. */
 export type Verdict = 'met' | 'missed' | 'n/a' | 'pass' | 'regression' | 'too noisy to call';
@@ -41,7 +41,7 @@ export function row(fields: Omit<Row, 'ratio'> & { ratio?: number | null }): Row
 export function comparedRow(fields: Omit<Row, 'relay' | 'baseline' | 'ratio' | 'verdict' | 'interleaved'>, comparison: Comparison): Row {
   const ratios = comparison.pooled
     ? { median: comparison.relay.median / comparison.baseline.median }
-    : spreadOf(comparison.rounds.map((r) => (r.baseline !== 0 ? r.relay / r.baseline : Number.NaN)));
+    : spreadOf(comparison.rounds.map((r) => (comparison.kind === 'ratio' ? roundFigure(r, 'ratio') : r.baseline !== 0 ? r.relay / r.baseline : Number.NaN)));
   return {
     ...fields,
     relay: comparison.relay.median,

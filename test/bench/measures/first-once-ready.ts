@@ -28,7 +28,7 @@ export interface FirstOnceReady {
  * load 2: a new sentence first 5.6 ms, then repeated 2.8; other new sentences after it 4.2), so a warm relay
  * repeating the bench's one sentence would be warm for that sentence, not as callers find it.
  */
-const NEW_SENTENCES = [
+export const NEW_SENTENCES = [
   'A yellow bicycle leaned against the old stone wall by the river.',
   'Seven quiet owls watched the harbour lights go out one by one.',
   'My neighbour bakes bread on Sundays and shares it with the street.',

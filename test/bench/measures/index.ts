@@ -141,13 +141,14 @@ export const MEASURES: Measure[] = [
   },
   {
     name: 'warmstart',
-    summary: 'first utterance after start vs a warm relay\'s in the same moments, after 1 s idle, six fresh relays a round (Node and Bun)',
+    summary: 'first utterance after start vs a warm relay\'s in the same moments, after 1 s idle, six fresh relays a round, a sentence new to both (Node and Bun)',
     byDefault: true,
     run: async (m) => {
       // One first utterance per fresh relay, whose time to first audio varies 2-3x from one sentence to the next at
-      // load: each round takes the median of six relays' (three a round read 0.45-1.84x at load 3-7, six 0.72-1.09x
-      // at load 12-14), each beside a warm relay's after the same 1 s idle, so wake-ups and load cost both alike.
-      // The warm relays serve every round, which leaves time for a round more at the same cost.
+      // load: each round takes the median of six pairs' ratios (three relays a round read 0.45-1.84x at load 3-7,
+      // six 0.72-1.09x at load 12-14), each first back to back with a warm relay's of the same new sentence, after
+      // the same 1 s idle, so wake-ups and load cost both alike. The warm relays serve every round, which leaves
+      // time for a round more at the same cost.
       const plan = {
         smoke: { rounds: 2, relays: 1, warmRuns: 1, idleMs: 0 },
         quick: { rounds: 6, relays: 6, warmRuns: 4, idleMs: 1000 },

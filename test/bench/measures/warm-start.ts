@@ -1,13 +1,14 @@
 /**
  * Warm start: the first utterance after the relay starts against a warm relay's, in the same moments. Each round
- * starts a few fresh relays (espeak) together and waits until their start-up work is over (the rehearsal, the
- * engine's warm-up) and every relay is quiet; after an idle of `idleMs` (a deployed relay is idle before a caller
- * comes) it times text in → first audio of one utterance on each fresh relay, each back to back with one on a warm
- * relay (which of the two goes first alternates by round). The warm relays are started once, before the first
- * round, and made warm by `warmRuns` utterances after their first, each after the same idle; they serve every
- * round, one more utterance each a round, and the fresh relays stop after theirs. Both sides of a pair pay
- * the wake-ups an idle process pays and the machine's load at that moment, so what is left between them is what
- * the first utterance runs cold. A relay that warms its engine and its code paths at start gives ~1×.
+ * starts a few fresh relays (espeak) together and waits until each answers ready (its rehearsal and the engine's
+ * warm-up over) and every relay, fresh and warm, is quiet. Then each warm relay speaks an uncounted utterance, so
+ * both sides come to the round from work, and after an idle of `idleMs` (a deployed relay is idle before a caller
+ * comes) it times text in → first audio of one utterance on each fresh relay, each back to back with the same
+ * utterance on a warm relay (which of the two goes first alternates by pair and by round), every pair once the
+ * relays are quiet again. Every utterance of a round speaks the round's sentence, one neither side has spoken. The
+ * warm relays are started once, before the first round, and made warm by `warmRuns` utterances after their first,
+ * each after the same idle; they serve every round, and the fresh relays stop after theirs. A round's figure is
+ * the median of its pairs' ratios. A relay that warms its engine and its code paths at start gives ~1×.
  */
 import { type BenchChild, type Runtime, spawnChild } from '../child-process.ts';
 import { freePort, sleep } from '../clock.ts';
@@ -17,6 +18,7 @@ import { comparedRow, type Row } from '../report.ts';
 import { median } from '../stats.ts';
 import { SENTENCE } from './engine.ts';
 import { FIRST_UTTERANCE_LIMIT, newCallerUtterance } from './first-audio.ts';
+import { NEW_SENTENCES } from './first-once-ready.ts';
 import os from 'node:os';
 
 export interface WarmStartPlan {
@@ -28,8 +30,23 @@ export interface WarmStartPlan {
   relays: number;
   /** Utterances the warm relays speak after their first, each after the same idle, before the first round. */
   warmRuns: number;
-  /** How long the relays stay idle before each utterance (the first: once their start-up work is over). */
+  /**
+   * How long the relays stay idle before a round's first pair (once the fresh ones' start-up work and the warm ones'
+   * uncounted utterance are over), and before each of the warm relays' utterances that make them warm.
+   */
   idleMs: number;
+}
+
+/** One pair of a round: the fresh relay's first utterance, the warm one's beside it, and the moment's load. */
+export interface WarmStartReading {
+  first: number;
+  warm: number;
+  /** Whether the fresh relay spoke first. */
+  freshFirst: boolean;
+  /** 1-minute load average just before the pair. */
+  load: number;
+  /** How long the relays took to be quiet again before this pair. */
+  quietMs: number;
 }
 
 export interface WarmStartResult {
@@ -37,7 +54,9 @@ export interface WarmStartResult {
   idleMs: number;
   first: Comparison;
   /** Every first utterance and the warm one beside it, round after round. */
-  readings: { first: number; warm: number }[][];
+  readings: WarmStartReading[][];
+  /** Each round's fresh relays: from their start to all answering ready and every relay quiet (ms). */
+  startMs: number[];
 }
 
 /** A relay the bench speaks to, and how many utterances it has had (each goes to a stream of its own). */
@@ -49,8 +68,12 @@ class Speaker {
   ) {}
 
   /** One utterance on a stream, listener and connection of its own, as a new caller's comes. */
-  utterance(): Promise<number> {
-    return newCallerUtterance({ url: this.child.info.url, key: this.key }, `warm-${this.spoken++}`, SENTENCE);
+  utterance(text = SENTENCE): Promise<number> {
+    return newCallerUtterance(this.target, `warm-${this.spoken++}`, text);
+  }
+
+  get target() {
+    return { url: this.child.info.url, key: this.key };
   }
 }
 
@@ -75,48 +98,98 @@ async function warmUp(speakers: Speaker[], plan: WarmStartPlan): Promise<void> {
 }
 
 /**
- * A relay is quiet when it used under QUIET_CPU_MS in a window: started together at load 15, three relays'
- * engine warm-ups still ran past 5 s, and a first utterance then waited for a warm-up sentence to end.
+ * A relay is quiet when it used under QUIET_CPU_MS in a window, QUIET_WINDOWS windows running: started together
+ * at load 15, three relays' engine warm-ups still ran past 5 s, and a first utterance then waited for a warm-up
+ * sentence to end. Fresh relays must answer ready too: the engine rests 500 ms before its warm-up's last piece, and
+ * six relays started together at load 8 read quiet for a window while two of them rested there. Readiness is asked
+ * once a window: asked every 20 ms, six relays took 9.1-10.3 s to answer ready against 7.2 (load 8-11).
  */
 const QUIET_WINDOW_MS = 250;
 const QUIET_CPU_MS = 10;
+const QUIET_WINDOWS = 2;
 /** A bound, not a wait: an idle relay is quiet within a second of its warm-up. */
-const QUIET_MAX_MS = 30_000;
+const QUIET_MAX_MS = 60_000;
 
-async function untilQuiet(relays: BenchChild<unknown>[]): Promise<number> {
+async function untilQuiet(relays: Speaker[], { windows = QUIET_WINDOWS, fresh = [] as Speaker[] } = {}): Promise<number> {
   const started = performance.now();
   const deadline = started + QUIET_MAX_MS;
-  let before = await Promise.all(relays.map((relay) => relay.usage()));
-  while (performance.now() < deadline) {
+  const usage = () => Promise.all(relays.map((relay) => relay.child.usage()));
+  let before = await usage();
+  for (let quiet = 0; quiet < windows && performance.now() < deadline; ) {
     await sleep(QUIET_WINDOW_MS);
-    const now = await Promise.all(relays.map((relay) => relay.usage()));
+    const now = await usage();
     const busiestMs = Math.max(...now.map((usage, i) => usage.cpuUs - before[i]!.cpuUs)) / 1000;
     before = now;
-    if (busiestMs < QUIET_CPU_MS) break;
+    quiet = busiestMs < QUIET_CPU_MS && (await allReady(fresh)) ? quiet + 1 : 0;
   }
   return performance.now() - started;
 }
 
-async function startRelay(ctx: BenchContext, runtime: Runtime) {
-  const port = await freePort();
-  return spawnChild<{ url: string }>('test/bench/relay-child.ts', {
-    runtime,
-    env: { TTS_PROVIDER: 'espeak', ...ctx.relayEnv, PORT: String(port), RELAY_ADMIN_KEY: ctx.adminKey },
-  });
+async function allReady(relays: Speaker[]): Promise<boolean> {
+  const answers = await Promise.all(
+    relays.map(async (relay) => {
+      const answer = await fetch(new URL('/readyz', relay.target.url));
+      await answer.arrayBuffer();
+      return answer.status;
+    }),
+  );
+  return answers.every((status) => status === 200);
 }
 
-/** Each fresh relay's first utterance back to back with a warm relay's, after the same idle. */
-async function firstBesideWarm(fresh: Speaker[], warm: Speaker[], round: number, idleMs: number): Promise<{ first: number; warm: number }[]> {
+/**
+ * A Bun relay listens on a port picked free beforehand, which another process on the machine can take first (one
+ * of 42 did in a run beside other benches): a start that found its port in use tries another.
+ */
+const START_ATTEMPTS = 3;
+
+async function startRelay(ctx: BenchContext, runtime: Runtime, attempt = 1): Promise<BenchChild<{ url: string }>> {
+  const port = await freePort();
+  try {
+    return await spawnChild<{ url: string }>('test/bench/relay-child.ts', {
+      runtime,
+      env: { TTS_PROVIDER: 'espeak', ...ctx.relayEnv, PORT: String(port), RELAY_ADMIN_KEY: ctx.adminKey },
+    });
+  } catch (error) {
+    if (attempt >= START_ATTEMPTS || !String(error).includes(`port ${port} in use`)) throw error;
+    return startRelay(ctx, runtime, attempt + 1);
+  }
+}
+
+/** Starts a round's fresh relays and waits until each answers ready and every relay is quiet. */
+async function startFresh(ctx: BenchContext, runtime: Runtime, count: number, warm: Speaker[]) {
+  const started = performance.now();
+  const fresh = await startSpeakers(ctx, runtime, count);
+  try {
+    await untilQuiet([...fresh, ...warm], { fresh });
+    return { fresh, startMs: performance.now() - started };
+  } catch (error) {
+    await stopAll(fresh);
+    throw error;
+  }
+}
+
+/**
+ * Each fresh relay's first utterance back to back with a warm relay's, both of `text`, after the same idle: the
+ * warm relays speak one uncounted utterance each (of another sentence) as the idle starts, and every pair waits
+ * for the relays to be quiet after the one before it.
+ */
+async function firstBesideWarm(fresh: Speaker[], warm: Speaker[], round: number, text: string, idleMs: number): Promise<WarmStartReading[]> {
+  const all = [...fresh, ...warm];
+  for (const speaker of warm) await speaker.utterance();
+  await untilQuiet(all, { windows: 1 });
   await sleep(idleMs);
-  const readings: { first: number; warm: number }[] = [];
+  const readings: WarmStartReading[] = [];
   for (const [i, speaker] of fresh.entries()) {
+    const quietMs = i === 0 ? 0 : await untilQuiet(all, { windows: 1 });
     const beside = warm[i % warm.length]!;
-    if (round % 2 === 0) {
-      const first = await speaker.utterance();
-      readings.push({ first, warm: await beside.utterance() });
+    const freshFirst = (round + i) % 2 === 0;
+    const load = os.loadavg()[0]!;
+    if (freshFirst) {
+      const first = await speaker.utterance(text);
+      readings.push({ first, warm: await beside.utterance(text), freshFirst, load, quietMs });
     } else {
-      const warmMs = await beside.utterance();
-      readings.push({ first: await speaker.utterance(), warm: warmMs });
+      const warmMs = await beside.utterance(text);
+      readings.push({ first: await speaker.utterance(text), warm: warmMs, freshFirst, load, quietMs });
     }
   }
   return readings;
@@ -125,21 +198,26 @@ async function firstBesideWarm(fresh: Speaker[], warm: Speaker[], round: number,
 const stopAll = (speakers: Speaker[]) => Promise.all(speakers.map((speaker) => speaker.child.stop()));
 
 export async function measureWarmStart(ctx: BenchContext, runtime: Runtime, plan: WarmStartPlan): Promise<WarmStartResult> {
-  const readings: { first: number; warm: number }[][] = [];
+  const readings: WarmStartReading[][] = [];
   const pairs: RoundPair[] = [];
-  const quietMs: number[] = [];
+  const startMs: number[] = [];
   // Warm relays serve every round: making each round's fresh relays warm for the next cost a round ~5 s of idles.
   const warm = await startSpeakers(ctx, runtime, plan.relays);
   try {
-    await untilQuiet(warm.map((speaker) => speaker.child));
+    await untilQuiet(warm, { fresh: warm });
     await warmUp(warm, plan);
     for (let round = 0; round < plan.rounds && !ctx.outOfTime(); round++) {
-      const fresh = await startSpeakers(ctx, runtime, plan.relays);
+      const { fresh, startMs: started } = await startFresh(ctx, runtime, plan.relays, warm);
+      startMs.push(started);
       try {
-        quietMs.push(await untilQuiet([...fresh, ...warm].map((speaker) => speaker.child)));
-        const beside = await firstBesideWarm(fresh, warm, round, plan.idleMs);
+        const beside = await firstBesideWarm(fresh, warm, round, NEW_SENTENCES[round % NEW_SENTENCES.length]!, plan.idleMs);
         readings.push(beside);
-        pairs.push({ relay: median(beside.map((r) => r.first)), baseline: median(beside.map((r) => r.warm)), load: os.loadavg()[0]! });
+        pairs.push({
+          relay: median(beside.map((r) => r.first)),
+          baseline: median(beside.map((r) => r.warm)),
+          load: os.loadavg()[0]!,
+          figure: median(beside.map((r) => r.first / r.warm)),
+        });
       } finally {
         await stopAll(fresh);
       }
@@ -148,8 +226,9 @@ export async function measureWarmStart(ctx: BenchContext, runtime: Runtime, plan
     await stopAll(warm);
   }
   const first = compare(pairs, 'ratio', FIRST_UTTERANCE_LIMIT);
-  ctx.log(`  warm start (${runtime}, ${plan.relays} fresh relays a round beside warm ones, quiet ${(median(quietMs) / 1000).toFixed(1)} s after start, idle ${plan.idleMs} ms before each): first ${first.relay.median.toFixed(1)} ms, warm ${first.baseline.median.toFixed(1)} ms; ratio per round ${pairs.map((p) => (p.relay / p.baseline).toFixed(2)).join(' ')}`);
-  return { runtime, idleMs: plan.idleMs, first, readings };
+  const seconds = (ms: number[]) => (median(ms) / 1000).toFixed(1);
+  ctx.log(`  warm start (${runtime}, ${plan.relays} fresh relays a round beside warm ones, ready and quiet ${seconds(startMs)} s after start, idle ${plan.idleMs} ms before the first pair): first ${first.relay.median.toFixed(1)} ms, warm ${first.baseline.median.toFixed(1)} ms; ratio per round ${pairs.map((p) => p.figure!.toFixed(2)).join(' ')}`);
+  return { runtime, idleMs: plan.idleMs, first, readings, startMs };
 }
 
 export function warmStartRows(result: WarmStartResult): Row[] {
