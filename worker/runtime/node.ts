@@ -16,6 +16,7 @@ import { startNodeWorker } from './node-worker.ts';
 import { nodeSocketGroup } from './node-socket-group.ts';
 import { upgradeWebSocket } from './node-upgrade.ts';
 import { warmUpNode } from './node-warm-up.ts';
+import { pinHeapGrowth } from './node-heap.ts';
 import { serveNodeLoopback } from './node-loopback.ts';
 
 /**
@@ -106,6 +107,7 @@ export interface RunningRelay extends RelayInstance {
 }
 
 export async function startNodeRelay(options: StartOptions = {}): Promise<RunningRelay> {
+  pinHeapGrowth();
   const dotenv = options.dotenv ? withDotEnv(process.env) : { env: process.env, loaded: null };
   const env = { ...dotenv.env, ...options.env };
   if (options.port !== undefined) env.PORT = String(options.port);
