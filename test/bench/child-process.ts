@@ -1,6 +1,7 @@
 /** Starts a bench child (relay, bare broadcast server, listener swarm, emulator) and talks to it over stdio. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { BUN_RELAY_ENV } from '../../worker/runtime/bun-process-env.ts';
 import type { Usage } from './control.ts';
 
 export type Runtime = 'node' | 'bun';
@@ -9,6 +10,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUN = fileURLToPath(new URL('../../node_modules/bun/bin/bun.exe', import.meta.url));
 // A child that has not announced itself by then hangs: a hang bound only (a relay's start took over 30 s at load 24).
 const START_TIMEOUT_MS = 120_000;
+const RELAY_CHILD = 'test/bench/relay-child.ts';
 
 export interface BenchChild<Info = Record<string, unknown>> {
   readonly pid: number;
@@ -38,9 +40,11 @@ export async function spawnChild<Info = Record<string, unknown>>(entry: string, 
     runtime === 'bun'
       ? [BUN, [...(options.runtimeFlags ?? []), entry, ...(options.args ?? [])]]
       : [process.execPath, ['--expose-gc', ...(options.runtimeFlags ?? []), '--import', 'tsx', entry, ...(options.args ?? [])]];
+  // A Bun relay starts as `npm start` starts it.
+  const relayEnv = runtime === 'bun' && entry === RELAY_CHILD ? BUN_RELAY_ENV : {};
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...relayEnv, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   return attach<Info>(child, runtime, entry);

@@ -17,7 +17,17 @@ export interface BufferedEvent {
 export class UtteranceBuffer {
   private start: Start | null = null;
   private startSeq = 0;
-  private entries: BufferedEvent[] = [];
+  /**
+   * The kept events, one array a field (no object per event: every frame of every stream is appended, and on Bun an
+   * object kept per frame grows the heap all through an utterance, which keeps the runtime's collection timer running
+   * once a second). Entries before `head` are dropped ones, cut off once they are half the arrays.
+   */
+  private readonly seqs: number[] = [];
+  /** A dropped entry's event is let go at once (null), not when the arrays are cut. */
+  private readonly events: Array<BrokerEvent | null> = [];
+  private readonly offsets: number[] = [];
+  private readonly sizes: number[] = [];
+  private head = 0;
   private keptBytes = 0;
   private audioBytes = 0;
   private skippedBytes = 0;
@@ -37,7 +47,7 @@ export class UtteranceBuffer {
   /** The seq that follows the last event taken in (or the start); 0 between utterances, where a start comes next. */
   get nextSeq(): number {
     if (!this.start) return 0;
-    return (this.entries.length > 0 ? this.entries[this.entries.length - 1]!.seq : this.startSeq) + 1;
+    return (this.seqs.length > this.head ? this.seqs[this.seqs.length - 1]! : this.startSeq) + 1;
   }
 
   /**
@@ -58,16 +68,14 @@ export class UtteranceBuffer {
     const offset = this.audioBytes;
     const bytes = event.type === 'audio' ? event.data.byteLength : 64;
     if (event.type === 'audio') this.audioBytes += bytes;
-    this.entries.push({ seq, event, offset, bytes });
-    this.keptBytes += bytes;
+    this.keep(seq, event, offset, bytes);
     return this.result(seq, offset, this.trim());
   }
 
   /** Takes the utterance as read back from elsewhere (Redis) instead of what this buffer holds. */
   replace(start: Start, startSeq: number, history: BufferedEvent[]): void {
     this.reset(start, startSeq);
-    this.entries = history;
-    this.keptBytes = history.reduce((total, entry) => total + entry.bytes, 0);
+    for (const entry of history) this.keep(entry.seq, entry.event, entry.offset, entry.bytes);
     const firstAudio = history.find((entry) => entry.event.type === 'audio');
     this.skippedBytes = firstAudio ? firstAudio.offset : 0;
     const lastAudio = history.findLast((entry) => entry.event.type === 'audio');
@@ -78,12 +86,13 @@ export class UtteranceBuffer {
 
   snapshot(): ReplayedUtterance | null {
     if (!this.start) return null;
-    return { start: this.start, events: this.entries.map((entry) => entry.event), skippedBytes: this.skippedBytes };
+    return { start: this.start, events: this.events.slice(this.head) as BrokerEvent[], skippedBytes: this.skippedBytes };
   }
 
   clear(): void {
     this.start = null;
-    this.entries = [];
+    this.head = this.seqs.length;
+    this.cutDropped();
     this.keptBytes = 0;
     this.audioBytes = 0;
     this.skippedBytes = 0;
@@ -102,15 +111,38 @@ export class UtteranceBuffer {
     this.startSeq = seq;
   }
 
+  private keep(seq: number, event: BrokerEvent, offset: number, bytes: number): void {
+    this.seqs.push(seq);
+    this.events.push(event);
+    this.offsets.push(offset);
+    this.sizes.push(bytes);
+    this.keptBytes += bytes;
+  }
+
   private trim(): number {
     let dropped = 0;
-    while (this.keptBytes > this.maxBytes && this.entries.length > dropped) {
-      const entry = this.entries[dropped]!;
-      this.keptBytes -= entry.bytes;
-      if (entry.event.type === 'audio') this.skippedBytes = entry.offset + entry.bytes;
+    while (this.keptBytes > this.maxBytes && this.head < this.events.length) {
+      const at = this.head++;
+      this.keptBytes -= this.sizes[at]!;
+      if (this.events[at]!.type === 'audio') this.skippedBytes = this.offsets[at]! + this.sizes[at]!;
+      this.events[at] = null;
       dropped++;
     }
-    if (dropped > 0) this.entries.splice(0, dropped);
+    if (this.head > 0 && this.head * 2 >= this.events.length) this.cutDropped();
     return dropped;
   }
+
+  /** Moves the kept entries to the front of the arrays, in place. */
+  private cutDropped(): void {
+    cutFront(this.seqs, this.head);
+    cutFront(this.events, this.head);
+    cutFront(this.offsets, this.head);
+    cutFront(this.sizes, this.head);
+    this.head = 0;
+  }
+}
+
+function cutFront(list: unknown[], count: number): void {
+  list.copyWithin(0, count);
+  list.length -= count;
 }
